@@ -93,4 +93,9 @@ type Packet struct {
 	TunnelDepth uint8
 	// VLAN is the innermost VLAN id (0 when none), informational only.
 	VLAN uint16
+	// Truncated is true when fewer bytes than the IP header announces were
+	// captured after the IP header (snaplen). Zeek then skips the checksum
+	// test (BadChecksum stays false), does not feed ICMP packets to
+	// ConnSize, and does not deliver the TCP payload to analyzers.
+	Truncated bool
 }

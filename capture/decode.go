@@ -1,0 +1,487 @@
+package capture
+
+import (
+	"encoding/binary"
+	"time"
+
+	"github.com/gopacket/gopacket/layers"
+)
+
+// DecoderOptions configures a Decoder. The zero value gives Zeek's defaults.
+type DecoderOptions struct {
+	// IgnoreChecksums behaves like `zeek -C`: no checksum is verified, so
+	// BadChecksum is never set and IPv4 packets with a bad header checksum or
+	// a zero total length are kept.
+	IgnoreChecksums bool
+	// MaxTunnelDepth is Zeek's Tunnel::max_depth (default 4): deeper
+	// encapsulations are not decapsulated.
+	MaxTunnelDepth int
+	// Fragment reassembly limits; zero values pick the defaults.
+	Fragments FragmentOptions
+}
+
+// DecoderStats counts what a Decoder saw. All counters only grow.
+type DecoderStats struct {
+	Frames  uint64 // frames passed to Decode
+	Packets uint64 // packets appended to out
+	// TunnelPackets counts appended packets with TunnelDepth > 0.
+	TunnelPackets uint64
+	// NonIP counts frames without any IP packet that were not errors (ARP,
+	// LLDP, STP, ...).
+	NonIP uint64
+	// Errors counts Decode calls that returned an error.
+	Errors uint64
+	// BadIPChecksum counts IPv4 packets dropped for a bad header checksum.
+	BadIPChecksum uint64
+	// Fragments counts IP fragments seen; Reassembled counts datagrams that
+	// were completed; FragmentsDropped counts fragments given up (limits,
+	// timeouts, inconsistencies).
+	Fragments        uint64
+	Reassembled      uint64
+	FragmentsDropped uint64
+}
+
+// DecodeError is the error Decode returns for a frame Zeek would drop as
+// malformed. Reason is Zeek's weird name where there is one (e.g.
+// "truncated_IP"). The values are preallocated so that returning one does not
+// allocate.
+type DecodeError struct {
+	Reason string
+}
+
+func (e *DecodeError) Error() string { return "capture: decode: " + e.Reason }
+
+var (
+	errTruncatedLink     = &DecodeError{"truncated_link_header"}
+	errTruncatedIP       = &DecodeError{"truncated_IP"}
+	errTruncatedIPLen    = &DecodeError{"truncated_IP_len"}
+	errUnknownIPVersion  = &DecodeError{"unknown_ip_version"}
+	errIPHdrLenZero      = &DecodeError{"ip_hdr_len_zero"}
+	errInvalidIPHdrSize  = &DecodeError{"invalid_IP_header_size"}
+	errInternallyTrunc   = &DecodeError{"internally_truncated_header"}
+	errIPv4MinHdr        = &DecodeError{"IPv4_min_header_size"}
+	errBadIPChecksum     = &DecodeError{"bad_IP_checksum"}
+	errTruncatedHeader   = &DecodeError{"truncated_header"}
+	errBadTCPHeaderLen   = &DecodeError{"bad_TCP_header_len"}
+	errIncompleteFrag    = &DecodeError{"incompletely_captured_fragment"}
+	errIPv6ExtTruncated  = &DecodeError{"truncated_IPv6_extension_header"}
+	errUnknownLinkType   = &DecodeError{"unknown_link_type"}
+	errTooManyShims      = &DecodeError{"too_many_l2_headers"}
+	errTruncatedMPLS     = &DecodeError{"truncated_mpls_header"}
+	errTruncatedTunnel   = &DecodeError{"truncated_tunnel_header"}
+	errTunnelDepth       = &DecodeError{"exceeded_tunnel_max_depth"}
+	errInnerTruncated    = &DecodeError{"inner_packet_truncated"}
+	errNoNextHeader      = &DecodeError{"ipv6_no_next"}
+	errBadFragment       = &DecodeError{"bad_fragment"}
+	errTruncatedRadiotap = &DecodeError{"truncated_radiotap_header"}
+)
+
+// Decoder turns frames into Packets. It is not safe for concurrent use: use
+// one Decoder per worker.
+type Decoder struct {
+	opts  DecoderOptions
+	stats DecoderStats
+	frag  fragTable
+
+	// per-frame state
+	out    []Packet
+	ts     time.Time
+	vlan   uint16
+	full   bool // the whole frame was captured (wire length <= captured length)
+	shims  int
+	emited int
+	// inTeredo is set while decoding the inner packet of a Teredo tunnel.
+	inTeredo bool
+}
+
+// NewDecoder returns a Decoder with the given options.
+func NewDecoder(opts DecoderOptions) *Decoder {
+	if opts.MaxTunnelDepth <= 0 {
+		opts.MaxTunnelDepth = 4
+	}
+	d := &Decoder{opts: opts}
+	d.frag.init(opts.Fragments)
+	return d
+}
+
+// Stats returns the counters accumulated so far.
+func (d *Decoder) Stats() DecoderStats { return d.stats }
+
+// SupportedLinkType reports whether Decode understands frames of link type lt.
+func SupportedLinkType(lt layers.LinkType) bool {
+	switch lt {
+	case linkNull, linkEthernet, linkRawA, linkRawB, linkPPP, linkFDDI, linkPPPHDLC, linkRaw,
+		linkLoop, linkIEEE80211, linkLinuxSLL, linkRadiotap, linkIPv4, linkIPv6, linkNFLOG, linkLinuxSLL2:
+		return true
+	}
+	return false
+}
+
+// Link types (LINKTYPE_* values as they appear in pcap files).
+const (
+	linkNull      layers.LinkType = 0
+	linkEthernet  layers.LinkType = 1
+	linkPPP       layers.LinkType = 9
+	linkFDDI      layers.LinkType = 10
+	linkRawA      layers.LinkType = 12 // DLT_RAW on some BSDs
+	linkRawB      layers.LinkType = 14 // DLT_RAW on OpenBSD
+	linkPPPHDLC   layers.LinkType = 50
+	linkRaw       layers.LinkType = 101
+	linkIEEE80211 layers.LinkType = 105
+	linkLoop      layers.LinkType = 108
+	linkLinuxSLL  layers.LinkType = 113
+	linkRadiotap  layers.LinkType = 127
+	linkIPv4      layers.LinkType = 228
+	linkIPv6      layers.LinkType = 229
+	linkNFLOG     layers.LinkType = 239
+	linkLinuxSLL2 layers.LinkType = 276
+)
+
+// Decode appends the IP packets of frame f to out and returns the extended
+// slice. Most frames yield one packet; a UDP tunnel yields the outer packet
+// followed by the inner one(s); a non-IP frame or an incomplete fragment
+// yields none. Packets appended before a fault stay in the returned slice
+// even when an error is returned. Payloads point into f.Data or into the
+// Decoder's reassembly buffers and are valid until the next Decode call.
+// Decode does not allocate in steady state (reassembly aside).
+func (d *Decoder) Decode(f Frame, out []Packet) ([]Packet, error) {
+	d.stats.Frames++
+	d.out = out
+	d.ts = f.Timestamp
+	d.vlan = f.VLAN
+	d.shims = 0
+	d.emited = 0
+	d.inTeredo = false
+	data := f.Data
+	if f.CaptureLength > 0 && f.CaptureLength < len(data) {
+		data = data[:f.CaptureLength]
+	}
+	wire := f.Length
+	if wire < len(data) {
+		wire = len(data)
+	}
+	d.full = wire <= len(data)
+	err := d.decodeLink(f.LinkType, data, wire)
+	out = d.out
+	d.out = nil
+	if err != nil {
+		d.stats.Errors++
+	} else if d.emited == 0 {
+		d.stats.NonIP++
+	}
+	return out, err
+}
+
+func (d *Decoder) decodeLink(lt layers.LinkType, data []byte, wire int) error {
+	switch lt {
+	case linkEthernet:
+		return d.decodeEthernet(data, wire, 0)
+	case linkRaw, linkRawA, linkRawB:
+		return d.decodeIPByVersion(data, wire, 0)
+	case linkIPv4, linkIPv6:
+		return d.decodeIPByVersion(data, wire, 0)
+	case linkNull, linkLoop:
+		if len(data) < 4 {
+			return errTruncatedLink
+		}
+		// The address family is in host byte order (Null) or network byte
+		// order (Loop); accept either.
+		af := binary.LittleEndian.Uint32(data)
+		if af > 0xffff {
+			af = binary.BigEndian.Uint32(data)
+		}
+		switch af {
+		case 2, 24, 28, 30:
+			return d.decodeIPByVersion(data[4:], wire-4, 0)
+		}
+		return nil
+	case linkLinuxSLL:
+		if len(data) < 16 {
+			return errTruncatedLink
+		}
+		return d.decodeEtherType(binary.BigEndian.Uint16(data[14:16]), data[16:], wire-16, 0)
+	case linkLinuxSLL2:
+		if len(data) < 20 {
+			return errTruncatedLink
+		}
+		return d.decodeEtherType(binary.BigEndian.Uint16(data[0:2]), data[20:], wire-20, 0)
+	case linkPPP, linkPPPHDLC:
+		return d.decodePPPSerial(data, wire, 0)
+	case linkFDDI:
+		// frame control (1), dst (6), src (6), then LLC/SNAP
+		if len(data) < 13 {
+			return errTruncatedLink
+		}
+		return d.decodeLLC(data[13:], wire-13, 0)
+	case linkIEEE80211:
+		return d.decode80211(data, wire, 0)
+	case linkRadiotap:
+		if len(data) < 4 {
+			return errTruncatedRadiotap
+		}
+		n := int(binary.LittleEndian.Uint16(data[2:4]))
+		if n < 4 || n > len(data) {
+			return errTruncatedRadiotap
+		}
+		return d.decode80211(data[n:], wire-n, 0)
+	case linkNFLOG:
+		return d.decodeNFLOG(data, wire)
+	}
+	return errUnknownLinkType
+}
+
+// decodePPPSerial handles PPP in HDLC-like framing (address 0xff, control
+// 0x03) and PPP without it, as Zeek's PPPSerial analyzer does for the
+// protocols it knows.
+func (d *Decoder) decodePPPSerial(data []byte, wire, depth int) error {
+	if len(data) >= 2 && data[0] == 0xff && data[1] == 0x03 {
+		data, wire = data[2:], wire-2
+	}
+	return d.decodePPP(data, wire, depth)
+}
+
+// decodePPP decodes a PPP protocol field followed by its payload.
+func (d *Decoder) decodePPP(data []byte, wire, depth int) error {
+	if len(data) < 1 {
+		return errTruncatedLink
+	}
+	var proto uint16
+	if data[0]&1 == 1 { // protocol field compression
+		proto = uint16(data[0])
+		data, wire = data[1:], wire-1
+	} else {
+		if len(data) < 2 {
+			return errTruncatedLink
+		}
+		proto = binary.BigEndian.Uint16(data)
+		data, wire = data[2:], wire-2
+	}
+	switch proto {
+	case 0x0021:
+		return d.decodeIPv4(data, wire, depth)
+	case 0x0057:
+		return d.decodeIPv6(data, wire, depth)
+	case 0x0281:
+		return d.decodeMPLS(data, wire, depth)
+	}
+	return nil
+}
+
+// decodeNFLOG decodes Linux NFLOG: a 4-byte header (family, version, resource
+// id) followed by TLVs; the packet is in NFULA_PAYLOAD (type 9).
+func (d *Decoder) decodeNFLOG(data []byte, wire int) error {
+	if len(data) < 4 {
+		return errTruncatedLink
+	}
+	family := data[0]
+	off := 4
+	for off+4 <= len(data) {
+		l := int(binary.LittleEndian.Uint16(data[off:]))
+		typ := binary.LittleEndian.Uint16(data[off+2:]) & 0x7fff
+		if l < 4 {
+			return errTruncatedLink
+		}
+		if typ == 9 {
+			end := off + l
+			if end > len(data) {
+				end = len(data)
+			}
+			payload := data[off+4 : end]
+			w := l - 4
+			if w < len(payload) {
+				w = len(payload)
+			}
+			switch family {
+			case 2:
+				return d.decodeIPv4(payload, w, 0)
+			case 10:
+				return d.decodeIPv6(payload, w, 0)
+			}
+			return d.decodeIPByVersion(payload, w, 0)
+		}
+		off += (l + 3) &^ 3
+	}
+	return nil
+}
+
+// decode80211 decodes an 802.11 data frame (as Zeek's IEEE802_11 analyzer)
+// and hands its LLC/SNAP payload on. A-MSDU aggregates are split.
+func (d *Decoder) decode80211(data []byte, wire, depth int) error {
+	if len(data) < 2 {
+		return errTruncatedLink
+	}
+	fc := data[0]
+	flags := data[1]
+	if (fc>>2)&3 != 2 { // not a data frame
+		return nil
+	}
+	subtype := fc >> 4
+	if subtype&0x4 != 0 { // null-function frames carry no data
+		return nil
+	}
+	hdr := 24
+	if flags&0x03 == 0x03 { // ToDS and FromDS: 4 addresses
+		hdr += 6
+	}
+	amsdu := false
+	if subtype&0x8 != 0 { // QoS data
+		if len(data) < hdr+2 {
+			return errTruncatedLink
+		}
+		amsdu = data[hdr]&0x80 != 0
+		hdr += 2
+	}
+	if flags&0x80 != 0 { // HT control (order bit) in QoS frames
+		if subtype&0x8 != 0 {
+			hdr += 4
+		}
+	}
+	if flags&0x40 != 0 { // protected: encrypted payload
+		return nil
+	}
+	if len(data) < hdr {
+		return errTruncatedLink
+	}
+	if amsdu {
+		return d.decodeAMSDU(data[hdr:], wire-hdr, depth)
+	}
+	return d.decodeLLC(data[hdr:], wire-hdr, depth)
+}
+
+// decodeAMSDU splits an A-MSDU into its subframes (dst 6, src 6, length 2,
+// LLC/SNAP payload, padded to 4 bytes).
+func (d *Decoder) decodeAMSDU(data []byte, wire, depth int) error {
+	var firstErr error
+	for len(data) >= 14 {
+		l := int(binary.BigEndian.Uint16(data[12:14]))
+		end := 14 + l
+		if end > len(data) {
+			return errTruncatedLink
+		}
+		if err := d.decodeLLC(data[14:end], l, depth); err != nil && firstErr == nil {
+			firstErr = err
+		}
+		next := (end + 3) &^ 3
+		if next >= len(data) {
+			break
+		}
+		wire -= next
+		data = data[next:]
+	}
+	return firstErr
+}
+
+// decodeLLC decodes an 802.2 LLC header; only SNAP (AA AA 03) with an
+// EtherType is followed.
+func (d *Decoder) decodeLLC(data []byte, wire, depth int) error {
+	if len(data) < 3 {
+		return errTruncatedLink
+	}
+	if data[0] == 0xaa && data[1] == 0xaa && data[2] == 0x03 {
+		if len(data) < 8 {
+			return errTruncatedLink
+		}
+		return d.decodeEtherType(binary.BigEndian.Uint16(data[6:8]), data[8:], wire-8, depth)
+	}
+	return nil
+}
+
+// decodeEthernet decodes an Ethernet II or 802.3 header.
+func (d *Decoder) decodeEthernet(data []byte, wire, depth int) error {
+	if len(data) < 14 {
+		return errTruncatedLink
+	}
+	et := binary.BigEndian.Uint16(data[12:14])
+	if et == 0x8903 {
+		// Cisco FabricPath: the outer header (DA, SA, 0x8903, FTag/TTL = 16
+		// bytes) precedes a complete inner Ethernet header.
+		if len(data) < 16+14 {
+			return errTruncatedLink
+		}
+		return d.decodeEthernet(data[16:], wire-16, depth)
+	}
+	if et <= 1500 {
+		// 802.3 length field: LLC follows (SNAP, Novell raw 0xffff, ...).
+		return d.decodeLLC(data[14:], wire-14, depth)
+	}
+	return d.decodeEtherType(et, data[14:], wire-14, depth)
+}
+
+const maxShims = 16
+
+// decodeEtherType follows an EtherType through the L2 shims Zeek knows.
+func (d *Decoder) decodeEtherType(et uint16, data []byte, wire, depth int) error {
+	for {
+		d.shims++
+		if d.shims > maxShims {
+			return errTooManyShims
+		}
+		switch et {
+		case 0x0800:
+			return d.decodeIPv4(data, wire, depth)
+		case 0x86dd:
+			return d.decodeIPv6(data, wire, depth)
+		case 0x8100, 0x88a8, 0x9100: // VLAN, QinQ
+			if len(data) < 4 {
+				return errTruncatedLink
+			}
+			d.vlan = binary.BigEndian.Uint16(data) & 0x0fff
+			et = binary.BigEndian.Uint16(data[2:4])
+			data, wire = data[4:], wire-4
+		case 0x8926: // VN-Tag: 4-byte tag, then the EtherType
+			if len(data) < 6 {
+				return errTruncatedLink
+			}
+			et = binary.BigEndian.Uint16(data[4:6])
+			data, wire = data[6:], wire-6
+		case 0x88e7: // PBB: I-TAG (4 bytes), then the customer Ethernet header
+			if len(data) < 4 {
+				return errTruncatedLink
+			}
+			return d.decodeEthernet(data[4:], wire-4, depth)
+		case 0x8847: // MPLS unicast
+			return d.decodeMPLS(data, wire, depth)
+		case 0x8864: // PPPoE session
+			if len(data) < 6 {
+				return errTruncatedLink
+			}
+			return d.decodePPP(data[6:], wire-6, depth)
+		default:
+			if et <= 1500 { // 802.3 length inside a tag
+				return d.decodeLLC(data, wire, depth)
+			}
+			return nil // ARP, LLDP, ... : not IP
+		}
+	}
+}
+
+// decodeMPLS skips the label stack and decodes IP by its version nibble.
+func (d *Decoder) decodeMPLS(data []byte, wire, depth int) error {
+	for {
+		if len(data) < 4 {
+			return errTruncatedMPLS
+		}
+		bos := data[2]&0x01 != 0
+		data, wire = data[4:], wire-4
+		if bos {
+			break
+		}
+	}
+	return d.decodeIPByVersion(data, wire, depth)
+}
+
+func (d *Decoder) decodeIPByVersion(data []byte, wire, depth int) error {
+	if len(data) < 1 {
+		return errTruncatedIP
+	}
+	switch data[0] >> 4 {
+	case 4:
+		return d.decodeIPv4(data, wire, depth)
+	case 6:
+		return d.decodeIPv6(data, wire, depth)
+	}
+	if len(data) < 20 {
+		return errTruncatedIP
+	}
+	return errUnknownIPVersion
+}

@@ -1,0 +1,647 @@
+package capture
+
+import (
+	"bufio"
+	"compress/gzip"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math/bits"
+	"os"
+	"time"
+
+	"github.com/gopacket/gopacket/layers"
+)
+
+// MaxCaptureLength bounds the captured length of one record. Larger records
+// are reported as corrupt instead of being allocated.
+const MaxCaptureLength = 256 << 10
+
+// maxBlockLength bounds a pcapng block that has to be held in memory (an
+// interface description or a packet block). Blocks that are skipped are only
+// bounded by the file itself.
+const maxBlockLength = MaxCaptureLength + 64<<10
+
+// maxSkipBlockLength bounds a pcapng block that is skipped unread.
+const maxSkipBlockLength = 1 << 30
+
+// Progress is implemented by sources that can tell how far they are through
+// their input, e.g. to draw a progress bar. Both values count bytes on disk
+// (compressed bytes for gzip files).
+type Progress interface {
+	// BytesRead is the number of input bytes consumed so far.
+	BytesRead() int64
+	// TotalBytes is the summed size of all inputs, or 0 when unknown.
+	TotalBytes() int64
+}
+
+// FileError is the error a file source returns for unreadable or corrupt
+// input. Its message names the file and the byte offset of the fault, e.g.
+// "trace.pcap: offset 12345: truncated packet record: unexpected EOF". For
+// gzip files the offset counts decompressed bytes.
+type FileError struct {
+	Path   string
+	Offset int64
+	Err    error
+}
+
+func (e *FileError) Error() string {
+	return fmt.Sprintf("%s: offset %d: %v", e.Path, e.Offset, e.Err)
+}
+
+func (e *FileError) Unwrap() error { return e.Err }
+
+// fileSource replays several capture files in order as one stream.
+type fileSource struct {
+	paths     []string
+	next      int // index of the next path to open
+	total     int64
+	doneBytes int64 // on-disk bytes of the files already finished
+
+	cur     *fileReader
+	failed  error // sticky error once the stream failed
+	closed  bool
+	scratch []byte
+}
+
+// OpenFiles returns a Source that replays the given pcap / pcapng files
+// (each optionally gzip-compressed, detected by its magic bytes) one after
+// the other as a single stream. Every path must exist; the first file is
+// opened and its header checked right away, the others when they are reached.
+// Frames read before a fault in a file are delivered first; Next then returns
+// a *FileError naming the file and offset.
+func OpenFiles(paths ...string) (Source, error) {
+	if len(paths) == 0 {
+		return nil, errors.New("capture: no input files")
+	}
+	s := &fileSource{paths: append([]string(nil), paths...)}
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil {
+			return nil, fmt.Errorf("capture: %w", err)
+		}
+		if st.IsDir() {
+			return nil, fmt.Errorf("capture: %s: is a directory", p)
+		}
+		s.total += st.Size()
+	}
+	if err := s.openNext(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *fileSource) openNext() error {
+	path := s.paths[s.next]
+	s.next++
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("capture: %w", err)
+	}
+	r, err := newFileReader(f, path, s.scratch)
+	if err != nil {
+		f.Close()
+		return err
+	}
+	s.cur = r
+	return nil
+}
+
+// Next returns the next frame of the stream, io.EOF after the last file.
+func (s *fileSource) Next() (Frame, error) {
+	if s.failed != nil {
+		return Frame{}, s.failed
+	}
+	if s.closed {
+		return Frame{}, errors.New("capture: source closed")
+	}
+	for {
+		if s.cur == nil {
+			if s.next >= len(s.paths) {
+				return Frame{}, io.EOF
+			}
+			if err := s.openNext(); err != nil {
+				s.failed = err
+				return Frame{}, err
+			}
+		}
+		fr, err := s.cur.next()
+		if err == nil {
+			return fr, nil
+		}
+		if err != io.EOF {
+			s.failed = err
+			return Frame{}, err
+		}
+		s.doneBytes += s.cur.counter.n
+		s.scratch = s.cur.data
+		s.cur.close()
+		s.cur = nil
+	}
+}
+
+// Close releases the open file.
+func (s *fileSource) Close() error {
+	s.closed = true
+	if s.cur != nil {
+		err := s.cur.close()
+		s.cur = nil
+		return err
+	}
+	return nil
+}
+
+// BytesRead implements Progress.
+func (s *fileSource) BytesRead() int64 {
+	n := s.doneBytes
+	if s.cur != nil {
+		n += s.cur.counter.n
+	}
+	return n
+}
+
+// TotalBytes implements Progress.
+func (s *fileSource) TotalBytes() int64 { return s.total }
+
+// countingReader counts the bytes read from the underlying file.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+type fileFormat uint8
+
+const (
+	formatPcap fileFormat = iota + 1
+	formatPcapNG
+)
+
+// pcapInterface is one pcapng interface (or the single pcap "interface").
+type pcapInterface struct {
+	linkType layers.LinkType
+	snapLen  uint32
+	// units per second of the timestamps, and whether it is a power of 10
+	unitsPerSec uint64
+	tsOffset    int64 // seconds
+}
+
+// fileReader decodes one capture file.
+type fileReader struct {
+	path    string
+	file    *os.File
+	counter countingReader
+	gz      *gzip.Reader
+	br      *bufio.Reader
+	off     int64 // offset in the (decompressed) stream
+	format  fileFormat
+	order   binary.ByteOrder
+	hdr     [32]byte
+	data    []byte // reused packet buffer
+
+	// pcap
+	nanos        bool
+	extraRecord  int // extra bytes per record header (modified pcap)
+	pcapIf       pcapInterface
+	ifaces       []pcapInterface // pcapng interfaces of the current section
+	sectionStart bool
+}
+
+func newFileReader(f *os.File, path string, scratch []byte) (*fileReader, error) {
+	r := &fileReader{path: path, file: f, data: scratch}
+	r.counter.r = f
+	raw := bufio.NewReaderSize(&r.counter, 64<<10)
+	magic, err := raw.Peek(4)
+	if err != nil {
+		if len(magic) == 0 && err == io.EOF {
+			return nil, r.errorf(0, "empty file")
+		}
+		return nil, r.errorf(0, "reading file header: %w", unexpected(err))
+	}
+	if magic[0] == 0x1f && magic[1] == 0x8b {
+		gz, err := gzip.NewReader(raw)
+		if err != nil {
+			return nil, r.errorf(0, "gzip header: %w", err)
+		}
+		r.gz = gz
+		r.br = bufio.NewReaderSize(gz, 64<<10)
+	} else {
+		r.br = raw
+	}
+	if err := r.readFileHeader(); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func (r *fileReader) close() error {
+	if r.gz != nil {
+		r.gz.Close()
+	}
+	return r.file.Close()
+}
+
+func (r *fileReader) errorf(off int64, format string, args ...any) error {
+	return &FileError{Path: r.path, Offset: off, Err: fmt.Errorf(format, args...)}
+}
+
+// unexpected turns a plain EOF inside a structure into ErrUnexpectedEOF.
+func unexpected(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// readFull reads exactly len(p) bytes and advances the offset.
+func (r *fileReader) readFull(p []byte) error {
+	n, err := io.ReadFull(r.br, p)
+	r.off += int64(n)
+	return err
+}
+
+func (r *fileReader) discard(n int64) error {
+	for n > 0 {
+		step := n
+		if step > 1<<20 {
+			step = 1 << 20
+		}
+		d, err := r.br.Discard(int(step))
+		r.off += int64(d)
+		n -= int64(d)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+const (
+	pcapMagicMicro    = 0xa1b2c3d4
+	pcapMagicNano     = 0xa1b23c4d
+	pcapMagicModified = 0xa1b2cd34
+	pcapngSHB         = 0x0a0d0d0a
+	pcapngByteOrder   = 0x1a2b3c4d
+)
+
+func (r *fileReader) readFileHeader() error {
+	magic, err := r.br.Peek(4)
+	if err != nil {
+		return r.errorf(0, "reading file header: %w", unexpected(err))
+	}
+	le := binary.LittleEndian.Uint32(magic)
+	be := binary.BigEndian.Uint32(magic)
+	switch {
+	case le == pcapngSHB:
+		r.format = formatPcapNG
+		r.sectionStart = true
+		return nil // the SHB is read as an ordinary block
+	case le == pcapMagicMicro || le == pcapMagicNano || le == pcapMagicModified:
+		r.order = binary.LittleEndian
+	case be == pcapMagicMicro || be == pcapMagicNano || be == pcapMagicModified:
+		r.order = binary.BigEndian
+	default:
+		return r.errorf(0, "corrupt file header: unknown magic number %#08x (not pcap or pcapng)", be)
+	}
+	r.format = formatPcap
+	h := r.hdr[:24]
+	if err := r.readFull(h); err != nil {
+		return r.errorf(0, "truncated pcap file header: %w", unexpected(err))
+	}
+	m := r.order.Uint32(h[0:4])
+	r.nanos = m == pcapMagicNano
+	if m == pcapMagicModified {
+		r.extraRecord = 8
+	}
+	major := r.order.Uint16(h[4:6])
+	if major != 2 {
+		return r.errorf(4, "corrupt pcap file header: unsupported version %d.%d", major, r.order.Uint16(h[6:8]))
+	}
+	r.pcapIf.snapLen = r.order.Uint32(h[16:20])
+	// The upper bits of the link-type field carry FCS information.
+	lt := r.order.Uint32(h[20:24]) & 0x0fffffff
+	if lt > 0xffff {
+		return r.errorf(20, "corrupt pcap file header: link type %d", lt)
+	}
+	r.pcapIf.linkType = layers.LinkType(lt)
+	if !SupportedLinkType(r.pcapIf.linkType) {
+		return r.errorf(20, "unknown link type %d", lt)
+	}
+	return nil
+}
+
+// next returns the next frame of this file, or io.EOF at its clean end.
+func (r *fileReader) next() (Frame, error) {
+	if r.format == formatPcap {
+		return r.nextPcap()
+	}
+	return r.nextPcapNG()
+}
+
+func (r *fileReader) buffer(n int) []byte {
+	if cap(r.data) < n {
+		c := 2 * cap(r.data)
+		if c < n {
+			c = n
+		}
+		if c < 2048 {
+			c = 2048
+		}
+		if c > maxBlockLength {
+			c = maxBlockLength
+		}
+		if c < n {
+			c = n
+		}
+		r.data = make([]byte, c)
+	}
+	return r.data[:n]
+}
+
+func (r *fileReader) nextPcap() (Frame, error) {
+	start := r.off
+	h := r.hdr[:16+r.extraRecord]
+	n, err := io.ReadFull(r.br, h)
+	r.off += int64(n)
+	if err == io.EOF {
+		return Frame{}, io.EOF
+	}
+	if err != nil {
+		return Frame{}, r.errorf(start, "truncated packet record header: %w", unexpected(err))
+	}
+	sec := r.order.Uint32(h[0:4])
+	frac := r.order.Uint32(h[4:8])
+	caplen := r.order.Uint32(h[8:12])
+	wirelen := r.order.Uint32(h[12:16])
+	if caplen > MaxCaptureLength {
+		return Frame{}, r.errorf(start, "corrupt packet record: captured length %d exceeds maximum %d", caplen, MaxCaptureLength)
+	}
+	var nsec int64
+	if r.nanos {
+		nsec = int64(frac)
+	} else {
+		nsec = int64(frac) * 1000
+	}
+	data := r.buffer(int(caplen))
+	if err := r.readFull(data); err != nil {
+		return Frame{}, r.errorf(start, "truncated packet record: %w", unexpected(err))
+	}
+	return Frame{
+		Data:          data,
+		Timestamp:     time.Unix(int64(sec), nsec),
+		CaptureLength: int(caplen),
+		Length:        int(wirelen),
+		LinkType:      r.pcapIf.linkType,
+		Origin:        r.path,
+		Offset:        start,
+	}, nil
+}
+
+const (
+	blockIDB = 0x00000001
+	blockOPB = 0x00000002
+	blockSPB = 0x00000003
+	blockEPB = 0x00000006
+)
+
+func (r *fileReader) nextPcapNG() (Frame, error) {
+	for {
+		start := r.off
+		h := r.hdr[:8]
+		n, err := io.ReadFull(r.br, h)
+		r.off += int64(n)
+		if err == io.EOF {
+			return Frame{}, io.EOF
+		}
+		if err != nil {
+			return Frame{}, r.errorf(start, "truncated pcapng block header: %w", unexpected(err))
+		}
+		if binary.LittleEndian.Uint32(h[0:4]) == pcapngSHB {
+			if err := r.readSHB(start); err != nil {
+				return Frame{}, err
+			}
+			continue
+		}
+		if r.order == nil {
+			return Frame{}, r.errorf(start, "corrupt pcapng file: block before section header")
+		}
+		typ := r.order.Uint32(h[0:4])
+		total := r.order.Uint32(h[4:8])
+		if total < 12 || total%4 != 0 {
+			return Frame{}, r.errorf(start, "corrupt pcapng block: total length %d", total)
+		}
+		bodyLen := int64(total) - 12
+		switch typ {
+		case blockIDB, blockEPB, blockSPB, blockOPB:
+		default:
+			if total > maxSkipBlockLength {
+				return Frame{}, r.errorf(start, "corrupt pcapng block: length %d exceeds maximum", total)
+			}
+			if err := r.discard(bodyLen + 4); err != nil {
+				return Frame{}, r.errorf(start, "truncated pcapng block (type %#x): %w", typ, unexpected(err))
+			}
+			continue
+		}
+		if total > maxBlockLength {
+			return Frame{}, r.errorf(start, "corrupt pcapng block: length %d exceeds maximum %d", total, maxBlockLength)
+		}
+		body := r.buffer(int(bodyLen) + 4)
+		if err := r.readFull(body); err != nil {
+			return Frame{}, r.errorf(start, "truncated pcapng block (type %#x): %w", typ, unexpected(err))
+		}
+		if trailer := r.order.Uint32(body[bodyLen:]); trailer != total {
+			return Frame{}, r.errorf(start, "corrupt pcapng block: trailing length %d != %d", trailer, total)
+		}
+		body = body[:bodyLen]
+		switch typ {
+		case blockIDB:
+			if err := r.readIDB(start, body); err != nil {
+				return Frame{}, err
+			}
+			continue
+		case blockEPB, blockOPB:
+			return r.packetBlock(start, typ, body)
+		case blockSPB:
+			if len(r.ifaces) == 0 {
+				return Frame{}, r.errorf(start, "corrupt pcapng file: simple packet block without interface")
+			}
+			if len(body) < 4 {
+				return Frame{}, r.errorf(start, "corrupt pcapng simple packet block: too short")
+			}
+			ifc := &r.ifaces[0]
+			wirelen := r.order.Uint32(body[0:4])
+			caplen := uint32(len(body) - 4)
+			if wirelen < caplen {
+				caplen = wirelen
+			}
+			if ifc.snapLen != 0 && caplen > ifc.snapLen {
+				caplen = ifc.snapLen
+			}
+			return Frame{
+				Data:          body[4 : 4+caplen],
+				CaptureLength: int(caplen),
+				Length:        int(wirelen),
+				LinkType:      ifc.linkType,
+				Origin:        r.path,
+				Offset:        start,
+			}, nil
+		}
+	}
+}
+
+func (r *fileReader) readSHB(start int64) error {
+	// The block type is palindromic; the byte-order magic follows the length.
+	var bom [4]byte
+	if err := r.readFull(bom[:]); err != nil {
+		return r.errorf(start, "truncated pcapng section header: %w", unexpected(err))
+	}
+	switch {
+	case binary.LittleEndian.Uint32(bom[:]) == pcapngByteOrder:
+		r.order = binary.LittleEndian
+	case binary.BigEndian.Uint32(bom[:]) == pcapngByteOrder:
+		r.order = binary.BigEndian
+	default:
+		return r.errorf(start+8, "corrupt pcapng section header: byte-order magic %x", bom)
+	}
+	total := r.order.Uint32(r.hdr[4:8])
+	if total < 28 || total%4 != 0 || total > maxSkipBlockLength {
+		return r.errorf(start, "corrupt pcapng section header: total length %d", total)
+	}
+	var ver [4]byte
+	if err := r.readFull(ver[:]); err != nil {
+		return r.errorf(start, "truncated pcapng section header: %w", unexpected(err))
+	}
+	if major := r.order.Uint16(ver[0:2]); major != 1 {
+		return r.errorf(start+12, "corrupt pcapng section header: unsupported version %d", major)
+	}
+	// section length (8), options, trailing length
+	if err := r.discard(int64(total) - 16); err != nil {
+		return r.errorf(start, "truncated pcapng section header: %w", unexpected(err))
+	}
+	r.ifaces = r.ifaces[:0]
+	return nil
+}
+
+func (r *fileReader) readIDB(start int64, body []byte) error {
+	if len(body) < 8 {
+		return r.errorf(start, "corrupt pcapng interface description: too short")
+	}
+	if len(r.ifaces) >= 1<<16 {
+		return r.errorf(start, "corrupt pcapng file: too many interfaces")
+	}
+	ifc := pcapInterface{
+		linkType:    layers.LinkType(r.order.Uint16(body[0:2])),
+		snapLen:     r.order.Uint32(body[4:8]),
+		unitsPerSec: 1e6,
+	}
+	if !SupportedLinkType(ifc.linkType) {
+		return r.errorf(start, "unknown link type %d (interface %d)", ifc.linkType, len(r.ifaces))
+	}
+	opts := body[8:]
+	for len(opts) >= 4 {
+		code := r.order.Uint16(opts[0:2])
+		l := int(r.order.Uint16(opts[2:4]))
+		if 4+l > len(opts) {
+			return r.errorf(start, "corrupt pcapng interface option %d: length %d", code, l)
+		}
+		val := opts[4 : 4+l]
+		switch code {
+		case 0: // opt_endofopt
+			opts = nil
+			continue
+		case 9: // if_tsresol
+			if l != 1 {
+				return r.errorf(start, "corrupt pcapng if_tsresol option: length %d", l)
+			}
+			exp := uint(val[0] & 0x7f)
+			if val[0]&0x80 != 0 {
+				if exp > 63 {
+					return r.errorf(start, "unsupported pcapng timestamp resolution 2^-%d", exp)
+				}
+				ifc.unitsPerSec = 1 << exp
+			} else {
+				if exp > 19 {
+					return r.errorf(start, "unsupported pcapng timestamp resolution 10^-%d", exp)
+				}
+				u := uint64(1)
+				for i := uint(0); i < exp; i++ {
+					u *= 10
+				}
+				ifc.unitsPerSec = u
+			}
+		case 14: // if_tsoffset
+			if l != 8 {
+				return r.errorf(start, "corrupt pcapng if_tsoffset option: length %d", l)
+			}
+			ifc.tsOffset = int64(r.order.Uint64(val))
+		}
+		pad := (4 - l%4) % 4
+		if 4+l+pad > len(opts) {
+			break
+		}
+		opts = opts[4+l+pad:]
+	}
+	r.ifaces = append(r.ifaces, ifc)
+	return nil
+}
+
+func (r *fileReader) packetBlock(start int64, typ uint32, body []byte) (Frame, error) {
+	var ifID uint32
+	var tsHigh, tsLow, caplen, wirelen uint32
+	var data []byte
+	if typ == blockEPB {
+		if len(body) < 20 {
+			return Frame{}, r.errorf(start, "corrupt pcapng enhanced packet block: too short")
+		}
+		ifID = r.order.Uint32(body[0:4])
+		tsHigh, tsLow = r.order.Uint32(body[4:8]), r.order.Uint32(body[8:12])
+		caplen, wirelen = r.order.Uint32(body[12:16]), r.order.Uint32(body[16:20])
+		data = body[20:]
+	} else {
+		if len(body) < 20 {
+			return Frame{}, r.errorf(start, "corrupt pcapng packet block: too short")
+		}
+		ifID = uint32(r.order.Uint16(body[0:2]))
+		tsHigh, tsLow = r.order.Uint32(body[4:8]), r.order.Uint32(body[8:12])
+		caplen, wirelen = r.order.Uint32(body[12:16]), r.order.Uint32(body[16:20])
+		data = body[20:]
+	}
+	if caplen > MaxCaptureLength {
+		return Frame{}, r.errorf(start, "corrupt packet record: captured length %d exceeds maximum %d", caplen, MaxCaptureLength)
+	}
+	if uint64(caplen) > uint64(len(data)) {
+		return Frame{}, r.errorf(start, "corrupt pcapng packet block: captured length %d exceeds block", caplen)
+	}
+	if ifID >= uint32(len(r.ifaces)) {
+		return Frame{}, r.errorf(start, "corrupt pcapng packet block: unknown interface %d", ifID)
+	}
+	ifc := &r.ifaces[ifID]
+	ts := uint64(tsHigh)<<32 | uint64(tsLow)
+	sec := ts / ifc.unitsPerSec
+	frac := ts % ifc.unitsPerSec
+	var nsec uint64
+	switch {
+	case ifc.unitsPerSec == 1e9:
+		nsec = frac
+	case ifc.unitsPerSec == 1e6:
+		nsec = frac * 1000
+	default:
+		hi, lo := bits.Mul64(frac, 1e9)
+		nsec, _ = bits.Div64(hi, lo, ifc.unitsPerSec) // hi < unitsPerSec: no overflow
+	}
+	return Frame{
+		Data:          data[:caplen],
+		Timestamp:     time.Unix(int64(sec)+ifc.tsOffset, int64(nsec)),
+		CaptureLength: int(caplen),
+		Length:        int(wirelen),
+		LinkType:      ifc.linkType,
+		Origin:        r.path,
+		Offset:        start,
+	}, nil
+}
