@@ -74,6 +74,7 @@ var (
 	errNoNextHeader      = &DecodeError{"ipv6_no_next"}
 	errBadFragment       = &DecodeError{"bad_fragment"}
 	errTruncatedRadiotap = &DecodeError{"truncated_radiotap_header"}
+	errTruncated80211    = &DecodeError{"truncated_802_11_header"}
 )
 
 // Decoder turns frames into Packets. It is not safe for concurrent use: use
@@ -92,6 +93,10 @@ type Decoder struct {
 	emited int
 	// inTeredo is set while decoding the inner packet of a Teredo tunnel.
 	inTeredo bool
+	// encap is the innermost encapsulation entered so far.
+	encap encapType
+	// missing is the number of frame bytes the snap length cut off.
+	missing int
 }
 
 // NewDecoder returns a Decoder with the given options.
@@ -161,6 +166,8 @@ func (d *Decoder) Decode(f Frame, out []Packet) ([]Packet, error) {
 		wire = len(data)
 	}
 	d.full = wire <= len(data)
+	d.missing = wire - len(data)
+	d.encap = encapNone
 	err := d.decodeLink(f.LinkType, data, wire)
 	out = d.out
 	d.out = nil
@@ -304,71 +311,72 @@ func (d *Decoder) decodeNFLOG(data []byte, wire int) error {
 	return nil
 }
 
-// decode80211 decodes an 802.11 data frame (as Zeek's IEEE802_11 analyzer)
-// and hands its LLC/SNAP payload on. A-MSDU aggregates are split.
+// decode80211 decodes an 802.11 data frame exactly as Zeek's IEEE802_11
+// analyzer does (no HT-control skipping, protected bit only tested on QoS
+// frames, LLC/SNAP with a zero OUI required) and splits A-MSDU aggregates.
 func (d *Decoder) decode80211(data []byte, wire, depth int) error {
-	if len(data) < 2 {
-		return errTruncatedLink
+	hdr := 24
+	if hdr >= len(data) {
+		return errTruncated80211
 	}
 	fc := data[0]
-	flags := data[1]
-	if (fc>>2)&3 != 2 { // not a data frame
+	if (fc>>2)&0x02 == 0 { // management and control frames
 		return nil
 	}
-	subtype := fc >> 4
-	if subtype&0x4 != 0 { // null-function frames carry no data
+	if (fc>>4)&0x04 != 0 { // subtypes without data
 		return nil
 	}
-	hdr := 24
-	if flags&0x03 == 0x03 { // ToDS and FromDS: 4 addresses
+	if data[1]&0x03 == 0x03 { // ToDS and FromDS: fourth address
 		hdr += 6
 	}
+	if hdr >= len(data) {
+		return errTruncated80211
+	}
 	amsdu := false
-	if subtype&0x8 != 0 { // QoS data
-		if len(data) < hdr+2 {
-			return errTruncatedLink
-		}
+	if (fc>>4)&0x08 != 0 { // QoS data
 		amsdu = data[hdr]&0x80 != 0
+		if data[1]&0x40 != 0 { // protected: encrypted payload
+			return nil
+		}
 		hdr += 2
 	}
-	if flags&0x80 != 0 { // HT control (order bit) in QoS frames
-		if subtype&0x8 != 0 {
-			hdr += 4
+	if hdr >= len(data) {
+		return errTruncated80211
+	}
+	data, wire = data[hdr:], wire-hdr
+	if !amsdu {
+		return d.decode80211Inner(data, wire, depth)
+	}
+	for len(data) > 0 {
+		if len(data) < 14 {
+			return errTruncated80211
+		}
+		l := int(binary.BigEndian.Uint16(data[12:14]))
+		if len(data) < l+14 {
+			return errTruncated80211
+		}
+		data, wire = data[14:], wire-14
+		if err := d.decode80211Inner(data[:l], l, depth); err != nil {
+			return err
+		}
+		data, wire = data[l:], wire-l
+		// Zeek skips len%4 bytes of padding (sic) when they are there.
+		if pad := l % 4; len(data) >= pad {
+			data, wire = data[pad:], wire-pad
 		}
 	}
-	if flags&0x40 != 0 { // protected: encrypted payload
-		return nil
-	}
-	if len(data) < hdr {
-		return errTruncatedLink
-	}
-	if amsdu {
-		return d.decodeAMSDU(data[hdr:], wire-hdr, depth)
-	}
-	return d.decodeLLC(data[hdr:], wire-hdr, depth)
+	return nil
 }
 
-// decodeAMSDU splits an A-MSDU into its subframes (dst 6, src 6, length 2,
-// LLC/SNAP payload, padded to 4 bytes).
-func (d *Decoder) decodeAMSDU(data []byte, wire, depth int) error {
-	var firstErr error
-	for len(data) >= 14 {
-		l := int(binary.BigEndian.Uint16(data[12:14]))
-		end := 14 + l
-		if end > len(data) {
-			return errTruncatedLink
-		}
-		if err := d.decodeLLC(data[14:end], l, depth); err != nil && firstErr == nil {
-			firstErr = err
-		}
-		next := (end + 3) &^ 3
-		if next >= len(data) {
-			break
-		}
-		wire -= next
-		data = data[next:]
+// decode80211Inner handles the LLC/SNAP header of an 802.11 payload.
+func (d *Decoder) decode80211Inner(data []byte, wire, depth int) error {
+	if len(data) < 8 {
+		return errTruncated80211
 	}
-	return firstErr
+	if data[0] != 0xaa || data[1] != 0xaa || data[2] != 0x03 || data[3] != 0 || data[4] != 0 || data[5] != 0 {
+		return nil
+	}
+	return d.decodeEtherType(binary.BigEndian.Uint16(data[6:8]), data[8:], wire-8, depth)
 }
 
 // decodeLLC decodes an 802.2 LLC header; only SNAP (AA AA 03) with an

@@ -24,8 +24,11 @@ func (d *Decoder) decodeIPv4(data []byte, wire, depth int) error {
 	}
 	hl := int(data[0]&0x0f) * 4
 	total := int(binary.BigEndian.Uint16(data[2:4]))
+	ipLen := uint32(total)
 	if total == 0 {
-		// TCP segmentation offload zeroes ip_len; Zeek copes only with -C.
+		// TCP segmentation offload zeroes ip_len; Zeek copes only with -C,
+		// using the captured length for parsing while ConnSize still
+		// counts the header's 0 (IPLen stays 0).
 		if !d.opts.IgnoreChecksums {
 			return errIPHdrLenZero
 		}
@@ -70,14 +73,15 @@ func (d *Decoder) decodeIPv4(data []byte, wire, depth int) error {
 			d.stats.Reassembled++
 			data = whole
 			total = len(whole)
+			ipLen = uint32(total)
 			hl = int(data[0]&0x0f) * 4
-			wire = total
+			d.missing = 0
 		}
 	}
 	ip := ipHeader{
 		src:   netip.AddrFrom4([4]byte(data[12:16])),
 		dst:   netip.AddrFrom4([4]byte(data[16:20])),
-		ipLen: uint32(total),
+		ipLen: ipLen,
 	}
 	proto := data[9]
 	if proto == 50 { // ESP: Zeek stops here, no connection
@@ -189,6 +193,7 @@ func (d *Decoder) decodeIPv6(data []byte, wire, depth int) error {
 			// payload; its payload length field has been fixed up.
 			data = whole
 			total = len(whole)
+			d.missing = 0
 			ip.ipLen = uint32(total)
 			next = fragNext
 			off = unfrag
@@ -358,7 +363,7 @@ func (d *Decoder) decodeUDP(ip *ipHeader, rem []byte, plen, depth int) error {
 		// Zeek does not forward a bad-checksum datagram to tunnel analyzers.
 		return nil
 	}
-	return d.udpTunnel(p, len(d.out)-1, ip, seg[8:], depth)
+	return d.udpTunnel(len(d.out)-1, ip, seg[8:], depth)
 }
 
 // checksumAdd adds b to a ones-complement running sum (not yet folded).
