@@ -1,0 +1,141 @@
+package flow
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/netbased/netbased/classify"
+)
+
+// History masks (Session/TCP_Endpoint HIST_*); the responder's are shifted
+// left by 16.
+const (
+	histSYNPkt      uint32 = 0x1
+	histFINPkt      uint32 = 0x2
+	histRSTPkt      uint32 = 0x4
+	histFINRSTPkt   uint32 = 0x8
+	histDataPkt     uint32 = 0x10
+	histACKPkt      uint32 = 0x20
+	histMultiFlag   uint32 = 0x40
+	histOrigDataPkt uint32 = 0x100
+	histRespDataPkt uint32 = 0x200
+)
+
+// conn is one live connection. Structs are recycled through the tracker's
+// free list, so a steady packet stream allocates nothing.
+type conn struct {
+	key        connKey
+	orig, resp netip.Addr
+	origPort   uint16
+	respPort   uint16
+	proto      uint8
+
+	start, lastTime int64 // Unix ns
+	serial          uint64
+	incarnation     uint32
+	removed         bool
+
+	prev, next *conn // recency list
+
+	// ConnSize counters, [0] originator, [1] responder.
+	pkts, ipBytes [2]uint64
+
+	hist     []byte
+	histSeen uint32
+	missed   uint64
+
+	// UDP/ICMP sizes (request_len/reply_len; −1 = nothing seen yet) and
+	// UDP checksum-error history counters.
+	size      [2]int64
+	chkCnt    [2]uint32
+	chkThresh [2]uint32
+
+	// TCP.
+	eps               [2]endpoint
+	eo, er            *endpoint
+	isActive          bool
+	isPartial         bool
+	firstPacketSeen   uint8 // 1 orig, 2 resp
+	closeDeferred     bool
+	deferredGenEvent  bool
+	establishedEvent  bool // connection_established raised by this packet
+	portInactivitySet bool
+
+	// Timers.
+	inactTimeout   time.Duration
+	inactGen       uint32
+	anaGen         uint32
+	longInactivity bool
+
+	// Services.
+	cls             classify.State
+	clsStarted      bool
+	tunnelSvc       string
+	tunnelDirs      uint8
+	tunnelConfirmed bool
+}
+
+func (c *conn) reset() {
+	hist := c.hist[:0]
+	blocks0 := c.eps[0].blocks[:0]
+	blocks1 := c.eps[1].blocks[:0]
+	buf0 := c.eps[0].pending[:0]
+	buf1 := c.eps[1].pending[:0]
+	inc := c.incarnation
+	*c = conn{}
+	c.incarnation = inc
+	c.hist = hist
+	c.eps[0].blocks = blocks0
+	c.eps[1].blocks = blocks1
+	c.eps[0].pending = buf0
+	c.eps[1].pending = buf1
+	c.size = [2]int64{-1, -1}
+	c.chkThresh = [2]uint32{1, 1}
+}
+
+func (c *conn) addHistory(code byte) { c.hist = append(c.hist, code) }
+
+// checkHistory adds code the first time mask is seen and reports whether
+// it had been seen before (Session::CheckHistory).
+func (c *conn) checkHistory(mask uint32, code byte) bool {
+	if c.histSeen&mask == 0 {
+		c.histSeen |= mask
+		c.addHistory(code)
+		return false
+	}
+	return true
+}
+
+// scaledHistory adds code on the 1st, 10th, 100th, … call
+// (Session::ScaledHistoryEntry with base 10).
+func (c *conn) scaledHistory(code byte, counter, threshold *uint32) bool {
+	*counter++
+	if *counter == *threshold {
+		c.addHistory(code)
+		nt := *threshold * 10
+		if nt <= *threshold {
+			*counter = 0
+		} else {
+			*threshold = nt
+		}
+		return true
+	}
+	return false
+}
+
+// noteTunnel records the tunnel service of an outer tunnel packet. Teredo
+// confirms only once both directions carried it
+// (Tunnel::delay_teredo_confirmation); the others at once.
+func (c *conn) noteTunnel(svc string, isOrig bool) {
+	if c.tunnelSvc == "" {
+		c.tunnelSvc = svc
+	}
+	if isOrig {
+		c.tunnelDirs |= 1
+	} else {
+		c.tunnelDirs |= 2
+	}
+	if svc != "teredo" || c.tunnelDirs == 3 {
+		c.tunnelConfirmed = true
+	}
+}

@@ -1,0 +1,797 @@
+package flow
+
+import (
+	"github.com/netbased/netbased/capture"
+	"github.com/netbased/netbased/classify"
+)
+
+// TCP endpoint states (TCP_ENDPOINT_*).
+const (
+	tcpInactive uint8 = iota
+	tcpSYNSent
+	tcpSYNACKSent
+	tcpPartial
+	tcpEstablished
+	tcpClosed
+	tcpReset
+)
+
+// tooLargeSeqDelta is TOO_LARGE_SEQ_DELTA: SYN/RST jumps beyond it are not
+// trusted.
+const tooLargeSeqDelta = 1048576
+
+// maxBlocks bounds the out-of-order ranges remembered per endpoint.
+const maxBlocks = 64
+
+// maxPending bounds the out-of-order payload bytes kept for the classifier.
+const maxPending = 16 << 10
+
+type seqRange struct{ lo, hi uint64 }
+
+type pendSeg struct {
+	lo         uint64
+	start, end int // into endpoint.pending
+}
+
+// endpoint is one side of a TCP connection (TCP_Endpoint plus the parts of
+// its TCP_Reassembler that decide gaps and delivery).
+type endpoint struct {
+	isOrig            bool
+	state, prevState  uint8
+	startSeq          uint32
+	lastSeq, ackSeq   uint32
+	seqWraps          uint32
+	ackWraps          uint32
+	finCnt            uint32
+	finSeq            uint64
+	didClose, didEOF  bool
+	histLastSYN       uint64
+	histLastFIN       uint64
+	histLastRST       uint64
+	rxmtCnt, rxmtThr  uint32
+	win0Cnt, win0Thr  uint32
+	gapCnt, gapThr    uint32
+	chkCnt, chkThr    uint32
+	delivered         uint64 // last_reassem_seq (relative)
+	blocks            []seqRange
+	clsPos            uint64 // stream position delivered to the classifier
+	pending           []byte
+	pendSegs          []pendSeg
+	pendingOverflowed bool
+}
+
+func (c *conn) tcpInit() {
+	c.eo, c.er = &c.eps[0], &c.eps[1]
+	for i := range c.eps {
+		e := &c.eps[i]
+		e.isOrig = i == 0
+		e.rxmtThr, e.win0Thr, e.gapThr, e.chkThr = 1, 1, 1, 1
+		e.delivered, e.clsPos = 1, 1
+	}
+	c.isActive = true
+}
+
+func (c *conn) peerOf(e *endpoint) *endpoint {
+	if e == c.eo {
+		return c.er
+	}
+	return c.eo
+}
+
+func isHandshake(s uint8) bool { return s == tcpInactive || s == tcpSYNSent || s == tcpSYNACKSent }
+
+func fullSeq(seq, wraps uint32) uint64 { return uint64(wraps)<<32 | uint64(seq) }
+
+// size is TCP_Endpoint::Size.
+func (e *endpoint) size(peer *endpoint) uint64 {
+	if e.prevState == tcpSYNSent && e.state == tcpReset && peer.state == tcpInactive && !e.noDataAcked() {
+		return 0
+	}
+	last := fullSeq(e.lastSeq, e.seqWraps)
+	ack := fullSeq(e.ackSeq, e.ackWraps)
+	var s uint64
+	if last > ack {
+		s = last - uint64(e.startSeq)
+	} else {
+		s = ack - uint64(e.startSeq)
+	}
+	if s != 0 {
+		s--
+	}
+	if e.finCnt > 0 && s != 0 {
+		s--
+	}
+	return s
+}
+
+func (e *endpoint) noDataAcked() bool {
+	ack := fullSeq(e.ackSeq, e.ackWraps)
+	start := uint64(e.startSeq)
+	return ack == start || ack == start+1
+}
+
+// dataPending: data is pending unless everything up to the FIN has been
+// delivered.
+func (e *endpoint) dataPending() bool {
+	delivered := uint64(e.startSeq) + e.delivered
+	last := fullSeq(e.lastSeq, e.seqWraps)
+	if last < delivered {
+		return false
+	}
+	return last > delivered+1
+}
+
+func relativeSeq(e *endpoint, cur, last, wraps uint32) (uint64, bool) {
+	delta := int32(cur - last)
+	if delta < 0 {
+		if wraps > 0 && cur > last {
+			wraps--
+		}
+	} else if delta > 0 {
+		if cur < last {
+			wraps++
+		}
+	}
+	if wraps == 0 {
+		d := int32(cur - e.startSeq)
+		return uint64(int64(d)), d < 0
+	}
+	return fullSeq(cur, wraps) - uint64(e.startSeq), false
+}
+
+func (t *Tracker) setState(c *conn, e *endpoint, s uint8) {
+	if s == e.state {
+		return
+	}
+	if !isHandshake(s) && isHandshake(e.state) && isHandshake(c.peerOf(e).state) {
+		t.setInactivity(c, t.cfg.Timeouts.TCPInactivity)
+	}
+	e.prevState = e.state
+	e.state = s
+}
+
+func lower(b byte) byte {
+	if b >= 'A' && b <= 'Z' {
+		return b + 'a' - 'A'
+	}
+	return b
+}
+
+// tcpCheckHistory is TCP_Endpoint::CheckHistory, including the
+// SYN-ACK-first rule: history exactly "H" and an A or D arriving flips the
+// connection and rewrites the history to "^h".
+func (t *Tracker) tcpCheckHistory(c *conn, e *endpoint, mask uint32, code byte) bool {
+	if (code == 'A' || code == 'D') && len(c.hist) == 1 && c.hist[0] == 'H' {
+		t.flipRoles(c)
+		c.hist = append(c.hist[:0], '^', 'h')
+		c.histSeen = (c.histSeen&0xffff)<<16 | c.histSeen>>16
+	}
+	if !e.isOrig {
+		mask <<= 16
+		code = lower(code)
+	}
+	return c.checkHistory(mask, code)
+}
+
+func (c *conn) tcpAddHistory(e *endpoint, code byte) {
+	if !e.isOrig {
+		code = lower(code)
+	}
+	c.addHistory(code)
+}
+
+func (c *conn) tcpScaled(e *endpoint, code byte, cnt, thr *uint32) {
+	if !e.isOrig {
+		code = lower(code)
+	}
+	c.scaledHistory(code, cnt, thr)
+}
+
+// isReuse is TCPSessionAdapter::IsReuse.
+func (t *Tracker) isReuse(c *conn, p *capture.Packet) bool {
+	fl := p.TCPFlags
+	if fl&capture.FlagSYN == 0 {
+		return false
+	}
+	connOrig := c.eo
+	if fl&capture.FlagACK != 0 {
+		if c.eo.state != tcpInactive {
+			return false
+		}
+		connOrig = c.er
+	}
+	if !c.eo.didClose && !c.er.didClose {
+		if p.Seq == connOrig.startSeq {
+			return false
+		}
+		if fl&capture.FlagACK == 0 && connOrig.state == tcpSYNACKSent && c.er.state == tcpInactive && p.Seq == c.er.startSeq {
+			return false
+		}
+	}
+	return true
+}
+
+// tcpPacket is TCPAnalyzer::DeliverPacket / TCPSessionAdapter::Process.
+func (t *Tracker) tcpPacket(c *conn, p *capture.Packet, isOrig bool, ts int64) {
+	e, peer := c.eo, c.er
+	if !isOrig {
+		e, peer = c.er, c.eo
+	}
+	if p.BadChecksum && !t.cfg.IgnoreChecksums {
+		c.tcpScaled(e, 'C', &e.chkCnt, &e.chkThr)
+		return
+	}
+	fl := p.TCPFlags
+	syn, fin, rst, ack := fl&capture.FlagSYN != 0, fl&capture.FlagFIN != 0, fl&capture.FlagRST != 0, fl&capture.FlagACK != 0
+
+	// SetPartialStatus.
+	if e.isOrig {
+		if c.firstPacketSeen&1 == 0 {
+			c.isPartial = !syn || ack
+		}
+	} else if c.firstPacketSeen&2 == 0 && !c.isPartial {
+		c.isPartial = !syn
+	}
+
+	length := p.PayloadLen
+	segLen := length
+	if syn {
+		segLen++
+	}
+	if fin {
+		segLen++
+	}
+	if rst {
+		segLen -= length
+	}
+	baseSeq, ackSeq := p.Seq, p.Ack
+	seqOnePast := baseSeq + uint32(segLen)
+
+	initEndpoint(e, syn, baseSeq, seqOnePast)
+	relSeq, underflow := relativeSeq(e, baseSeq, e.lastSeq, e.seqWraps)
+
+	t.updateHistory(c, e, syn, fin, rst, ack, relSeq, length)
+	if p.Window == 0 && !rst && peer.state != tcpClosed && e.state != tcpReset {
+		c.tcpScaled(e, 'W', &e.win0Cnt, &e.win0Thr)
+	}
+	if !c.eo.didClose || !c.er.didClose {
+		c.lastTime = ts
+	}
+	if fin {
+		e.finCnt++
+		e.finSeq = relSeq + uint64(segLen)
+	}
+	var relAck uint64
+	if ack {
+		if peer.state == tcpInactive {
+			relAck = 1
+			peer.startSeq, peer.ackSeq, peer.lastSeq = ackSeq-1, ackSeq-1, ackSeq-1
+		} else {
+			r, under := relativeSeq(peer, ackSeq, peer.ackSeq, peer.ackWraps)
+			if under {
+				relAck = 0
+			} else {
+				relAck = r
+				if !rst {
+					delta := int32(ackSeq - peer.ackSeq)
+					if !(ackSeq == 0 && delta > tooLargeSeqDelta) && delta > 0 {
+						if ackSeq < peer.ackSeq {
+							peer.ackWraps++
+						}
+						peer.ackSeq = ackSeq
+					}
+				}
+			}
+		}
+	}
+	deltaLast := t.updateLastSeq(c, e, seqOnePast, syn, fin, rst, length)
+	doClose, genEvent := t.updateStateMachine(c, e, peer, baseSeq, ackSeq, length, deltaLast, isOrig, syn, fin, rst, ack, ts)
+	if ack {
+		t.ackReceived(c, peer, relAck)
+	}
+	// CheckPIA_FirstPacket.
+	if isOrig {
+		c.firstPacketSeen |= 1
+	} else {
+		c.firstPacketSeen |= 2
+	}
+	relDataSeq := relSeq
+	if syn {
+		relDataSeq++
+	}
+	if length > 0 && !rst && !underflow {
+		t.dataSent(c, e, relDataSeq, p.Payload, length)
+	}
+	t.checkEOF(c, e)
+	if doClose {
+		t.connectionClosed(c, e, peer, genEvent)
+	}
+	side := sideIndex(isOrig)
+	c.pkts[side]++
+	c.ipBytes[side] += uint64(p.IPLen)
+
+	if c.establishedEvent {
+		c.establishedEvent = false
+		t.portInactivity(c)
+	}
+}
+
+func initEndpoint(e *endpoint, syn bool, first, last uint32) {
+	switch e.state {
+	case tcpInactive:
+		if syn {
+			e.ackSeq, e.startSeq = first, first
+		} else {
+			e.ackSeq, e.startSeq = first-1, first-1
+			last = first
+		}
+		e.lastSeq = last
+	case tcpSYNSent, tcpSYNACKSent:
+		if syn && first != e.startSeq {
+			e.startSeq, e.ackSeq, e.lastSeq = first, first, last
+		}
+	case tcpEstablished, tcpPartial:
+		if syn {
+			e.startSeq, e.ackSeq, e.lastSeq = first, first, last
+		}
+	case tcpReset:
+		if syn && e.prevState == tcpInactive {
+			e.startSeq, e.ackSeq, e.lastSeq = first, first, last
+		}
+	}
+}
+
+func (t *Tracker) updateHistory(c *conn, e *endpoint, syn, fin, rst, ack bool, relSeq uint64, length int) {
+	bits := 0
+	for _, b := range [3]bool{syn, fin, rst} {
+		if b {
+			bits++
+		}
+	}
+	switch {
+	case bits > 1:
+		if fin && rst {
+			t.tcpCheckHistory(c, e, histFINRSTPkt, 'I')
+		} else {
+			t.tcpCheckHistory(c, e, histMultiFlag, 'Q')
+		}
+	case bits == 1:
+		if syn {
+			code := byte('S')
+			if ack {
+				code = 'H'
+			}
+			if t.tcpCheckHistory(c, e, histSYNPkt, code) && relSeq != e.histLastSYN {
+				c.tcpAddHistory(e, code)
+			}
+			e.histLastSYN = relSeq
+		}
+		if fin {
+			end := relSeq + uint64(length)
+			if t.tcpCheckHistory(c, e, histFINPkt, 'F') && end != e.histLastFIN {
+				c.tcpAddHistory(e, 'F')
+			}
+			e.histLastFIN = end
+		}
+		if rst {
+			if t.tcpCheckHistory(c, e, histRSTPkt, 'R') && relSeq != e.histLastRST {
+				c.tcpAddHistory(e, 'R')
+			}
+			e.histLastRST = relSeq
+		}
+	default:
+		if length > 0 {
+			t.tcpCheckHistory(c, e, histDataPkt, 'D')
+		} else if ack {
+			t.tcpCheckHistory(c, e, histACKPkt, 'A')
+		}
+	}
+}
+
+func (t *Tracker) updateLastSeq(c *conn, e *endpoint, last uint32, syn, fin, rst bool, length int) int32 {
+	delta := int32(last - e.lastSeq)
+	switch {
+	case (syn || rst) && (delta > tooLargeSeqDelta || delta < -tooLargeSeqDelta):
+	case fin && e.lastSeq == e.startSeq+1:
+		e.setLastSeq(last)
+	case e.state == tcpReset:
+	case delta > 0:
+		e.setLastSeq(last)
+	case length > 0:
+		c.tcpScaled(e, 'T', &e.rxmtCnt, &e.rxmtThr)
+	}
+	return delta
+}
+
+func (e *endpoint) setLastSeq(s uint32) {
+	if s < e.lastSeq {
+		e.seqWraps++
+	}
+	e.lastSeq = s
+}
+
+func (t *Tracker) updateStateMachine(c *conn, e, peer *endpoint, baseSeq, ackSeq uint32, length int, deltaLast int32,
+	isOrig, syn, fin, rst, ack bool, ts int64) (doClose, genEvent bool) {
+	switch e.state {
+	case tcpInactive:
+		if syn {
+			if isOrig {
+				if ack {
+					t.setState(c, e, tcpSYNACKSent)
+				} else {
+					t.setState(c, e, tcpSYNSent)
+				}
+				t.addAnalyzerTimer(c, timerTCPAttempt, ts+int64(t.cfg.Timeouts.TCPAttemptDelay))
+			} else {
+				if !ack && peer.state == tcpSYNACKSent && baseSeq == e.startSeq {
+					// SYN/SYN-ACK reversal: flip and establish.
+					c.isPartial = false
+					t.flipRoles(c)
+					t.setState(c, peer, tcpEstablished)
+					c.firstPacketSeen |= 1
+				}
+				if peer.state == tcpSYNSent {
+					t.setState(c, peer, tcpEstablished)
+				}
+				t.setState(c, e, tcpEstablished)
+				if peer.state != tcpPartial {
+					c.establishedEvent = true
+				}
+			}
+		}
+		if fin {
+			t.setState(c, e, tcpClosed)
+			doClose, genEvent = true, true
+		}
+		if rst {
+			t.setState(c, e, tcpReset)
+			isReject := false
+			if isOrig {
+				isReject = peer.state == tcpEstablished
+			} else {
+				isReject = peer.state == tcpSYNSent || peer.state == tcpSYNACKSent
+			}
+			doClose = true
+			genEvent = !isReject
+		}
+		if e.state == tcpInactive {
+			switch {
+			case !isOrig && length == 0 && c.eo.state == tcpSYNSent:
+			case ack && peer.state == tcpEstablished:
+				t.setState(c, e, tcpEstablished)
+				c.isPartial = false
+				if isOrig {
+					c.firstPacketSeen |= 1
+				} else {
+					c.firstPacketSeen |= 2
+				}
+			default:
+				t.setState(c, e, tcpPartial)
+			}
+		}
+	case tcpSYNSent, tcpSYNACKSent:
+		if fin {
+			t.setState(c, e, tcpClosed)
+			doClose, genEvent = true, true
+		}
+		if rst {
+			t.setState(c, e, tcpReset)
+			c.isActive = false
+			doClose = true
+		}
+	case tcpEstablished, tcpPartial:
+		if syn && e.state == tcpPartial && peer.state == tcpInactive && !ack {
+			t.setState(c, e, tcpSYNSent)
+		}
+		if fin && !rst {
+			t.setState(c, e, tcpClosed)
+			if peer.state == tcpReset && peer.prevState == tcpClosed {
+				t.setState(c, peer, tcpClosed)
+			}
+			doClose, genEvent = true, true
+		}
+		if rst {
+			t.setState(c, e, tcpReset)
+			doClose = true
+			if peer.state != tcpReset || peer.prevState != tcpEstablished {
+				c.isActive = false
+			}
+		}
+	case tcpClosed:
+		if rst && peer.state != tcpClosed {
+			t.setState(c, e, tcpReset)
+			if !e.didClose {
+				doClose = true
+			}
+		}
+	case tcpReset:
+	}
+	_ = deltaLast
+	return doClose, genEvent
+}
+
+// connectionClosed is TCPSessionAdapter::ConnectionClosed.
+func (t *Tracker) connectionClosed(c *conn, e, peer *endpoint, genEvent bool) {
+	if e.dataPending() {
+		c.closeDeferred = true
+		if !c.deferredGenEvent {
+			c.deferredGenEvent = genEvent
+		}
+		return
+	}
+	c.closeDeferred = false
+	if e.didClose {
+		return
+	}
+	e.didClose = true
+	to := &t.cfg.Timeouts
+	if e.state == tcpReset || peer.didClose || peer.state == tcpInactive {
+		if e.prevState != tcpInactive || peer.state != tcpInactive {
+			if c.deferredGenEvent {
+				genEvent = true
+				c.deferredGenEvent = false
+			}
+			if genEvent {
+				c.isActive = false
+			}
+		}
+		t.cancelAnalyzerTimers(c)
+		t.addAnalyzerTimer(c, timerConnDelete, c.lastTime+int64(to.TCPCloseDelay))
+	} else if e.prevState != tcpInactive {
+		t.addAnalyzerTimer(c, timerTCPExpire, c.lastTime+int64(to.TCPSessionTimer))
+	}
+}
+
+// checkEOF runs the deferred close once an endpoint that closed has had
+// everything delivered (TCP_Reassembler::CheckEOF / EndpointEOF).
+func (t *Tracker) checkEOF(c *conn, e *endpoint) {
+	if e.didEOF || (e.state != tcpClosed && e.state != tcpReset) || e.dataPending() {
+		return
+	}
+	e.didEOF = true
+	if c.closeDeferred {
+		t.connectionClosed(c, e, c.peerOf(e), c.deferredGenEvent)
+		c.closeDeferred = false
+	}
+}
+
+func (t *Tracker) tcpExpireTimer(c *conn) {
+	if !c.isActive {
+		return
+	}
+	to := &t.cfg.Timeouts
+	if c.lastTime+int64(to.TCPConnectionLinger) < t.now {
+		o, r := c.eo, c.er
+		if o.didClose || r.didClose {
+			if (o.didClose && r.didClose) || o.state == tcpReset || r.state == tcpReset ||
+				o.state == tcpInactive || r.state == tcpInactive {
+				c.isActive = false
+				t.remove(c)
+				return
+			}
+		}
+		if r.state == tcpInactive && o.state == tcpInactive {
+			t.remove(c)
+			return
+		}
+	}
+	t.addAnalyzerTimer(c, timerTCPExpire, t.now+int64(to.TCPSessionTimer))
+}
+
+func (t *Tracker) tcpAttemptTimer(c *conn) {
+	if !c.isActive {
+		return
+	}
+	if (c.eo.state == tcpSYNSent || c.eo.state == tcpSYNACKSent) && c.er.state == tcpInactive {
+		c.isActive = false
+		t.remove(c)
+	}
+}
+
+// portInactivity is conn/inactivity.zeek's connection_established handler.
+func (t *Tracker) portInactivity(c *conn) {
+	svc := c.respPort
+	sp := &t.cfg.ServerPorts.TCP
+	if c.eo.state == tcpInactive && !sp.Has(c.respPort) && sp.Has(c.origPort) {
+		svc = c.origPort
+	}
+	switch svc {
+	case 21, 22, 23, 513:
+		t.setInactivity(c, t.cfg.Timeouts.PortInactivity)
+	}
+}
+
+// ackReceived is TCP_Reassembler::AckReceived for e's data: holes below
+// the ACK become content gaps (missed_bytes, history G) when both sides
+// are established or cleanly closing.
+func (t *Tracker) ackReceived(c *conn, e *endpoint, upTo uint64) {
+	if e.finCnt > 0 && upTo >= e.finSeq {
+		upTo = e.finSeq - 1
+	}
+	if upTo <= e.delivered {
+		t.checkEOF(c, e)
+		return
+	}
+	if upTo <= 2 && c.isPartial {
+		return
+	}
+	peer := c.peerOf(e)
+	report := isClean(e) && isClean(peer)
+	pos := e.delivered
+	gap := false
+	for _, b := range e.blocks {
+		if b.lo >= upTo {
+			break
+		}
+		if b.lo > pos {
+			t.hole(c, e, b.lo-pos, report)
+			gap = true
+		}
+		if b.hi > pos {
+			pos = b.hi
+		}
+	}
+	if pos < upTo {
+		t.hole(c, e, upTo-pos, report)
+		gap = true
+		pos = upTo
+	}
+	e.delivered = pos
+	e.absorbBlocks()
+	if gap && c.clsStarted {
+		t.cfg.Classifier.Gap(&c.cls, e.isOrig)
+	}
+	t.flushPending(c, e)
+	t.checkEOF(c, e)
+}
+
+func isClean(e *endpoint) bool {
+	return e.state == tcpEstablished || (e.state == tcpClosed && e.prevState == tcpEstablished)
+}
+
+func (t *Tracker) hole(c *conn, e *endpoint, n uint64, report bool) {
+	if !report {
+		return
+	}
+	c.missed += n
+	c.tcpScaled(e, 'G', &e.gapCnt, &e.gapThr)
+}
+
+// absorbBlocks advances delivered over contiguous buffered ranges and drops
+// the ranges below it.
+func (e *endpoint) absorbBlocks() {
+	k := 0
+	for _, b := range e.blocks {
+		if b.lo <= e.delivered {
+			if b.hi > e.delivered {
+				e.delivered = b.hi
+			}
+			continue
+		}
+		e.blocks[k] = b
+		k++
+	}
+	e.blocks = e.blocks[:k]
+}
+
+// dataSent is TCP_Endpoint::DataSent into the reassembler: in-order data
+// advances the stream (and feeds the classifier), later data is buffered.
+// Payload not captured in full is not reassembled (truncated_tcp_payload).
+func (t *Tracker) dataSent(c *conn, e *endpoint, seq uint64, payload []byte, length int) {
+	if len(payload) < length {
+		return
+	}
+	data := payload[:length]
+	lo, hi := seq, seq+uint64(length)
+	if hi <= e.delivered {
+		return
+	}
+	if lo <= e.delivered {
+		e.delivered = hi
+		e.absorbBlocks()
+		if t.cfg.Classifier != nil {
+			if e.clsPos >= lo && e.clsPos < hi {
+				t.deliver(c, e, data[e.clsPos-lo:])
+				e.clsPos = hi
+			}
+			t.flushPending(c, e)
+		}
+		return
+	}
+	e.insertBlock(lo, hi)
+	if t.cfg.Classifier != nil && (!c.clsStarted || c.cls.Wants(e.isOrig)) && len(e.pending)+len(data) <= maxPending {
+		start := len(e.pending)
+		e.pending = append(e.pending, data...)
+		seg := pendSeg{lo: lo, start: start, end: len(e.pending)}
+		i := len(e.pendSegs)
+		e.pendSegs = append(e.pendSegs, seg)
+		for i > 0 && e.pendSegs[i-1].lo > lo {
+			e.pendSegs[i] = e.pendSegs[i-1]
+			i--
+		}
+		e.pendSegs[i] = seg
+	}
+}
+
+func (e *endpoint) insertBlock(lo, hi uint64) {
+	i := 0
+	for i < len(e.blocks) && e.blocks[i].hi < lo {
+		i++
+	}
+	j := i
+	for j < len(e.blocks) && e.blocks[j].lo <= hi {
+		if e.blocks[j].lo < lo {
+			lo = e.blocks[j].lo
+		}
+		if e.blocks[j].hi > hi {
+			hi = e.blocks[j].hi
+		}
+		j++
+	}
+	if i == j {
+		if len(e.blocks) >= maxBlocks {
+			return
+		}
+		e.blocks = append(e.blocks, seqRange{})
+		copy(e.blocks[i+1:], e.blocks[i:])
+		e.blocks[i] = seqRange{lo, hi}
+		return
+	}
+	e.blocks[i] = seqRange{lo, hi}
+	e.blocks = append(e.blocks[:i+1], e.blocks[j:]...)
+}
+
+// flushPending hands buffered out-of-order payload to the classifier once
+// the stream has reached it; after a gap the classifier resumes at the
+// first buffered byte past the hole.
+func (t *Tracker) flushPending(c *conn, e *endpoint) {
+	if len(e.pendSegs) == 0 {
+		if e.clsPos < e.delivered {
+			e.clsPos = e.delivered
+		}
+		return
+	}
+	for len(e.pendSegs) > 0 {
+		s := e.pendSegs[0]
+		hi := s.lo + uint64(s.end-s.start)
+		if hi <= e.clsPos {
+			e.pendSegs = e.pendSegs[1:]
+			continue
+		}
+		if s.lo > e.clsPos {
+			if s.lo > e.delivered {
+				break
+			}
+			e.clsPos = s.lo // skipped over a hole
+		}
+		t.deliver(c, e, e.pending[s.start+int(e.clsPos-s.lo):s.end])
+		e.clsPos = hi
+		e.pendSegs = e.pendSegs[1:]
+	}
+	if len(e.pendSegs) == 0 {
+		e.pending = e.pending[:0]
+		e.pendSegs = e.pendSegs[:0]
+	}
+	if e.clsPos < e.delivered {
+		e.clsPos = e.delivered
+	}
+}
+
+// deliver feeds in-order stream bytes of e to the classifier.
+func (t *Tracker) deliver(c *conn, e *endpoint, data []byte) {
+	cl := t.cfg.Classifier
+	if cl == nil || len(data) == 0 {
+		return
+	}
+	if !c.clsStarted {
+		cl.Start(&c.cls, classify.TCP, c.origPort, c.respPort, c.isPartial)
+		c.clsStarted = true
+	}
+	if !c.cls.Wants(e.isOrig) {
+		return
+	}
+	if cl.Deliver(&c.cls, e.isOrig, data) == classify.Flip {
+		t.analyzerFlip(c)
+	}
+	t.checkConfirmations(c)
+}

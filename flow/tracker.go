@@ -1,0 +1,624 @@
+package flow
+
+import (
+	"net/netip"
+	"sort"
+	"time"
+
+	"github.com/netbased/netbased/capture"
+	"github.com/netbased/netbased/classify"
+)
+
+// connKey is the 5-tuple with the two endpoints in canonical order (VLAN
+// and tunnel are not part of it, as in Zeek's default key).
+type connKey struct {
+	a, b   netip.Addr
+	pa, pb uint16
+	proto  uint8
+}
+
+// Stats counts what the tracker did. All counters only grow.
+type Stats struct {
+	Packets     uint64 // packets passed to Packet
+	Connections uint64 // connections created
+	Ended       uint64 // connections handed to onEnd
+	Evictions   uint64 // connections ended early because the table was full
+	Reused      uint64 // TCP connections ended by a reusing SYN
+	DecodeErrs  uint64 // frames that failed to decode (counted by Replay)
+}
+
+// Tracker rebuilds connections from packets with Zeek's semantics and hands
+// every removed connection to onEnd. It is not safe for concurrent use.
+type Tracker struct {
+	cfg   Config
+	onEnd func(*Conn)
+
+	table map[connKey]*conn
+	free  []*conn
+	lru   conn // sentinel of the recency list (most recent first)
+	heap  timerHeap
+
+	now     int64 // network time (Unix ns); 0 before the first packet
+	started bool
+	uidCtr  uint64
+	stats   Stats
+
+	svcScratch []string
+	out        Conn
+}
+
+// NewTracker returns a tracker; onEnd receives each ended connection. The
+// *Conn passed to onEnd is only valid during the call (copy it to keep it).
+func NewTracker(cfg Config, onEnd func(*Conn)) *Tracker {
+	cfg.normalize()
+	t := &Tracker{cfg: cfg, onEnd: onEnd, table: make(map[connKey]*conn, 1024)}
+	t.lru.next, t.lru.prev = &t.lru, &t.lru
+	t.uidCtr = cfg.UIDSeed
+	return t
+}
+
+// Stats returns the counters so far.
+func (t *Tracker) Stats() Stats { return t.stats }
+
+// Active returns the number of connections in the table.
+func (t *Tracker) Active() int { return len(t.table) }
+
+// NetworkTime returns the current network time (zero before any packet).
+func (t *Tracker) NetworkTime() time.Time {
+	if !t.started {
+		return time.Time{}
+	}
+	return time.Unix(0, t.now).UTC()
+}
+
+// Advance moves network time forward to ts without a packet (the idle
+// clock of a live capture) and fires every timer that is due.
+func (t *Tracker) Advance(ts time.Time) {
+	n := ts.UnixNano()
+	if !t.started || n <= t.now {
+		return
+	}
+	t.now = n
+	t.fireTimers(-1)
+}
+
+// Flush ends every open connection at the current network time, as Zeek
+// does at the end of input (session Drain), in order of their start.
+func (t *Tracker) Flush() {
+	if len(t.table) == 0 {
+		return
+	}
+	all := make([]*conn, 0, len(t.table))
+	for _, c := range t.table {
+		all = append(all, c)
+	}
+	sort.Slice(all, func(i, j int) bool {
+		if all[i].start != all[j].start {
+			return all[i].start < all[j].start
+		}
+		return all[i].serial < all[j].serial
+	})
+	for _, c := range all {
+		t.remove(c)
+	}
+}
+
+// Packet processes one packet: network time advances to its timestamp (it
+// never goes back), due timers fire first (at most max_timer_expires), then
+// the packet updates its connection.
+func (t *Tracker) Packet(p *capture.Packet) {
+	t.stats.Packets++
+	ts := p.Timestamp.UnixNano()
+	if !t.started {
+		t.started = true
+		t.now = ts
+	} else if ts > t.now {
+		t.now = ts
+	}
+	t.fireTimers(t.cfg.Timeouts.MaxTimerExpiresPerPkt)
+
+	key, srcIsA, origPort, respPort, oneWay := t.makeKey(p)
+	_ = oneWay
+	c := t.table[key]
+	if c != nil && p.Proto == capture.ProtoTCP && t.isReuse(c, p) {
+		t.stats.Reused++
+		t.remove(c)
+		c = nil
+	}
+	if c == nil {
+		c = t.newConn(key, p, ts, origPort, respPort)
+	} else {
+		t.touch(c)
+	}
+	_ = srcIsA
+	isOrig := p.Src == c.orig && origPort == c.origPort
+	switch c.proto {
+	case capture.ProtoTCP:
+		t.tcpPacket(c, p, isOrig, ts)
+	case capture.ProtoUDP:
+		t.udpPacket(c, p, isOrig, ts)
+	case capture.ProtoICMP, capture.ProtoICMPv6:
+		t.icmpPacket(c, p, isOrig, ts)
+	default:
+		t.otherPacket(c, p, isOrig, ts)
+	}
+	if p.TunnelService != "" && !c.removed {
+		c.noteTunnel(p.TunnelService, isOrig)
+	}
+}
+
+// makeKey builds the canonical key and the ports as Zeek assigns them
+// (ICMP: type and counterpart type or code; other protocols: 0).
+func (t *Tracker) makeKey(p *capture.Packet) (k connKey, srcIsA bool, sport, dport uint16, oneWay bool) {
+	sport, dport = p.SrcPort, p.DstPort
+	switch p.Proto {
+	case capture.ProtoTCP, capture.ProtoUDP:
+	case capture.ProtoICMP:
+		var cp uint16
+		cp, oneWay = icmp4Counterpart(uint8(p.SrcPort), uint8(p.DstPort))
+		dport = cp
+	case capture.ProtoICMPv6:
+		var cp uint16
+		cp, oneWay = icmp6Counterpart(uint8(p.SrcPort), uint8(p.DstPort))
+		dport = cp
+	default:
+		sport, dport = 0, 0
+	}
+	k.proto = p.Proto
+	if oneWay || addrPortLess(p.Src, sport, p.Dst, dport) {
+		k.a, k.pa, k.b, k.pb = p.Src, sport, p.Dst, dport
+		srcIsA = true
+	} else {
+		k.a, k.pa, k.b, k.pb = p.Dst, dport, p.Src, sport
+	}
+	return k, srcIsA, sport, dport, oneWay
+}
+
+func addrPortLess(a netip.Addr, pa uint16, b netip.Addr, pb uint16) bool {
+	if c := a.Compare(b); c != 0 {
+		return c < 0
+	}
+	return pa < pb
+}
+
+func icmp4Counterpart(typ, code uint8) (uint16, bool) {
+	switch typ {
+	case 8:
+		return 0, false
+	case 0:
+		return 8, false
+	case 13:
+		return 14, false
+	case 14:
+		return 13, false
+	case 15:
+		return 16, false
+	case 16:
+		return 15, false
+	case 10:
+		return 9, false
+	case 9:
+		return 10, false
+	case 17:
+		return 18, false
+	case 18:
+		return 17, false
+	}
+	return uint16(code), true
+}
+
+func icmp6Counterpart(typ, code uint8) (uint16, bool) {
+	switch typ {
+	case 128:
+		return 129, false
+	case 129:
+		return 128, false
+	case 133:
+		return 134, false
+	case 134:
+		return 133, false
+	case 135:
+		return 136, false
+	case 136:
+		return 135, false
+	case 130:
+		return 131, false
+	case 131:
+		return 130, false
+	case 139:
+		return 140, false
+	case 140:
+		return 139, false
+	case 144:
+		return 145, false
+	case 145:
+		return 144, false
+	}
+	return uint16(code), true
+}
+
+// newConn creates a connection for the first packet p, applying the
+// creation flips of WantConnection, and starts its timers.
+func (t *Tracker) newConn(key connKey, p *capture.Packet, ts int64, sport, dport uint16) *conn {
+	if t.cfg.MaxConnections > 0 && len(t.table) >= t.cfg.MaxConnections {
+		if victim := t.lru.prev; victim != &t.lru {
+			t.stats.Evictions++
+			t.remove(victim)
+		}
+	}
+	var c *conn
+	if n := len(t.free); n > 0 {
+		c = t.free[n-1]
+		t.free = t.free[:n-1]
+		c.reset()
+	} else {
+		c = &conn{}
+		c.reset()
+	}
+	t.stats.Connections++
+	c.serial = t.stats.Connections
+	c.key = key
+	c.proto = p.Proto
+	c.orig, c.resp, c.origPort, c.respPort = p.Src, p.Dst, sport, dport
+	c.start, c.lastTime = ts, ts
+	t.table[key] = c
+	t.lruPush(c)
+
+	flip := false
+	sp := t.cfg.ServerPorts
+	switch p.Proto {
+	case capture.ProtoTCP:
+		c.tcpInit()
+		fl := p.TCPFlags
+		if fl&capture.FlagSYN == 0 || fl&capture.FlagACK != 0 {
+			if sp.TCP.Has(sport) {
+				if sp.TCP.Has(dport) {
+					flip = fl&capture.FlagSYN == 0 && sport < dport
+				} else {
+					flip = true
+				}
+			}
+		}
+	case capture.ProtoUDP:
+		flip = sp.UDP.Has(sport) && !sp.UDP.Has(dport)
+	}
+	if flip && p.Dst != broadcast4 {
+		t.flipRoles(c)
+	}
+	to := &t.cfg.Timeouts
+	switch p.Proto {
+	case capture.ProtoTCP:
+		t.addAnalyzerTimer(c, timerTCPExpire, t.now+int64(to.TCPSYNTimeout))
+		t.setInactivity(c, to.UDPInactivity)
+	case capture.ProtoUDP:
+		t.setInactivity(c, to.UDPInactivity)
+	case capture.ProtoICMP, capture.ProtoICMPv6:
+		t.setInactivity(c, to.ICMPInactivity)
+	default:
+		t.setInactivity(c, to.UnknownInactivity)
+	}
+	return c
+}
+
+var broadcast4 = netip.AddrFrom4([4]byte{255, 255, 255, 255})
+
+// flipRoles swaps originator and responder (Connection::FlipRoles): the
+// addresses, the TCP endpoints and the ConnSize counters; UDP/ICMP sizes
+// stay where they are, as in Zeek; history gets '^'.
+func (t *Tracker) flipRoles(c *conn) {
+	c.orig, c.resp = c.resp, c.orig
+	c.origPort, c.respPort = c.respPort, c.origPort
+	c.pkts[0], c.pkts[1] = c.pkts[1], c.pkts[0]
+	c.ipBytes[0], c.ipBytes[1] = c.ipBytes[1], c.ipBytes[0]
+	if c.proto == capture.ProtoTCP {
+		c.eo, c.er = c.er, c.eo
+		c.eo.isOrig = true
+		c.er.isOrig = false
+		fps := c.firstPacketSeen
+		c.firstPacketSeen = 0
+		if fps&1 != 0 {
+			c.firstPacketSeen |= 2
+		}
+		if fps&2 != 0 {
+			c.firstPacketSeen |= 1
+		}
+		c.isPartial = false
+	}
+	if c.clsStarted {
+		c.cls.Flip()
+	}
+	c.addHistory('^')
+}
+
+func (t *Tracker) addAnalyzerTimer(c *conn, kind uint8, when int64) {
+	t.heap.push(timer{when: when, c: c, inc: c.incarnation, gen: c.anaGen, kind: kind})
+}
+
+// cancelAnalyzerTimers is TCP's CancelTimers: drops the expire, attempt and
+// pending delete timers.
+func (t *Tracker) cancelAnalyzerTimers(c *conn) { c.anaGen++ }
+
+// setInactivity is Session::SetInactivityTimeout.
+func (t *Tracker) setInactivity(c *conn, d time.Duration) {
+	if d == c.inactTimeout {
+		return
+	}
+	c.inactGen++
+	if d > 0 {
+		t.heap.push(timer{when: c.lastTime + int64(d), c: c, inc: c.incarnation, gen: c.inactGen, kind: timerInactivity})
+	}
+	c.inactTimeout = d
+}
+
+// fireTimers dispatches every timer due at the current network time, at
+// most limit (limit < 0: no limit).
+func (t *Tracker) fireTimers(limit int) {
+	n := 0
+	for t.heap.len() > 0 && (limit < 0 || n < limit) {
+		top, _ := t.heap.peek()
+		if top.when > t.now {
+			return
+		}
+		t.heap.pop()
+		c := top.c
+		if c.incarnation != top.inc || c.removed {
+			continue // stale: the connection is gone
+		}
+		switch top.kind {
+		case timerInactivity:
+			if top.gen != c.inactGen {
+				continue
+			}
+			n++
+			if c.lastTime+int64(c.inactTimeout) <= t.now {
+				t.remove(c)
+			} else {
+				t.heap.push(timer{when: c.lastTime + int64(c.inactTimeout), c: c, inc: c.incarnation, gen: c.inactGen, kind: timerInactivity})
+			}
+		default:
+			if top.gen != c.anaGen {
+				continue
+			}
+			n++
+			switch top.kind {
+			case timerTCPExpire:
+				t.tcpExpireTimer(c)
+			case timerTCPAttempt:
+				t.tcpAttemptTimer(c)
+			case timerConnDelete:
+				t.remove(c)
+			}
+		}
+	}
+}
+
+// remove ends c at the current network time and hands it to onEnd.
+func (t *Tracker) remove(c *conn) {
+	if c.removed {
+		return
+	}
+	c.removed = true
+	delete(t.table, c.key)
+	t.lruUnlink(c)
+	t.stats.Ended++
+	if t.onEnd != nil {
+		t.fillRecord(c, &t.out)
+		t.onEnd(&t.out)
+	}
+	c.incarnation++
+	t.free = append(t.free, c)
+}
+
+func (t *Tracker) lruPush(c *conn) {
+	c.prev = &t.lru
+	c.next = t.lru.next
+	t.lru.next.prev = c
+	t.lru.next = c
+}
+
+func (t *Tracker) lruUnlink(c *conn) {
+	if c.prev != nil {
+		c.prev.next = c.next
+		c.next.prev = c.prev
+		c.prev, c.next = nil, nil
+	}
+}
+
+func (t *Tracker) touch(c *conn) {
+	if t.lru.next == c {
+		return
+	}
+	t.lruUnlink(c)
+	t.lruPush(c)
+}
+
+// fillRecord converts c into the Conn record Zeek would log.
+func (t *Tracker) fillRecord(c *conn, r *Conn) {
+	*r = Conn{}
+	r.UID = t.nextUID()
+	r.Start = time.Unix(0, c.start).UTC()
+	r.LastTime = time.Unix(0, c.lastTime).UTC()
+	r.End = time.Unix(0, t.now).UTC()
+	r.Orig, r.Resp = c.orig, c.resp
+	r.OrigPort, r.RespPort = c.origPort, c.respPort
+	r.IPProto = c.proto
+	r.OrigPkts, r.RespPkts = c.pkts[0], c.pkts[1]
+	r.OrigIPBytes, r.RespIPBytes = c.ipBytes[0], c.ipBytes[1]
+	r.History = string(c.hist)
+	r.MissedBytes = c.missed
+	if t.cfg.Local != nil {
+		r.LocalOrig = t.cfg.Local(c.orig)
+		r.LocalResp = t.cfg.Local(c.resp)
+	}
+	switch c.proto {
+	case capture.ProtoTCP:
+		r.OrigBytes = c.eo.size(c.er)
+		r.RespBytes = c.er.size(c.eo)
+		r.ConnState = tcpConnState(c)
+	case capture.ProtoUDP:
+		r.OrigBytes, r.RespBytes = sizeOrZero(c.size[0]), sizeOrZero(c.size[1])
+		switch o, rs := c.size[0] >= 0, c.size[1] >= 0; {
+		case o && rs:
+			r.ConnState = "SF"
+		case o:
+			r.ConnState = "S0"
+		case rs:
+			r.ConnState = "SHR"
+		default:
+			r.ConnState = "OTH"
+		}
+	case capture.ProtoICMP, capture.ProtoICMPv6:
+		r.OrigBytes, r.RespBytes = sizeOrZero(c.size[0]), sizeOrZero(c.size[1])
+		r.ConnState = "OTH"
+	default:
+		r.ConnState = "OTH"
+	}
+	var svcs []string
+	if c.tunnelSvc != "" && c.tunnelConfirmed {
+		svcs = append(svcs, c.tunnelSvc)
+	}
+	if c.clsStarted {
+		svcs = c.cls.Services(svcs)
+	}
+	r.Services = svcs
+}
+
+func sizeOrZero(v int64) uint64 {
+	if v < 0 {
+		return 0
+	}
+	return uint64(v)
+}
+
+const base62Digits = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+// nextUID returns a Zeek-style UID: "C" + base62 of 96 pseudo-random bits,
+// deterministic for a given seed and connection order.
+func (t *Tracker) nextUID() string {
+	var buf [24]byte
+	buf[0] = 'C'
+	n := 1
+	t.uidCtr++
+	hi := splitmix(t.uidCtr) & 0xffffffff
+	lo := splitmix(t.uidCtr ^ 0x9e3779b97f4a7c15)
+	// 96 bits as hi (32) and lo (64); emit base62 digits of lo then hi.
+	for _, v := range [2]uint64{lo, hi} {
+		for v > 0 && n < len(buf) {
+			buf[n] = base62Digits[v%62]
+			v /= 62
+			n++
+		}
+	}
+	return string(buf[:n])
+}
+
+func splitmix(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
+	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
+	return x ^ (x >> 31)
+}
+
+// udpPacket is UDPAnalyzer::DeliverPacket.
+func (t *Tracker) udpPacket(c *conn, p *capture.Packet, isOrig bool, ts int64) {
+	side := sideIndex(isOrig)
+	if p.BadChecksum && !t.cfg.IgnoreChecksums {
+		code := byte('C')
+		if !isOrig {
+			code = 'c'
+		}
+		c.scaledHistory(code, &c.chkCnt[side], &c.chkThresh[side])
+		return
+	}
+	c.lastTime = ts
+	if isOrig {
+		c.checkHistory(histOrigDataPkt, 'D')
+	} else {
+		c.checkHistory(histRespDataPkt, 'd')
+	}
+	ulen := int64(p.UDPLength) - 8
+	if c.size[side] < 0 {
+		c.size[side] = ulen
+	} else {
+		c.size[side] += ulen
+	}
+	full := len(p.Payload) >= p.PayloadLen
+	if !full {
+		return
+	}
+	if t.cfg.Classifier != nil {
+		if !c.clsStarted {
+			t.cfg.Classifier.Start(&c.cls, classify.UDP, c.origPort, c.respPort, false)
+			c.clsStarted = true
+		}
+		if c.cls.Wants(isOrig) {
+			if t.cfg.Classifier.Deliver(&c.cls, isOrig, p.Payload) == classify.Flip {
+				t.analyzerFlip(c)
+			}
+			t.checkConfirmations(c)
+		}
+	}
+	// ConnSize gets the packet after the analyzers, with the old role.
+	c.pkts[side]++
+	c.ipBytes[side] += uint64(p.IPLen)
+}
+
+// analyzerFlip applies a flip an analyzer asked for (DNS, NTP), unless the
+// responder is multicast (DNS's rule).
+func (t *Tracker) analyzerFlip(c *conn) {
+	if c.resp.IsMulticast() {
+		return
+	}
+	t.flipRoles(c)
+}
+
+// checkConfirmations applies Conn::analyzer_inactivity_timeouts (SSH and
+// FTP get 1 h once confirmed).
+func (t *Tracker) checkConfirmations(c *conn) {
+	if c.longInactivity {
+		return
+	}
+	t.svcScratch = c.cls.Services(t.svcScratch[:0])
+	for _, s := range t.svcScratch {
+		if s == "ssh" || s == "ftp" {
+			c.longInactivity = true
+			t.setInactivity(c, t.cfg.Timeouts.AnalyzerInactivity)
+			return
+		}
+	}
+}
+
+// icmpPacket is ICMPAnalyzer::DeliverPacket.
+func (t *Tracker) icmpPacket(c *conn, p *capture.Packet, isOrig bool, ts int64) {
+	if p.BadChecksum && !t.cfg.IgnoreChecksums {
+		return
+	}
+	side := sideIndex(isOrig)
+	c.lastTime = ts
+	l := int64(p.PayloadLen)
+	if c.size[side] < 0 {
+		c.size[side] = l
+	} else {
+		c.size[side] += l
+	}
+	if len(p.Payload) >= p.PayloadLen {
+		c.pkts[side]++
+		c.ipBytes[side] += uint64(p.IPLen)
+	}
+}
+
+// otherPacket handles IP protocols without a transport analyzer
+// (UnknownIPTransport): only time and ConnSize.
+func (t *Tracker) otherPacket(c *conn, p *capture.Packet, isOrig bool, ts int64) {
+	side := sideIndex(isOrig)
+	c.lastTime = ts
+	c.pkts[side]++
+	c.ipBytes[side] += uint64(p.IPLen)
+}
+
+func sideIndex(isOrig bool) int {
+	if isOrig {
+		return 0
+	}
+	return 1
+}
