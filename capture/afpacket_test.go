@@ -208,6 +208,7 @@ func ifIndex(name string) (int, error) {
 	}
 	return ifi.Index, nil
 }
+
 // TestLiveCaptureFanout sends both directions of many UDP flows and a VLAN
 // tagged frame across a veth pair and captures them with two fanout
 // sockets: every frame arrives exactly once, both directions of a flow reach
