@@ -18,6 +18,11 @@ type DecoderOptions struct {
 	MaxTunnelDepth int
 	// Fragment reassembly limits; zero values pick the defaults.
 	Fragments FragmentOptions
+	// IGMPAsUnknownTransport emits IGMP (IP protocol 2) packets as
+	// unknown-transport packets, as Zeek 7.1 - 7.x did. Current Zeek has an
+	// IGMP packet analyzer that writes igmp.log and creates no connection,
+	// so by default IGMP packets yield nothing.
+	IGMPAsUnknownTransport bool
 }
 
 // DecoderStats counts what a Decoder saw. All counters only grow.
@@ -26,19 +31,23 @@ type DecoderStats struct {
 	Packets uint64 // packets appended to out
 	// TunnelPackets counts appended packets with TunnelDepth > 0.
 	TunnelPackets uint64
-	// NonIP counts frames without any IP packet that were not errors (ARP,
-	// LLDP, STP, ...).
+	// NonIP counts frames that yielded no packet and no error: ARP, LLDP,
+	// STP, ..., IGMP, ESP, Teredo bubbles, fragments still waiting.
 	NonIP uint64
 	// Errors counts Decode calls that returned an error.
 	Errors uint64
 	// BadIPChecksum counts IPv4 packets dropped for a bad header checksum.
 	BadIPChecksum uint64
 	// Fragments counts IP fragments seen; Reassembled counts datagrams that
-	// were completed; FragmentsDropped counts fragments given up (limits,
-	// timeouts, inconsistencies).
+	// were completed; FragmentsDropped counts fragments rejected on arrival
+	// (incompletely captured, oversized, inconsistent); DatagramsDropped
+	// counts partial datagrams given up (limits, timeouts, inconsistencies).
 	Fragments        uint64
 	Reassembled      uint64
 	FragmentsDropped uint64
+	DatagramsDropped uint64
+	// FragmentsPending is the number of datagrams waiting for fragments.
+	FragmentsPending int
 }
 
 // DecodeError is the error Decode returns for a frame Zeek would drop as
@@ -110,7 +119,12 @@ func NewDecoder(opts DecoderOptions) *Decoder {
 }
 
 // Stats returns the counters accumulated so far.
-func (d *Decoder) Stats() DecoderStats { return d.stats }
+func (d *Decoder) Stats() DecoderStats {
+	s := d.stats
+	s.DatagramsDropped = d.frag.dropped
+	s.FragmentsPending = len(d.frag.m)
+	return s
+}
 
 // SupportedLinkType reports whether Decode understands frames of link type lt.
 func SupportedLinkType(lt layers.LinkType) bool {

@@ -51,8 +51,9 @@ type fragTable struct {
 	bytes    int
 	lastScan time.Time
 	free     []*fragDatagram
-	done     *fragDatagram // the datagram returned last; recycled on the next call
 	out      []byte
+	// dropped counts datagrams given up (evicted, timed out, inconsistent).
+	dropped uint64
 }
 
 func (t *fragTable) init(o FragmentOptions) {
@@ -89,7 +90,7 @@ func (t *fragTable) addIPv4(ts time.Time, pkt []byte, hl, off int, more bool) ([
 	hdr := dg.hdr
 	total := len(hdr) + dg.totalLen
 	if total > maxDatagram {
-		t.remove(dg)
+		t.drop(dg)
 		return nil, false, errFragTooLarge
 	}
 	t.out = append(append(t.out[:0], hdr...), dg.payload[:dg.totalLen]...)
@@ -123,7 +124,7 @@ func (t *fragTable) addIPv6(ts time.Time, pkt []byte, fragHdr, off int, more boo
 	unfrag := len(dg.hdr)
 	total := unfrag + dg.totalLen
 	if total-40 > maxDatagram {
-		t.remove(dg)
+		t.drop(dg)
 		return nil, 0, 0, false, errFragTooLarge
 	}
 	next := dg.next
@@ -166,7 +167,7 @@ func (t *fragTable) add(ts time.Time, key fragKey, data []byte, off int, more bo
 	dg.last = ts
 	if !more {
 		if dg.totalLen >= 0 && dg.totalLen != end {
-			t.remove(dg)
+			t.drop(dg)
 			return nil, errFragInconsistent
 		}
 		dg.totalLen = end
@@ -178,7 +179,7 @@ func (t *fragTable) add(ts time.Time, key fragKey, data []byte, off int, more bo
 	if end > len(dg.payload) {
 		grow := end - len(dg.payload)
 		if t.bytes+grow > t.opts.MaxBytes {
-			t.remove(dg)
+			t.drop(dg)
 			return nil, errFragTooLarge
 		}
 		t.bytes += grow
@@ -189,31 +190,27 @@ func (t *fragTable) add(ts time.Time, key fragKey, data []byte, off int, more bo
 	return dg, nil
 }
 
-// addSpan inserts s into the sorted, non-overlapping list, merging neighbours.
+// addSpan inserts s into the sorted, non-overlapping list, merging the
+// spans it touches, in place.
 func addSpan(spans []fragSpan, s fragSpan) []fragSpan {
-	out := spans[:0]
-	var merged = s
-	inserted := false
-	tmp := make([]fragSpan, 0, len(spans)+1)
-	for _, x := range spans {
-		switch {
-		case x.end < merged.start:
-			tmp = append(tmp, x)
-		case x.start > merged.end:
-			if !inserted {
-				tmp = append(tmp, merged)
-				inserted = true
-			}
-			tmp = append(tmp, x)
-		default:
-			merged.start = min(merged.start, x.start)
-			merged.end = max(merged.end, x.end)
-		}
+	i := 0
+	for i < len(spans) && spans[i].end < s.start {
+		i++
 	}
-	if !inserted {
-		tmp = append(tmp, merged)
+	j := i
+	for j < len(spans) && spans[j].start <= s.end {
+		s.start = min(s.start, spans[j].start)
+		s.end = max(s.end, spans[j].end)
+		j++
 	}
-	return append(out, tmp...)
+	if i == j {
+		spans = append(spans, fragSpan{})
+		copy(spans[i+1:], spans[i:])
+		spans[i] = s
+		return spans
+	}
+	spans[i] = s
+	return append(spans[:i+1], spans[j:]...)
 }
 
 func (t *fragTable) complete(dg *fragDatagram) bool {
@@ -235,6 +232,11 @@ func (t *fragTable) remove(dg *fragDatagram) {
 	}
 }
 
+func (t *fragTable) drop(dg *fragDatagram) {
+	t.dropped++
+	t.remove(dg)
+}
+
 func (t *fragTable) evictOldest() {
 	var oldest *fragDatagram
 	for _, dg := range t.m {
@@ -243,7 +245,7 @@ func (t *fragTable) evictOldest() {
 		}
 	}
 	if oldest != nil {
-		t.remove(oldest)
+		t.drop(oldest)
 	}
 }
 
@@ -260,10 +262,9 @@ func (t *fragTable) expire(now time.Time) {
 	t.lastScan = now
 	for _, dg := range t.m {
 		if now.Sub(dg.last) > t.opts.Timeout {
-			t.remove(dg)
+			t.drop(dg)
 		}
 	}
 }
 
-// Pending returns the number of datagrams waiting for fragments.
-func (t *fragTable) pending() int { return len(t.m) }
+

@@ -103,6 +103,7 @@ const (
 	protoIPIP       = 4
 	protoIPv6       = 41
 	protoGRE        = 47
+	protoIGMP       = 2
 	maxIPv6ExtChain = 32
 )
 
@@ -230,6 +231,10 @@ func (d *Decoder) transport(ip *ipHeader, proto uint8, rem []byte, plen, depth i
 		return d.decodeIPTunnel(ip, proto, rem, plen, depth)
 	case protoGRE:
 		return d.decodeGRE(ip, rem, plen, depth)
+	case protoIGMP:
+		if !d.opts.IGMPAsUnknownTransport {
+			return nil
+		}
 	}
 	// Any other protocol: Zeek's unknown_transport connection, ports 0.
 	p := d.newPacket(ip, proto, depth)
