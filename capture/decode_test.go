@@ -289,7 +289,7 @@ func TestDecodeIPv6ExtensionHeaders(t *testing.T) {
 	rt := cat([]byte{43}, []byte{0, 2, 0, 1, 0, 0, 0, 0}, addr[:])
 	withRT := ipv6WithExt(udp, hbh, rt, dst)
 	copy(withRT[24:40], netip.MustParseAddr("2001:db8::50").AsSlice()) // first hop as IP dst
-	ah := cat([]byte{51}, []byte{0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}) // AH: (1+2)*4 = 12 bytes
+	ah := cat([]byte{51}, []byte{0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0})  // AH: (1+2)*4 = 12 bytes
 	mobility := ipv6WithExt(udp, cat([]byte{135}, make([]byte, 8)))
 	noNext := append([]byte(nil), udp[:40]...)
 	noNext[6] = 59

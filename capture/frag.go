@@ -266,5 +266,3 @@ func (t *fragTable) expire(now time.Time) {
 		}
 	}
 }
-
-

@@ -41,7 +41,7 @@ func TestDecodeTunnels(t *testing.T) {
 	binary.BigEndian.PutUint16(teredoBubble[4:6], 0)
 	origin := cat(be16(0), be16(0xffff^4000), be32(0xffffffff^0x01020304))
 	wTeredo := want{src: "2001:0:4136:e378::1", dst: "2001:db8::2", proto: 17, sport: 5000, dport: 53, depth: 1}
-	erspan2 := cat(be16(0x1000), make([]byte, 6))                   // version 1 (type II)
+	erspan2 := cat(be16(0x1000), make([]byte, 6))                  // version 1 (type II)
 	erspan3 := cat([]byte{0x20, 0}, make([]byte, 9), []byte{0x01}) // version 2, O bit set
 	dot11 := cat([]byte{0x08, 0x01}, make([]byte, 22), []byte{0xaa, 0xaa, 0x03, 0, 0, 0}, be16(0x0800), inner)
 	// PPTP: GRE version 1 with key (payload length, call id), PPP header.
