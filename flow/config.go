@@ -123,6 +123,7 @@ type Timeouts struct {
 	UnknownInactivity     time.Duration // unknown_ip_inactivity_timeout, 1 min
 	PortInactivity        time.Duration // Conn::port_inactivity_timeouts for 21/22/23/513 tcp, 1 h
 	AnalyzerInactivity    time.Duration // Conn::analyzer_inactivity_timeouts for SSH and FTP, 1 h
+	DNSSession            time.Duration // dns_session_timeout, 10 s (UDP flows with the DNS analyzer)
 	MaxTimerExpiresPerPkt int           // max_timer_expires, 300
 }
 
@@ -140,6 +141,7 @@ func DefaultTimeouts() Timeouts {
 		UnknownInactivity:     time.Minute,
 		PortInactivity:        time.Hour,
 		AnalyzerInactivity:    time.Hour,
+		DNSSession:            10 * time.Second,
 		MaxTimerExpiresPerPkt: 300,
 	}
 }
@@ -162,6 +164,10 @@ type Config struct {
 	// ServerPorts are likely_server_ports; nil means DefaultServerPorts().
 	// Use BareServerPorts for runs comparable to `zeek -b`.
 	ServerPorts *ServerPorts
+	// NoDNSAnalyzer is true when Zeek's DNS analyzer is not loaded (a bare
+	// run whose --services lacks dns): UDP flows to DNS ports then do not
+	// end after dns_session_timeout of silence.
+	NoDNSAnalyzer bool
 	// Timeouts; zero fields take Zeek's defaults.
 	Timeouts Timeouts
 	// UIDSeed seeds the deterministic UID generator.
@@ -190,6 +196,7 @@ func (c *Config) normalize() {
 	fill(&t.UnknownInactivity, d.UnknownInactivity)
 	fill(&t.PortInactivity, d.PortInactivity)
 	fill(&t.AnalyzerInactivity, d.AnalyzerInactivity)
+	fill(&t.DNSSession, d.DNSSession)
 	if t.MaxTimerExpiresPerPkt <= 0 {
 		t.MaxTimerExpiresPerPkt = d.MaxTimerExpiresPerPkt
 	}

@@ -306,7 +306,9 @@ func (t *Tracker) tcpPacket(c *conn, p *capture.Packet, isOrig bool, ts int64) {
 	if doClose {
 		t.connectionClosed(c, e, peer, genEvent)
 	}
-	side := sideIndex(isOrig)
+	// ConnSize: the packet counts for its sender's role after any flip
+	// this packet caused (SYN-ACK-first, reordered handshake).
+	side := sideIndex(e.isOrig)
 	c.pkts[side]++
 	c.ipBytes[side] += uint64(p.IPLen)
 

@@ -8,6 +8,7 @@ const (
 	timerTCPExpire
 	timerTCPAttempt
 	timerConnDelete
+	timerDNSExpire
 )
 
 // timer is one scheduled callback in network time (Unix nanoseconds).

@@ -108,7 +108,9 @@ func (t *Tracker) Flush() {
 // the packet updates its connection.
 func (t *Tracker) Packet(p *capture.Packet) {
 	t.stats.Packets++
+	// Zeek reads timestamps with microsecond precision.
 	ts := p.Timestamp.UnixNano()
+	ts -= ts % 1000
 	if !t.started {
 		t.started = true
 		t.now = ts
@@ -292,6 +294,9 @@ func (t *Tracker) newConn(key connKey, p *capture.Packet, ts int64, sport, dport
 		t.setInactivity(c, to.UDPInactivity)
 	case capture.ProtoUDP:
 		t.setInactivity(c, to.UDPInactivity)
+		if !t.cfg.NoDNSAnalyzer && dnsUDPPort(c.respPort) {
+			t.addAnalyzerTimer(c, timerDNSExpire, t.now+int64(to.DNSSession))
+		}
 	case capture.ProtoICMP, capture.ProtoICMPv6:
 		t.setInactivity(c, to.ICMPInactivity)
 	default:
@@ -387,6 +392,14 @@ func (t *Tracker) fireTimers(limit int) {
 				t.tcpAttemptTimer(c)
 			case timerConnDelete:
 				t.remove(c)
+			case timerDNSExpire:
+				// DNS_Analyzer::ExpireTimer.
+				ds := int64(t.cfg.Timeouts.DNSSession)
+				if t.now-c.lastTime >= ds-int64(time.Second) {
+					t.remove(c)
+				} else {
+					t.addAnalyzerTimer(c, timerDNSExpire, t.now+ds)
+				}
 			}
 		}
 	}
@@ -615,6 +628,10 @@ func (t *Tracker) otherPacket(c *conn, p *capture.Packet, isOrig bool, ts int64)
 	c.pkts[side]++
 	c.ipBytes[side] += uint64(p.IPLen)
 }
+
+// dnsUDPPort reports whether Zeek attaches its DNS analyzer to a UDP
+// responder port.
+func dnsUDPPort(p uint16) bool { return p == 53 || p == 137 || p == 5353 || p == 5355 }
 
 func sideIndex(isOrig bool) int {
 	if isOrig {
