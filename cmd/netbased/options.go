@@ -1,0 +1,252 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// listValue is a comma-separated list on the command line and either a
+// string or a sequence of strings in the configuration file.
+type listValue []string
+
+func (l *listValue) String() string { return strings.Join(*l, ",") }
+
+// Set replaces the list with the comma-separated items of s.
+func (l *listValue) Set(s string) error {
+	*l = nil
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			*l = append(*l, item)
+		}
+	}
+	return nil
+}
+
+// UnmarshalYAML accepts a scalar ("a,b") or a sequence ([a, b]).
+func (l *listValue) UnmarshalYAML(n *yaml.Node) error {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		return l.Set(n.Value)
+	case yaml.SequenceNode:
+		*l = nil
+		for _, item := range n.Content {
+			if item.Kind != yaml.ScalarNode {
+				return fmt.Errorf("line %d: list items must be strings", item.Line)
+			}
+			*l = append(*l, strings.TrimSpace(item.Value))
+		}
+		return nil
+	}
+	return fmt.Errorf("line %d: want a string or a list of strings", n.Line)
+}
+
+// durationValue is a time.Duration that the configuration file may spell
+// "5m" or a number of seconds.
+type durationValue time.Duration
+
+func (d *durationValue) String() string { return time.Duration(*d).String() }
+
+// Set parses a Go duration ("5m", "30s") or a bare number of seconds.
+func (d *durationValue) Set(s string) error {
+	s = strings.TrimSpace(s)
+	if v, err := time.ParseDuration(s); err == nil {
+		if v < 0 {
+			return fmt.Errorf("negative duration %q", s)
+		}
+		*d = durationValue(v)
+		return nil
+	}
+	secs, err := strconv.ParseFloat(s, 64)
+	if err != nil || secs < 0 || math.IsInf(secs, 0) || math.IsNaN(secs) {
+		return fmt.Errorf("invalid duration %q (want e.g. 5m, 30s, 0)", s)
+	}
+	*d = durationValue(time.Duration(secs * float64(time.Second)))
+	return nil
+}
+
+// UnmarshalYAML parses the scalar with Set.
+func (d *durationValue) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("line %d: want a duration such as 5m", n.Line)
+	}
+	return d.Set(n.Value)
+}
+
+// Options are every setting of replay and run. Each has a command-line
+// flag and the same-named key (with underscores) in the YAML configuration
+// file; a flag given on the command line wins over the file.
+type Options struct {
+	// Connections and services.
+	ConnLog         string    `yaml:"conn_log"`
+	ConnLogFormat   string    `yaml:"conn_log_format"`
+	IgnoreChecksums bool      `yaml:"ignore_checksums"`
+	Services        listValue `yaml:"services"`
+	MaxConnections  int       `yaml:"max_connections"`
+
+	// Monitoring.
+	Mode           string    `yaml:"mode"`
+	LocalNets      listValue `yaml:"local_nets"`
+	NeighborNets   listValue `yaml:"neighbor_nets"`
+	CriticalAssets listValue `yaml:"critical_assets"`
+
+	// Records.
+	Interval      durationValue `yaml:"interval"`
+	Format        string        `yaml:"format"`
+	Out           string        `yaml:"out"`
+	RotateSize    int64         `yaml:"rotate_size"`
+	RotateEvery   durationValue `yaml:"rotate_every"`
+	MaxSetSize    int           `yaml:"max_set_size"`
+	AgentTag      string        `yaml:"agent_tag"`
+	NodeHostname  string        `yaml:"node_hostname"`
+	NodeIP        string        `yaml:"node_ip"`
+	ForwarderType string        `yaml:"forwarder_type"`
+	Shards        int           `yaml:"shards"`
+
+	// Daemon (netbased run).
+	Interface     string        `yaml:"interface"`
+	Workers       int           `yaml:"workers"`
+	Snaplen       int           `yaml:"snaplen"`
+	RingSizeMB    int           `yaml:"ring_size_mb"`
+	FanoutGroup   int           `yaml:"fanout_group"`
+	Promiscuous   bool          `yaml:"promiscuous"`
+	MetricsListen string        `yaml:"metrics_listen"`
+	ClockTick     durationValue `yaml:"clock_tick"`
+
+	LogLevel string `yaml:"log_level"`
+	Progress string `yaml:"progress"`
+}
+
+func defaultOptions() Options {
+	return Options{
+		ConnLogFormat:  "json",
+		Services:       listValue{"all"},
+		MaxConnections: 1_000_000,
+		Mode:           "local",
+		LocalNets:      listValue{"private"},
+		Interval:       durationValue(5 * time.Minute),
+		Format:         "json",
+		Out:            "-",
+		ForwarderType:  "zeek",
+		Shards:         1,
+		Snaplen:        65535,
+		RingSizeMB:     64,
+		FanoutGroup:    42,
+		Promiscuous:    true,
+		MetricsListen:  "127.0.0.1:9753",
+		ClockTick:      durationValue(500 * time.Millisecond),
+		LogLevel:       "info",
+		Progress:       "auto",
+	}
+}
+
+// register binds every option to a flag of fs. daemon adds the flags only
+// `run` has.
+func (o *Options) register(fs *flag.FlagSet, daemon bool) *string {
+	config := fs.String("config", "", "YAML configuration file (keys as the flags, with underscores); flags win")
+	fs.StringVar(&o.ConnLog, "conn-log", o.ConnLog, "write ended connections as a conn log to `PATH` (- for stdout)")
+	fs.StringVar(&o.ConnLogFormat, "conn-log-format", o.ConnLogFormat, "conn log format: json or zeek")
+	fs.BoolVar(&o.IgnoreChecksums, "ignore-checksums", o.IgnoreChecksums, "accept packets with bad checksums (like zeek -C)")
+	fs.Var(&o.Services, "services", "service recognizers to run: all, none, or comma-separated `names`")
+	fs.IntVar(&o.MaxConnections, "max-connections", o.MaxConnections, "connection table bound (oldest idle evicted and counted)")
+	fs.StringVar(&o.Mode, "mode", o.Mode, "which addresses get records: local, private or local+neighbors")
+	fs.Var(&o.LocalNets, "local-nets", "local networks: comma-separated CIDRs; `private` = Zeek's private address space")
+	fs.Var(&o.NeighborNets, "neighbor-nets", "neighbor networks (CIDRs), monitored in local+neighbors mode")
+	fs.Var(&o.CriticalAssets, "critical-assets", "CIDRs always monitored")
+	fs.Var(&o.Interval, "interval", "window length (aligned to the epoch); 0 = one window for the whole input")
+	fs.StringVar(&o.Format, "format", o.Format, "record format: json, dynamite or zeek")
+	fs.StringVar(&o.Out, "out", o.Out, "where records go: - (stdout) or a file `PATH`")
+	fs.Int64Var(&o.RotateSize, "rotate-size", o.RotateSize, "rotate the --out file after this many `bytes` (0 = never)")
+	fs.Var(&o.RotateEvery, "rotate-every", "rotate the --out file at this interval (0 = never)")
+	fs.IntVar(&o.MaxSetSize, "max-set-size", o.MaxSetSize, "cap each unique-set array at `N` members (counts stay exact; 0 = no cap)")
+	fs.StringVar(&o.AgentTag, "agent-tag", o.AgentTag, "originating_agent_tag: the sensor's friendly name")
+	fs.StringVar(&o.NodeHostname, "node-hostname", o.NodeHostname, "node_hostname (default: this host's name)")
+	fs.StringVar(&o.NodeIP, "node-ip", o.NodeIP, "node_ip_address (default: this host's primary address)")
+	fs.StringVar(&o.ForwarderType, "forwarder-type", o.ForwarderType, "forwarder_type written in each record")
+	fs.IntVar(&o.Shards, "shards", o.Shards, "aggregation shards (goroutines)")
+	fs.StringVar(&o.LogLevel, "log-level", o.LogLevel, "log level: debug, info, warn, error")
+	if daemon {
+		fs.StringVar(&o.Interface, "interface", o.Interface, "network interface to capture on")
+		fs.IntVar(&o.Workers, "workers", o.Workers, "capture workers (0 = number of CPUs)")
+		fs.IntVar(&o.Snaplen, "snaplen", o.Snaplen, "capture snap length in bytes")
+		fs.IntVar(&o.RingSizeMB, "ring-size-mb", o.RingSizeMB, "TPACKET_V3 ring size per worker in MiB")
+		fs.IntVar(&o.FanoutGroup, "fanout-group", o.FanoutGroup, "PACKET_FANOUT group id")
+		fs.BoolVar(&o.Promiscuous, "promiscuous", o.Promiscuous, "put the interface in promiscuous mode")
+		fs.StringVar(&o.MetricsListen, "metrics-listen", o.MetricsListen, "address for /metrics and /healthz (empty = off)")
+	} else {
+		fs.StringVar(&o.Progress, "progress", o.Progress, "progress bar: auto (on a terminal), always or never")
+	}
+	return config
+}
+
+// loadConfig reads a YAML configuration file into o. Unknown keys and bad
+// values are errors that name the key.
+func loadConfig(path string, o *Options) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("reading configuration: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(o); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("configuration %s: %w", path, err)
+	}
+	return nil
+}
+
+// parseArgs parses flags and positional arguments in any order, applying the
+// configuration file first so that flags given on the command line win.
+func parseArgs(name string, args []string, daemon bool) (Options, []string, error) {
+	// First pass: find --config without applying anything else.
+	probe := defaultOptions()
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(os.Stderr)
+	configPath := probe.register(fs, daemon)
+	positional, err := parseInterleaved(fs, args)
+	if err != nil {
+		return probe, nil, err
+	}
+	opts := defaultOptions()
+	if *configPath != "" {
+		if err := loadConfig(*configPath, &opts); err != nil {
+			return opts, nil, err
+		}
+	}
+	// Second pass: command-line flags win over the file.
+	fs2 := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs2.SetOutput(os.Stderr)
+	opts.register(fs2, daemon)
+	if _, err := parseInterleaved(fs2, args); err != nil {
+		return opts, nil, err
+	}
+	return opts, positional, nil
+}
+
+// parseInterleaved lets flags follow positional arguments
+// (`netbased replay a.pcap --interval 0`).
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return positional, nil
+		}
+		if rest[0] == "--" {
+			return append(positional, rest[1:]...), nil
+		}
+		positional = append(positional, rest[0])
+		args = rest[1:]
+	}
+}

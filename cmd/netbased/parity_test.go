@@ -1,0 +1,221 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// sharedDir locates the ground truth: $NETBASED_SHARED, else ../shared next
+// to the repository. A missing directory fails the test.
+func sharedDir(t testing.TB) string {
+	t.Helper()
+	if d := os.Getenv("NETBASED_SHARED"); d != "" {
+		return d
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("go.mod not found above the test directory")
+		}
+		dir = parent
+	}
+	shared := filepath.Join(dir, "..", "shared")
+	if _, err := os.Stat(filepath.Join(shared, "testdata", "zeek")); err != nil {
+		t.Fatalf("shared ground truth missing (set NETBASED_SHARED): %v", err)
+	}
+	return shared
+}
+
+// corpusCase is one directory of the ground truth.
+type corpusCase struct {
+	name, dir, trace string
+	args             []string
+	skip             string
+}
+
+func corpusCases(t *testing.T) []corpusCase {
+	t.Helper()
+	root := filepath.Join(sharedDir(t), "testdata", "zeek")
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cases []corpusCase
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		dir := filepath.Join(root, e.Name())
+		c := corpusCase{name: e.Name(), dir: dir}
+		for _, name := range []string{"trace.pcap", "trace.pcapng"} {
+			if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
+				c.trace = filepath.Join(dir, name)
+			}
+		}
+		if c.trace == "" {
+			t.Fatalf("%s: no trace", dir)
+		}
+		if b, err := os.ReadFile(filepath.Join(dir, "netbased-args.txt")); err == nil {
+			c.args = strings.Fields(string(b))
+		}
+		if b, err := os.ReadFile(filepath.Join(dir, "parity-skip.txt")); err == nil {
+			c.skip = strings.TrimSpace(string(b))
+		}
+		cases = append(cases, c)
+	}
+	if len(cases) < 80 {
+		t.Fatalf("found only %d corpus directories in %s", len(cases), root)
+	}
+	return cases
+}
+
+// readRecords parses JSON lines keyed by "address".
+func readRecords(t *testing.T, data []byte) map[string]map[string]any {
+	t.Helper()
+	out := map[string]map[string]any{}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(nil, 16<<20)
+	for sc.Scan() {
+		line := bytes.TrimSpace(sc.Bytes())
+		if len(line) == 0 {
+			continue
+		}
+		var rec map[string]any
+		if err := json.Unmarshal(line, &rec); err != nil {
+			t.Fatalf("bad JSON record %q: %v", line, err)
+		}
+		addr, _ := rec["address"].(string)
+		if _, dup := out[addr]; dup {
+			t.Errorf("duplicate record for %s", addr)
+		}
+		out[addr] = rec
+	}
+	return out
+}
+
+func sameValue(a, b any) bool {
+	if x, ok := a.(float64); ok {
+		if y, ok := b.(float64); ok {
+			return x == y || math.Abs(x-y) <= 1e-9*math.Max(1, math.Abs(x))
+		}
+	}
+	if x, ok := a.([]any); ok {
+		if y, ok := b.([]any); ok {
+			return reflect.DeepEqual(sortedStrings(x), sortedStrings(y))
+		}
+	}
+	return reflect.DeepEqual(a, b)
+}
+
+func sortedStrings(v []any) []string {
+	out := make([]string, len(v))
+	for i, x := range v {
+		out[i] = fmt.Sprint(x)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TestIntervalParity replays every corpus trace end to end
+// (`netbased replay --interval 0 --format json` plus netbased-args.txt) and
+// compares the records with netbase.expected.jsonl, every field.
+func TestIntervalParity(t *testing.T) {
+	const target = 0.95
+	fieldMiss := map[string]int{}
+	var expectedTotal, exact, missing, extra int
+	var report []string
+	for _, c := range corpusCases(t) {
+		if c.skip != "" {
+			t.Logf("skip %s: %s", c.name, c.skip)
+			continue
+		}
+		wantData, err := os.ReadFile(filepath.Join(c.dir, "netbase.expected.jsonl"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := readRecords(t, wantData)
+		var stdout, stderr bytes.Buffer
+		args := append([]string{"replay", "--interval", "0", "--format", "json", "--progress", "never"}, c.args...)
+		args = append(args, c.trace)
+		if code := runMain(args, &stdout, &stderr); code != 0 {
+			t.Errorf("%s: exit %d: %s", c.name, code, stderr.String())
+			continue
+		}
+		got := readRecords(t, stdout.Bytes())
+		caseExact := 0
+		var diffs []string
+		for addr, w := range want {
+			expectedTotal++
+			g, ok := got[addr]
+			if !ok {
+				missing++
+				diffs = append(diffs, "missing "+addr)
+				continue
+			}
+			ok = true
+			for k, wv := range w {
+				if !sameValue(wv, g[k]) {
+					ok = false
+					fieldMiss[k]++
+					diffs = append(diffs, fmt.Sprintf("%s.%s=%v want %v", addr, k, g[k], wv))
+				}
+			}
+			if ok {
+				exact++
+				caseExact++
+			}
+		}
+		for addr := range got {
+			if _, ok := want[addr]; !ok {
+				extra++
+				diffs = append(diffs, "extra "+addr)
+			}
+		}
+		if len(diffs) > 0 {
+			if len(diffs) > 6 {
+				diffs = append(diffs[:6], fmt.Sprintf("… %d more", len(diffs)-6))
+			}
+			report = append(report, fmt.Sprintf("%-60s %d/%d exact: %s", c.name, caseExact, len(want), strings.Join(diffs, "; ")))
+		}
+	}
+	for _, line := range report {
+		t.Log(line)
+	}
+	type kv struct {
+		k string
+		n int
+	}
+	var fields []kv
+	for k, n := range fieldMiss {
+		fields = append(fields, kv{k, n})
+	}
+	sort.Slice(fields, func(i, j int) bool { return fields[i].n > fields[j].n || fields[i].n == fields[j].n && fields[i].k < fields[j].k })
+	for _, f := range fields {
+		t.Logf("field %-45s differs in %d records", f.k, f.n)
+	}
+	if expectedTotal == 0 {
+		t.Fatal("no expected records compared")
+	}
+	// Records we emit that Zeek's rules do not are failures too.
+	rate := float64(exact) / float64(expectedTotal+extra)
+	t.Logf("interval parity: %d/%d expected records exact (%.1f%%), %d missing, %d extra", exact, expectedTotal, 100*rate, missing, extra)
+	if rate < target {
+		t.Errorf("interval parity %.1f%% below target %.0f%%", 100*rate, 100*target)
+	}
+}
