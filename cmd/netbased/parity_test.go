@@ -205,7 +205,9 @@ func TestIntervalParity(t *testing.T) {
 	for k, n := range fieldMiss {
 		fields = append(fields, kv{k, n})
 	}
-	sort.Slice(fields, func(i, j int) bool { return fields[i].n > fields[j].n || fields[i].n == fields[j].n && fields[i].k < fields[j].k })
+	sort.Slice(fields, func(i, j int) bool {
+		return fields[i].n > fields[j].n || fields[i].n == fields[j].n && fields[i].k < fields[j].k
+	})
 	for _, f := range fields {
 		t.Logf("field %-45s differs in %d records", f.k, f.n)
 	}
