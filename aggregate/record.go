@@ -1,0 +1,200 @@
+// Package aggregate turns ended connections (flow.Conn) into Interval
+// records: per monitored IP address and tumbling, epoch-aligned window of
+// network time, the counters, unique sets and PCR statistics of netbase's
+// flow module, with the update rules of spec/interval.md section 2.
+//
+// An Aggregator is fed from one goroutine (Add, Advance, Close). With
+// Config.Shards > 1 the per-address state is split over that many shard
+// goroutines by address hash, each owning its addresses outright and fed
+// batches of pre-classified connections over a channel; with one shard the
+// same code runs synchronously in the caller's goroutine. Both give the same
+// records.
+package aggregate
+
+import (
+	"net/netip"
+	"strconv"
+	"time"
+)
+
+// Service is one of the five application protocols netbase counts.
+type Service uint8
+
+// The services with per-service counters, in the order of the record.
+const (
+	DNS Service = iota
+	HTTP
+	SSL
+	SMB
+	RDP
+	NumServices
+)
+
+var serviceNames = [NumServices]string{"dns", "http", "ssl", "smb", "rdp"}
+
+// String is the lowercase service name (dns, http, ssl, smb, rdp).
+func (s Service) String() string {
+	if s < NumServices {
+		return serviceNames[s]
+	}
+	return "service(" + strconv.Itoa(int(s)) + ")"
+}
+
+// PortKey is a responder port together with its transport: the port in the
+// low 16 bits, the transport code above.
+type PortKey uint32
+
+// Transport codes of a PortKey.
+const (
+	transportUnknown = 0
+	transportTCP     = 1
+	transportUDP     = 2
+	transportICMP    = 3
+)
+
+var transportNames = [4]string{"unknown", "tcp", "udp", "icmp"}
+
+// MakePortKey builds the key of responder port port over IP protocol
+// ipProto (6 tcp, 17 udp, 1 and 58 icmp, anything else unknown).
+func MakePortKey(ipProto uint8, port uint16) PortKey {
+	var t uint32
+	switch ipProto {
+	case 6:
+		t = transportTCP
+	case 17:
+		t = transportUDP
+	case 1, 58:
+		t = transportICMP
+	default:
+		t = transportUnknown
+	}
+	return PortKey(t<<16 | uint32(port))
+}
+
+// Port is the port number (for ICMP the Zeek-mapped type or code).
+func (k PortKey) Port() uint16 { return uint16(k) }
+
+// Transport is tcp, udp, icmp or unknown.
+func (k PortKey) Transport() string { return transportNames[(k>>16)&3] }
+
+// AppendText appends the Zeek spelling, e.g. "53/udp".
+func (k PortKey) AppendText(b []byte) []byte {
+	b = strconv.AppendUint(b, uint64(k.Port()), 10)
+	b = append(b, '/')
+	return append(b, k.Transport()...)
+}
+
+// String is the Zeek spelling, e.g. "443/tcp".
+func (k PortKey) String() string { return string(k.AppendText(nil)) }
+
+// PCR holds the producer/consumer ratio statistics of one service's client
+// connections. Count 0 means no sample: the statistics are unset.
+type PCR struct {
+	Count    uint64
+	Sum      float64
+	Min, Max float64
+}
+
+// Average is Sum/Count (0 when there is no sample).
+func (p *PCR) Average() float64 {
+	if p.Count == 0 {
+		return 0
+	}
+	return p.Sum / float64(p.Count)
+}
+
+func (p *PCR) add(v float64) {
+	if p.Count == 0 || v < p.Min {
+		p.Min = v
+	}
+	if p.Count == 0 || v > p.Max {
+		p.Max = v
+	}
+	p.Count++
+	p.Sum += v
+}
+
+// ServiceCounts are the per-service counters of one address.
+type ServiceCounts struct {
+	ClientConnections uint64 // {s}_client_connection_count
+	ServerConnections uint64 // {s}_server_connection_count
+	PCR               PCR    // {s}_producer_consumer_ratio_*
+}
+
+// Counts are the numeric counters of an Interval (spec/interval.md §3).
+type Counts struct {
+	ConnectionsCount uint64 // total_conns
+
+	OriginatingConnectionCount           uint64 // out_orig_conns
+	SuccessfulOriginatingConnectionCount uint64 // out_succ_conns
+	RejectedOriginatingConnectionCount   uint64 // out_rej_conns
+	OriginatingToHighportCount           uint64 // out_to_highports
+	OriginatingToLowportCount            uint64 // out_to_lowports
+	OriginatingToService                 uint64 // out_to_service
+	ExternalOriginatingBytesSent         uint64 // out_orig_bytes_sent
+	ExternalOriginatingBytesReceived     uint64 // out_orig_bytes_rcvd
+	ExternalOriginatingPacketsSent       uint64 // out_orig_pkts_sent
+	ExternalOriginatingPacketsReceived   uint64 // out_orig_pkts_recvd
+
+	InternalOriginatedConnections         uint64 // int_orig_conns
+	InternalOriginatedRejectedConnections uint64 // int_rej_conns
+	InternalToHighportCount               uint64 // int_to_highports
+	InternalToLowportCount                uint64 // int_to_lowports
+	InternalToServiceCount                uint64 // int_to_service
+	InternalReceivedConnections           uint64 // int_resp_conns
+	InternalOriginatingBytesSent          uint64 // int_orig_bytes_sent
+	InternalOriginatingBytesReceived      uint64 // int_orig_bytes_rcvd
+	InternalOriginatingPacketsSent        uint64 // int_orig_pkts_sent
+	InternalOriginatingPacketsReceived    uint64 // int_orig_pkts_recvd
+
+	Services [NumServices]ServiceCounts
+}
+
+// SetFlags marks unique-set arrays cut by the max-set-size cap.
+type SetFlags uint8
+
+// One flag per unique set.
+const (
+	ExternalPortsCut SetFlags = 1 << iota
+	ExternalHostsCut
+	ExternalClientsCut
+	InternalPortsCut
+	InternalHostsCut
+	InternalClientsCut
+)
+
+// Interval is the record of one monitored address over one window: every
+// field of spec/interval.md §3. Unique sets are sorted by their text form
+// (as the expected records are); their counts are exact even when the
+// arrays were cut (Cut says which).
+type Interval struct {
+	Address            netip.Addr
+	StartTime, EndTime time.Time
+
+	Counts
+
+	ExternalPorts       []PortKey // ext_ports
+	ExternalPortCount   uint64    // external_port_counts / ext_port_cnt
+	ExternalHosts       []netip.Addr
+	ExternalHostCount   uint64
+	ExternalClients     []netip.Addr
+	ExternalClientCount uint64
+
+	InternalPorts       []PortKey
+	InternalPortCount   uint64
+	InternalHosts       []netip.Addr
+	InternalHostCount   uint64
+	InternalClients     []netip.Addr
+	InternalClientCount uint64
+
+	Cut SetFlags
+
+	NodeHostname        string
+	NodeIPAddress       string
+	OriginatingAgentTag string
+	EventType           string // always "netbase"
+	ForwarderType       string // "zeek" unless configured
+}
+
+// IntervalSize is EndTime − StartTime.
+func (r *Interval) IntervalSize() time.Duration { return r.EndTime.Sub(r.StartTime) }
