@@ -4,6 +4,20 @@
 // request line, a TLS ClientHello, three synced SMB chunks, cleartext RDP
 // MCS/GCC, …), never from the port alone. It knows only bytes: the flow
 // tracker feeds it each direction's first bytes in stream order.
+//
+// # Model
+//
+// Every recognizer is either attached by port (the responder port is one of
+// the ports Zeek registers the analyzer for) or gated by a DPD-signature
+// equivalent that must match in the first dpdWindowBytes bytes / dpdWindowChunks
+// chunks of the connection (Zeek's dpd_buffer_size and dpd_max_packets, one
+// budget for both directions, the crossing chunk included). Once attached, a
+// recognizer looks for its confirmation evidence in a bounded prefix of each
+// direction (prefixCap bytes), or, for the streaming recognizers (SMB chunk
+// counting, FTP reply checking), in a bounded number of chunks/bytes. The
+// prefix buffers live behind a pointer that is allocated only when a
+// recognizer must wait for more bytes and is released as soon as every
+// recognizer has decided.
 package classify
 
 // Transport is the connection's transport protocol.
@@ -28,8 +42,29 @@ const (
 	Flip
 )
 
-// Set is a set of enabled recognizers (a bit per recognizer).
+// Set is a set of enabled recognizers (a bit per service, see Names and
+// ParseSet).
 type Set uint64
+
+// Bounds. Each is documented where it is used.
+const (
+	// dpdWindowBytes and dpdWindowChunks are Zeek's dpd_buffer_size and
+	// dpd_max_packets: signatures only see this much of a connection.
+	dpdWindowBytes  = 1024
+	dpdWindowChunks = 100
+	// prefixCap bounds each direction's buffered prefix. Zeek's analyzers
+	// attached by port (or enabled by a signature) see the whole stream; the
+	// evidence they confirm on (first message, greeting, STARTTLS exchange
+	// and the ClientHello that follows) lies well inside 4 KiB in every trace
+	// of the corpus.
+	prefixCap = 4096
+	// maxChunks bounds how many chunks (TCP deliveries or UDP datagrams) per
+	// direction a connection is examined for; after that Wants is false.
+	maxChunks = 100
+	// violationWindow: Zeek ignores analyzer violations once the
+	// connection carried this many payload bytes (DPD::ignore_violations_after).
+	violationWindow = 10 * 1024
+)
 
 // Classifier holds the configuration shared by all connections. It is
 // read-only after New and safe for concurrent use.
@@ -40,33 +75,240 @@ type Classifier struct {
 // New returns a classifier running the recognizers in enabled.
 func New(enabled Set) *Classifier { return &Classifier{enabled: enabled} }
 
+// Enabled returns the set the classifier runs.
+func (c *Classifier) Enabled() Set { return c.enabled }
+
+// State flag bits.
+const (
+	flagPartial uint16 = 1 << iota
+	flagMulticastResp
+	flagGapOrig
+	flagGapResp
+	flagDNSSeen    // the DNS analyzer parsed its first message (flip decided)
+	flagNTPFlipped // the NTP analyzer flipped once
+	flagSMBSynced
+	flagStarted
+	flagFTPViolated
+	flagSMBSig // the SMB signature matched (not on an SMB port)
+)
+
 // State is the per-connection classification state. Its zero value is not
-// ready: call Classifier.Start.
+// ready: call Classifier.Start. It is about 64 bytes; buffers live behind x,
+// allocated only while a recognizer waits for more bytes.
 type State struct {
-	services []string
+	x         *buffers
+	sx        *sshState // SSH's per-direction packet walk, while SSH runs
+	pending   uint32 // recognizers still running (bit per rec)
+	order     [maxServices]uint8
+	n         uint8
+	transport Transport
+	flags     uint16
+	origPort  uint16
+	respPort  uint16
+	dpdBytes  uint16
+	dpdChunks uint8
+	smbChunks uint8
+	chunks    [2]uint8  // chunks seen per direction (at most maxChunks)
+	sigLen    [2]uint16 // bytes per direction the DPD signatures could see
+	seen      [2]uint32 // stream bytes delivered per direction
+	ftp       ftpReplyState
+}
+
+// maxServices bounds how many services one connection can carry.
+const maxServices = 8
+
+// buffers holds each direction's buffered prefix and where the DPD window
+// closed in it.
+type buffers struct {
+	buf [2][]byte
 }
 
 // Start prepares st for a new connection (after any flip at creation).
 // partial is true for a TCP connection whose handshake was not seen (Zeek's
 // IsPartial): HTTP, SSL and RDP are then not attempted.
 func (c *Classifier) Start(st *State, t Transport, origPort, respPort uint16, partial bool) {
-	*st = State{}
+	*st = State{transport: t, origPort: origPort, respPort: respPort, flags: flagStarted}
+	if partial && t == TCP {
+		st.flags |= flagPartial
+	}
+	st.pending = c.candidates(st)
+}
+
+// SetMulticastResponder tells the state that the responder address is a
+// multicast address: the DNS analyzer then never flips (Zeek's DNS.cc). Call
+// it after Start, and again after a flip if the new responder is multicast.
+func (st *State) SetMulticastResponder(multicast bool) {
+	if multicast {
+		st.flags |= flagMulticastResp
+	} else {
+		st.flags &^= flagMulticastResp
+	}
 }
 
 // Deliver feeds data from one direction: for TCP the next in-order stream
 // bytes, for UDP one datagram's payload.
-func (c *Classifier) Deliver(st *State, fromOrig bool, data []byte) Action { return None }
+func (c *Classifier) Deliver(st *State, fromOrig bool, data []byte) Action {
+	if st.flags&flagStarted == 0 || len(data) == 0 {
+		return None
+	}
+	d := dirIndex(fromOrig)
+	if st.chunks[d] >= maxChunks || st.pending == 0 {
+		st.release()
+		return None
+	}
+	st.chunks[d]++
+	if st.transport == UDP {
+		act := c.deliverUDP(st, fromOrig, data)
+		st.seen[d] += uint32(len(data))
+		if st.pending == 0 {
+			st.release()
+		}
+		return act
+	}
+	c.deliverTCP(st, fromOrig, data)
+	if st.pending == 0 {
+		st.release()
+	}
+	return None
+}
 
 // Gap tells the state that a direction's stream has a hole (bytes lost).
-func (c *Classifier) Gap(st *State, fromOrig bool) {}
+// Prefix recognizers stop looking at that direction (the prefix is no longer
+// the stream's beginning); SMB resynchronizes on the next SMB header like
+// Zeek's SMB.cc; RDP gives up (Zeek skips RDP after a gap).
+func (c *Classifier) Gap(st *State, fromOrig bool) {
+	if st.transport != TCP {
+		return
+	}
+	if fromOrig {
+		st.flags |= flagGapOrig
+	} else {
+		st.flags |= flagGapResp
+	}
+	st.flags &^= flagSMBSynced
+	st.pending &^= 1 << recRDP
+	if st.flags&(flagGapOrig|flagGapResp) == flagGapOrig|flagGapResp {
+		st.pending &= 1<<recSMB | 1<<recFTPWatch
+	}
+	if st.pending == 0 {
+		st.release()
+	}
+}
 
 // Flip tells the state that originator and responder swapped.
-func (st *State) Flip() {}
+func (st *State) Flip() {
+	st.origPort, st.respPort = st.respPort, st.origPort
+	st.chunks[0], st.chunks[1] = st.chunks[1], st.chunks[0]
+	st.sigLen[0], st.sigLen[1] = st.sigLen[1], st.sigLen[0]
+	st.seen[0], st.seen[1] = st.seen[1], st.seen[0]
+	g := st.flags & (flagGapOrig | flagGapResp)
+	st.flags &^= flagGapOrig | flagGapResp
+	if g&flagGapOrig != 0 {
+		st.flags |= flagGapResp
+	}
+	if g&flagGapResp != 0 {
+		st.flags |= flagGapOrig
+	}
+	if st.sx != nil {
+		st.sx.dir[0], st.sx.dir[1] = st.sx.dir[1], st.sx.dir[0]
+	}
+	if st.x != nil {
+		st.x.buf[0], st.x.buf[1] = st.x.buf[1], st.x.buf[0]
+	}
+}
 
 // Wants reports whether the state still wants payload from the direction;
 // false once classification is final or the window is exhausted, so the
 // caller can stop delivering.
-func (st *State) Wants(fromOrig bool) bool { return false }
+func (st *State) Wants(fromOrig bool) bool {
+	if st.pending == 0 || st.flags&flagStarted == 0 {
+		return false
+	}
+	d := dirIndex(fromOrig)
+	if st.chunks[d] >= maxChunks {
+		return false
+	}
+	if st.transport != TCP || st.pending&streamRecs != 0 {
+		return true
+	}
+	// Only prefix recognizers left: this direction matters while its prefix
+	// can grow.
+	if st.gapped(d) {
+		return false
+	}
+	return st.x == nil || len(st.x.buf[d]) < prefixCap
+}
 
 // Services appends the confirmed services, lowercase, in confirmation order.
-func (st *State) Services(dst []string) []string { return append(dst, st.services...) }
+func (st *State) Services(dst []string) []string {
+	for i := uint8(0); i < st.n; i++ {
+		dst = append(dst, serviceNames[st.order[i]])
+	}
+	return dst
+}
+
+// Has reports whether service svc (a name from Names) is confirmed.
+func (st *State) Has(name string) bool {
+	for i := uint8(0); i < st.n; i++ {
+		if serviceNames[st.order[i]] == name {
+			return true
+		}
+	}
+	return false
+}
+
+func dirIndex(fromOrig bool) int {
+	if fromOrig {
+		return 0
+	}
+	return 1
+}
+
+// confirm records svc once, in confirmation order.
+func (st *State) confirm(svc uint8) {
+	for i := uint8(0); i < st.n; i++ {
+		if st.order[i] == svc {
+			return
+		}
+	}
+	if st.n < maxServices {
+		st.order[st.n] = svc
+		st.n++
+	}
+}
+
+// has reports whether svc is confirmed.
+func (st *State) has(svc uint8) bool {
+	for i := uint8(0); i < st.n; i++ {
+		if st.order[i] == svc {
+			return true
+		}
+	}
+	return false
+}
+
+// remove deletes svc (a violation after confirmation, as Zeek HEAD does).
+func (st *State) remove(svc uint8) {
+	for i := uint8(0); i < st.n; i++ {
+		if st.order[i] == svc {
+			copy(st.order[i:st.n], st.order[i+1:st.n])
+			st.n--
+			return
+		}
+	}
+}
+
+// release drops the buffers.
+func (st *State) release() {
+	st.x = nil
+	if st.pending&(1<<recSSH) == 0 {
+		st.sx = nil
+	}
+}
+
+func (st *State) gapped(d int) bool {
+	if d == 0 {
+		return st.flags&flagGapOrig != 0
+	}
+	return st.flags&flagGapResp != 0
+}

@@ -1,0 +1,263 @@
+package classify
+
+// verdict is a prefix recognizer's answer for the bytes seen so far.
+type verdict uint8
+
+const (
+	undecided verdict = iota // needs more bytes
+	done                     // finished (confirmed or not): stop running it
+)
+
+// input is what a prefix recognizer sees: each direction's buffered prefix
+// (pre), the part of it the DPD signatures could see (sig), whether a
+// direction can still grow (more), and whether the recognizer is attached
+// by the responder port (port).
+type input struct {
+	pre  [2][]byte
+	sig  [2][]byte
+	more [2]bool
+	// port is set per recognizer by the dispatcher.
+	port bool
+	// inner is set when the streams are the payload of an HTTP CONNECT
+	// tunnel: only signature-enabled recognizers run there.
+	inner bool
+	// windowClosed: the DPD window is exhausted; signature views are final.
+	windowClosed bool
+}
+
+// needMore reports whether a recognizer waiting for direction d should keep
+// waiting (more bytes can still come) rather than give up.
+func (in *input) needMore(d int) verdict {
+	if in.more[d] {
+		return undecided
+	}
+	return done
+}
+
+// prefixRecs lists the prefix recognizers in evaluation order.
+var prefixRecs = [...]int{recDNS, recHTTP, recSSL, recRDP, recFTP, recSMTP, recPOP3, recIMAP, recIRC, recLDAP, recKRB, recMySQL, recRedis}
+
+const prefixMask = 1<<recDNS | 1<<recHTTP | 1<<recSSL | 1<<recRDP | 1<<recFTP | 1<<recSMTP |
+	1<<recPOP3 | 1<<recIMAP | 1<<recIRC | 1<<recLDAP | 1<<recKRB | 1<<recMySQL | 1<<recRedis
+
+// deliverTCP processes one in-order TCP chunk.
+func (c *Classifier) deliverTCP(st *State, fromOrig bool, data []byte) {
+	d := dirIndex(fromOrig)
+	// The DPD window: the chunk that crosses it is still matched.
+	inWindow := int(st.dpdBytes) < dpdWindowBytes && int(st.dpdChunks) < dpdWindowChunks
+	if inWindow {
+		b := int(st.dpdBytes) + len(data)
+		if b > 0xffff {
+			b = 0xffff
+		}
+		st.dpdBytes = uint16(b)
+		st.dpdChunks++
+	}
+	off := st.seen[d]
+	st.seen[d] += uint32(len(data))
+	sigEnd := [2]uint32{st.sigEnd(0), st.sigEnd(1)}
+	if inWindow {
+		sigEnd[d] = st.seen[d]
+		st.setSigEnd(d, st.seen[d])
+	}
+
+	if st.pending&(1<<recSMB) != 0 {
+		c.smbChunk(st, d, off, data, inWindow)
+	}
+	if st.pending&(1<<recSSH) != 0 {
+		c.sshChunk(st, d, data, off == 0 && inWindow)
+	}
+	if st.pending&(1<<recFTPWatch) != 0 && !fromOrig {
+		c.ftpWatch(st, data)
+	}
+	if st.pending&prefixMask == 0 || st.gapped(d) {
+		return
+	}
+
+	var in input
+	if st.x == nil {
+		if off != 0 {
+			// Bytes were delivered earlier without being kept: the prefix
+			// recognizers could not have been pending then.
+			st.pending &^= prefixMask
+			return
+		}
+		in.pre[d] = data
+	} else {
+		b := st.x.buf[d]
+		room := prefixCap - len(b)
+		if room <= 0 {
+			return // evaluated already with these bytes
+		}
+		chunk := data
+		if len(chunk) > room {
+			chunk = chunk[:room]
+		}
+		st.x.buf[d] = appendPrefix(b, chunk)
+		in.pre[0], in.pre[1] = st.x.buf[0], st.x.buf[1]
+	}
+	for i := 0; i < 2; i++ {
+		in.more[i] = !st.gapped(i) && len(in.pre[i]) < prefixCap && int(st.chunks[i]) < maxChunks
+		n := uint32(len(in.pre[i]))
+		if sigEnd[i] < n {
+			n = sigEnd[i]
+		}
+		in.sig[i] = in.pre[i][:n]
+	}
+	in.windowClosed = int(st.dpdBytes) >= dpdWindowBytes || int(st.dpdChunks) >= dpdWindowChunks
+	c.evalPrefix(st, &in)
+	if st.pending&prefixMask != 0 && st.x == nil {
+		// Someone waits for more: keep this direction's bytes.
+		st.x = &buffers{}
+		st.x.buf[d] = appendPrefix(nil, in.pre[d])
+	}
+	if st.pending&prefixMask != 0 && !in.more[0] && !in.more[1] {
+		c.finishPrefix(st)
+	}
+}
+
+// finishPrefix gives up on every prefix recognizer still waiting.
+func (c *Classifier) finishPrefix(st *State) {
+	st.pending &^= prefixMask
+	if !st.has(svcFTP) {
+		st.pending &^= 1 << recFTPWatch
+	}
+	st.x = nil
+}
+
+// appendPrefix appends chunk to b, growing the backing array by doubling
+// (at least 512 bytes, at most prefixCap): a direction reallocates at most
+// four times over its life, never once per packet.
+func appendPrefix(b, chunk []byte) []byte {
+	if len(b)+len(chunk) > cap(b) {
+		n := 2 * cap(b)
+		if n < 512 {
+			n = 512
+		}
+		for n < len(b)+len(chunk) {
+			n *= 2
+		}
+		if n > prefixCap {
+			n = prefixCap
+		}
+		nb := make([]byte, len(b), n)
+		copy(nb, b)
+		b = nb
+	}
+	return append(b, chunk...)
+}
+
+// sigEnd is how many bytes of direction d the DPD signatures could see.
+func (st *State) sigEnd(d int) uint32 { return uint32(st.sigLen[d]) }
+
+func (st *State) setSigEnd(d int, n uint32) {
+	if n > 0xffff {
+		n = 0xffff
+	}
+	st.sigLen[d] = uint16(n)
+}
+
+// evalPrefix runs every pending prefix recognizer on in.
+func (c *Classifier) evalPrefix(st *State, in *input) {
+	for _, rec := range prefixRecs {
+		if st.pending&(1<<rec) == 0 {
+			continue
+		}
+		var v verdict
+		switch rec {
+		case recDNS:
+			in.port = true
+			v = c.dnsTCP(st, in)
+		case recHTTP:
+			in.port = httpPort(st.respPort)
+			v = c.http(st, in)
+		case recSSL:
+			in.port = sslPort(st.respPort)
+			v = c.ssl(st, in)
+		case recRDP:
+			in.port = rdpPort(st.respPort)
+			v = c.rdp(st, in)
+		case recFTP:
+			in.port = ftpPort(st.respPort)
+			v = c.ftp(st, in)
+		case recSMTP:
+			in.port = smtpPort(st.respPort)
+			v = c.smtp(st, in)
+		case recPOP3:
+			in.port = pop3Port(st.respPort)
+			v = c.pop3(st, in)
+		case recIMAP:
+			in.port = imapPort(st.respPort)
+			v = c.imap(st, in)
+		case recIRC:
+			in.port = ircPort(st.respPort)
+			v = c.irc(st, in)
+		case recLDAP:
+			in.port = ldapPort(st.respPort)
+			v = c.ldap(st, in)
+		case recKRB:
+			in.port = true
+			v = c.krbTCP(st, in)
+		case recMySQL:
+			in.port = true
+			v = c.mysql(st, in)
+		case recRedis:
+			in.port = true
+			v = c.redis(st, in)
+		}
+		if v == done {
+			st.pending &^= 1 << rec
+		}
+	}
+	if st.pending&(1<<recFTP) == 0 && !st.has(svcFTP) {
+		st.pending &^= 1 << recFTPWatch
+	}
+}
+
+// deliverUDP processes one datagram. Each UDP recognizer decides per
+// datagram; none buffers.
+func (c *Classifier) deliverUDP(st *State, fromOrig bool, data []byte) Action {
+	act := None
+	if st.pending&(1<<recDNS) != 0 {
+		if a, ok := c.dnsUDP(st, fromOrig, data); ok {
+			act = a
+			st.pending &^= 1 << recDNS
+		}
+	}
+	if st.pending&(1<<recNTP) != 0 {
+		if a, ok := c.ntp(st, fromOrig, data); ok {
+			if a == Flip {
+				act = Flip
+			}
+		}
+	}
+	if st.pending&(1<<recDHCP) != 0 && c.dhcp(data) {
+		c.confirm(st, svcDHCP)
+		st.pending &^= 1 << recDHCP
+	}
+	if st.pending&(1<<recKRB) != 0 && krbMessage(data) {
+		c.confirm(st, svcKRB)
+		st.pending &^= 1 << recKRB
+	}
+	if st.pending&(1<<recDTLS) != 0 {
+		if fromOrig && dtlsClientHello(data) {
+			c.confirm(st, svcDTLS)
+			st.pending &^= 1 << recDTLS
+		} else if st.chunks[0]+st.chunks[1] >= 2 {
+			// The DTLS signature is anchored at the first datagram of the
+			// originator; later ones cannot match.
+			st.pending &^= 1 << recDTLS
+		}
+	}
+	if st.pending&(1<<recQUIC) != 0 {
+		c.quic(st, fromOrig, data)
+	}
+	return act
+}
+
+// confirm records svc if it is enabled.
+func (c *Classifier) confirm(st *State, svc uint8) {
+	if c.on(svc) {
+		st.confirm(svc)
+	}
+}

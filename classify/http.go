@@ -1,0 +1,197 @@
+package classify
+
+// HTTP recognition (Zeek's HTTP analyzer).
+//
+// Confirmation: a request line parses — an HTTP token (the method), white
+// space, then a URI and optionally "HTTP/x.y" (Zeek's HTTP_RequestLine and
+// ParseRequest: only "no URI but a version" fails). Never on partial
+// connections.
+//
+// Attachment: ports 80, 81, 631, 1080, 3128, 8000, 8080, 8888, or
+// elsewhere the DPD signatures within the window: the originator's stream
+// begins with optional white space, a method of dpd.sig's list and white
+// space; or the responder's begins with "HTTP/" and a digit.
+//
+// CONNECT: after a CONNECT request answered 2xx, Zeek hands the tunnelled
+// bytes (after both header blocks) to a fresh PIA, which can only enable
+// analyzers by signature; netbased runs its signature-gated recognizers on
+// them (e.g. "http,smtp").
+//
+// Bound: the request line must end within the originator's first
+// prefixCap bytes; empty lines before it are skipped.
+
+// httpSigMethods are the methods of Zeek's HTTP DPD signature.
+var httpSigMethods = [...]string{
+	"GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "CONNECT", "TRACE", "PATCH", "QUERY",
+	"PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK", "SEARCH", "REPORT",
+	"MKACTIVITY", "CHECKOUT", "MERGE", "MKWORKSPACE", "VERSION-CONTROL", "BASELINE-CONTROL",
+	"UPDATE", "LABEL", "ACL", "ORDERPATCH", "MKREDIRECTREF", "UPDATEREDIRECTREF", "BIND",
+	"REBIND", "UNBIND", "MKCALENDAR", "BCOPY", "BDELETE", "BMOVE", "BPROPFIND", "BPROPPATCH",
+	"NOTIFY", "POLL", "SUBSCRIBE", "UNSUBSCRIBE", "X-MS-ENUMATTS", "RPC_IN_DATA", "RPC_OUT_DATA",
+}
+
+// httpClientSig matches ^[[:space:]]*METHOD[[:space:]].
+func httpClientSig(b []byte) tri {
+	b = skipSpace(b)
+	if len(b) == 0 {
+		return more
+	}
+	res := no
+	for _, m := range httpSigMethods {
+		if len(b) > len(m) {
+			if string(b[:len(m)]) == m && isSpace(b[len(m)]) {
+				return yes
+			}
+		} else if string(b) == m[:len(b)] {
+			res = more
+		}
+	}
+	return res
+}
+
+// httpServerSig matches ^HTTP/[0-9] case-insensitively.
+func httpServerSig(b []byte) tri {
+	if len(b) < 6 {
+		if prefixOfFold(b, "HTTP/") {
+			return more
+		}
+		return no
+	}
+	if hasPrefixFold(b, "HTTP/") && isDigit(b[5]) {
+		return yes
+	}
+	return no
+}
+
+// isHTTPTokenChar reports whether c may appear in an HTTP token.
+func isHTTPTokenChar(c byte) bool {
+	if c <= 32 || c >= 127 {
+		return false
+	}
+	switch c {
+	case '(', ')', '<', '>', '@', ',', ';', ':', '\\', '"', '/', '[', ']', '?', '=', '{', '}':
+		return false
+	}
+	return true
+}
+
+// httpRequestLine parses a request line; it returns the method.
+func httpRequestLine(line []byte) (method []byte, ok bool) {
+	i := 0
+	for i < len(line) && isHTTPTokenChar(line[i]) {
+		i++
+	}
+	if i == 0 || i >= len(line) || !isSpace(line[i]) {
+		return nil, false
+	}
+	method = line[:i]
+	rest := skipSpace(line[i:])
+	// ParseRequest fails only when the URI is empty and a version follows.
+	if hasPrefixFold(rest, "HTTP/") {
+		return nil, false
+	}
+	return method, true
+}
+
+// httpRequest finds the first request line in b (skipping empty lines); it
+// returns the method and the offset after the line.
+func httpRequest(b []byte) (method []byte, end int, r tri) {
+	it := lineIter{b: b}
+	for n := 0; n < 8; n++ {
+		line, e, ok := it.next()
+		if !ok {
+			return nil, 0, more
+		}
+		if len(skipSpace(line)) == 0 {
+			continue
+		}
+		m, ok := httpRequestLine(line)
+		if !ok {
+			return nil, 0, no
+		}
+		return m, e, yes
+	}
+	return nil, 0, no
+}
+
+// httpHeaderEnd returns the offset after the blank line ending the header
+// block that starts at b, or -1.
+func httpHeaderEnd(b []byte) int {
+	it := lineIter{b: b}
+	for {
+		line, e, ok := it.next()
+		if !ok {
+			return -1
+		}
+		if len(line) == 0 {
+			return e
+		}
+	}
+}
+
+// http is the HTTP recognizer.
+func (c *Classifier) http(st *State, in *input) verdict {
+	if !in.port {
+		cs := httpClientSig(in.sig[0])
+		ss := httpServerSig(in.sig[1])
+		if cs != yes && ss != yes {
+			if (cs == more && sigCanGrow(in, 0)) || (ss == more && sigCanGrow(in, 1)) ||
+				(len(in.sig[1]) == 0 && sigCanGrow(in, 1)) {
+				return undecided
+			}
+			return done
+		}
+	}
+	method, _, r := httpRequest(in.pre[0])
+	switch r {
+	case more:
+		return in.needMore(0)
+	case no:
+		return done
+	}
+	c.confirm(st, svcHTTP)
+	if string(method) != "CONNECT" || in.inner {
+		return done
+	}
+	return c.httpTunnel(st, in)
+}
+
+// httpTunnel looks inside a CONNECT tunnel once the reply is 2xx.
+func (c *Classifier) httpTunnel(st *State, in *input) verdict {
+	resp := in.pre[1]
+	line, _, ok := nextLine(resp)
+	if !ok {
+		return in.needMore(1)
+	}
+	if !hasPrefixFold(line, "HTTP/") {
+		return done
+	}
+	_, rest := firstWord(line)
+	code, _ := firstWord(rest)
+	if len(code) != 3 || code[0] != '2' {
+		return done
+	}
+	oe := httpHeaderEnd(in.pre[0])
+	re := httpHeaderEnd(resp)
+	if oe < 0 || re < 0 {
+		if (oe < 0 && in.more[0]) || (re < 0 && in.more[1]) {
+			return undecided
+		}
+		return done
+	}
+	var sub input
+	sub.inner = true
+	sub.pre[0], sub.pre[1] = in.pre[0][oe:], resp[re:]
+	sub.sig = sub.pre
+	sub.more = in.more
+	waiting := false
+	for _, f := range [...]func(*State, *input) verdict{c.ssl, c.smtp, c.pop3, c.imap, c.ftp, c.irc} {
+		if f(st, &sub) == undecided {
+			waiting = true
+		}
+	}
+	if waiting {
+		return undecided
+	}
+	return done
+}

@@ -1,0 +1,92 @@
+package classify
+
+// Helpers shared by the line-based recognizers (smtp, pop3, imap, irc).
+
+// clientLineAfter returns the offset just past the first complete line of b
+// for which match is true, or -1.
+func clientLineAfter(b []byte, match func(line []byte) bool) int {
+	it := lineIter{b: b}
+	for n := 0; n < 64; n++ {
+		line, end, ok := it.next()
+		if !ok {
+			return -1
+		}
+		if match(line) {
+			return end
+		}
+	}
+	return -1
+}
+
+// firstNonEmptyLine returns the first complete non-empty line of b.
+func firstNonEmptyLine(b []byte) (line []byte, r tri) {
+	it := lineIter{b: b}
+	for n := 0; n < 8; n++ {
+		l, _, ok := it.next()
+		if !ok {
+			return nil, more
+		}
+		if len(skipSpace(l)) > 0 {
+			return l, yes
+		}
+	}
+	return nil, no
+}
+
+// upgrade handles a STARTTLS-like upgrade once the line protocol is
+// confirmed: if the client sent the upgrade command (match), the SSL child
+// examines the originator's bytes after it.
+func (c *Classifier) upgrade(st *State, in *input, match func(line []byte) bool) verdict {
+	off := clientLineAfter(in.pre[0], match)
+	if off < 0 {
+		if in.more[0] {
+			return undecided
+		}
+		return done
+	}
+	if c.tlsChild(st, in.pre[0][off:], in.more[0]) {
+		return done
+	}
+	return undecided
+}
+
+// sigPair evaluates a signature pair (client and server checks on the DPD
+// views, requires-reverse-signature) for a recognizer not attached by port:
+// yes when both matched, no when they cannot, more while they still can.
+func sigPair(in *input, client, server func([]byte) tri) tri {
+	cs, ss := client(in.sig[0]), server(in.sig[1])
+	if cs == yes && ss == yes {
+		return yes
+	}
+	if cs == no || ss == no {
+		return no
+	}
+	if (cs == more && !sigCanGrow(in, 0)) || (ss == more && !sigCanGrow(in, 1)) {
+		return no
+	}
+	return more
+}
+
+// sigVerdict turns a failed or pending signature into a verdict.
+func sigVerdict(t tri) verdict {
+	if t == more {
+		return undecided
+	}
+	return done
+}
+
+// anyLine reports yes if some complete line of b satisfies match, more if
+// none does yet.
+func anyLine(b []byte, match func(line []byte) bool) tri {
+	it := lineIter{b: b}
+	for n := 0; n < 64; n++ {
+		line, _, ok := it.next()
+		if !ok {
+			return more
+		}
+		if match(line) {
+			return yes
+		}
+	}
+	return no
+}
