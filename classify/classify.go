@@ -98,7 +98,7 @@ const (
 type State struct {
 	x         *buffers
 	sx        *sshState // SSH's per-direction packet walk, while SSH runs
-	pending   uint32 // recognizers still running (bit per rec)
+	pending   uint32    // recognizers still running (bit per rec)
 	order     [maxServices]uint8
 	n         uint8
 	transport Transport

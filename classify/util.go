@@ -40,7 +40,9 @@ func (it *lineIter) next() (line []byte, end int, ok bool) {
 	return l, it.off, true
 }
 
-func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f' }
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f'
+}
 
 func skipSpace(b []byte) []byte {
 	for len(b) > 0 && isSpace(b[0]) {
