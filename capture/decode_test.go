@@ -435,3 +435,31 @@ func TestDecodeFragmentLimits(t *testing.T) {
 		t.Errorf("cut fragment: %v", err)
 	}
 }
+
+// TestChecksumAdd compares the word-wise checksum with a byte-pair reference.
+func TestChecksumAdd(t *testing.T) {
+	ref := func(b []byte) uint32 {
+		var s uint32
+		for i := 0; i+1 < len(b); i += 2 {
+			s += uint32(b[i])<<8 | uint32(b[i+1])
+		}
+		if len(b)%2 == 1 {
+			s += uint32(b[len(b)-1]) << 8
+		}
+		return checksumFold(s)
+	}
+	data := make([]byte, 300)
+	for i := range data {
+		data[i] = byte(i*7 + 3)
+	}
+	data[5], data[6] = 0xff, 0xff
+	for n := 0; n <= len(data); n++ {
+		if got, want := checksumFold(checksumAdd(0, data[:n])), ref(data[:n]); got != want {
+			t.Fatalf("len %d: %#x, want %#x", n, got, want)
+		}
+	}
+	// chained sums over even-length pieces equal one sum
+	if got, want := checksumFold(checksumAdd(checksumAdd(0, data[:40]), data[40:])), ref(data); got != want {
+		t.Fatalf("chained: %#x, want %#x", got, want)
+	}
+}

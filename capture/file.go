@@ -195,7 +195,7 @@ type pcapInterface struct {
 // fileReader decodes one capture file.
 type fileReader struct {
 	path    string
-	file    *os.File
+	file    io.Closer
 	counter countingReader
 	gz      *gzip.Reader
 	br      *bufio.Reader
@@ -213,7 +213,8 @@ type fileReader struct {
 	sectionStart bool
 }
 
-func newFileReader(f *os.File, path string, scratch []byte) (*fileReader, error) {
+// newFileReader reads a capture file from f; path names it in errors.
+func newFileReader(f io.ReadCloser, path string, scratch []byte) (*fileReader, error) {
 	r := &fileReader{path: path, file: f, data: scratch}
 	r.counter.r = f
 	raw := bufio.NewReaderSize(&r.counter, 64<<10)

@@ -371,27 +371,34 @@ func (d *Decoder) decodeUDP(ip *ipHeader, rem []byte, plen, depth int) error {
 	return d.udpTunnel(len(d.out)-1, ip, seg[8:], depth)
 }
 
-// checksumAdd adds b to a ones-complement running sum (not yet folded).
+// checksumAdd adds b to a ones-complement running sum (not yet folded). It
+// sums 32-bit words into a 64-bit accumulator (RFC 1071 allows any word size
+// as long as the result is folded) and assumes b starts at an even offset of
+// the checksummed data.
 func checksumAdd(sum uint32, b []byte) uint32 {
 	s := uint64(sum)
-	for len(b) >= 8 {
-		v := binary.BigEndian.Uint64(b)
-		s += v >> 48
-		s += (v >> 32) & 0xffff
-		s += (v >> 16) & 0xffff
-		s += v & 0xffff
-		b = b[8:]
+	for len(b) >= 32 {
+		s += uint64(binary.BigEndian.Uint32(b)) + uint64(binary.BigEndian.Uint32(b[4:])) +
+			uint64(binary.BigEndian.Uint32(b[8:])) + uint64(binary.BigEndian.Uint32(b[12:])) +
+			uint64(binary.BigEndian.Uint32(b[16:])) + uint64(binary.BigEndian.Uint32(b[20:])) +
+			uint64(binary.BigEndian.Uint32(b[24:])) + uint64(binary.BigEndian.Uint32(b[28:]))
+		b = b[32:]
 	}
-	for len(b) >= 2 {
+	for len(b) >= 4 {
+		s += uint64(binary.BigEndian.Uint32(b))
+		b = b[4:]
+	}
+	if len(b) >= 2 {
 		s += uint64(binary.BigEndian.Uint16(b))
 		b = b[2:]
 	}
 	if len(b) == 1 {
 		s += uint64(b[0]) << 8
 	}
-	for s > 0xffffffff {
-		s = (s >> 32) + (s & 0xffffffff)
-	}
+	s = (s >> 32) + (s & 0xffffffff)
+	s = (s >> 32) + (s & 0xffffffff)
+	s = (s >> 16) + (s & 0xffff)
+	s = (s >> 16) + (s & 0xffff)
 	return uint32(s)
 }
 
