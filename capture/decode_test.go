@@ -463,3 +463,37 @@ func TestChecksumAdd(t *testing.T) {
 		t.Fatalf("chained: %#x, want %#x", got, want)
 	}
 }
+
+func TestDecodeFragmentOverlapAndAtomic(t *testing.T) {
+	body := bytes.Repeat([]byte("abcdefgh"), 20)
+	pkt := udp4(t, "10.0.0.1", "10.0.0.2", 5353, 53, body)
+	frags := fragment4(pkt, 80) // 168 bytes of UDP: 80 + 80 + 8
+	// A forged copy of the second fragment arriving later must not win.
+	forged := append([]byte(nil), frags[1]...)
+	for i := 20; i < len(forged); i++ {
+		forged[i] = 'X'
+	}
+	d := NewDecoder(DecoderOptions{})
+	var out []Packet
+	for _, f := range [][]byte{frags[1], forged, frags[0], frags[2]} {
+		var err error
+		if out, err = d.Decode(ethFrame(eth(0x0800, f)), out[:0]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(out) != 1 || !bytes.Equal(out[0].Payload, body) || out[0].BadChecksum {
+		t.Fatalf("overlap: %d packets, payload intact %v", len(out), len(out) == 1 && bytes.Equal(out[0].Payload, body))
+	}
+
+	// IPv6 atomic fragment: Zeek drops the fragment header from the length.
+	u := udp6(t, "2001:db8::1", "2001:db8::2", 5353, 53, []byte("atomic"))
+	atomic := fragment6(u, 1000, 9)[0]
+	binary.BigEndian.PutUint16(atomic[42:44], 0) // offset 0, no MF
+	out, err := d.Decode(ethFrame(eth(0x86dd, atomic)), out[:0])
+	if err != nil || len(out) != 1 {
+		t.Fatalf("atomic: err %v, %d packets", err, len(out))
+	}
+	if out[0].IPLen != uint32(len(u)) || out[0].PayloadLen != 6 {
+		t.Fatalf("atomic: IPLen %d (want %d), PayloadLen %d", out[0].IPLen, len(u), out[0].PayloadLen)
+	}
+}

@@ -22,8 +22,7 @@ type FragmentOptions struct {
 const maxDatagram = 65535
 
 var (
-	errFragTooLarge     = &DecodeError{"excessively_large_fragment"}
-	errFragInconsistent = &DecodeError{"fragment_inconsistency"}
+	errFragTooLarge = &DecodeError{"excessively_large_fragment"}
 )
 
 type fragKey struct {
@@ -140,9 +139,6 @@ func (t *fragTable) add(ts time.Time, key fragKey, data []byte, off int, more bo
 	if end > maxDatagram {
 		return nil, errFragTooLarge
 	}
-	if more && len(data)%8 != 0 {
-		return nil, errFragInconsistent
-	}
 	if t.m == nil {
 		t.m = make(map[fragKey]*fragDatagram)
 	}
@@ -165,16 +161,12 @@ func (t *fragTable) add(ts time.Time, key fragKey, data []byte, off int, more bo
 		t.m[key] = dg
 	}
 	dg.last = ts
-	if !more {
-		if dg.totalLen >= 0 && dg.totalLen != end {
-			t.drop(dg)
-			return nil, errFragInconsistent
-		}
+	// Like Zeek's FragReassembler: the last fragment fixes the size; a
+	// conflicting last fragment, or data beyond it, extends it.
+	if !more && (dg.totalLen < 0 || end > dg.totalLen) {
 		dg.totalLen = end
-	}
-	if dg.totalLen >= 0 && end > dg.totalLen {
-		t.remove(dg)
-		return nil, errFragInconsistent
+	} else if dg.totalLen >= 0 && end > dg.totalLen {
+		dg.totalLen = end
 	}
 	if end > len(dg.payload) {
 		grow := end - len(dg.payload)
@@ -185,7 +177,26 @@ func (t *fragTable) add(ts time.Time, key fragKey, data []byte, off int, more bo
 		t.bytes += grow
 		dg.payload = append(dg.payload, make([]byte, grow)...)
 	}
-	copy(dg.payload[off:end], data)
+	// Overlaps keep the data that arrived first, as Zeek's reassembler does.
+	pos := off
+	for _, sp := range dg.spans {
+		if sp.end <= pos {
+			continue
+		}
+		if sp.start >= end {
+			break
+		}
+		if sp.start > pos {
+			copy(dg.payload[pos:sp.start], data[pos-off:sp.start-off])
+		}
+		pos = max(pos, sp.end)
+		if pos >= end {
+			break
+		}
+	}
+	if pos < end {
+		copy(dg.payload[pos:end], data[pos-off:])
+	}
 	dg.spans = addSpan(dg.spans, fragSpan{off, end})
 	return dg, nil
 }

@@ -76,6 +76,7 @@ func (d *Decoder) decodeIPv4(data []byte, wire, depth int) error {
 			ipLen = uint32(total)
 			hl = int(data[0]&0x0f) * 4
 			d.missing = 0
+			d.full = true
 		}
 	}
 	ip := ipHeader{
@@ -165,7 +166,10 @@ func (d *Decoder) decodeIPv6(data []byte, wire, depth int) error {
 			field := binary.BigEndian.Uint16(data[off+2 : off+4])
 			fragOff := int(field & 0xfff8)
 			more := field&1 != 0
-			if fragOff == 0 && !more { // atomic fragment
+			if fragOff == 0 && !more {
+				// Atomic fragment: Zeek "reassembles" it at once, which
+				// drops the fragment header from the IP length.
+				ip.ipLen = uint32(total - 8)
 				next = data[off]
 				off += 8
 				continue
@@ -195,6 +199,7 @@ func (d *Decoder) decodeIPv6(data []byte, wire, depth int) error {
 			data = whole
 			total = len(whole)
 			d.missing = 0
+			d.full = true
 			ip.ipLen = uint32(total)
 			next = fragNext
 			off = unfrag
