@@ -165,6 +165,9 @@ func (t *Tracker) tcpCheckHistory(c *conn, e *endpoint, mask uint32, code byte) 
 		t.flipRoles(c)
 		c.hist = append(c.hist[:0], '^', 'h')
 		c.histSeen = (c.histSeen&0xffff)<<16 | c.histSeen>>16
+		// The responder's SYN-ACK was seen: Zeek's analyzers treat the
+		// flipped connection as not partial (HTTP is recognized).
+		c.firstPacketSeen = 3
 	}
 	if !e.isOrig {
 		mask <<= 16
