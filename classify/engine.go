@@ -202,7 +202,7 @@ func (c *Classifier) evalPrefix(st *State, in *input) {
 			in.port = true
 			v = c.mysql(st, in)
 		case recRedis:
-			in.port = true
+			in.port = st.respPort == 6379
 			v = c.redis(st, in)
 		}
 		if v == done {
@@ -235,7 +235,7 @@ func (c *Classifier) deliverUDP(st *State, fromOrig bool, data []byte) Action {
 		c.confirm(st, svcDHCP)
 		st.pending &^= 1 << recDHCP
 	}
-	if st.pending&(1<<recKRB) != 0 && krbMessage(data) {
+	if st.pending&(1<<recKRB) != 0 && (st.respPort == 88 || krbUDPSig(data)) && krbMessage(data) {
 		c.confirm(st, svcKRB)
 		st.pending &^= 1 << recKRB
 	}

@@ -7,9 +7,9 @@ package classify
 // STARTTLS: the SSL child examines the originator's bytes after the
 // "STARTTLS" line once the server answered 670 ("irc,ssl").
 //
-// Attachment: ports 6666–6669, or elsewhere the signature pair: a client
-// line starting NICK or USER, and a server prefix line, within the DPD
-// window. Bound: prefixCap per direction, the first 64 lines.
+// Attachment: ports 6666–6669, or elsewhere the signature pair: client
+// lines USER and NICK (either order) and a server line "(:prefix )?NNN ",
+// within the DPD window. Bound: prefixCap per direction, the first 64 lines.
 
 // ircServerLine reports whether line is ":prefix SP command".
 func ircServerLine(line []byte) bool {
@@ -40,14 +40,41 @@ func ircServerLine(line []byte) bool {
 	return true
 }
 
+// ircClientSig is irc_client1/irc_client2: a USER line and a NICK line, in
+// either order.
 func ircClientSig(b []byte) tri {
-	return anyLine(b, func(l []byte) bool {
-		l = skipSpace(l)
-		return hasPrefixFold(l, "NICK ") || hasPrefixFold(l, "USER ")
+	var user, nick bool
+	r := anyLine(b, func(l []byte) bool {
+		for len(l) > 0 && l[0] == ' ' {
+			l = l[1:]
+		}
+		if hasPrefixFold(l, "USER ") {
+			user = true
+		}
+		if hasPrefixFold(l, "NICK ") {
+			nick = true
+		}
+		return user && nick
 	})
+	return r
 }
 
-func ircServerSig(b []byte) tri { return anyLine(b, ircServerLine) }
+// ircServerSig is irc_server_reply: a line "(:prefix )?NNN ".
+func ircServerSig(b []byte) tri {
+	return anyLine(b, func(l []byte) bool {
+		if len(l) > 0 && l[0] == ':' {
+			i := 1
+			for i < len(l) && l[i] != ' ' {
+				i++
+			}
+			if i == 1 || i >= len(l) {
+				return false
+			}
+			l = l[i+1:]
+		}
+		return len(l) >= 4 && isDigit(l[0]) && isDigit(l[1]) && isDigit(l[2]) && l[3] == ' '
+	})
+}
 
 // irc is the IRC recognizer.
 func (c *Classifier) irc(st *State, in *input) verdict {

@@ -1,7 +1,7 @@
 package classify
 
-// Kerberos recognition (Zeek's KRB analyzer on 88/udp, KRB_TCP on 88/tcp; no
-// signature).
+// Kerberos recognition (Zeek's KRB analyzer on 88/udp, or on any UDP port
+// through the dpd_krb_udp signature; KRB_TCP on 88/tcp).
 //
 // Confirmation: a Kerberos message header parses — an APPLICATION tag of
 // AS-REQ (10), AS-REP (11), TGS-REQ (12), TGS-REP (13), AP-REQ (14), AP-REP
@@ -56,6 +56,12 @@ func krbMessage(b []byte) bool {
 		seq = seq[n:]
 	}
 	return pvno == 5 && mt == want
+}
+
+// krbUDPSig is dpd_krb_udp: \x6c...\x30...\xa1\x03\x02\x05 (a TGS-REQ
+// with 3-byte long-form lengths), which enables KRB on any UDP port.
+func krbUDPSig(b []byte) bool {
+	return len(b) >= 14 && b[0] == 0x6c && b[4] == 0x30 && b[8] == 0xa1 && b[9] == 0x03 && b[10] == 0x02 && b[11] == 0x05
 }
 
 // krbTCP checks the first record-marked message of either direction.

@@ -17,8 +17,9 @@ package classify
 // (1.3.6.1.4.1.1466.20037) makes the SSL child examine the originator's
 // bytes after it ("ldap_tcp,ssl").
 //
-// Attachment: ports 389 and 3268, or elsewhere (Zeek's LDAP signature)
-// when both directions' first messages parse within the DPD window.
+// Attachment: ports 389 and 3268, or elsewhere Zeek's signature pair
+// dpd_ldap_client_tcp (a request header) and dpd_ldap_server_tcp (^\x30)
+// within the DPD window.
 // Bound: messages within prefixCap of the originator (at most 16); a first
 // message longer than prefixCap confirms on its header.
 
@@ -200,16 +201,59 @@ func (c *Classifier) gssapiToken(st *State, b []byte, depth int) {
 	}
 }
 
-// ldapSig: both directions' first messages parse.
-func ldapSig(b []byte) tri {
-	_, _, _, r := ldapMessage(b)
-	return r
+// ldapClientSig is dpd_ldap_client_tcp: an LDAPMessage header (short or
+// 1–4 byte long length, a 1–4 byte messageID) then the tag of a delete,
+// bind, search, modify, add, modifyDN, compare or extended request.
+func ldapClientSig(b []byte) tri {
+	if len(b) == 0 {
+		return more
+	}
+	if b[0] != 0x30 {
+		return no
+	}
+	if len(b) < 2 {
+		return more
+	}
+	off := 2
+	switch l := b[1]; {
+	case l >= 0x05 && l <= 0x7f:
+	case l >= 0x81 && l <= 0x84:
+		off += int(l - 0x80)
+	default:
+		return no
+	}
+	if len(b) < off+2 {
+		return more
+	}
+	if b[off] != 0x02 || b[off+1] < 1 || b[off+1] > 4 {
+		return no
+	}
+	off += 2 + int(b[off+1])
+	if len(b) <= off {
+		return more
+	}
+	switch b[off] {
+	case 0x4a, 0x60, 0x63, 0x66, 0x68, 0x6c, 0x6e, 0x77:
+		return yes
+	}
+	return no
+}
+
+// ldapServerSig is dpd_ldap_server_tcp: ^\x30.
+func ldapServerSig(b []byte) tri {
+	if len(b) == 0 {
+		return more
+	}
+	if b[0] == 0x30 {
+		return yes
+	}
+	return no
 }
 
 // ldap is the LDAP recognizer.
 func (c *Classifier) ldap(st *State, in *input) verdict {
 	if !in.port {
-		if t := sigPair(in, ldapSig, ldapSig); t != yes {
+		if t := sigPair(in, ldapClientSig, ldapServerSig); t != yes {
 			return sigVerdict(t)
 		}
 	}

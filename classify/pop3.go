@@ -9,7 +9,7 @@ package classify
 // the "STLS" line ("pop3,ssl").
 //
 // Attachment: port 110, or elsewhere the signature pair ^\+OK (server) and a
-// client stream starting with USER, APOP, CAPA or AUTH, within the DPD
+// client line starting with USER, APOP, CAPA, AUTH or STLS, within the DPD
 // window. Bound: prefixCap per direction.
 
 var pop3Commands = [...]string{
@@ -39,22 +39,16 @@ func pop3ServerSig(b []byte) tri {
 	return no
 }
 
+// pop3ClientSig is dpd_pop3_client: a line (after white space) starting
+// with USER or APOP and white space, CAPA, AUTH or STLS.
 func pop3ClientSig(b []byte) tri {
-	b = skipSpace(b)
-	if len(b) < 4 {
-		for _, c := range [...]string{"USER", "APOP", "CAPA", "AUTH"} {
-			if prefixOfFold(b, c) {
-				return more
-			}
+	return anyLine(b, func(l []byte) bool {
+		l = skipSpace(l)
+		if (hasPrefixFold(l, "USER") || hasPrefixFold(l, "APOP")) && len(l) > 4 && isSpace(l[4]) {
+			return true
 		}
-		return no
-	}
-	for _, c := range [...]string{"USER", "APOP", "CAPA", "AUTH"} {
-		if hasPrefixFold(b, c) {
-			return yes
-		}
-	}
-	return no
+		return hasPrefixFold(l, "CAPA") || hasPrefixFold(l, "AUTH") || hasPrefixFold(l, "STLS")
+	})
 }
 
 // pop3 is the POP3 recognizer.

@@ -11,7 +11,8 @@ package classify
 // Connection Request. Never on partial connections or after a gap.
 //
 // Attachment: port 3389, or elsewhere Zeek's signature pair: the client's
-// stream contains "Cookie: mstshash=" and the server's begins with an X.224
+// stream contains "Cookie: mstshash=" (or "Duca" and a channel name) and
+// the server's begins with an X.224
 // Connection Confirm (byte 5 = 0xd0) or contains "McDn", both within the
 // DPD window.
 // Bound: the first two TPKTs of each direction within prefixCap.
@@ -94,10 +95,20 @@ func rdpServerCore(p []byte) bool {
 	return false
 }
 
+// rdpDuca matches "Duca.*(rdpdr|rdpsnd|drdynvc|cliprdr)".
+func rdpDuca(b []byte) bool {
+	i := indexOf(b, "Duca")
+	if i < 0 {
+		return false
+	}
+	rest := b[i+4:]
+	return indexOf(rest, "rdpdr") >= 0 || indexOf(rest, "rdpsnd") >= 0 || indexOf(rest, "drdynvc") >= 0 || indexOf(rest, "cliprdr") >= 0
+}
+
 // rdp is the RDP recognizer.
 func (c *Classifier) rdp(st *State, in *input) verdict {
 	if !in.port {
-		cs := indexOf(in.sig[0], "Cookie: mstshash=") >= 0
+		cs := indexOf(in.sig[0], "Cookie: mstshash=") >= 0 || rdpDuca(in.sig[0])
 		ss := (len(in.sig[1]) > 5 && in.sig[1][5] == 0xd0) || indexOf(in.sig[1], "McDn") >= 0
 		if !cs || !ss {
 			if sigCanGrow(in, 0) || sigCanGrow(in, 1) {

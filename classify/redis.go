@@ -1,11 +1,69 @@
 package classify
 
-// Redis recognition (Zeek's Spicy Redis analyzer on 6379/tcp; no
-// signature).
+// Redis recognition (Zeek's Spicy Redis analyzer).
 //
 // Confirmation: the client's first command is a complete RESP array of
 // bulk strings ("*N\r\n$len\r\n…\r\n" N times, 1 ≤ N ≤ 1024).
+//
+// Attachment: port 6379, or elsewhere the resp-serialized-server signature
+// (the responder's stream begins with a RESP simple string, error, integer,
+// bulk or aggregate header line) within the DPD window.
 // Bound: the first command within prefixCap.
+
+// redisServerSig is resp-serialized-server:
+// ^([-+_,].*\r\n|[:$*#(!=%`~>][+-]?[0-9]+(\.[0-9]*)?\r\n)
+func redisServerSig(b []byte) tri {
+	if len(b) == 0 {
+		return more
+	}
+	nl := indexOf(b, "\n")
+	crlf := nl > 0 && b[nl-1] == '\r'
+	switch b[0] {
+	case '-', '+', '_', ',':
+		if nl < 0 {
+			return more
+		}
+		if !crlf {
+			return no
+		}
+		return yes
+	case ':', '$', '*', '#', '(', '!', '=', '%', '`', '~', '>':
+	default:
+		return no
+	}
+	if nl < 0 {
+		if len(b) > 64 {
+			return no
+		}
+		return more
+	}
+	if !crlf {
+		return no
+	}
+	line := b[:nl-1]
+	l := line[1:]
+	if len(l) > 0 && (l[0] == '+' || l[0] == '-') {
+		l = l[1:]
+	}
+	i := 0
+	for i < len(l) && isDigit(l[i]) {
+		i++
+	}
+	if i == 0 {
+		return no
+	}
+	if i < len(l) {
+		if l[i] != '.' {
+			return no
+		}
+		for i++; i < len(l); i++ {
+			if !isDigit(l[i]) {
+				return no
+			}
+		}
+	}
+	return yes
+}
 
 // respInt parses "<digits>\r\n" at b (after the type byte).
 func respInt(b []byte) (v, n int, r tri) {
@@ -82,6 +140,17 @@ func respCommand(b []byte) tri {
 
 // redis is the Redis recognizer.
 func (c *Classifier) redis(st *State, in *input) verdict {
+	if !in.port {
+		switch redisServerSig(in.sig[1]) {
+		case no:
+			return done
+		case more:
+			if sigCanGrow(in, 1) {
+				return undecided
+			}
+			return done
+		}
+	}
 	switch respCommand(in.pre[0]) {
 	case more:
 		return in.needMore(0)

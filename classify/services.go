@@ -217,12 +217,8 @@ func (c *Classifier) candidates(st *State) uint32 {
 		if st.respPort == 123 {
 			add(recNTP, svcNTP)
 		}
-		if st.respPort == 67 || st.respPort == 68 {
-			add(recDHCP, svcDHCP)
-		}
-		if st.respPort == 88 {
-			add(recKRB, svcKRB)
-		}
+		add(recDHCP, svcDHCP)
+		add(recKRB, svcKRB)
 		add(recQUIC, svcQUIC)
 		add(recDTLS, svcDTLS)
 		return p
@@ -255,9 +251,7 @@ func (c *Classifier) candidates(st *State) uint32 {
 	if st.respPort == 3306 {
 		add(recMySQL, svcMySQL)
 	}
-	if st.respPort == 6379 {
-		add(recRedis, svcRedis)
-	}
+	add(recRedis, svcRedis)
 	return p
 }
 

@@ -10,9 +10,10 @@ package classify
 // 3.x).
 //
 // Attachment: the SSL ports (443, 465, 563, 585, 614, 636, 989, 990, 992,
-// 993, 995, 5223) or, elsewhere, Zeek's dpd_ssl_client signature on the
-// originator plus dpd_ssl_server on the responder (requires-reverse), both
-// within the DPD window. Also as a child: after STARTTLS (smtp, pop3,
+// 993, 995, 5223) or, elsewhere, Zeek's dpd_tls_client signature (a TLS
+// ClientHello record header, or an SSLv2 CLIENT-HELLO) or dpd_tls_server
+// signature (a ServerHello, possibly after an alert) within the DPD window;
+// either one enables the analyzer, which then needs the ClientHello. Also as a child: after STARTTLS (smtp, pop3,
 // imap, irc, ftp AUTH TLS, ldap StartTLS, mysql SSL request), inside RDP
 // negotiated to TLS/CredSSP, and inside QUIC Initial packets.
 // Bound: the ClientHello's first 11 bytes, at most prefixCap bytes in.
@@ -179,14 +180,11 @@ func (c *Classifier) ssl(st *State, in *input) verdict {
 	if !in.port {
 		cs := sslClientSig(in.sig[0])
 		ss := sslServerSig(in.sig[1])
-		if cs == no || ss == no {
-			return done
-		}
-		if cs == more || ss == more {
-			if (cs == more && !sigCanGrow(in, 0)) || (ss == more && !sigCanGrow(in, 1)) {
-				return done
+		if cs != yes && ss != yes {
+			if (cs == more && sigCanGrow(in, 0)) || (ss == more && sigCanGrow(in, 1)) {
+				return undecided
 			}
-			return undecided
+			return done
 		}
 	}
 	switch clientHello(in.pre[0]) {
