@@ -287,8 +287,8 @@ func (t *Tracker) tcpPacket(c *conn, p *capture.Packet, isOrig bool, ts int64) {
 			}
 		}
 	}
-	deltaLast := t.updateLastSeq(c, e, seqOnePast, syn, fin, rst, length)
-	doClose, genEvent := t.updateStateMachine(c, e, peer, baseSeq, ackSeq, length, deltaLast, isOrig, syn, fin, rst, ack, ts)
+	t.updateLastSeq(c, e, seqOnePast, syn, fin, rst, length)
+	doClose, genEvent := t.updateStateMachine(c, e, peer, baseSeq, length, isOrig, syn, fin, rst, ack, ts)
 	if ack {
 		t.ackReceived(c, peer, relAck)
 	}
@@ -415,7 +415,7 @@ func (e *endpoint) setLastSeq(s uint32) {
 	e.lastSeq = s
 }
 
-func (t *Tracker) updateStateMachine(c *conn, e, peer *endpoint, baseSeq, ackSeq uint32, length int, deltaLast int32,
+func (t *Tracker) updateStateMachine(c *conn, e, peer *endpoint, baseSeq uint32, length int,
 	isOrig, syn, fin, rst, ack bool, ts int64) (doClose, genEvent bool) {
 	switch e.state {
 	case tcpInactive:
@@ -511,7 +511,6 @@ func (t *Tracker) updateStateMachine(c *conn, e, peer *endpoint, baseSeq, ackSeq
 		}
 	case tcpReset:
 	}
-	_ = deltaLast
 	return doClose, genEvent
 }
 

@@ -83,7 +83,9 @@ func (t *Tracker) Advance(ts time.Time) {
 }
 
 // Flush ends every open connection at the current network time, as Zeek
-// does at the end of input (session Drain), in order of their start.
+// does at the end of input (session Drain). Zeek drains in hash-table
+// order; Flush uses the order of the connections' start, which is
+// deterministic.
 func (t *Tracker) Flush() {
 	if len(t.table) == 0 {
 		return
@@ -119,8 +121,7 @@ func (t *Tracker) Packet(p *capture.Packet) {
 	}
 	t.fireTimers(t.cfg.Timeouts.MaxTimerExpiresPerPkt)
 
-	key, srcIsA, origPort, respPort, oneWay := t.makeKey(p)
-	_ = oneWay
+	key, origPort, respPort := t.makeKey(p)
 	c := t.table[key]
 	if c != nil && p.Proto == capture.ProtoTCP && t.isReuse(c, p) {
 		t.stats.Reused++
@@ -132,7 +133,6 @@ func (t *Tracker) Packet(p *capture.Packet) {
 	} else {
 		t.touch(c)
 	}
-	_ = srcIsA
 	isOrig := p.Src == c.orig && origPort == c.origPort
 	switch c.proto {
 	case capture.ProtoTCP:
@@ -151,8 +151,9 @@ func (t *Tracker) Packet(p *capture.Packet) {
 
 // makeKey builds the canonical key and the ports as Zeek assigns them
 // (ICMP: type and counterpart type or code; other protocols: 0).
-func (t *Tracker) makeKey(p *capture.Packet) (k connKey, srcIsA bool, sport, dport uint16, oneWay bool) {
+func (t *Tracker) makeKey(p *capture.Packet) (k connKey, sport, dport uint16) {
 	sport, dport = p.SrcPort, p.DstPort
+	oneWay := false
 	switch p.Proto {
 	case capture.ProtoTCP, capture.ProtoUDP:
 	case capture.ProtoICMP:
@@ -169,11 +170,10 @@ func (t *Tracker) makeKey(p *capture.Packet) (k connKey, srcIsA bool, sport, dpo
 	k.proto = p.Proto
 	if oneWay || addrPortLess(p.Src, sport, p.Dst, dport) {
 		k.a, k.pa, k.b, k.pb = p.Src, sport, p.Dst, dport
-		srcIsA = true
 	} else {
 		k.a, k.pa, k.b, k.pb = p.Dst, dport, p.Src, sport
 	}
-	return k, srcIsA, sport, dport, oneWay
+	return k, sport, dport
 }
 
 func addrPortLess(a netip.Addr, pa uint16, b netip.Addr, pb uint16) bool {
