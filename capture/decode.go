@@ -220,12 +220,12 @@ func (d *Decoder) decodeLink(lt layers.LinkType, data []byte, wire int) error {
 		if len(data) < 16 {
 			return errTruncatedLink
 		}
-		return d.decodeEtherType(binary.BigEndian.Uint16(data[14:16]), data[16:], wire-16, 0)
+		return d.decodeSLLProto(binary.BigEndian.Uint16(data[14:16]), data[16:], wire-16)
 	case linkLinuxSLL2:
 		if len(data) < 20 {
 			return errTruncatedLink
 		}
-		return d.decodeEtherType(binary.BigEndian.Uint16(data[0:2]), data[20:], wire-20, 0)
+		return d.decodeSLLProto(binary.BigEndian.Uint16(data[0:2]), data[20:], wire-20)
 	case linkPPP, linkPPPHDLC:
 		return d.decodePPPSerial(data, wire, 0)
 	case linkFDDI:
@@ -417,7 +417,7 @@ func (d *Decoder) decodeEthernet(data []byte, wire, depth int) error {
 	if et == 0x8903 {
 		// Cisco FabricPath: the outer header (DA, SA, 0x8903, FTag/TTL = 16
 		// bytes) precedes a complete inner Ethernet header.
-		if len(data) < 16+14 {
+		if len(data) <= 16+14 {
 			return errTruncatedLink
 		}
 		return d.decodeEthernet(data[16:], wire-16, depth)
@@ -431,12 +431,39 @@ func (d *Decoder) decodeEthernet(data []byte, wire, depth int) error {
 
 const maxShims = 16
 
-// decodeEtherType follows an EtherType through the L2 shims Zeek knows.
+// decodeSLLProto handles the protocol field of Linux cooked captures (v1
+// and v2): Zeek registers only IP (and ARP) there.
+func (d *Decoder) decodeSLLProto(proto uint16, data []byte, wire int) error {
+	switch proto {
+	case 0x0800:
+		return d.decodeIPv4(data, wire, 0)
+	case 0x86dd:
+		return d.decodeIPv6(data, wire, 0)
+	}
+	return nil
+}
+
+// l2Context names the analyzer whose EtherType dispatch table applies:
+// Zeek registers different follow-ups after Ethernet, VLAN and VN-Tag.
+type l2Context uint8
+
+const (
+	fromEthernet l2Context = iota
+	fromVLAN
+	fromVNTag
+)
+
+// decodeEtherType follows an EtherType through the L2 shims Zeek knows, with
+// the dispatch tables of scripts/base/packet-protocols/{ethernet,vlan,vntag}.
 func (d *Decoder) decodeEtherType(et uint16, data []byte, wire, depth int) error {
+	ctx := fromEthernet
 	for {
 		d.shims++
 		if d.shims > maxShims {
 			return errTooManyShims
+		}
+		if ctx == fromVNTag && et != 0x8100 && et != 0x88a8 && et != 0x9100 {
+			return nil // VN-Tag is followed only by VLAN tags in Zeek
 		}
 		switch et {
 		case 0x0800:
@@ -444,18 +471,26 @@ func (d *Decoder) decodeEtherType(et uint16, data []byte, wire, depth int) error
 		case 0x86dd:
 			return d.decodeIPv6(data, wire, depth)
 		case 0x8100, 0x88a8, 0x9100: // VLAN, QinQ
+			if ctx == fromVLAN && et != 0x8100 {
+				return nil
+			}
 			if len(data) < 4 {
 				return errTruncatedLink
 			}
 			d.vlan = binary.BigEndian.Uint16(data) & 0x0fff
 			et = binary.BigEndian.Uint16(data[2:4])
 			data, wire = data[4:], wire-4
+			ctx = fromVLAN
 		case 0x8926: // VN-Tag: 4-byte tag, then the EtherType
+			if ctx != fromEthernet {
+				return nil
+			}
 			if len(data) < 6 {
 				return errTruncatedLink
 			}
 			et = binary.BigEndian.Uint16(data[4:6])
 			data, wire = data[6:], wire-6
+			ctx = fromVNTag
 		case 0x88e7: // PBB: I-TAG (4 bytes), then the customer Ethernet header
 			if len(data) < 4 {
 				return errTruncatedLink
@@ -463,13 +498,13 @@ func (d *Decoder) decodeEtherType(et uint16, data []byte, wire, depth int) error
 			return d.decodeEthernet(data[4:], wire-4, depth)
 		case 0x8847: // MPLS unicast
 			return d.decodeMPLS(data, wire, depth)
-		case 0x8864: // PPPoE session
-			if len(data) < 6 {
+		case 0x8864: // PPPoE session: 6-byte header, then the PPP protocol
+			if len(data) < 8 {
 				return errTruncatedLink
 			}
 			return d.decodePPP(data[6:], wire-6, depth)
 		default:
-			if et <= 1500 { // 802.3 length inside a tag
+			if et <= 1500 && ctx == fromVLAN { // 802.3 length inside a tag
 				return d.decodeLLC(data, wire, depth)
 			}
 			return nil // ARP, LLDP, ... : not IP
