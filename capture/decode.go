@@ -1,5 +1,33 @@
 package capture
 
+// Decoding follows Zeek's packet analyzers (src/packet_analysis/protocol/*
+// and the dispatch tables in scripts/base/packet-protocols) rather than a
+// generic protocol stack, because what Zeek drops, keeps or counts decides
+// the connection records. The parsing is hand-written over the frame bytes:
+// it allocates nothing, and Zeek's length and truncation rules (which differ
+// from gopacket's layer decoders) are easier to reproduce exactly.
+//
+// Covered:
+//   - link types: Ethernet (1), Linux SLL (113) and SLL2 (276), raw IP (101,
+//     12, 14, 228, 229), BSD null (0, any byte order) and loop (108), PPP (9)
+//     and PPP in HDLC framing (50), FDDI (10), 802.11 (105) and radiotap
+//     (127) with LLC/SNAP and A-MSDU, NFLOG (239);
+//   - L2 shims: VLAN 0x8100, QinQ 0x88A8/0x9100, MPLS 0x8847, PPPoE session
+//     0x8864, PBB 0x88E7, VN-Tag 0x8926, Cisco FabricPath 0x8903, 802.3
+//     LLC/SNAP;
+//   - IPv4 (header checksum, fragment reassembly), IPv6 (hop-by-hop, routing,
+//     destination options, AH, fragments), TCP, UDP, ICMP, ICMPv6 and any
+//     other protocol as an unknown-transport packet (except ESP, IPv6
+//     mobility and no-next-header, which Zeek does not turn into
+//     connections, and IGMP, see DecoderOptions);
+//   - tunnels: see tunnel.go.
+//
+// Deviations from Zeek, all deliberate: DLT_LOOP (108) and big-endian null
+// headers are decoded (Zeek's root analyzer would fall back to raw IP and
+// fail); fragments time out after FragmentOptions.Timeout (Zeek's
+// frag_timeout defaults to never); a TCP packet whose header length is bad
+// yields no packet (Zeek creates the connection but counts nothing).
+
 import (
 	"encoding/binary"
 	"time"
