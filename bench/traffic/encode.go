@@ -34,7 +34,7 @@ type segment struct {
 	flags    uint8
 	seq, ack uint32
 	window   uint16
-	synOpts  bool // MSS/SACK/window-scale options (SYN and SYN-ACK)
+	wscale   uint8 // SYN and SYN-ACK: MSS, SACK-permitted and this window scale (0: no options)
 	// ICMP echo
 	icmpType, icmpCode uint8
 	icmpID, icmpSeq    uint16
@@ -120,7 +120,8 @@ func (e *encoder) encode(seg *segment) ([]byte, error) {
 			Window: seg.window,
 			FIN:    seg.flags&flagFIN != 0, SYN: seg.flags&flagSYN != 0, RST: seg.flags&flagRST != 0,
 			PSH: seg.flags&flagPSH != 0, ACK: seg.flags&flagACK != 0}
-		if seg.synOpts {
+		if seg.wscale != 0 {
+			e.synOptions[2].OptionData[0] = seg.wscale
 			e.tcp.Options = e.synOptions
 		}
 		if err := e.tcp.SetNetworkLayerForChecksum(network); err != nil {

@@ -145,8 +145,9 @@ func newNetwork(scale int) *network {
 		nClients = 60000
 	}
 	for i := range nClients {
-		n := 300 + i
-		a := netip.AddrFrom4([4]byte{10, byte(1 + n>>16), byte(n >> 8), byte(1 + n%250)})
+		// 10.1.2.2 upwards, 250 hosts per /24: never a named host's address.
+		net24 := 2 + i/250
+		a := netip.AddrFrom4([4]byte{10, byte(1 + net24/256), byte(net24 % 256), byte(2 + i%250)})
 		nw.clients = append(nw.clients, makeHost(nw, fmt.Sprintf("client-%d", i), a, i%5 == 0))
 	}
 	nw.extWeb = []*host{nw.example, nw.google, nw.google2, nw.fastly, nw.fastly2, nw.cloudflare}
@@ -155,10 +156,18 @@ func newNetwork(scale int) *network {
 	if nExt > 20000 {
 		nExt = 20000
 	}
-	for i := range nExt {
+	used := map[netip.Addr]bool{}
+	for _, h := range nw.extWeb {
+		used[h.addr] = true
+	}
+	for i := 0; len(nw.extWeb) < 6+nExt; i++ {
 		p := publicPrefixes[i%len(publicPrefixes)]
 		s := hash32(fmt.Sprint("ext", i))
 		a := netip.AddrFrom4([4]byte{p[0], p[1], byte(s >> 8), byte(1 + s%250)})
+		if used[a] {
+			continue
+		}
+		used[a] = true
 		nw.extWeb = append(nw.extWeb, makeHost(nw, fmt.Sprintf("edge-%d.cdn-static.net", i), a, s%3 != 0))
 	}
 	nw.extDNS = []*host{nw.dnsGoogle, nw.dnsCloudflare}

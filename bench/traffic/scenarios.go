@@ -353,7 +353,7 @@ func (g *generator) portProbe(scanner, target *host, at int64, sport, port uint1
 	case "open":
 		c.syn()
 		c.emit(c.t+c.leg(resp), resp, flagSYN|flagACK, c.next[orig], nil)
-		c.segs[len(c.segs)-1].synOpts = true
+		c.markSYN()
 		c.emit(c.t+c.leg(orig), orig, flagRST, 0, nil)
 		exp = expect{state: "RSTO", note: "open port: half-open probe reset by the scanner"}
 	case "closed":

@@ -207,16 +207,25 @@ func (c *tcpConv) emit(at int64, from side, flags uint8, ack uint32, payload []b
 // syn sends the originator's SYN.
 func (c *tcpConv) syn() {
 	c.emit(c.t, orig, flagSYN, 0, nil)
-	c.segs[len(c.segs)-1].synOpts = true
-	c.segs[len(c.segs)-1].window = 64240
+	c.markSYN()
+}
+
+// markSYN gives the latest (SYN) segment its sender's options and
+// unscaled window.
+func (c *tcpConv) markSYN() {
+	seg := &c.segs[len(c.segs)-1]
+	seg.wscale = 8
+	if (seg.fromOrig && c.f.orig.linux) || (!seg.fromOrig && c.f.resp.linux) {
+		seg.wscale = 7
+	}
+	seg.window = 64240
 }
 
 // open performs the three-way handshake.
 func (c *tcpConv) open() {
 	c.syn()
 	c.emit(c.t+c.leg(resp), resp, flagSYN|flagACK, c.next[orig], nil)
-	c.segs[len(c.segs)-1].synOpts = true
-	c.segs[len(c.segs)-1].window = 64240
+	c.markSYN()
 	c.emit(c.t+c.leg(orig), orig, flagACK, c.next[resp], nil)
 }
 
@@ -228,14 +237,16 @@ func (c *tcpConv) refuse() {
 	c.segs[len(c.segs)-1].window = 0
 }
 
-// flushAck emits the pending delayed ACK unless from (the next sender) is the
-// side that owes it, in which case the ACK rides on from's next packet.
-func (c *tcpConv) flushAck(from side) {
+// flushAck settles the pending delayed ACK before `from` sends at nextAt.
+// It rides on from's packet when from owes it, and is dropped when nextAt
+// comes first (the receiver then acknowledges cumulatively later);
+// otherwise it is emitted at its time.
+func (c *tcpConv) flushAck(from side, nextAt int64) {
 	if !c.pendingAck {
 		return
 	}
 	c.pendingAck = false
-	if from == c.pendingSide {
+	if from == c.pendingSide || nextAt < c.pendingAt {
 		return
 	}
 	c.emit(c.pendingAt, c.pendingSide, flagACK, c.pendingVal, nil)
@@ -245,9 +256,9 @@ func (c *tcpConv) flushAck(from side) {
 // split into MSS-sized segments. The receiver ACKs every second segment; the
 // last one is acknowledged by the receiver's next data or a delayed ACK.
 func (c *tcpConv) send(from side, data []byte, gap int64) {
-	c.flushAck(from)
-	to := from.peer()
 	at := c.t + gap
+	c.flushAck(from, at)
+	to := from.peer()
 	spacing := int64(12)
 	if c.host(from).external {
 		spacing = 90
@@ -299,7 +310,7 @@ func (c *tcpConv) reply(from side, data []byte, think int64) {
 
 // close performs a FIN handshake initiated by `by` after gap µs.
 func (c *tcpConv) close(by side, gap int64) {
-	c.flushAck(by)
+	c.flushAck(by, c.t+gap)
 	other := by.peer()
 	c.emit(c.t+gap, by, flagFIN|flagACK, c.next[other], nil)
 	c.emit(c.t+c.leg(other)+c.g.between(20, 400), other, flagFIN|flagACK, c.next[by], nil)
@@ -308,13 +319,13 @@ func (c *tcpConv) close(by side, gap int64) {
 
 // reset aborts the connection from `by` after gap µs (RST/ACK).
 func (c *tcpConv) reset(by side, gap int64) {
-	c.flushAck(by)
+	c.flushAck(by, c.t+gap)
 	c.emit(c.t+gap, by, flagRST|flagACK, c.next[by.peer()], nil)
 	c.segs[len(c.segs)-1].window = 0
 }
 
 // idle flushes any pending ACK, leaving the connection open.
-func (c *tcpConv) idle() { c.flushAck(-1) }
+func (c *tcpConv) idle() { c.flushAck(-1, c.pendingAt) }
 
 // udpConv builds a UDP or ICMP exchange.
 type udpConv struct {
