@@ -1,0 +1,274 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
+
+	"github.com/netbased/netbased/capture"
+)
+
+// workerCounters is what one capture worker publishes for the metrics: a
+// snapshot copied at every clock tick and when the worker ends, so that
+// nothing on the per-packet path is shared between goroutines.
+type workerCounters struct {
+	Frames, Bytes uint64
+	// DecodeErrors counts rejected frames by the decoder's reason.
+	DecodeErrors map[string]uint64
+	Decoder      capture.DecoderStats
+	// Active is the connection table size; Ended, Evictions the tracker's
+	// running totals.
+	Active           int
+	Ended, Evictions uint64
+}
+
+// workerStats holds a worker's latest published snapshot.
+type workerStats struct {
+	mu   sync.Mutex
+	snap workerCounters
+	// alive is the wall-clock time of the worker's last loop turn (health).
+	alive time.Time
+}
+
+// publish replaces the snapshot; DecodeErrors is copied.
+func (s *workerStats) publish(c workerCounters, now time.Time) {
+	reasons := make(map[string]uint64, len(c.DecodeErrors))
+	for k, v := range c.DecodeErrors {
+		reasons[k] = v
+	}
+	c.DecodeErrors = reasons
+	s.mu.Lock()
+	s.snap, s.alive = c, now
+	s.mu.Unlock()
+}
+
+func (s *workerStats) load() (workerCounters, time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.snap, s.alive
+}
+
+// liveStatser is a capture source with kernel statistics (capture.LiveSource).
+type liveStatser interface {
+	Stats() capture.LiveStats
+}
+
+// engineCounters are the shared stages' running totals (across reloads).
+type engineCounters struct {
+	ConnsAggregated uint64
+	RecordsEmitted  uint64
+	WindowsEmitted  uint64
+	LateConns       uint64
+	EmitErrors      uint64
+	// HeldConns is the number of ended connections waiting for a
+	// configuration reload to take effect at the next window boundary.
+	HeldConns int
+}
+
+// daemonCollector turns the published snapshots into metrics at scrape
+// time (a custom prometheus.Collector: nothing is updated per packet).
+type daemonCollector struct {
+	workers []*workerStats
+	live    []liveStatser // per worker; nil entries for sources without kernel stats
+	engine  func() engineCounters
+
+	packets, bytes, drops, freezes                *prometheus.Desc
+	decodeErrors, active, ended, evictions        *prometheus.Desc
+	conns, records, windows, late, emitErrs, held *prometheus.Desc
+	workersDesc                                   *prometheus.Desc
+}
+
+func newDaemonCollector(workers []*workerStats, live []liveStatser, engine func() engineCounters) *daemonCollector {
+	d := func(name, help string, labels ...string) *prometheus.Desc {
+		return prometheus.NewDesc("netbased_"+name, help, labels, nil)
+	}
+	return &daemonCollector{
+		workers:      workers,
+		live:         live,
+		engine:       engine,
+		packets:      d("capture_packets_total", "Frames captured, per capture worker.", "worker"),
+		bytes:        d("capture_bytes_total", "Bytes captured (frame wire length), per capture worker.", "worker"),
+		drops:        d("capture_kernel_drops_total", "Frames the kernel dropped because the worker's ring was full.", "worker"),
+		freezes:      d("capture_queue_freezes_total", "Times the worker's TPACKET_V3 ring froze (full).", "worker"),
+		decodeErrors: d("decode_errors_total", "Frames rejected by the decoder, by reason (Zeek's weird name).", "reason"),
+		active:       d("connections_active", "Connections in the workers' tables."),
+		ended:        d("connections_ended_total", "Connections ended (removed from the tables)."),
+		evictions:    d("connection_table_evictions_total", "Connections ended early because a table was full (--max-connections)."),
+		conns:        d("aggregate_connections_total", "Ended connections handed to the interval aggregation."),
+		records:      d("records_emitted_total", "Interval records written."),
+		windows:      d("windows_emitted_total", "Windows that produced records."),
+		late:         d("aggregate_late_connections_total", "Connections that ended before the open window (counted in it)."),
+		emitErrs:     d("emit_errors_total", "Errors writing records or the conn log."),
+		held:         d("emit_queue_depth", "Ended connections waiting to be aggregated (held until a reloaded configuration applies)."),
+		workersDesc:  d("capture_workers", "Capture workers (sockets in the fanout group)."),
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (c *daemonCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.packets, c.bytes, c.drops, c.freezes, c.decodeErrors, c.active,
+		c.ended, c.evictions, c.conns, c.records, c.windows, c.late, c.emitErrs, c.held, c.workersDesc} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (c *daemonCollector) Collect(ch chan<- prometheus.Metric) {
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	gauge := func(d *prometheus.Desc, v float64) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v)
+	}
+	reasons := map[string]uint64{}
+	var active int
+	var ended, evictions uint64
+	for i, w := range c.workers {
+		snap, _ := w.load()
+		id := strconv.Itoa(i)
+		counter(c.packets, snap.Frames, id)
+		counter(c.bytes, snap.Bytes, id)
+		var ls capture.LiveStats
+		if i < len(c.live) && c.live[i] != nil {
+			ls = c.live[i].Stats()
+		}
+		counter(c.drops, ls.KernelDrops, id)
+		counter(c.freezes, ls.QueueFreezes, id)
+		for r, n := range snap.DecodeErrors {
+			reasons[r] += n
+		}
+		active += snap.Active
+		ended += snap.Ended
+		evictions += snap.Evictions
+	}
+	for r, n := range reasons {
+		counter(c.decodeErrors, n, r)
+	}
+	gauge(c.active, float64(active))
+	counter(c.ended, ended)
+	counter(c.evictions, evictions)
+	e := c.engine()
+	counter(c.conns, e.ConnsAggregated)
+	counter(c.records, e.RecordsEmitted)
+	counter(c.windows, e.WindowsEmitted)
+	counter(c.late, e.LateConns)
+	counter(c.emitErrs, e.EmitErrors)
+	gauge(c.held, float64(e.HeldConns))
+	gauge(c.workersDesc, float64(len(c.workers)))
+}
+
+// flushBuckets are the window flush duration histogram's buckets (seconds).
+var flushBuckets = []float64{.001, .005, .01, .05, .1, .25, .5, 1, 2.5, 5, 10}
+
+// daemonMetrics is the daemon's own Prometheus registry (never the global
+// default one) and the metrics the daemon observes directly.
+type daemonMetrics struct {
+	reg           *prometheus.Registry
+	flushDuration prometheus.Histogram
+	reloads       *prometheus.CounterVec
+	networkTime   prometheus.Gauge
+}
+
+func newDaemonMetrics(collector prometheus.Collector) (*daemonMetrics, error) {
+	m := &daemonMetrics{
+		reg: prometheus.NewPedanticRegistry(),
+		flushDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "netbased_window_flush_duration_seconds",
+			Help:    "Time to write one window's records (aggregation flush and output).",
+			Buckets: flushBuckets,
+		}),
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "netbased_reloads_total",
+			Help: "SIGHUP reloads, by result (ok or error).",
+		}, []string{"result"}),
+		networkTime: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "netbased_network_time_seconds",
+			Help: "Network time (Unix seconds) every worker has reached; windows close on it.",
+		}),
+	}
+	m.reloads.WithLabelValues("ok")
+	m.reloads.WithLabelValues("error")
+	for _, c := range []prometheus.Collector{
+		collector, m.flushDuration, m.reloads, m.networkTime,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{Namespace: "netbased"}),
+	} {
+		if err := m.reg.Register(c); err != nil {
+			return nil, fmt.Errorf("registering metrics: %w", err)
+		}
+	}
+	return m, nil
+}
+
+// metricsServer serves /metrics and /healthz.
+type metricsServer struct {
+	ln  net.Listener
+	srv *http.Server
+	log *zap.Logger
+}
+
+// startMetricsServer listens on addr (so that a busy port fails the start)
+// and serves in the background. healthy reports whether the daemon works.
+func startMetricsServer(addr string, reg *prometheus.Registry, healthy func() error, log *zap.Logger) (*metricsServer, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--metrics-listen %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+		Registry:      reg,
+		ErrorHandling: promhttp.ContinueOnError,
+		ErrorLog:      zap.NewStdLog(log),
+	}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if err := healthy(); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintf(w, "unhealthy: %v\n", err)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/" {
+			http.NotFound(w, r)
+			return
+		}
+		fmt.Fprintln(w, "netbased: see /metrics and /healthz")
+	})
+	s := &metricsServer{ln: ln, log: log, srv: &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 5 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       time.Minute,
+	}}
+	go func() {
+		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("metrics server stopped", zap.Error(err))
+		}
+	}()
+	log.Info("serving metrics", zap.String("address", ln.Addr().String()))
+	return s, nil
+}
+
+// Addr is the address the server listens on.
+func (s *metricsServer) Addr() string { return s.ln.Addr().String() }
+
+// close stops the server, waiting up to 2 s for scrapes in progress.
+func (s *metricsServer) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := s.srv.Shutdown(ctx); err != nil {
+		_ = s.srv.Close()
+	}
+}

@@ -1,0 +1,724 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"os/signal"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/coreos/go-systemd/v22/daemon"
+	"go.uber.org/zap"
+
+	"github.com/netbased/netbased/aggregate"
+	"github.com/netbased/netbased/capture"
+	"github.com/netbased/netbased/flow"
+	"github.com/netbased/netbased/site"
+)
+
+// runCommand implements `netbased run --interface IF [flags]`: the live
+// sensor. It captures until ctx is cancelled (SIGINT/SIGTERM), then ends
+// every connection, writes the partial window and returns nil. SIGHUP
+// reloads the configuration and reopens the outputs (see deploy/README.md).
+func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	opts, positional, err := parseArgs("run", args, true)
+	if err != nil {
+		if errors.Is(err, errUsage) || errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return fmt.Errorf("%w: %w", err, errUsage)
+	}
+	if len(positional) > 0 {
+		return fmt.Errorf("unexpected arguments %q (run takes only flags; replay reads files): %w", positional, errUsage)
+	}
+	if opts.Interface == "" {
+		return fmt.Errorf("--interface is required (or `interface:` in --config): %w", errUsage)
+	}
+	if opts.FanoutGroup < 0 || opts.FanoutGroup > 0xffff {
+		return fmt.Errorf("--fanout-group %d is not between 0 and 65535: %w", opts.FanoutGroup, errUsage)
+	}
+	if opts.Workers < 0 || opts.Snaplen < 0 || opts.RingSizeMB < 0 {
+		return fmt.Errorf("--workers, --snaplen and --ring-size-mb must not be negative: %w", errUsage)
+	}
+	if _, err := opts.validate(); err != nil {
+		return fmt.Errorf("%w: %w", err, errUsage)
+	}
+	level := zap.NewAtomicLevel()
+	if err := level.UnmarshalText([]byte(opts.LogLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w: %w", err, errUsage)
+	}
+	log := newLogger(level, stderr)
+	defer func() { _ = log.Sync() }()
+
+	workers := opts.Workers
+	if workers == 0 {
+		workers = runtime.NumCPU()
+	}
+	tick := max(time.Duration(opts.ClockTick), 10*time.Millisecond)
+	live, err := capture.OpenLive(capture.LiveConfig{
+		Interface:   opts.Interface,
+		Workers:     workers,
+		Snaplen:     opts.Snaplen,
+		RingSizeMB:  opts.RingSizeMB,
+		FanoutGroup: uint16(opts.FanoutGroup),
+		Promiscuous: opts.Promiscuous,
+		PollTimeout: min(tick, capture.DefaultLivePollTimeout),
+	})
+	if err != nil {
+		if errors.Is(err, syscall.EPERM) {
+			return fmt.Errorf("%w (capturing needs root or CAP_NET_RAW and CAP_NET_ADMIN; see deploy/README.md)", err)
+		}
+		return err
+	}
+	sources := make([]daemonSource, len(live))
+	for i, s := range live {
+		sources[i] = s
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	reload := make(chan struct{}, 1)
+	go func() {
+		for range hup {
+			select {
+			case reload <- struct{}{}:
+			default: // one pending reload is enough
+			}
+		}
+	}()
+	return runDaemon(ctx, daemonParams{
+		args:    args,
+		opts:    opts,
+		sources: sources,
+		stdout:  stdout,
+		log:     log,
+		level:   level,
+		reload:  reload,
+		notify:  func(state string) { _, _ = daemon.SdNotify(false, state) },
+		now:     time.Now,
+		idleLag: 2 * capture.DefaultLiveBlockTimeout,
+	})
+}
+
+// daemonSource is a capture source the daemon can stop from another
+// goroutine (capture.LiveSource; fakes in tests). After Stop, Next returns
+// what is still buffered and then io.EOF. Next may return capture.ErrIdle
+// when nothing arrived for a while.
+type daemonSource interface {
+	capture.Source
+	Stop()
+}
+
+// daemonParams is everything runDaemon needs; tests fill it with fake
+// sources and clocks.
+type daemonParams struct {
+	args    []string // the command line, re-parsed on reload
+	opts    Options
+	sources []daemonSource
+	stdout  io.Writer
+	log     *zap.Logger
+	level   zap.AtomicLevel
+	reload  <-chan struct{}
+	notify  func(state string)
+	now     func() time.Time
+	// idleLag is how far behind the clock an idle worker's network time
+	// stays: frames not yet handed over by the kernel are at most that old.
+	idleLag time.Duration
+	// started, when set, is called once everything runs (tests).
+	started func(d *daemonState)
+}
+
+// daemonState is the running daemon.
+type daemonState struct {
+	p       daemonParams
+	log     *zap.Logger
+	tick    time.Duration
+	workers []*liveWorker
+	metrics *daemonMetrics
+	server  *metricsServer
+
+	// mu serializes everything that reaches the engine, so that a reload
+	// can swap engines between two connections.
+	mu      sync.Mutex
+	eng     *engine
+	opts    Options // the engine's options
+	pending *pendingReload
+	base    engineCounters // totals of engines closed by reloads
+	errSeen error          // the engine error last logged
+	// clock is the network time (Unix ns) every worker has reached and the
+	// engine was advanced to.
+	clock atomic.Int64
+	// local decides the trackers' local_orig/local_resp; a reload replaces it.
+	local atomic.Pointer[site.Nets]
+}
+
+// pendingReload is a reloaded configuration waiting for the window
+// boundary at which it takes over. Connections that end at or after the
+// boundary wait in held until then.
+type pendingReload struct {
+	opts     Options
+	set      *settings
+	boundary time.Time
+	held     []flow.Conn
+}
+
+// liveWorker is one capture goroutine: a source, a decoder and a tracker.
+type liveWorker struct {
+	id    int
+	src   daemonSource
+	w     *worker
+	stats workerStats
+	// netTime is the worker's network time (Unix ns): its tracker's, or
+	// the idle clock's.
+	netTime    atomic.Int64
+	frames     uint64
+	bytes      uint64
+	decodeErrs map[string]uint64
+}
+
+// runDaemon runs the workers, the clock and the metrics server until ctx is
+// cancelled, then stops the sources, drains them, ends every connection
+// and closes the engine (which writes the partial window).
+func runDaemon(ctx context.Context, p daemonParams) (err error) {
+	if p.now == nil {
+		p.now = time.Now
+	}
+	if p.notify == nil {
+		p.notify = func(string) {}
+	}
+	if p.log == nil {
+		p.log = zap.NewNop()
+	}
+	d := &daemonState{p: p, log: p.log.Named(logDaemon), opts: p.opts,
+		tick: max(time.Duration(p.opts.ClockTick), 10*time.Millisecond)}
+	stopSources := func() {
+		for _, s := range p.sources {
+			s.Stop()
+			_ = s.Close()
+		}
+	}
+	set, err := p.opts.validate()
+	if err != nil {
+		stopSources()
+		return fmt.Errorf("%w: %w", err, errUsage)
+	}
+	d.local.Store(set.local)
+	if d.eng, err = newEngine(p.opts, p.stdout); err != nil {
+		stopSources()
+		return err
+	}
+
+	live := make([]liveStatser, len(p.sources))
+	stats := make([]*workerStats, len(p.sources))
+	for i, src := range p.sources {
+		lw := &liveWorker{id: i, src: src, decodeErrs: map[string]uint64{}}
+		lw.w = &worker{decoder: capture.NewDecoder(capture.DecoderOptions{IgnoreChecksums: p.opts.IgnoreChecksums})}
+		cfg := d.eng.trackerConfig(uint64(i) << 48)
+		cfg.Local = d.isLocal
+		lw.w.tracker = flow.NewTracker(cfg, d.deliver)
+		lw.stats.publish(workerCounters{}, p.now())
+		d.workers = append(d.workers, lw)
+		stats[i] = &lw.stats
+		if ls, ok := src.(liveStatser); ok {
+			live[i] = ls
+		}
+	}
+	if d.metrics, err = newDaemonMetrics(newDaemonCollector(stats, live, d.engineCounters)); err != nil {
+		stopSources()
+		_ = d.eng.close()
+		return err
+	}
+	if p.opts.MetricsListen != "" {
+		d.server, err = startMetricsServer(p.opts.MetricsListen, d.metrics.reg, d.healthy, p.log.Named(logMetrics))
+		if err != nil {
+			stopSources()
+			_ = d.eng.close()
+			return err
+		}
+		defer d.server.close()
+	}
+
+	var wg sync.WaitGroup
+	errs := make([]error, len(d.workers))
+	workerCtx, stopAll := context.WithCancel(ctx)
+	defer stopAll()
+	for i, lw := range d.workers {
+		wg.Go(func() {
+			errs[i] = lw.run(d)
+			if errs[i] != nil {
+				stopAll() // a broken source stops the daemon
+			}
+		})
+	}
+	clockDone := make(chan struct{})
+	clockStop := make(chan struct{})
+	go func() {
+		defer close(clockDone)
+		d.clockLoop(clockStop)
+	}()
+
+	d.log.Info("capturing",
+		zap.String("interface", p.opts.Interface), zap.Int("workers", len(d.workers)),
+		zap.Duration("interval", time.Duration(p.opts.Interval)), zap.String("format", p.opts.Format),
+		zap.String("out", p.opts.Out), zap.String("mode", p.opts.Mode))
+	p.notify(daemon.SdNotifyReady)
+	p.notify(fmt.Sprintf("STATUS=capturing on %s with %d workers", p.opts.Interface, len(d.workers)))
+	if p.started != nil {
+		p.started(d)
+	}
+
+	// Wait for the stop signal, handling reloads meanwhile.
+wait:
+	for {
+		select {
+		case <-workerCtx.Done():
+			break wait
+		case <-p.reload:
+			d.reload()
+		}
+	}
+	p.notify(daemon.SdNotifyStopping)
+	d.log.Info("stopping: draining capture and ending every connection")
+	for _, lw := range d.workers {
+		lw.src.Stop()
+	}
+	wg.Wait()
+	close(clockStop)
+	<-clockDone
+
+	// Every tracker is flushed: apply a pending reload, then write the
+	// partial window and close the outputs.
+	d.mu.Lock()
+	last := d.maxWorkerTime()
+	if d.pending != nil {
+		d.swapLocked(d.pending.boundary)
+	}
+	if !last.IsZero() {
+		d.advanceLocked(last)
+	}
+	closeErr := d.eng.close()
+	final := d.engineCountersLocked()
+	d.mu.Unlock()
+
+	var captured uint64
+	for _, lw := range d.workers {
+		snap, _ := lw.stats.load()
+		captured += snap.Frames
+	}
+	d.log.Info("stopped", zap.Uint64("frames", captured), zap.Uint64("records", final.RecordsEmitted),
+		zap.Uint64("windows", final.WindowsEmitted))
+	if err := errors.Join(errs...); err != nil {
+		return errors.Join(err, closeErr)
+	}
+	if closeErr != nil {
+		return fmt.Errorf("closing outputs: %w", closeErr)
+	}
+	return nil
+}
+
+// isLocal is the trackers' Local function (replaced atomically on reload).
+func (d *daemonState) isLocal(a netip.Addr) bool { return d.local.Load().Contains(a) }
+
+// run reads frames until the source ends, then ends the tracker's
+// connections. It publishes its counters every clock tick.
+func (lw *liveWorker) run(d *daemonState) error {
+	log := d.p.log.Named(logCapture).With(zap.Int("worker", lw.id))
+	defer func() {
+		if err := lw.src.Close(); err != nil {
+			log.Warn("closing the capture socket", zap.Error(err))
+		}
+	}()
+	var lastPublish time.Time // packet or clock time of the last publish
+	var runErr error
+	for {
+		f, err := lw.src.Next()
+		if err == nil {
+			lw.handle(f)
+			if ts := f.Timestamp; ts.Sub(lastPublish) >= d.tick || ts.Before(lastPublish) {
+				lastPublish = ts
+				lw.publish(d.p.now())
+			}
+			continue
+		}
+		if errors.Is(err, capture.ErrIdle) {
+			now := d.p.now()
+			lw.idle(now.Add(-d.p.idleLag))
+			if now.Sub(lastPublish) >= d.tick || now.Before(lastPublish) {
+				lastPublish = now
+				lw.publish(now)
+			}
+			continue
+		}
+		if !errors.Is(err, io.EOF) {
+			log.Error("capture failed; stopping", zap.Error(err))
+			runErr = err
+		}
+		break
+	}
+	// The ring is drained: the clock may move to now, then every open
+	// connection ends in its current state.
+	lw.idle(d.p.now().Add(-d.p.idleLag))
+	lw.w.tracker.Flush()
+	lw.publish(d.p.now())
+	return runErr
+}
+
+// handle decodes one frame and tracks its packets (worker.handleFrame,
+// keeping the decoder's reason for the metrics).
+func (lw *liveWorker) handle(f capture.Frame) {
+	lw.frames++
+	lw.bytes += uint64(f.Length)
+	w := lw.w
+	var err error
+	w.packets, err = w.decoder.Decode(f, w.packets[:0])
+	if err != nil {
+		w.decodeErrors++
+		reason := "other"
+		var de *capture.DecodeError
+		if errors.As(err, &de) {
+			reason = de.Reason
+		}
+		lw.decodeErrs[reason]++
+	}
+	for i := range w.packets {
+		w.tracker.Packet(&w.packets[i])
+	}
+}
+
+// idle moves the worker's network time to t (the clock, when the link is
+// idle): due timers fire and end connections.
+func (lw *liveWorker) idle(t time.Time) {
+	lw.w.tracker.Advance(t)
+	if n := t.UnixNano(); n > lw.netTime.Load() {
+		lw.netTime.Store(n)
+	}
+}
+
+// publish copies the worker's counters for the metrics and its network
+// time for the clock.
+func (lw *liveWorker) publish(now time.Time) {
+	tr := lw.w.tracker
+	if nt := tr.NetworkTime(); !nt.IsZero() && nt.UnixNano() > lw.netTime.Load() {
+		lw.netTime.Store(nt.UnixNano())
+	}
+	ts := tr.Stats()
+	lw.stats.publish(workerCounters{
+		Frames:       lw.frames,
+		Bytes:        lw.bytes,
+		DecodeErrors: lw.decodeErrs,
+		Decoder:      lw.w.decoder.Stats(),
+		Active:       tr.Active(),
+		Ended:        ts.Ended,
+		Evictions:    ts.Evictions,
+	}, now)
+}
+
+// minWorkerTime is the network time every worker has reached (zero until
+// each has one).
+func (d *daemonState) minWorkerTime() time.Time {
+	var m int64
+	for i, lw := range d.workers {
+		n := lw.netTime.Load()
+		if n == 0 {
+			return time.Time{}
+		}
+		if i == 0 || n < m {
+			m = n
+		}
+	}
+	if m == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, m).UTC()
+}
+
+// maxWorkerTime is the latest network time of any worker.
+func (d *daemonState) maxWorkerTime() time.Time {
+	var m int64
+	for _, lw := range d.workers {
+		m = max(m, lw.netTime.Load())
+	}
+	if m == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, m).UTC()
+}
+
+// clockLoop advances the engine to the workers' common network time every
+// tick (closing windows on time even when the link is idle), applies a
+// pending reload at its boundary and pings the systemd watchdog.
+func (d *daemonState) clockLoop(stop <-chan struct{}) {
+	ticker := time.NewTicker(d.tick)
+	defer ticker.Stop()
+	watchdog, _ := daemon.SdWatchdogEnabled(false)
+	var lastPing time.Time
+	for {
+		select {
+		case <-stop:
+			return
+		case <-ticker.C:
+		}
+		if t := d.minWorkerTime(); !t.IsZero() {
+			d.mu.Lock()
+			if d.pending != nil && !t.Before(d.pending.boundary) {
+				d.swapLocked(d.pending.boundary)
+			}
+			d.advanceLocked(t)
+			d.mu.Unlock()
+		}
+		if watchdog > 0 && time.Since(lastPing) >= watchdog/3 {
+			if err := d.healthy(); err == nil {
+				d.p.notify(daemon.SdNotifyWatchdog)
+				lastPing = time.Now()
+			} else {
+				d.log.Warn("not pinging the watchdog", zap.Error(err))
+			}
+		}
+	}
+}
+
+// advanceLocked moves the engine's network time to t (never back) and
+// times the window flush it may cause.
+func (d *daemonState) advanceLocked(t time.Time) {
+	if t.UnixNano() <= d.clock.Load() {
+		return
+	}
+	if d.pending != nil && !t.Before(d.pending.boundary) {
+		// Not past the boundary before the reloaded engine takes over.
+		t = d.pending.boundary.Add(-time.Nanosecond)
+	}
+	d.clock.Store(t.UnixNano())
+	d.metrics.networkTime.Set(float64(t.UnixNano()) / 1e9)
+	before := d.eng.windows()
+	start := time.Now()
+	d.eng.advance(t)
+	d.observeFlushLocked(before, start)
+}
+
+// observeFlushLocked records a flush duration when the engine emitted a
+// window since before was read, and logs a new engine error.
+func (d *daemonState) observeFlushLocked(before uint64, start time.Time) {
+	if after := d.eng.windows(); after != before {
+		d.metrics.flushDuration.Observe(time.Since(start).Seconds())
+		d.log.Debug("window written", zap.Uint64("windows", after))
+	}
+	if err := d.eng.firstErr(); err != nil && err != d.errSeen {
+		d.errSeen = err
+		d.p.log.Named(logEmit).Error("writing records failed", zap.Error(err))
+	}
+}
+
+// deliver takes one ended connection from a worker's tracker (valid only
+// during the call).
+func (d *daemonState) deliver(c *flow.Conn) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if p := d.pending; p != nil && !c.End.Before(p.boundary) {
+		p.held = append(p.held, cloneConn(c))
+		return
+	}
+	before := d.eng.windows()
+	start := time.Now()
+	d.eng.deliver(c)
+	d.observeFlushLocked(before, start)
+}
+
+// cloneConn deep-copies an ended connection.
+func cloneConn(c *flow.Conn) flow.Conn {
+	cp := *c
+	cp.UID = strings.Clone(c.UID)
+	cp.ConnState = strings.Clone(c.ConnState)
+	cp.History = strings.Clone(c.History)
+	cp.Services = slices.Clone(c.Services)
+	for i, s := range cp.Services {
+		cp.Services[i] = strings.Clone(s)
+	}
+	cp.TunnelParents = slices.Clone(c.TunnelParents)
+	return cp
+}
+
+// reload re-reads the command line and configuration file (SIGHUP). The
+// log level applies at once; the record settings (networks, mode, format,
+// output, metadata, conn log) apply from the next window boundary, when a
+// new engine with freshly opened outputs takes over; capture settings need
+// a restart.
+func (d *daemonState) reload() {
+	log := d.log.With(zap.String("event", "reload"))
+	opts, _, err := parseArgs("run", d.p.args, true)
+	var set *settings
+	if err == nil {
+		set, err = opts.validate()
+	}
+	if err != nil {
+		d.metrics.reloads.WithLabelValues("error").Inc()
+		log.Error("reload failed; keeping the running configuration", zap.Error(err))
+		return
+	}
+	if err := d.p.level.UnmarshalText([]byte(opts.LogLevel)); err != nil {
+		log.Warn("log_level not changed", zap.Error(err))
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if changed := restartOnly(&d.opts, &opts); len(changed) > 0 {
+		log.Warn("these settings change only after a restart", zap.Strings("settings", changed))
+		restoreRestartOnly(&opts, &d.opts)
+	}
+	iv := time.Duration(d.opts.Interval)
+	if iv <= 0 {
+		// One window until the daemon stops: there is no boundary to
+		// switch at without splitting it.
+		d.metrics.reloads.WithLabelValues("ok").Inc()
+		log.Warn("with --interval 0 the reloaded record settings apply only after a restart")
+		return
+	}
+	if d.pending != nil {
+		d.pending.opts, d.pending.set = opts, set
+	} else {
+		clock := d.clock.Load()
+		if clock == 0 {
+			clock = d.p.now().UnixNano()
+		}
+		boundary := clock - clock%int64(iv) + int64(iv)
+		d.pending = &pendingReload{opts: opts, set: set, boundary: time.Unix(0, boundary).UTC()}
+	}
+	d.metrics.reloads.WithLabelValues("ok").Inc()
+	log.Info("configuration reloaded; it applies from the next window",
+		zap.Time("from", d.pending.boundary), zap.String("mode", opts.Mode),
+		zap.Strings("local_nets", opts.LocalNets), zap.String("out", opts.Out))
+}
+
+// swapLocked ends the running engine's last window at boundary and hands
+// over to an engine built from the pending configuration (its outputs
+// opened anew), which first gets the held connections.
+func (d *daemonState) swapLocked(boundary time.Time) {
+	p := d.pending
+	d.pending = nil
+	log := d.log.With(zap.String("event", "reload"))
+	next, err := newEngine(p.opts, d.p.stdout)
+	if err != nil {
+		d.metrics.reloads.WithLabelValues("error").Inc()
+		log.Error("cannot apply the reloaded configuration; keeping the running one", zap.Error(err))
+		for i := range p.held {
+			d.eng.deliver(&p.held[i])
+		}
+		return
+	}
+	d.advanceLocked(boundary.Add(-time.Nanosecond))
+	before := d.eng.windows()
+	start := time.Now()
+	d.eng.advance(boundary)
+	d.observeFlushLocked(before, start)
+	old := d.engineCountersLocked()
+	if err := d.eng.close(); err != nil {
+		log.Error("closing the outputs of the previous configuration", zap.Error(err))
+	}
+	d.base = old
+	d.eng, d.opts, d.errSeen = next, p.opts, nil
+	d.local.Store(p.set.local)
+	d.clock.Store(boundary.UnixNano())
+	for i := range p.held {
+		d.eng.deliver(&p.held[i])
+	}
+	log.Info("reloaded configuration in effect", zap.Time("from", boundary), zap.Int("held_connections", len(p.held)))
+}
+
+// restartOnly names the settings that differ between a and b and that
+// apply only at start.
+func restartOnly(a, b *Options) []string {
+	var changed []string
+	check := func(name string, same bool) {
+		if !same {
+			changed = append(changed, name)
+		}
+	}
+	check("interface", a.Interface == b.Interface)
+	check("workers", a.Workers == b.Workers)
+	check("snaplen", a.Snaplen == b.Snaplen)
+	check("ring_size_mb", a.RingSizeMB == b.RingSizeMB)
+	check("fanout_group", a.FanoutGroup == b.FanoutGroup)
+	check("promiscuous", a.Promiscuous == b.Promiscuous)
+	check("metrics_listen", a.MetricsListen == b.MetricsListen)
+	check("clock_tick", a.ClockTick == b.ClockTick)
+	check("interval", a.Interval == b.Interval)
+	check("ignore_checksums", a.IgnoreChecksums == b.IgnoreChecksums)
+	check("max_connections", a.MaxConnections == b.MaxConnections)
+	check("services", slices.Equal(a.Services, b.Services))
+	return changed
+}
+
+// restoreRestartOnly copies the start-only settings of from into to.
+func restoreRestartOnly(to, from *Options) {
+	to.Interface, to.Workers, to.Snaplen = from.Interface, from.Workers, from.Snaplen
+	to.RingSizeMB, to.FanoutGroup, to.Promiscuous = from.RingSizeMB, from.FanoutGroup, from.Promiscuous
+	to.MetricsListen, to.ClockTick, to.Interval = from.MetricsListen, from.ClockTick, from.Interval
+	to.IgnoreChecksums, to.MaxConnections, to.Services = from.IgnoreChecksums, from.MaxConnections, from.Services
+}
+
+// engineCounters reads the shared stages' totals (for the metrics).
+func (d *daemonState) engineCounters() engineCounters {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.engineCountersLocked()
+}
+
+func (d *daemonState) engineCountersLocked() engineCounters {
+	c := d.base
+	s := d.eng.aggStats()
+	c.ConnsAggregated += s.Conns
+	c.RecordsEmitted += s.Records
+	c.WindowsEmitted += s.Windows
+	c.LateConns += s.Late
+	if d.eng.firstErr() != nil {
+		c.EmitErrors++
+	}
+	if d.pending != nil {
+		c.HeldConns = len(d.pending.held)
+	}
+	return c
+}
+
+// healthy reports an error when a worker stopped turning (no publish for
+// many ticks) or an output failed.
+func (d *daemonState) healthy() error {
+	now := d.p.now()
+	limit := max(20*d.tick, 5*time.Second)
+	for _, lw := range d.workers {
+		if _, alive := lw.stats.load(); now.Sub(alive) > limit {
+			return fmt.Errorf("capture worker %d has not reported for %v", lw.id, now.Sub(alive).Round(time.Second))
+		}
+	}
+	d.mu.Lock()
+	err := d.eng.firstErr()
+	d.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("output: %w", err)
+	}
+	return nil
+}
+
+// Engine read-outs the daemon needs (the engine keeps its state under
+// e.mu).
+
+func (e *engine) windows() uint64 { return e.aggStats().Windows }
+
+func (e *engine) aggStats() aggregate.Stats {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.agg.Stats()
+}
+
+func (e *engine) firstErr() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.err
+}
