@@ -127,7 +127,7 @@ type Decoder struct {
 	vlan   uint16
 	full   bool // the whole frame was captured (wire length <= captured length)
 	shims  int
-	emited int
+	emitted int
 	// inTeredo is set while decoding the inner packet of a Teredo tunnel.
 	inTeredo bool
 	// encap is the innermost encapsulation entered so far.
@@ -197,8 +197,9 @@ func (d *Decoder) Decode(f Frame, out []Packet) ([]Packet, error) {
 	d.ts = f.Timestamp
 	d.vlan = f.VLAN
 	d.shims = 0
-	d.emited = 0
+	d.emitted = 0
 	d.inTeredo = false
+	d.frag.newFrame()
 	data := f.Data
 	if f.CaptureLength > 0 && f.CaptureLength < len(data) {
 		data = data[:f.CaptureLength]
@@ -215,7 +216,7 @@ func (d *Decoder) Decode(f Frame, out []Packet) ([]Packet, error) {
 	d.out = nil
 	if err != nil {
 		d.stats.Errors++
-	} else if d.emited == 0 {
+	} else if d.emitted == 0 {
 		d.stats.NonIP++
 	}
 	return out, err

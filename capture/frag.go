@@ -50,7 +50,10 @@ type fragTable struct {
 	bytes    int
 	lastScan time.Time
 	free     []*fragDatagram
-	out      []byte
+	// outs hold the datagrams completed during the current Decode call (a
+	// frame can complete more than one, e.g. in an A-MSDU); used counts them.
+	outs [][]byte
+	used int
 	// dropped counts datagrams given up (evicted, timed out, inconsistent).
 	dropped uint64
 }
@@ -92,11 +95,12 @@ func (t *fragTable) addIPv4(ts time.Time, pkt []byte, hl, off int, more bool) ([
 		t.drop(dg)
 		return nil, false, errFragTooLarge
 	}
-	t.out = append(append(t.out[:0], hdr...), dg.payload[:dg.totalLen]...)
-	binary.BigEndian.PutUint16(t.out[2:4], uint16(total))
-	binary.BigEndian.PutUint16(t.out[6:8], 0)
+	out := append(append(t.outBuf(), hdr...), dg.payload[:dg.totalLen]...)
+	binary.BigEndian.PutUint16(out[2:4], uint16(total))
+	binary.BigEndian.PutUint16(out[6:8], 0)
+	t.keep(out)
 	t.finish(dg)
-	return t.out, true, nil
+	return out, true, nil
 }
 
 // addIPv6 adds an IPv6 fragment (pkt = the whole packet, fragHdr the offset of
@@ -127,11 +131,34 @@ func (t *fragTable) addIPv6(ts time.Time, pkt []byte, fragHdr, off int, more boo
 		return nil, 0, 0, false, errFragTooLarge
 	}
 	next := dg.next
-	t.out = append(append(t.out[:0], dg.hdr...), dg.payload[:dg.totalLen]...)
-	binary.BigEndian.PutUint16(t.out[4:6], uint16(total-40))
+	out := append(append(t.outBuf(), dg.hdr...), dg.payload[:dg.totalLen]...)
+	binary.BigEndian.PutUint16(out[4:6], uint16(total-40))
+	t.keep(out)
 	t.finish(dg)
-	return t.out, unfrag, next, true, nil
+	return out, unfrag, next, true, nil
 }
+
+// outBuf returns an empty buffer for a completed datagram that stays valid
+// until the next Decode call.
+func (t *fragTable) outBuf() []byte {
+	if t.used < len(t.outs) {
+		return t.outs[t.used][:0]
+	}
+	return nil
+}
+
+// keep stores the completed datagram's buffer for reuse.
+func (t *fragTable) keep(b []byte) {
+	if t.used < len(t.outs) {
+		t.outs[t.used] = b
+	} else {
+		t.outs = append(t.outs, b)
+	}
+	t.used++
+}
+
+// newFrame is called at the start of each Decode call.
+func (t *fragTable) newFrame() { t.used = 0 }
 
 func (t *fragTable) add(ts time.Time, key fragKey, data []byte, off int, more bool) (*fragDatagram, error) {
 	t.expire(ts)

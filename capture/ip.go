@@ -266,7 +266,7 @@ func (d *Decoder) newPacket(ip *ipHeader, proto uint8, depth int) *Packet {
 	p.IPLen = ip.ipLen
 	p.TunnelDepth = uint8(depth)
 	p.VLAN = d.vlan
-	d.emited++
+	d.emitted++
 	d.stats.Packets++
 	if depth > 0 {
 		d.stats.TunnelPackets++
