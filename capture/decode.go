@@ -290,22 +290,14 @@ func (d *Decoder) decodePPPSerial(data []byte, wire, depth int) error {
 	return d.decodePPP(data, wire, depth)
 }
 
-// decodePPP decodes a PPP protocol field followed by its payload.
+// decodePPP decodes a two-byte PPP protocol field followed by its payload
+// (Zeek does not handle protocol-field compression).
 func (d *Decoder) decodePPP(data []byte, wire, depth int) error {
-	if len(data) < 1 {
+	if len(data) < 2 {
 		return errTruncatedLink
 	}
-	var proto uint16
-	if data[0]&1 == 1 { // protocol field compression
-		proto = uint16(data[0])
-		data, wire = data[1:], wire-1
-	} else {
-		if len(data) < 2 {
-			return errTruncatedLink
-		}
-		proto = binary.BigEndian.Uint16(data)
-		data, wire = data[2:], wire-2
-	}
+	proto := binary.BigEndian.Uint16(data)
+	data, wire = data[2:], wire-2
 	switch proto {
 	case 0x0021:
 		return d.decodeIPv4(data, wire, depth)
