@@ -122,11 +122,11 @@ type Decoder struct {
 	frag  fragTable
 
 	// per-frame state
-	out    []Packet
-	ts     time.Time
-	vlan   uint16
-	full   bool // the whole frame was captured (wire length <= captured length)
-	shims  int
+	out     []Packet
+	ts      time.Time
+	vlan    uint16
+	full    bool // the whole frame was captured (wire length <= captured length)
+	shims   int
 	emitted int
 	// inTeredo is set while decoding the inner packet of a Teredo tunnel.
 	inTeredo bool
