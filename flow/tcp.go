@@ -26,6 +26,16 @@ const maxBlocks = 64
 // maxPending bounds the out-of-order payload bytes kept for the classifier.
 const maxPending = 16 << 10
 
+// Reassembler limits (init-bare.zeek): tcp_max_initial_window,
+// tcp_max_above_hole_without_any_acks and
+// tcp_excessive_data_without_further_acks. Past the last two the
+// reassembler stops (no more deliveries, gaps or pending data).
+const (
+	tcpMaxInitialWindow         = 16384
+	tcpMaxAboveHoleWithoutAcks  = 16384
+	tcpExcessiveDataWithoutAcks = 10 * 1024 * 1024
+)
+
 type seqRange struct{ lo, hi uint64 }
 
 type pendSeg struct {
@@ -53,6 +63,8 @@ type endpoint struct {
 	gapCnt, gapThr    uint32
 	chkCnt, chkThr    uint32
 	delivered         uint64 // last_reassem_seq (relative)
+	trim              uint64 // trim_seq: data below it was acked (relative)
+	skip              bool   // skip_deliveries
 	blocks            []seqRange
 	clsPos            uint64 // stream position delivered to the classifier
 	pending           []byte
@@ -66,7 +78,7 @@ func (c *conn) tcpInit() {
 		e := &c.eps[i]
 		e.isOrig = i == 0
 		e.rxmtThr, e.win0Thr, e.gapThr, e.chkThr = 1, 1, 1, 1
-		e.delivered, e.clsPos = 1, 1
+		e.delivered, e.clsPos, e.trim = 1, 1, 1
 	}
 	c.isActive = true
 }
@@ -110,15 +122,40 @@ func (e *endpoint) noDataAcked() bool {
 	return ack == start || ack == start+1
 }
 
-// dataPending: data is pending unless everything up to the FIN has been
-// delivered.
-func (e *endpoint) dataPending() bool {
+// dataPending is TCP_Reassembler::DataPending: data is pending unless
+// everything up to the FIN (or RST) has been delivered and, unless e sent
+// a RST, the peer holds no data e has not acknowledged.
+func (e *endpoint) dataPending(peer *endpoint) bool {
+	if e.skip {
+		return false
+	}
 	delivered := uint64(e.startSeq) + e.delivered
 	last := fullSeq(e.lastSeq, e.seqWraps)
 	if last < delivered {
 		return false
 	}
-	return last > delivered+1
+	if delivered != last-1 && delivered != last {
+		return true
+	}
+	return e.state != tcpReset && peer.hasUndeliveredData()
+}
+
+// hasUndeliveredData reports whether the reassembler still holds blocks:
+// data above a hole or delivered but not yet acknowledged.
+func (e *endpoint) hasUndeliveredData() bool {
+	return !e.skip && (len(e.blocks) > 0 || e.delivered > e.trim)
+}
+
+// dataSize is the reassembler's buffered byte count.
+func (e *endpoint) dataSize() uint64 {
+	var n uint64
+	if e.delivered > e.trim {
+		n = e.delivered - e.trim
+	}
+	for _, b := range e.blocks {
+		n += b.hi - b.lo
+	}
+	return n
 }
 
 func relativeSeq(e *endpoint, cur, last, wraps uint32) (uint64, bool) {
@@ -516,7 +553,7 @@ func (t *Tracker) updateStateMachine(c *conn, e, peer *endpoint, baseSeq uint32,
 
 // connectionClosed is TCPSessionAdapter::ConnectionClosed.
 func (t *Tracker) connectionClosed(c *conn, e, peer *endpoint, genEvent bool) {
-	if e.dataPending() {
+	if e.dataPending(peer) {
 		c.closeDeferred = true
 		if !c.deferredGenEvent {
 			c.deferredGenEvent = genEvent
@@ -549,7 +586,7 @@ func (t *Tracker) connectionClosed(c *conn, e, peer *endpoint, genEvent bool) {
 // checkEOF runs the deferred close once an endpoint that closed has had
 // everything delivered (TCP_Reassembler::CheckEOF / EndpointEOF).
 func (t *Tracker) checkEOF(c *conn, e *endpoint) {
-	if e.didEOF || (e.state != tcpClosed && e.state != tcpReset) || e.dataPending() {
+	if e.didEOF || (e.finCnt == 0 && e.state != tcpClosed && e.state != tcpReset) || e.dataPending(c.peerOf(e)) {
 		return
 	}
 	e.didEOF = true
@@ -612,11 +649,25 @@ func (t *Tracker) ackReceived(c *conn, e *endpoint, upTo uint64) {
 	if e.finCnt > 0 && upTo >= e.finSeq {
 		upTo = e.finSeq - 1
 	}
-	if upTo <= e.delivered {
-		t.checkEOF(c, e)
+	if upTo <= e.trim {
 		return
 	}
+	e.trim = upTo
+	if upTo > e.delivered {
+		t.undelivered(c, e, upTo)
+	}
+	t.checkEOF(c, e)
+}
+
+// undelivered is TCP_Reassembler::Undelivered: the peer acknowledged data
+// up to upTo that was never delivered.
+func (t *Tracker) undelivered(c *conn, e *endpoint, upTo uint64) {
 	if upTo <= 2 && c.isPartial {
+		return
+	}
+	if e.skip {
+		e.delivered = upTo
+		e.clsPos = upTo
 		return
 	}
 	peer := c.peerOf(e)
@@ -646,7 +697,6 @@ func (t *Tracker) ackReceived(c *conn, e *endpoint, upTo uint64) {
 		t.cfg.Classifier.Gap(&c.cls, e.isOrig)
 	}
 	t.flushPending(c, e)
-	t.checkEOF(c, e)
 }
 
 func isClean(e *endpoint) bool {
@@ -682,10 +732,32 @@ func (e *endpoint) absorbBlocks() {
 // advances the stream (and feeds the classifier), later data is buffered.
 // Payload not captured in full is not reassembled (truncated_tcp_payload).
 func (t *Tracker) dataSent(c *conn, e *endpoint, seq uint64, payload []byte, length int) {
-	if len(payload) < length {
+	if len(payload) < length || e.skip {
 		return
 	}
-	data := payload[:length]
+	t.reassemble(c, e, seq, payload[:length])
+	if e.noDataAcked() {
+		if len(e.blocks) > 0 && e.blocks[len(e.blocks)-1].hi-e.delivered > tcpMaxAboveHoleWithoutAcks {
+			e.stopReassembly()
+			return
+		}
+	}
+	if e.dataSize() > tcpExcessiveDataWithoutAcks {
+		e.stopReassembly()
+	}
+}
+
+// stopReassembly is ClearBlocks plus skip_deliveries.
+func (e *endpoint) stopReassembly() {
+	e.skip = true
+	e.blocks = e.blocks[:0]
+	e.pending = e.pending[:0]
+	e.pendSegs = e.pendSegs[:0]
+}
+
+// reassemble is Reassembler::NewBlock and BlockInserted.
+func (t *Tracker) reassemble(c *conn, e *endpoint, seq uint64, data []byte) {
+	length := len(data)
 	lo, hi := seq, seq+uint64(length)
 	if hi <= e.delivered {
 		return
@@ -693,6 +765,11 @@ func (t *Tracker) dataSent(c *conn, e *endpoint, seq uint64, payload []byte, len
 	if lo <= e.delivered {
 		e.delivered = hi
 		e.absorbBlocks()
+		// BlockInserted: with nothing acked yet and more than an initial
+		// window sent, do not hold on to the delivered data.
+		if e.noDataAcked() && e.size(c.peerOf(e)) > tcpMaxInitialWindow && e.trim < e.delivered {
+			e.trim = e.delivered
+		}
 		if t.cfg.Classifier != nil {
 			if e.clsPos >= lo && e.clsPos < hi {
 				t.deliver(c, e, data[e.clsPos-lo:])

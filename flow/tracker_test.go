@@ -274,6 +274,33 @@ func TestSequenceArithmetic(t *testing.T) {
 	}
 }
 
+func TestDeferredClose(t *testing.T) {
+	// A's FIN crosses B's unacknowledged data: A's close is deferred
+	// (DataPending: the peer still holds unacked data) and B's EOF then
+	// consumes the deferral, so A never completes the close. As in Zeek,
+	// the duration keeps A's final ACK and the connection lingers until
+	// the inactivity timeout.
+	h := newHarness(t, Config{})
+	h.tcp(40000, 80, cat(handshake(), []seg{
+		{at: 0.3, flags: fA | fP, seq: 5001, ack: 1001, n: 50},
+		{at: 0.4, fromA: true, flags: fF | fA, seq: 1001, ack: 5001},
+		{at: 0.5, flags: fF | fA, seq: 5051, ack: 1002},
+		{at: 0.6, fromA: true, flags: fA, seq: 1002, ack: 5052},
+	})...)
+	h.tr.Advance(at(300.59))
+	if len(h.ended) != 0 {
+		t.Fatalf("removed before the inactivity timeout")
+	}
+	h.tr.Advance(at(300.6))
+	if len(h.ended) != 1 {
+		t.Fatalf("not removed at the inactivity timeout: %d", len(h.ended))
+	}
+	c := h.ended[0]
+	if c.ConnState != "SF" || !c.LastTime.Equal(at(0.6)) || c.RespBytes != 50 || c.History != "ShAdFf" {
+		t.Errorf("deferred close: state %s last %v resp %d history %q", c.ConnState, c.LastTime.Sub(epoch), c.RespBytes, c.History)
+	}
+}
+
 func TestFlipRules(t *testing.T) {
 	// TCP without SYN from a likely server port: flipped at creation.
 	h := newHarness(t, Config{})
