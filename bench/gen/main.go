@@ -44,11 +44,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	cfg := traffic.Config{Seed: *seed, Sessions: *sessions, Scale: *scale}
 	if *manifest {
-		sessions, err := traffic.Manifest(cfg)
+		text, err := traffic.ManifestMarkdown(cfg)
 		if err != nil {
 			return err
 		}
-		_, err = io.WriteString(stdout, traffic.MarkdownTable(sessions, false))
+		_, err = io.WriteString(stdout, text)
 		return err
 	}
 	if *out == "" {

@@ -6,6 +6,26 @@ import (
 	"strings"
 )
 
+// ManifestMarkdown describes the trace cfg produces: a summary line and the
+// session table (background sessions summarised), as pcaps/README.md shows.
+func ManifestMarkdown(cfg Config) (string, error) {
+	tr, err := Generate(cfg)
+	if err != nil {
+		return "", err
+	}
+	background := 0
+	for _, s := range tr.Sessions {
+		if s.Background {
+			background++
+		}
+	}
+	pcapSize := 24 + 16*tr.Stats.Packets + tr.Stats.Bytes
+	summary := fmt.Sprintf("%d packets, %d connections (%d catalogue, %d background), %d bytes of pcap, %s – %s UTC.\n\n",
+		tr.Stats.Packets, len(tr.Sessions), len(tr.Sessions)-background, background, pcapSize,
+		tr.Stats.First.UTC().Format("2006-01-02 15:04:05"), tr.Stats.Last.UTC().Format("15:04:05"))
+	return summary + MarkdownTable(tr.Sessions, false), nil
+}
+
 // MarkdownTable renders sessions as a markdown table. With background
 // false, random background sessions are summarised in one line per kind
 // instead of being listed.

@@ -306,8 +306,11 @@ func (g *generator) sshSession(client, server *host, at int64, keepUntil int64, 
 
 func (g *generator) ntpExchange(client, server *host, at int64, bg bool) *session {
 	f := g.newFlow(client, server, protoUDP, 123)
-	if !client.linux {
-		f.sport = 123 // Windows w32time uses 123 on both sides
+	if !client.linux && !bg {
+		// Windows w32time uses 123 on both sides. Background sessions keep
+		// ephemeral ports so busy traces never merge two exchanges into one
+		// Zeek connection.
+		f.sport = 123
 	}
 	c := g.udp(f, at)
 	t0 := g.cfg.Start.Add(time.Duration(at) * time.Microsecond)
@@ -539,7 +542,7 @@ func (g *generator) background(at int64) []*session {
 	case "rdp-tls":
 		return one(g.rdpTLSSession(client, nw.tsNLA, at, client.name, true))
 	case "ping":
-		return one(g.ping(client, nw.extDNS[g.rng.IntN(len(nw.extDNS))], at, 1+g.rng.IntN(4), true))
+		return one(g.ping(client, web, at, 1+g.rng.IntN(4), true))
 	case "rejected":
 		return one(g.portProbe(client, nw.intranet, at, uint16(49152+g.rng.IntN(16000)), 8443, "closed", true))
 	case "unanswered":

@@ -87,11 +87,15 @@ func (g *generator) between(lo, hi int64) int64 {
 // returns it ready for merging.
 func (g *generator) finish(f *flow, kind string, segs []segment, exp expect, background bool) *session {
 	slices.SortStableFunc(segs, func(a, b segment) int { return cmp.Compare(a.at, b.at) })
-	s := &session{id: len(g.sessions), kind: kind, segs: segs}
+	s := &session{id: g.nSessions, kind: kind, segs: segs}
 	if len(segs) == 0 {
 		return s
 	}
+	g.nSessions++
 	s.start = segs[0].at
+	if !g.keepManifest {
+		return s
+	}
 	m := Session{
 		ID: s.id, Kind: kind, Background: background,
 		Start: g.cfg.Start.Add(time.Duration(segs[0].at) * time.Microsecond),

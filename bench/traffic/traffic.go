@@ -119,7 +119,7 @@ type Trace struct {
 // Generate builds the whole trace in memory. Use WritePcap for large traces.
 func Generate(cfg Config) (*Trace, error) {
 	tr := &Trace{}
-	stats, sessions, err := each(cfg, func(ts time.Time, data []byte) error {
+	stats, sessions, err := each(cfg, true, func(ts time.Time, data []byte) error {
 		tr.Packets = append(tr.Packets, Packet{Timestamp: ts, Data: append([]byte(nil), data...)})
 		return nil
 	})
@@ -134,7 +134,7 @@ func Generate(cfg Config) (*Trace, error) {
 // Each streams the trace's frames in timestamp order to fn. data is only
 // valid during the call.
 func Each(cfg Config, fn func(ts time.Time, data []byte) error) (Stats, error) {
-	stats, _, err := each(cfg, fn)
+	stats, _, err := each(cfg, false, fn)
 	return stats, err
 }
 
@@ -168,16 +168,20 @@ func WritePcap(w io.Writer, cfg Config) (Stats, error) {
 // Manifest returns the sessions of the trace that cfg describes, in the order
 // they were created (catalogue first, then background by start time).
 func Manifest(cfg Config) ([]Session, error) {
-	_, sessions, err := each(cfg, func(time.Time, []byte) error { return nil })
+	_, sessions, err := each(cfg, true, func(time.Time, []byte) error { return nil })
 	return sessions, err
 }
 
 // each runs the generator: it builds the catalogue, then merges the packets
 // of all sessions in time order, creating background sessions lazily so
 // memory stays proportional to the sessions open at once.
-func each(cfg Config, fn func(ts time.Time, data []byte) error) (Stats, []Session, error) {
+//
+// With manifest set it also returns the sessions' descriptions; streaming
+// callers leave it unset so a large trace's memory stays bounded.
+func each(cfg Config, manifest bool, fn func(ts time.Time, data []byte) error) (Stats, []Session, error) {
 	cfg = cfg.normalized()
 	g := newGenerator(cfg)
+	g.keepManifest = manifest
 	var stats Stats
 
 	pending := g.catalogue() // sorted by start
@@ -252,7 +256,7 @@ func each(cfg Config, fn func(ts time.Time, data []byte) error) (Stats, []Sessio
 			heap.Fix(&active, 0)
 		}
 	}
-	stats.Sessions = len(g.sessions)
+	stats.Sessions = g.nSessions
 	slices.SortStableFunc(g.sessions, func(a, b Session) int { return a.Start.Compare(b.Start) })
 	for i := range g.sessions {
 		g.sessions[i].ID = i + 1
@@ -285,11 +289,15 @@ func (h *sessionHeap) Pop() any {
 // generator holds the state of one trace: the random source, the host
 // population and the manifest.
 type generator struct {
-	cfg      Config
-	rng      *rand.Rand
-	net      *network
-	sessions []Session
-	certs    map[string][]byte
+	cfg   Config
+	rng   *rand.Rand
+	net   *network
+	certs map[string][]byte
+	// nSessions counts the sessions created; sessions describes them when
+	// keepManifest is set.
+	nSessions    int
+	keepManifest bool
+	sessions     []Session
 }
 
 func newGenerator(cfg Config) *generator {
