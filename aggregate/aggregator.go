@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"slices"
 	"time"
 
 	"github.com/netbased/netbased/flow"
@@ -46,6 +45,7 @@ type Aggregator struct {
 	first, last      time.Time // network time seen
 	dirty            bool      // an event was applied since the last flush
 	closed           bool
+	rec              Interval // reused for every record
 	stats            Stats
 }
 
@@ -201,49 +201,47 @@ func (a *Aggregator) Close() error {
 	return err
 }
 
-// flush emits the records of the open window, ordered by address.
+// flush emits the records of the open window, ordered by address: the
+// shards sort their states (in parallel when sharded), then this goroutine
+// merges them, filling one reused Interval per record, and resets them.
 func (a *Aggregator) flush(start, end time.Time) error {
 	if !a.dirty {
 		return nil
 	}
 	a.dirty = false
-	var parts [][]Interval
 	if a.work == nil {
-		parts = append(parts, a.shards[0].records(start, end, &a.md))
+		a.shards[0].sortStates()
 	} else {
-		for i, w := range a.work {
-			if len(a.batch[i]) > 0 {
-				w.in <- workMsg{events: a.batch[i]}
-				a.batch[i] = w.newBatch(a.cfg.BatchSize)
+		a.drain(true) // the workers are idle until the next message
+	}
+	defer func() {
+		for _, s := range a.shards {
+			s.reset()
+		}
+	}()
+	pos := make([]int, len(a.shards))
+	total := 0
+	for {
+		best := -1
+		for i, s := range a.shards {
+			if pos[i] < len(s.order) && (best < 0 ||
+				s.at(s.order[pos[i]]).addr.Compare(a.shards[best].at(a.shards[best].order[pos[best]]).addr) < 0) {
+				best = i
 			}
 		}
-		replies := make([]chan []Interval, len(a.work))
-		for i, w := range a.work {
-			replies[i] = make(chan []Interval, 1)
-			w.in <- workMsg{flush: &flushReq{start: start, end: end, md: &a.md, reply: replies[i]}}
+		if best < 0 {
+			break
 		}
-		for _, r := range replies {
-			parts = append(parts, <-r)
+		s := a.shards[best]
+		s.fill(&a.rec, s.order[pos[best]], start, end, &a.md)
+		pos[best]++
+		total++
+		if err := a.out.WriteInterval(&a.rec); err != nil {
+			return fmt.Errorf("aggregate: writing the record of %s: %w", a.rec.Address, err)
 		}
-	}
-	total := 0
-	for _, p := range parts {
-		total += len(p)
 	}
 	if total == 0 {
 		return nil
-	}
-	recs := make([]*Interval, 0, total)
-	for _, p := range parts {
-		for i := range p {
-			recs = append(recs, &p[i])
-		}
-	}
-	slices.SortFunc(recs, func(x, y *Interval) int { return x.Address.Compare(y.Address) })
-	for _, r := range recs {
-		if err := a.out.WriteInterval(r); err != nil {
-			return fmt.Errorf("aggregate: writing the record of %s: %w", r.Address, err)
-		}
 	}
 	a.stats.Windows++
 	a.stats.Records += uint64(total)
@@ -251,6 +249,26 @@ func (a *Aggregator) flush(start, end time.Time) error {
 		return fmt.Errorf("aggregate: ending window %s–%s: %w", start.Format(time.RFC3339), end.Format(time.RFC3339), err)
 	}
 	return nil
+}
+
+// drain hands the pending batches to the shards and waits until they have
+// applied everything (benchmarks and tests).
+// With sortStates, each shard also sorts its states.
+func (a *Aggregator) drain(sortStates bool) {
+	for i, w := range a.work {
+		if len(a.batch[i]) > 0 {
+			w.in <- workMsg{events: a.batch[i]}
+			a.batch[i] = w.newBatch(a.cfg.BatchSize)
+		}
+	}
+	done := make([]chan struct{}, len(a.work))
+	for i, w := range a.work {
+		done[i] = make(chan struct{})
+		w.in <- workMsg{barrier: done[i], sort: sortStates}
+	}
+	for _, d := range done {
+		<-d
+	}
 }
 
 func (a *Aggregator) enqueue(shard uint32, ev *event) {
@@ -289,14 +307,9 @@ type worker struct {
 }
 
 type workMsg struct {
-	events []event
-	flush  *flushReq
-}
-
-type flushReq struct {
-	start, end time.Time
-	md         *meta
-	reply      chan []Interval
+	events  []event
+	sort    bool          // sort the states (before closing barrier)
+	barrier chan struct{} // closed once everything before it is applied
 }
 
 func (w *worker) run() {
@@ -310,8 +323,11 @@ func (w *worker) run() {
 			default:
 			}
 		}
-		if msg.flush != nil {
-			msg.flush.reply <- w.sh.records(msg.flush.start, msg.flush.end, msg.flush.md)
+		if msg.sort {
+			w.sh.sortStates()
+		}
+		if msg.barrier != nil {
+			close(msg.barrier)
 		}
 	}
 }

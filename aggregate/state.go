@@ -110,35 +110,70 @@ func (m *monitor) classify(c *flow.Conn) (ev event, ok bool) {
 	return ev, true
 }
 
+// u32set is an exact set of uint32: one member inline, a roaring bitmap
+// from the second distinct member on (most sets of a window are tiny).
+type u32set struct {
+	bm  *roaring.Bitmap
+	one uint32
+	has bool
+}
+
+func (s *u32set) add(x uint32) {
+	switch {
+	case s.bm != nil:
+		s.bm.Add(x)
+	case !s.has:
+		s.one, s.has = x, true
+	case s.one != x:
+		s.bm = roaring.New()
+		s.bm.Add(s.one)
+		s.bm.Add(x)
+	}
+}
+
+func (s *u32set) len() uint64 {
+	if s.bm != nil {
+		return s.bm.GetCardinality()
+	}
+	if s.has {
+		return 1
+	}
+	return 0
+}
+
+// iterate calls fn for every member, in increasing order.
+func (s *u32set) iterate(fn func(x uint32) bool) {
+	if s.bm != nil {
+		s.bm.Iterate(fn)
+	} else if s.has {
+		fn(s.one)
+	}
+}
+
 // addrSet is an exact set of addresses: IPv4 by value, IPv6 by the id of
 // the shard's interning table.
-type addrSet struct{ v4, v6 *roaring.Bitmap }
+type addrSet struct{ v4, v6 u32set }
 
-func (s *addrSet) len() uint64 {
-	var n uint64
-	if s.v4 != nil {
-		n += s.v4.GetCardinality()
-	}
-	if s.v6 != nil {
-		n += s.v6.GetCardinality()
-	}
-	return n
-}
+func (s *addrSet) len() uint64 { return s.v4.len() + s.v6.len() }
 
 // hostState is the running state of one monitored address in a window.
 type hostState struct {
 	addr netip.Addr
 	Counts
-	extPorts, intPorts                         *roaring.Bitmap
+	extPorts, intPorts                         u32set
 	extHosts, extClients, intHosts, intClients addrSet
 }
 
 // shard owns the states of the addresses hashed to it. It is used by one
 // goroutine at a time.
 type shard struct {
-	idx4   map[uint32]int32
-	idx6   map[netip.Addr]int32
-	states []hostState
+	idx4 map[uint32]int32
+	idx6 map[netip.Addr]int32
+	// The states live in fixed-size chunks (stable addresses, no copying
+	// on growth, little slack); chunks are kept for the next window.
+	chunks [][]hostState
+	n      int32   // states in use
+	order  []int32 // states by address, built at flush
 	// IPv6 peers get dense 32-bit ids for the bitmaps (exact, no hash).
 	v6ids   map[netip.Addr]uint32
 	v6addrs []netip.Addr
@@ -157,32 +192,47 @@ func addrU32(a netip.Addr) uint32 {
 	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
 }
 
+const (
+	chunkBits = 8
+	chunkSize = 1 << chunkBits
+)
+
+// at returns state i.
+func (s *shard) at(i int32) *hostState { return &s.chunks[i>>chunkBits][i&(chunkSize-1)] }
+
+// newState appends a zero state for a and returns its index.
+func (s *shard) newState(a netip.Addr) int32 {
+	i := s.n
+	if int(i>>chunkBits) == len(s.chunks) {
+		s.chunks = append(s.chunks, make([]hostState, chunkSize))
+	}
+	s.n++
+	s.at(i).addr = a
+	return i
+}
+
+// state returns the state of a, creating it.
 func (s *shard) state(a netip.Addr) *hostState {
 	var i int32
 	var ok bool
 	if a.Is4() {
 		k := addrU32(a)
 		if i, ok = s.idx4[k]; !ok {
-			i = int32(len(s.states))
+			i = s.newState(a)
 			s.idx4[k] = i
-			s.states = append(s.states, hostState{addr: a})
 		}
 	} else {
 		if i, ok = s.idx6[a]; !ok {
-			i = int32(len(s.states))
+			i = s.newState(a)
 			s.idx6[a] = i
-			s.states = append(s.states, hostState{addr: a})
 		}
 	}
-	return &s.states[i]
+	return s.at(i)
 }
 
 func (s *shard) addAddr(set *addrSet, a netip.Addr) {
 	if a.Is4() {
-		if set.v4 == nil {
-			set.v4 = roaring.New()
-		}
-		set.v4.Add(addrU32(a))
+		set.v4.add(addrU32(a))
 		return
 	}
 	id, ok := s.v6ids[a]
@@ -191,17 +241,7 @@ func (s *shard) addAddr(set *addrSet, a netip.Addr) {
 		s.v6ids[a] = id
 		s.v6addrs = append(s.v6addrs, a)
 	}
-	if set.v6 == nil {
-		set.v6 = roaring.New()
-	}
-	set.v6.Add(id)
-}
-
-func addPort(bm **roaring.Bitmap, k PortKey) {
-	if *bm == nil {
-		*bm = roaring.New()
-	}
-	(*bm).Add(uint32(k))
+	set.v6.add(id)
 }
 
 // apply runs the update rules of spec/interval.md §2 for the endpoints the
@@ -212,7 +252,7 @@ func (s *shard) apply(ev *event) {
 		h.ConnectionsCount++
 		switch {
 		case ev.flags&evOutbound != 0:
-			addPort(&h.extPorts, ev.port)
+			h.extPorts.add(uint32(ev.port))
 			s.addAddr(&h.extHosts, ev.resp)
 			h.OriginatingConnectionCount++
 			h.ExternalOriginatingBytesSent += ev.origBytes
@@ -234,7 +274,7 @@ func (s *shard) apply(ev *event) {
 				h.OriginatingToLowportCount++
 			}
 		case ev.flags&evInternal != 0:
-			addPort(&h.intPorts, ev.port)
+			h.intPorts.add(uint32(ev.port))
 			s.addAddr(&h.intHosts, ev.resp)
 			h.InternalOriginatedConnections++
 			if ev.flags&evService != 0 {
@@ -288,48 +328,49 @@ type meta struct {
 	maxSet                       int
 }
 
-// records turns the shard's states into Intervals for [start, end] and
-// resets the shard for the next window.
-func (s *shard) records(start, end time.Time, md *meta) []Interval {
-	if len(s.states) == 0 {
-		return nil
+// sortStates orders the shard's states by address (s.order).
+func (s *shard) sortStates() {
+	s.order = s.order[:0]
+	for i := int32(0); i < s.n; i++ {
+		s.order = append(s.order, i)
 	}
-	out := make([]Interval, len(s.states))
-	var ports []PortKey
-	var addrs []netip.Addr
-	for i := range s.states {
-		h := &s.states[i]
-		r := &out[i]
-		r.Address = h.addr
-		r.StartTime, r.EndTime = start, end
-		r.Counts = h.Counts
-		r.NodeHostname, r.NodeIPAddress = md.hostname, md.ip
-		r.OriginatingAgentTag, r.EventType, r.ForwarderType = md.tag, EventType, md.forwarder
+	slices.SortFunc(s.order, func(x, y int32) int { return s.at(x).addr.Compare(s.at(y).addr) })
+}
 
-		var cut bool
-		r.ExternalPorts, r.ExternalPortCount, cut, ports = portList(ports, h.extPorts, md.maxSet)
-		r.Cut |= flagIf(cut, ExternalPortsCut)
-		r.InternalPorts, r.InternalPortCount, cut, ports = portList(ports, h.intPorts, md.maxSet)
-		r.Cut |= flagIf(cut, InternalPortsCut)
-		r.ExternalHosts, r.ExternalHostCount, cut, addrs = s.addrList(addrs, &h.extHosts, md.maxSet)
-		r.Cut |= flagIf(cut, ExternalHostsCut)
-		r.ExternalClients, r.ExternalClientCount, cut, addrs = s.addrList(addrs, &h.extClients, md.maxSet)
-		r.Cut |= flagIf(cut, ExternalClientsCut)
-		r.InternalHosts, r.InternalHostCount, cut, addrs = s.addrList(addrs, &h.intHosts, md.maxSet)
-		r.Cut |= flagIf(cut, InternalHostsCut)
-		r.InternalClients, r.InternalClientCount, cut, addrs = s.addrList(addrs, &h.intClients, md.maxSet)
-		r.Cut |= flagIf(cut, InternalClientsCut)
-	}
-	s.reset()
-	return out
+// fill builds the record of state i into r, reusing r's arrays: r is only
+// valid until the next fill.
+func (s *shard) fill(r *Interval, i int32, start, end time.Time, md *meta) {
+	h := s.at(i)
+	r.Address = h.addr
+	r.StartTime, r.EndTime = start, end
+	r.Counts = h.Counts
+	r.NodeHostname, r.NodeIPAddress = md.hostname, md.ip
+	r.OriginatingAgentTag, r.EventType, r.ForwarderType = md.tag, EventType, md.forwarder
+	r.Cut = 0
+	var cut bool
+	r.ExternalPorts, r.ExternalPortCount, cut = portList(r.ExternalPorts[:0], &h.extPorts, md.maxSet)
+	r.Cut |= flagIf(cut, ExternalPortsCut)
+	r.InternalPorts, r.InternalPortCount, cut = portList(r.InternalPorts[:0], &h.intPorts, md.maxSet)
+	r.Cut |= flagIf(cut, InternalPortsCut)
+	r.ExternalHosts, r.ExternalHostCount, cut = s.addrList(r.ExternalHosts[:0], &h.extHosts, md.maxSet)
+	r.Cut |= flagIf(cut, ExternalHostsCut)
+	r.ExternalClients, r.ExternalClientCount, cut = s.addrList(r.ExternalClients[:0], &h.extClients, md.maxSet)
+	r.Cut |= flagIf(cut, ExternalClientsCut)
+	r.InternalHosts, r.InternalHostCount, cut = s.addrList(r.InternalHosts[:0], &h.intHosts, md.maxSet)
+	r.Cut |= flagIf(cut, InternalHostsCut)
+	r.InternalClients, r.InternalClientCount, cut = s.addrList(r.InternalClients[:0], &h.intClients, md.maxSet)
+	r.Cut |= flagIf(cut, InternalClientsCut)
 }
 
 func (s *shard) reset() {
 	clear(s.idx4)
 	clear(s.idx6)
 	clear(s.v6ids)
-	clear(s.states) // drop the bitmaps
-	s.states = s.states[:0]
+	for c := int32(0); c*chunkSize < s.n; c++ { // zero the used states, dropping their bitmaps
+		clear(s.chunks[c][:min(chunkSize, s.n-c*chunkSize)])
+	}
+	s.n = 0
+	s.order = s.order[:0]
 	clear(s.v6addrs)
 	s.v6addrs = s.v6addrs[:0]
 }
@@ -341,52 +382,49 @@ func flagIf(b bool, f SetFlags) SetFlags {
 	return 0
 }
 
-// portList appends the members of bm to slab, sorted by their text form and
-// cut to max (0: no cap); it returns the sub-slice, the exact count,
-// whether it was cut, and the slab.
-func portList(slab []PortKey, bm *roaring.Bitmap, max int) (list []PortKey, n uint64, cut bool, _ []PortKey) {
-	if bm == nil || bm.IsEmpty() {
-		return []PortKey{}, 0, false, slab
+// portList fills dst with the members of bm sorted by their text form and
+// cut to max (0: no cap); it returns the list, the exact count and whether
+// it was cut. dst is never nil, so an empty set encodes as [].
+func portList(dst []PortKey, set *u32set, max int) ([]PortKey, uint64, bool) {
+	if dst == nil {
+		dst = []PortKey{}
 	}
-	n = bm.GetCardinality()
-	start := len(slab)
-	it := bm.Iterator()
-	for it.HasNext() {
-		slab = append(slab, PortKey(it.Next()))
+	n := set.len()
+	if n == 0 {
+		return dst, 0, false
 	}
-	list = slab[start:len(slab):len(slab)]
-	slices.SortFunc(list, comparePortText)
-	if max > 0 && len(list) > max {
-		list, cut = list[:max:max], true
+	set.iterate(func(x uint32) bool {
+		dst = append(dst, PortKey(x))
+		return true
+	})
+	slices.SortFunc(dst, comparePortText)
+	if max > 0 && len(dst) > max {
+		return dst[:max], n, true
 	}
-	return list, n, cut, slab
+	return dst, n, false
 }
 
-func (s *shard) addrList(slab []netip.Addr, set *addrSet, max int) (list []netip.Addr, n uint64, cut bool, _ []netip.Addr) {
-	n = set.len()
+func (s *shard) addrList(dst []netip.Addr, set *addrSet, max int) ([]netip.Addr, uint64, bool) {
+	if dst == nil {
+		dst = []netip.Addr{}
+	}
+	n := set.len()
 	if n == 0 {
-		return []netip.Addr{}, 0, false, slab
+		return dst, 0, false
 	}
-	start := len(slab)
-	if set.v4 != nil {
-		it := set.v4.Iterator()
-		for it.HasNext() {
-			v := it.Next()
-			slab = append(slab, netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}))
-		}
+	set.v4.iterate(func(v uint32) bool {
+		dst = append(dst, netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}))
+		return true
+	})
+	set.v6.iterate(func(id uint32) bool {
+		dst = append(dst, s.v6addrs[id])
+		return true
+	})
+	slices.SortFunc(dst, compareAddrText)
+	if max > 0 && len(dst) > max {
+		return dst[:max], n, true
 	}
-	if set.v6 != nil {
-		it := set.v6.Iterator()
-		for it.HasNext() {
-			slab = append(slab, s.v6addrs[it.Next()])
-		}
-	}
-	list = slab[start:len(slab):len(slab)]
-	slices.SortFunc(list, compareAddrText)
-	if max > 0 && len(list) > max {
-		list, cut = list[:max:max], true
-	}
-	return list, n, cut, slab
+	return dst, n, false
 }
 
 // comparePortText orders port keys as their text ("1000/tcp" < "53/udp").

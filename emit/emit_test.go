@@ -37,8 +37,8 @@ func sampleRecords() []aggregate.Interval {
 		InternalPorts: []aggregate.PortKey{pk(1, 0), pk(89, 0)}, InternalPortCount: 2,
 		InternalHosts: []netip.Addr{netip.MustParseAddr("10.0.0.2")}, InternalHostCount: 1,
 		InternalClients: []netip.Addr{}, InternalClientCount: 0,
-		Cut:           aggregate.ExternalHostsCut,
-		NodeHostname:  `sensor "one"`, NodeIPAddress: "192.0.2.10", OriginatingAgentTag: "lab\tagent<1>",
+		Cut:          aggregate.ExternalHostsCut,
+		NodeHostname: `sensor "one"`, NodeIPAddress: "192.0.2.10", OriginatingAgentTag: "lab\tagent<1>",
 		EventType: aggregate.EventType, ForwarderType: "zeek",
 	}
 	full.ConnectionsCount = 42
@@ -439,4 +439,19 @@ func FuzzJSONString(f *testing.F) {
 			t.Fatalf("round trip %q -> %q", s, got)
 		}
 	})
+}
+
+func BenchmarkEncode(b *testing.B) {
+	recs := sampleRecords()
+	for _, f := range []Format{FormatJSON, FormatDynamite, FormatZeek} {
+		b.Run(f.String(), func(b *testing.B) {
+			enc := NewEncoder(f)
+			buf := make([]byte, 0, 1<<16)
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				buf = enc.Append(buf[:0], &recs[i&1])
+			}
+			b.SetBytes(int64(len(buf)))
+		})
+	}
 }
