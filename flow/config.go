@@ -32,12 +32,16 @@ func (s *PortSet) Ports() []uint16 {
 	return out
 }
 
-// ServerPorts are Zeek's likely_server_ports, split by transport. The
-// originator of a new TCP connection that does not start with a pure SYN, or
-// of a new UDP flow, is flipped when its source port is a likely server port
-// and its destination port is not.
+// ServerPorts describe what the loaded analyzers register: Zeek's
+// likely_server_ports, split by transport, and whether the DNS analyzer is
+// loaded. The originator of a new TCP connection that does not start with a
+// pure SYN, or of a new UDP flow, is flipped when its source port is a
+// likely server port and its destination port is not. With the DNS
+// analyzer, UDP flows to DNS ports (53, 137, 5353, 5355) also end after
+// dns_session_timeout of silence.
 type ServerPorts struct {
-	TCP, UDP PortSet
+	TCP, UDP    PortSet
+	DNSAnalyzer bool
 }
 
 // packetProtocolUDPPorts are the ports the packet analyzers register
@@ -83,7 +87,7 @@ var analyzerServerPorts = map[string]struct{ tcp, udp []uint16 }{
 // DefaultServerPorts returns Zeek HEAD's likely_server_ports with all base
 // scripts loaded (plain `zeek -r`).
 func DefaultServerPorts() *ServerPorts {
-	sp := &ServerPorts{}
+	sp := &ServerPorts{DNSAnalyzer: true}
 	sp.TCP.Add(21, 22, 25, 53, 79, 80, 81, 88, 135, 139, 143, 389, 443, 445, 465, 502, 514, 563, 585, 587, 614, 631,
 		636, 989, 990, 992, 993, 995, 1080, 1434, 1883, 2811, 3128, 3268, 3306, 3389, 5222, 5223, 5269, 5432, 6379,
 		6666, 6667, 6668, 6669, 8000, 8080, 8888, 20000)
@@ -94,13 +98,17 @@ func DefaultServerPorts() *ServerPorts {
 
 // BareServerPorts returns likely_server_ports as `zeek -b` builds it when
 // only the named application analyzers' scripts are loaded: the packet
-// protocols' UDP ports plus each analyzer's server ports. Unknown names
-// (and "none") add nothing.
+// protocols' UDP ports plus each analyzer's server ports (DNSAnalyzer is
+// set when "dns" is named). Unknown names (and "none") add nothing.
 func BareServerPorts(analyzers []string) *ServerPorts {
 	sp := &ServerPorts{}
 	sp.UDP.Add(packetProtocolUDPPorts...)
 	for _, name := range analyzers {
-		p, ok := analyzerServerPorts[strings.ToLower(strings.TrimSpace(name))]
+		name = strings.ToLower(strings.TrimSpace(name))
+		if name == "dns" {
+			sp.DNSAnalyzer = true
+		}
+		p, ok := analyzerServerPorts[name]
 		if !ok {
 			continue
 		}
@@ -164,10 +172,6 @@ type Config struct {
 	// ServerPorts are likely_server_ports; nil means DefaultServerPorts().
 	// Use BareServerPorts for runs comparable to `zeek -b`.
 	ServerPorts *ServerPorts
-	// NoDNSAnalyzer is true when Zeek's DNS analyzer is not loaded (a bare
-	// run whose --services lacks dns): UDP flows to DNS ports then do not
-	// end after dns_session_timeout of silence.
-	NoDNSAnalyzer bool
 	// Timeouts; zero fields take Zeek's defaults.
 	Timeouts Timeouts
 	// UIDSeed seeds the deterministic UID generator.

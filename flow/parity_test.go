@@ -98,7 +98,6 @@ func replayTrace(t *testing.T, trace string, a runArgs) []connlog.Row {
 	if a.services != "" {
 		set = a.services
 		cfg.ServerPorts = flow.BareServerPorts(strings.Split(a.services, ","))
-		cfg.NoDNSAnalyzer = !strings.Contains(","+a.services+",", ",dns,")
 	}
 	enabled, err := classify.ParseSet(set)
 	if err != nil {

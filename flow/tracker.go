@@ -294,7 +294,7 @@ func (t *Tracker) newConn(key connKey, p *capture.Packet, ts int64, sport, dport
 		t.setInactivity(c, to.UDPInactivity)
 	case capture.ProtoUDP:
 		t.setInactivity(c, to.UDPInactivity)
-		if !t.cfg.NoDNSAnalyzer && dnsUDPPort(c.respPort) {
+		if t.cfg.ServerPorts.DNSAnalyzer && dnsUDPPort(c.respPort) {
 			t.addAnalyzerTimer(c, timerDNSExpire, t.now+int64(to.DNSSession))
 		}
 	case capture.ProtoICMP, capture.ProtoICMPv6:

@@ -428,7 +428,7 @@ func TestReuseAndTimers(t *testing.T) {
 	if len(h.ended) != 2 || h.ended[0].ConnState != "SF" || !h.ended[0].End.Equal(at(15)) {
 		t.Fatalf("dns session timeout: %+v", h.ended)
 	}
-	h = newHarness(t, Config{NoDNSAnalyzer: true})
+	h = newHarness(t, Config{ServerPorts: BareServerPorts([]string{"http"})})
 	h.udp(0, hostA, hostB, 40000, 53, 30, false)
 	h.udp(15, hostA, hostB, 40000, 53, 30, false)
 	if h.tr.Flush(); len(h.ended) != 1 {
