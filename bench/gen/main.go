@@ -6,6 +6,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -35,14 +36,28 @@ func run(args []string, stdout, stderr io.Writer) error {
 	sessions := fs.Int("sessions", traffic.DefaultSessions, "background sessions per unit of scale (negative: none)")
 	scale := fs.Int("scale", 1, "multiply background sessions and hosts (large traces for benchmarks)")
 	manifest := fs.Bool("manifest", false, "print the session table (markdown) instead of writing a pcap")
+	manifestJSON := fs.Bool("manifest-json", false, "print every session's expectations as JSON lines instead of writing a pcap")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: gen -o FILE [-seed N] [-sessions N] [-scale N] | gen -manifest [...]\n")
+		fmt.Fprintf(stderr, "usage: gen -o FILE [-seed N] [-sessions N] [-scale N] | gen -manifest|-manifest-json [...]\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	cfg := traffic.Config{Seed: *seed, Sessions: *sessions, Scale: *scale}
+	if *manifestJSON {
+		sessions, err := traffic.Manifest(cfg)
+		if err != nil {
+			return err
+		}
+		enc := json.NewEncoder(stdout)
+		for _, s := range sessions {
+			if err := enc.Encode(s); err != nil {
+				return fmt.Errorf("write manifest: %w", err)
+			}
+		}
+		return nil
+	}
 	if *manifest {
 		text, err := traffic.ManifestMarkdown(cfg)
 		if err != nil {
