@@ -866,13 +866,14 @@ func (t *Tracker) deliver(c *conn, e *endpoint, data []byte) {
 	}
 	if !c.clsStarted {
 		cl.Start(&c.cls, classify.TCP, c.origPort, c.respPort, c.isPartial)
+		c.cls.SetMulticastResponder(c.resp.IsMulticast())
 		c.clsStarted = true
 	}
 	if !c.cls.Wants(e.isOrig) {
 		return
 	}
 	if cl.Deliver(&c.cls, e.isOrig, data) == classify.Flip {
-		t.analyzerFlip(c)
+		t.flipRoles(c)
 	}
 	t.checkConfirmations(c)
 }

@@ -331,6 +331,7 @@ func (t *Tracker) flipRoles(c *conn) {
 	}
 	if c.clsStarted {
 		c.cls.Flip()
+		c.cls.SetMulticastResponder(c.resp.IsMulticast())
 	}
 	c.addHistory('^')
 }
@@ -562,11 +563,12 @@ func (t *Tracker) udpPacket(c *conn, p *capture.Packet, isOrig bool, ts int64) {
 	if t.cfg.Classifier != nil {
 		if !c.clsStarted {
 			t.cfg.Classifier.Start(&c.cls, classify.UDP, c.origPort, c.respPort, false)
+			c.cls.SetMulticastResponder(c.resp.IsMulticast())
 			c.clsStarted = true
 		}
 		if c.cls.Wants(isOrig) {
 			if t.cfg.Classifier.Deliver(&c.cls, isOrig, p.Payload) == classify.Flip {
-				t.analyzerFlip(c)
+				t.flipRoles(c)
 			}
 			t.checkConfirmations(c)
 		}
@@ -574,15 +576,6 @@ func (t *Tracker) udpPacket(c *conn, p *capture.Packet, isOrig bool, ts int64) {
 	// ConnSize gets the packet after the analyzers, with the old role.
 	c.pkts[side]++
 	c.ipBytes[side] += uint64(p.IPLen)
-}
-
-// analyzerFlip applies a flip an analyzer asked for (DNS, NTP), unless the
-// responder is multicast (DNS's rule).
-func (t *Tracker) analyzerFlip(c *conn) {
-	if c.resp.IsMulticast() {
-		return
-	}
-	t.flipRoles(c)
 }
 
 // checkConfirmations applies Conn::analyzer_inactivity_timeouts (SSH and

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/netbased/netbased/capture"
+	"github.com/netbased/netbased/classify"
 )
 
 var (
@@ -521,5 +522,36 @@ func TestTableLimitAndFlush(t *testing.T) {
 	}
 	if h.ended[0].UID == h.ended[1].UID || h.ended[0].UID[0] != 'C' {
 		t.Errorf("uids %q %q", h.ended[0].UID, h.ended[1].UID)
+	}
+}
+
+func TestAnalyzerFlip(t *testing.T) {
+	// A DNS response from A:5353 to B:5353 (both likely server ports, so no
+	// flip at creation): the DNS analyzer flips after the packet was
+	// counted, so history is D^ and everything sits on the new originator.
+	resp := []byte{0x12, 0x34, 0x84, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, 3, 'f', 'o', 'o', 0, 0, 1, 0, 1}
+	for _, tc := range []struct {
+		name    string
+		dst     netip.Addr
+		history string
+		origIsA bool
+	}{
+		{name: "unicast", dst: hostB, history: "D^", origIsA: false},
+		{name: "multicast responder", dst: netip.MustParseAddr("224.0.0.251"), history: "D", origIsA: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, Config{Classifier: classify.New(classify.All)})
+			p := capture.Packet{Timestamp: at(0), Proto: capture.ProtoUDP, Src: hostA, Dst: tc.dst, SrcPort: 5353, DstPort: 5353,
+				UDPLength: uint16(8 + len(resp)), PayloadLen: len(resp), Payload: resp, IPLen: uint32(28 + len(resp))}
+			h.tr.Packet(&p)
+			c := h.only()
+			if c.History != tc.history || (c.Orig == hostA) != tc.origIsA || c.ConnState != "S0" ||
+				c.OrigPkts != 1 || c.OrigBytes != uint64(len(resp)) {
+				t.Errorf("got %+v", c)
+			}
+			if len(c.Services) != 1 || c.Services[0] != "dns" {
+				t.Errorf("services %v, want [dns]", c.Services)
+			}
+		})
 	}
 }
