@@ -126,13 +126,13 @@ func (c *Classifier) finishPrefix(st *State) {
 }
 
 // appendPrefix appends chunk to b, growing the backing array by doubling
-// (at least 512 bytes, at most prefixCap): a direction reallocates at most
-// four times over its life, never once per packet.
+// (at least 256 bytes, at most prefixCap): a direction reallocates at most
+// five times over its life, never once per packet.
 func appendPrefix(b, chunk []byte) []byte {
 	if len(b)+len(chunk) > cap(b) {
 		n := 2 * cap(b)
-		if n < 512 {
-			n = 512
+		if n < 256 {
+			n = 256
 		}
 		for n < len(b)+len(chunk) {
 			n *= 2

@@ -99,6 +99,9 @@ func (c *Classifier) ftp(st *State, in *input) verdict {
 		return done
 	}
 	if !in.port {
+		if textStart(in.pre[0]) == no {
+			return done // the USER signature needs a text client
+		}
 		switch ftpSig(in) {
 		case no:
 			return done

@@ -131,6 +131,9 @@ func httpHeaderEnd(b []byte) int {
 
 // http is the HTTP recognizer.
 func (c *Classifier) http(st *State, in *input) verdict {
+	if _, _, r := httpRequest(in.pre[0]); r == no {
+		return done // the confirming evidence can no longer appear
+	}
 	if !in.port {
 		cs := httpClientSig(in.sig[0])
 		ss := httpServerSig(in.sig[1])

@@ -60,6 +60,14 @@ func imapClientSig(b []byte) tri {
 
 // imap is the IMAP recognizer.
 func (c *Classifier) imap(st *State, in *input) verdict {
+	if textStart(skipSpace(in.pre[0])) == no {
+		return done
+	}
+	if cmd, r := firstNonEmptyLine(in.pre[0]); r == yes {
+		if _, _, ok := imapTagged(cmd); !ok {
+			return done
+		}
+	}
 	if !in.port {
 		if t := sigPair(in, imapClientSig, imapServerSig); t != yes {
 			return sigVerdict(t)

@@ -79,6 +79,9 @@ func ircServerSig(b []byte) tri {
 // irc is the IRC recognizer.
 func (c *Classifier) irc(st *State, in *input) verdict {
 	if !in.port {
+		if textStart(in.pre[0]) == no {
+			return done // the USER/NICK signature needs a text client
+		}
 		if t := sigPair(in, ircClientSig, ircServerSig); t != yes {
 			return sigVerdict(t)
 		}

@@ -58,8 +58,9 @@ func krbMessage(b []byte) bool {
 	return pvno == 5 && mt == want
 }
 
-// krbUDPSig is dpd_krb_udp: \x6c...\x30...\xa1\x03\x02\x05 (a TGS-REQ
-// with 3-byte long-form lengths), which enables KRB on any UDP port.
+// krbUDPSig is dpd_krb_udp, \x6c...\x30...\xa1\x03\x02\x05, which enables
+// KRB on any UDP port. Taken literally, as Zeek does: a DER TGS-REQ has
+// a1 03 02 01 05 there, so real traffic rarely matches.
 func krbUDPSig(b []byte) bool {
 	return len(b) >= 14 && b[0] == 0x6c && b[4] == 0x30 && b[8] == 0xa1 && b[9] == 0x03 && b[10] == 0x02 && b[11] == 0x05
 }

@@ -253,6 +253,9 @@ func ldapServerSig(b []byte) tri {
 // ldap is the LDAP recognizer.
 func (c *Classifier) ldap(st *State, in *input) verdict {
 	if !in.port {
+		if ldapClientSig(in.pre[0]) == no {
+			return done
+		}
 		if t := sigPair(in, ldapClientSig, ldapServerSig); t != yes {
 			return sigVerdict(t)
 		}

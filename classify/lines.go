@@ -2,6 +2,22 @@ package classify
 
 // Helpers shared by the line-based recognizers (smtp, pop3, imap, irc).
 
+// textStart checks that b can begin a line-based protocol stream: the bytes
+// before its first LF are printable ASCII, TAB or CR. yes when the first line
+// is complete, more while it is not, no on a binary byte.
+func textStart(b []byte) tri {
+	for _, c := range b {
+		switch {
+		case c == '\n':
+			return yes
+		case c == '\t' || c == '\r' || (c >= 0x20 && c < 0x7f):
+		default:
+			return no
+		}
+	}
+	return more
+}
+
 // clientLineAfter returns the offset just past the first complete line of b
 // for which match is true, or -1.
 func clientLineAfter(b []byte, match func(line []byte) bool) int {

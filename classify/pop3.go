@@ -53,6 +53,14 @@ func pop3ClientSig(b []byte) tri {
 
 // pop3 is the POP3 recognizer.
 func (c *Classifier) pop3(st *State, in *input) verdict {
+	if textStart(skipSpace(in.pre[0])) == no {
+		return done
+	}
+	if cmd, r := firstNonEmptyLine(in.pre[0]); r == yes {
+		if w, _ := firstWord(cmd); !isPOP3Command(w) {
+			return done
+		}
+	}
 	if !in.port {
 		if t := sigPair(in, pop3ClientSig, pop3ServerSig); t != yes {
 			return sigVerdict(t)

@@ -76,3 +76,17 @@ func withVersion(b []byte, v uint32) []byte {
 	c[1], c[2], c[3], c[4] = byte(v>>24), byte(v>>16), byte(v>>8), byte(v)
 	return c
 }
+
+func FuzzQUIC(f *testing.F) {
+	f.Add(append([]byte{0, 0x3f}, mustHexNoT(rfc9001ClientInitial)[:253]...))
+	f.Add(mustHexNoT(rfc9001ClientInitial))
+	ft := fuzzTarget{enabled: "quic,ssl", t: UDP, ports: []uint16{443, 4433}}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if plain, ok := quicInitial(data, true); ok {
+			quicCryptoStart(plain)
+		}
+		quicCryptoStart(data)
+		quicSig(data)
+		fuzzConn(t, ft, data)
+	})
+}

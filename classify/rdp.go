@@ -107,6 +107,9 @@ func rdpDuca(b []byte) bool {
 
 // rdp is the RDP recognizer.
 func (c *Classifier) rdp(st *State, in *input) verdict {
+	if _, _, t := tpkt(in.pre[0]); t == no {
+		return done // the confirming evidence can no longer appear
+	}
 	if !in.port {
 		cs := indexOf(in.sig[0], "Cookie: mstshash=") >= 0 || rdpDuca(in.sig[0])
 		ss := (len(in.sig[1]) > 5 && in.sig[1][5] == 0xd0) || indexOf(in.sig[1], "McDn") >= 0

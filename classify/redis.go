@@ -140,6 +140,9 @@ func respCommand(b []byte) tri {
 
 // redis is the Redis recognizer.
 func (c *Classifier) redis(st *State, in *input) verdict {
+	if respCommand(in.pre[0]) == no {
+		return done // the confirming evidence can no longer appear
+	}
 	if !in.port {
 		switch redisServerSig(in.sig[1]) {
 		case no:

@@ -35,6 +35,15 @@ func smtpClientSig(b []byte) tri { return anyLine(b, isHelo) }
 
 // smtp is the SMTP recognizer.
 func (c *Classifier) smtp(st *State, in *input) verdict {
+	// The confirming client command is the first line: text.
+	if textStart(skipSpace(in.pre[0])) == no {
+		return done
+	}
+	if cmd, r := firstNonEmptyLine(in.pre[0]); r == yes {
+		if w, _ := firstWord(cmd); len(w) < 4 {
+			return done
+		}
+	}
 	if !in.port {
 		if t := sigPair(in, smtpClientSig, smtpServerSig); t != yes {
 			return sigVerdict(t)

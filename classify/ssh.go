@@ -37,24 +37,22 @@ type sshState struct {
 
 // sshChunk feeds one chunk of direction d.
 func (c *Classifier) sshChunk(st *State, d int, data []byte, firstInWindow bool) {
-	if st.sx == nil {
-		st.sx = &sshState{}
-	}
-	s := &st.sx.dir[d]
-	if !sshPort(st.respPort) {
-		if s.sig == 0 {
-			if firstInWindow && len(data) >= 6 && hasPrefixFold(data, "SSH-") && (data[4] == '1' || data[4] == '2') && data[5] == '.' {
-				s.sig = 1
-			} else {
-				s.sig = 2
-			}
-		}
-		if s.sig == 2 {
+	if !sshPort(st.respPort) && (st.sx == nil || st.sx.dir[d].sig == 0) {
+		// dpd_ssh_client/server: ^[sS][sS][hH]-[12]\. at each direction's start.
+		if !(firstInWindow && len(data) >= 6 && hasPrefixFold(data, "SSH-") && (data[4] == '1' || data[4] == '2') && data[5] == '.') {
 			st.pending &^= 1 << recSSH
 			st.sx = nil
 			return
 		}
+		if st.sx == nil {
+			st.sx = &sshState{}
+		}
+		st.sx.dir[d].sig = 1
 	}
+	if st.sx == nil {
+		st.sx = &sshState{}
+	}
+	s := &st.sx.dir[d]
 	if st.gapped(d) {
 		s.phase = sshPhaseDone
 	}

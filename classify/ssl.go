@@ -177,6 +177,9 @@ func matchPattern(b []byte, p string) tri {
 
 // ssl is the TCP SSL recognizer.
 func (c *Classifier) ssl(st *State, in *input) verdict {
+	if clientHello(in.pre[0]) == no {
+		return done // the confirming evidence can no longer appear
+	}
 	if !in.port {
 		cs := sslClientSig(in.sig[0])
 		ss := sslServerSig(in.sig[1])

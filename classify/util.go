@@ -1,5 +1,7 @@
 package classify
 
+import "bytes"
+
 // tri is a three-way answer of a structure check on a prefix.
 type tri uint8
 
@@ -12,16 +14,15 @@ const (
 // nextLine returns the first line of b (without CR LF or LF) and the offset
 // just past its end; ok is false when b holds no complete line.
 func nextLine(b []byte) (line []byte, next int, ok bool) {
-	for i, c := range b {
-		if c == '\n' {
-			l := b[:i]
-			if len(l) > 0 && l[len(l)-1] == '\r' {
-				l = l[:len(l)-1]
-			}
-			return l, i + 1, true
-		}
+	i := bytes.IndexByte(b, '\n')
+	if i < 0 {
+		return nil, 0, false
 	}
-	return nil, 0, false
+	l := b[:i]
+	if len(l) > 0 && l[len(l)-1] == '\r' {
+		l = l[:len(l)-1]
+	}
+	return l, i + 1, true
 }
 
 // lineIter walks the complete lines of b.
@@ -96,18 +97,7 @@ func prefixOfFold(b []byte, s string) bool {
 }
 
 // indexOf returns the index of p in b, or -1.
-func indexOf(b []byte, p string) int {
-	n := len(p)
-	if n == 0 {
-		return 0
-	}
-	for i := 0; i+n <= len(b); i++ {
-		if b[i] == p[0] && string(b[i:i+n]) == p {
-			return i
-		}
-	}
-	return -1
-}
+func indexOf(b []byte, p string) int { return bytes.Index(b, []byte(p)) }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 

@@ -1,0 +1,90 @@
+package classify
+
+import (
+	"encoding/hex"
+	"testing"
+)
+
+// flowChunks decodes a case's chunks once.
+type flowChunk struct {
+	orig bool
+	data []byte
+}
+
+func decodeFlow(b *testing.B, chunks []chunk) []flowChunk {
+	out := make([]flowChunk, len(chunks))
+	for i, c := range chunks {
+		d, err := hex.DecodeString(c.hex)
+		if err != nil {
+			b.Fatal(err)
+		}
+		out[i] = flowChunk{c.orig, d}
+	}
+	return out
+}
+
+func findCase(b *testing.B, name string) traceCase {
+	for _, tc := range append(append([]traceCase{}, traceCases...), traceCasesUDP...) {
+		if tc.name == name {
+			return tc
+		}
+	}
+	b.Fatalf("no trace case %q", name)
+	return traceCase{}
+}
+
+// BenchmarkClassify classifies one whole connection per iteration, the way
+// the flow tracker drives it (Start, Deliver while Wants, Services).
+func BenchmarkClassify(b *testing.B) {
+	flows := []struct {
+		name string
+		tc   traceCase
+		want string
+	}{
+		{"http", findCase(b, "http-no-crlf"), "http"},
+		{"tls", findCase(b, "tls-443"), "ssl"},
+		{"dns", findCase(b, "dns-teredo"), "dns"},
+		{"imap-starttls", findCase(b, "imap-starttls"), "imap,ssl"},
+		{"ssh", findCase(b, "ssh-pre-banner"), "ssh"},
+	}
+	c := New(All)
+	for _, f := range flows {
+		chunks := decodeFlow(b, f.tc.chunks)
+		b.Run(f.name, func(b *testing.B) {
+			b.ReportAllocs()
+			var st State
+			var svc []string
+			for i := 0; i < b.N; i++ {
+				c.Start(&st, f.tc.t, f.tc.origPort, f.tc.respPort, false)
+				for _, ch := range chunks {
+					if f.tc.t == TCP && !st.Wants(ch.orig) {
+						continue
+					}
+					c.Deliver(&st, ch.orig, ch.data)
+				}
+				svc = st.Services(svc[:0])
+			}
+			if len(svc) == 0 {
+				b.Fatalf("%s: nothing confirmed", f.name)
+			}
+		})
+	}
+}
+
+// TestNoAllocPerChunk: once a recognizer's buffer exists, further chunks do
+// not allocate (until the buffer doubles).
+func TestNoAllocPerChunk(t *testing.T) {
+	c := New(All)
+	var st State
+	c.Start(&st, TCP, 40000, 25, false)
+	c.Deliver(&st, false, []byte("220 mail.example.com ESMTP ready\r\n"))
+	c.Deliver(&st, true, []byte("EHLO a\r\n"))
+	if st.x == nil {
+		t.Fatal("SMTP waiting for STARTTLS keeps no buffer")
+	}
+	line := []byte("NOOP\r\n")
+	allocs := testing.AllocsPerRun(20, func() { c.Deliver(&st, true, line) })
+	if allocs != 0 {
+		t.Errorf("%.1f allocations per chunk, want 0", allocs)
+	}
+}

@@ -1,0 +1,59 @@
+package classify
+
+import (
+	"encoding/hex"
+	"testing"
+)
+
+func TestFTPReplyViolations(t *testing.T) {
+	tests := []struct {
+		name      string
+		replies   string
+		violation bool
+	}{
+		{"good", "220 ready\r\n230 OK\r\n", false},
+		{"multi-line", "220-hello\r\nsome text\r\n220 ready\r\n", false},
+		{"non-numeric", "220 ready\r\nSYST not supported\r\n", true},
+		{"below-100", "220 ready\r\n099 odd\r\n", true},
+		{"no-space", "220 ready\r\n215UNIX\r\n", true},
+		{"three-digits-only", "220 ready\r\n200\r\n", false},
+		{"empty-line", "220 ready\r\n\r\n", false},
+		{"split-code", "2", false},
+	}
+	for _, tc := range tests {
+		c := New(All)
+		var st State
+		c.Start(&st, TCP, 40000, 21, false)
+		c.Deliver(&st, true, []byte("USER ftp\r\n"))
+		if !st.Has("ftp") {
+			t.Fatalf("%s: USER did not confirm ftp", tc.name)
+		}
+		for i := 0; i < len(tc.replies); i += 3 {
+			c.Deliver(&st, false, []byte(tc.replies[i:min(i+3, len(tc.replies))]))
+		}
+		if got := !st.Has("ftp"); got != tc.violation {
+			t.Errorf("%s: ftp removed = %v, want %v", tc.name, got, tc.violation)
+		}
+	}
+}
+
+func TestFTPCommand(t *testing.T) {
+	for w, want := range map[string]bool{"USER": true, "PWD": true, "CD": false, "US\x01R": false, "": false} {
+		if isFTPCommand([]byte(w)) != want {
+			t.Errorf("isFTPCommand(%q) != %v", w, want)
+		}
+	}
+}
+
+func FuzzFTP(f *testing.F) {
+	for _, s := range seedsFor("ftp") {
+		f.Add(s)
+	}
+	f.Add(seedChunks(1, chunk{false, hex.EncodeToString([]byte("220 hi\r\n"))}, chunk{true, hex.EncodeToString([]byte("USER a\r\n"))},
+		chunk{false, hex.EncodeToString([]byte("331 pw\r\n"))}, chunk{true, hex.EncodeToString([]byte("AUTH TLS\r\n"))},
+		chunk{false, hex.EncodeToString([]byte("234 ok\r\n"))}, chunk{true, hexClientHello}))
+	ft := fuzzTarget{enabled: "ftp,ssl", t: TCP, ports: []uint16{21, 2121}}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fuzzConn(t, ft, data)
+	})
+}
