@@ -143,6 +143,7 @@ type parityResult struct {
 	fieldOK, fieldN       map[string]int
 	matched               int
 	svcOK, svcN           int
+	tpOK, tpN             int
 	svcDiffs              []string
 	diffs                 []string
 	missingKeys, extraKey []string
@@ -183,6 +184,12 @@ func compareRows(name string, want, got []connlog.Row) parityResult {
 		}
 		if all {
 			res.exact++
+		}
+		// tunnel_parents presence is informational (UIDs differ by design).
+		res.tpN++
+		unset := func(v string) bool { return v == "-" || v == "(empty)" || v == "" }
+		if unset(w.Raw["tunnel_parents"]) == unset(g.Raw["tunnel_parents"]) {
+			res.tpOK++
 		}
 		// Services are informational only (not part of the target).
 		res.svcN++
@@ -248,7 +255,7 @@ func TestParity(t *testing.T) {
 		t.Fatal("no parity tests found")
 	}
 
-	var zeekRows, exact, missing, extra, matched, svcOK, svcN int
+	var zeekRows, exact, missing, extra, matched, svcOK, svcN, tpOK, tpN int
 	var svcDiffs []string
 	fieldOK, fieldN := map[string]int{}, map[string]int{}
 	var table strings.Builder
@@ -261,6 +268,8 @@ func TestParity(t *testing.T) {
 		matched += r.matched
 		svcOK += r.svcOK
 		svcN += r.svcN
+		tpOK += r.tpOK
+		tpN += r.tpN
 		for _, d := range r.svcDiffs {
 			svcDiffs = append(svcDiffs, r.name+": "+d)
 		}
@@ -297,6 +306,7 @@ func TestParity(t *testing.T) {
 	t.Logf("per-field agreement over %d matched rows:\n%s", matched, fields.String())
 	t.Logf("service column (informational, not compared): %d/%d equal (%.1f%%)\n  %s", svcOK, svcN, pct(svcOK, svcN),
 		strings.Join(svcDiffs, "\n  "))
+	t.Logf("tunnel_parents set/unset (informational): %d/%d agree", tpOK, tpN)
 	t.Logf("TOTAL: %d tests, %d Zeek rows, %d exact (%.2f%%), %d missing, %d extra",
 		len(results), zeekRows, exact, pct(exact, zeekRows), missing, extra)
 	if pct(exact, zeekRows) < 97 || missing > 0 || extra > 0 {

@@ -32,6 +32,8 @@ type conn struct {
 
 	start, lastTime int64 // Unix ns
 	serial          uint64
+	uid             string
+	parents         []string // UIDs of the UDP tunnel flows that carried it
 	incarnation     uint32
 	removed         bool
 
@@ -77,6 +79,7 @@ type conn struct {
 
 func (c *conn) reset() {
 	hist := c.hist[:0]
+	parents := c.parents[:0]
 	blocks0 := c.eps[0].blocks[:0]
 	blocks1 := c.eps[1].blocks[:0]
 	buf0 := c.eps[0].pending[:0]
@@ -85,6 +88,7 @@ func (c *conn) reset() {
 	*c = conn{}
 	c.incarnation = inc
 	c.hist = hist
+	c.parents = parents
 	c.eps[0].blocks = blocks0
 	c.eps[1].blocks = blocks1
 	c.eps[0].pending = buf0
@@ -138,4 +142,14 @@ func (c *conn) noteTunnel(svc string, isOrig bool) {
 	if svc != "teredo" || c.tunnelDirs == 3 {
 		c.tunnelConfirmed = true
 	}
+}
+
+// addParent records the UID of a tunnel flow that carried this connection.
+func (c *conn) addParent(uid string) {
+	for _, p := range c.parents {
+		if p == uid {
+			return
+		}
+	}
+	c.parents = append(c.parents, uid)
 }

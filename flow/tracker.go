@@ -45,6 +45,11 @@ type Tracker struct {
 
 	svcScratch []string
 	out        Conn
+
+	// The UDP tunnel flow of the last outer tunnel packet and its time: the
+	// decoder emits an outer packet right before the packets it carries.
+	outerUID string
+	outerTS  int64
 }
 
 // NewTracker returns a tracker; onEnd receives each ended connection. The
@@ -144,8 +149,18 @@ func (t *Tracker) Packet(p *capture.Packet) {
 	default:
 		t.otherPacket(c, p, isOrig, ts)
 	}
-	if p.TunnelService != "" && !c.removed {
-		c.noteTunnel(p.TunnelService, isOrig)
+	switch {
+	case p.TunnelService != "":
+		if !c.removed {
+			c.noteTunnel(p.TunnelService, isOrig)
+		}
+		t.outerUID, t.outerTS = c.uid, ts
+	case p.TunnelDepth > 0:
+		if t.outerUID != "" && t.outerTS == ts && !c.removed {
+			c.addParent(t.outerUID)
+		}
+	default:
+		t.outerUID = ""
 	}
 }
 
@@ -259,6 +274,7 @@ func (t *Tracker) newConn(key connKey, p *capture.Packet, ts int64, sport, dport
 	}
 	t.stats.Connections++
 	c.serial = t.stats.Connections
+	c.uid = t.nextUID()
 	c.key = key
 	c.proto = p.Proto
 	c.orig, c.resp, c.origPort, c.respPort = p.Src, p.Dst, sport, dport
@@ -449,7 +465,10 @@ func (t *Tracker) touch(c *conn) {
 // fillRecord converts c into the Conn record Zeek would log.
 func (t *Tracker) fillRecord(c *conn, r *Conn) {
 	*r = Conn{}
-	r.UID = t.nextUID()
+	r.UID = c.uid
+	if len(c.parents) > 0 {
+		r.TunnelParents = append([]string(nil), c.parents...)
+	}
 	r.Start = time.Unix(0, c.start).UTC()
 	r.LastTime = time.Unix(0, c.lastTime).UTC()
 	r.End = time.Unix(0, t.now).UTC()

@@ -555,3 +555,45 @@ func TestAnalyzerFlip(t *testing.T) {
 		})
 	}
 }
+
+func TestTunnelServiceAndParents(t *testing.T) {
+	h := newHarness(t, Config{})
+	vtepA, vtepB := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")
+	outer := func(at0 float64, fromA bool, svc string, dport uint16) {
+		p := capture.Packet{Timestamp: at(at0), Proto: capture.ProtoUDP, Src: vtepA, Dst: vtepB, SrcPort: 40000, DstPort: dport,
+			UDPLength: 100, PayloadLen: 92, Payload: make([]byte, 92), IPLen: 120, TunnelService: svc}
+		if !fromA {
+			p.Src, p.Dst, p.SrcPort, p.DstPort = p.Dst, p.Src, p.DstPort, p.SrcPort
+		}
+		h.tr.Packet(&p)
+	}
+	inner := func(at0 float64) {
+		p := capture.Packet{Timestamp: at(at0), Proto: capture.ProtoICMP, Src: hostA, Dst: hostB, SrcPort: 8, PayloadLen: 56,
+			Payload: make([]byte, 56), IPLen: 84, TunnelDepth: 1}
+		h.tr.Packet(&p)
+	}
+	outer(0, true, "vxlan", 4789)
+	inner(0)
+	outer(1, true, "teredo", 3544) // one direction only: not confirmed
+	h.tr.Flush()
+	if len(h.ended) != 3 {
+		t.Fatalf("%d connections", len(h.ended))
+	}
+	vx, icmp, teredo := h.ended[0], h.ended[1], h.ended[2]
+	if len(vx.Services) != 1 || vx.Services[0] != "vxlan" {
+		t.Errorf("vxlan services %v", vx.Services)
+	}
+	if len(icmp.TunnelParents) != 1 || icmp.TunnelParents[0] != vx.UID {
+		t.Errorf("inner parents %v, want [%s]", icmp.TunnelParents, vx.UID)
+	}
+	if len(teredo.Services) != 0 {
+		t.Errorf("one-sided teredo services %v, want none", teredo.Services)
+	}
+
+	h = newHarness(t, Config{})
+	outer(0, true, "teredo", 3544)
+	outer(0.1, false, "teredo", 3544)
+	if c := h.only(); len(c.Services) != 1 || c.Services[0] != "teredo" {
+		t.Errorf("two-sided teredo services %v", c.Services)
+	}
+}
