@@ -53,7 +53,7 @@ type conn struct {
 	chkThresh [2]uint32
 
 	// TCP.
-	eps               [2]endpoint
+	tcp               *tcpEndpoints // allocated the first time the struct carries TCP
 	eo, er            *endpoint
 	isActive          bool
 	isPartial         bool
@@ -80,19 +80,13 @@ type conn struct {
 func (c *conn) reset() {
 	hist := c.hist[:0]
 	parents := c.parents[:0]
-	blocks0 := c.eps[0].blocks[:0]
-	blocks1 := c.eps[1].blocks[:0]
-	buf0 := c.eps[0].pending[:0]
-	buf1 := c.eps[1].pending[:0]
+	tcp := c.tcp
 	inc := c.incarnation
 	*c = conn{}
 	c.incarnation = inc
 	c.hist = hist
 	c.parents = parents
-	c.eps[0].blocks = blocks0
-	c.eps[1].blocks = blocks1
-	c.eps[0].pending = buf0
-	c.eps[1].pending = buf1
+	c.tcp = tcp
 	c.size = [2]int64{-1, -1}
 	c.chkThresh = [2]uint32{1, 1}
 }

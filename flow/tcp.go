@@ -72,10 +72,19 @@ type endpoint struct {
 	pendingOverflowed bool
 }
 
+// tcpEndpoints holds a TCP connection's two endpoints; UDP, ICMP and other
+// connections do not carry them.
+type tcpEndpoints struct{ eps [2]endpoint }
+
 func (c *conn) tcpInit() {
-	c.eo, c.er = &c.eps[0], &c.eps[1]
-	for i := range c.eps {
-		e := &c.eps[i]
+	if c.tcp == nil {
+		c.tcp = &tcpEndpoints{}
+	}
+	c.eo, c.er = &c.tcp.eps[0], &c.tcp.eps[1]
+	for i := range c.tcp.eps {
+		e := &c.tcp.eps[i]
+		blocks, pending, segs := e.blocks[:0], e.pending[:0], e.pendSegs[:0]
+		*e = endpoint{blocks: blocks, pending: pending, pendSegs: segs}
 		e.isOrig = i == 0
 		e.rxmtThr, e.win0Thr, e.gapThr, e.chkThr = 1, 1, 1, 1
 		e.delivered, e.clsPos, e.trim = 1, 1, 1
