@@ -155,6 +155,9 @@ type daemonState struct {
 	pending *pendingReload
 	base    engineCounters // totals of engines closed by reloads
 	errSeen error          // the engine error last logged
+	// lastEnd is the latest end time of a connection the engine got: a
+	// reload's boundary must lie after it.
+	lastEnd time.Time
 	// clock is the network time (Unix ns) every worker has reached and the
 	// engine was advanced to.
 	clock atomic.Int64
@@ -338,23 +341,27 @@ func (lw *liveWorker) run(d *daemonState) error {
 			log.Warn("closing the capture socket", zap.Error(err))
 		}
 	}()
-	var lastPublish time.Time // packet or clock time of the last publish
+	var lastPublish time.Time // wall-clock time of the last publish
 	var runErr error
 	for {
 		f, err := lw.src.Next()
 		if err == nil {
 			lw.handle(f)
-			if ts := f.Timestamp; ts.Sub(lastPublish) >= d.tick || ts.Before(lastPublish) {
-				lastPublish = ts
-				lw.publish(d.p.now())
+			// Reading the clock every 64 frames is enough: on a slow link
+			// the source returns ErrIdle between frames.
+			if lw.frames&63 == 0 {
+				if wall := time.Now(); wall.Sub(lastPublish) >= d.tick {
+					lastPublish = wall
+					lw.publish(d.p.now())
+				}
 			}
 			continue
 		}
 		if errors.Is(err, capture.ErrIdle) {
 			now := d.p.now()
 			lw.idle(now.Add(-d.p.idleLag))
-			if now.Sub(lastPublish) >= d.tick || now.Before(lastPublish) {
-				lastPublish = now
+			if wall := time.Now(); wall.Sub(lastPublish) >= d.tick {
+				lastPublish = wall
 				lw.publish(now)
 			}
 			continue
@@ -531,6 +538,9 @@ func (d *daemonState) deliver(c *flow.Conn) {
 	start := time.Now()
 	d.eng.deliver(c)
 	d.observeFlushLocked(before, start)
+	if c.End.After(d.lastEnd) {
+		d.lastEnd = c.End
+	}
 }
 
 // cloneConn deep-copies an ended connection.
@@ -584,8 +594,16 @@ func (d *daemonState) reload() {
 	if d.pending != nil {
 		d.pending.opts, d.pending.set = opts, set
 	} else {
+		// The engine has seen nothing at or after the boundary: it lies
+		// past the clock, the last connection end and every worker's time.
 		clock := d.clock.Load()
-		if clock == 0 {
+		if wt := d.maxWorkerTime(); !wt.IsZero() {
+			clock = max(clock, wt.UnixNano())
+		}
+		if !d.lastEnd.IsZero() {
+			clock = max(clock, d.lastEnd.UnixNano())
+		}
+		if clock <= 0 {
 			clock = d.p.now().UnixNano()
 		}
 		boundary := clock - clock%int64(iv) + int64(iv)
@@ -628,6 +646,9 @@ func (d *daemonState) swapLocked(boundary time.Time) {
 	d.clock.Store(boundary.UnixNano())
 	for i := range p.held {
 		d.eng.deliver(&p.held[i])
+		if p.held[i].End.After(d.lastEnd) {
+			d.lastEnd = p.held[i].End
+		}
 	}
 	log.Info("reloaded configuration in effect", zap.Time("from", boundary), zap.Int("held_connections", len(p.held)))
 }
