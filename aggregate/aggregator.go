@@ -95,15 +95,20 @@ func New(cfg Config, out Output) (*Aggregator, error) {
 // Stats returns the counters so far.
 func (a *Aggregator) Stats() Stats { return a.stats }
 
-// Add counts one ended connection in the window containing c.End; if c.End
-// is past the open window, that window is flushed first. A connection that
-// ended before the open window (late) counts in the open window.
+// Add counts one ended connection in the window containing c.End (a zero
+// End means the current network time); if c.End is past the open window,
+// that window is flushed first. A connection that ended before the open
+// window (late) counts in the open window. c is not retained.
 func (a *Aggregator) Add(c *flow.Conn) error {
 	if a.closed {
 		return errors.New("aggregate: Add after Close")
 	}
 	a.stats.Conns++
-	err := a.observe(c.End) // a flush error is returned after counting c
+	end := c.End
+	if end.IsZero() { // no removal time: the current network time
+		end = a.last
+	}
+	err := a.observe(end) // a flush error is returned after counting c
 	if !c.Start.IsZero() && c.Start.Before(a.first) {
 		a.first = c.Start
 	}
@@ -112,7 +117,7 @@ func (a *Aggregator) Add(c *flow.Conn) error {
 		a.stats.Unwatched++
 		return err
 	}
-	if a.iv > 0 && c.End.UnixNano() < a.winStart {
+	if a.iv > 0 && end.UnixNano() < a.winStart {
 		a.stats.Late++
 	}
 	a.dirty = true
