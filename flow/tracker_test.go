@@ -597,3 +597,95 @@ func TestTunnelServiceAndParents(t *testing.T) {
 		t.Errorf("two-sided teredo services %v", c.Services)
 	}
 }
+
+func TestSizeSpecialCases(t *testing.T) {
+	tests := []struct {
+		name      string
+		segs      []seg
+		origBytes uint64
+		respBytes uint64
+		history   string
+	}{
+		// SYN_SENT → RESET whose peer stayed INACTIVE (it only sent a bare
+		// ACK) but acknowledged data: a half-open probe counts 0 bytes,
+		// whatever the sequence numbers say.
+		{name: "half-open probe", segs: []seg{
+			{at: 0, fromA: true, flags: fS, seq: 1000},
+			{at: 0.1, flags: fA, seq: 5000, ack: 901001},
+			{at: 0.2, fromA: true, flags: fR, seq: 901001},
+		}, origBytes: 0, history: "SaR"},
+		// A RST whose seq jumps more than 1 MiB is not trusted.
+		{name: "untrusted RST jump", segs: cat(handshake(), []seg{
+			{at: 0.3, fromA: true, flags: fR, seq: 1001 + 5<<20},
+		}), origBytes: 0, history: "ShAR"},
+		// ack == 0 with a huge delta is a broken ACK, not 4 GB of data.
+		{name: "broken zero ack", segs: cat(handshake(), []seg{
+			{at: 0.3, flags: fA, seq: 5001, ack: 0},
+		}), origBytes: 0, history: "ShAa"},
+		// SYN+FIN is Q, FIN+RST is I (once per side).
+		{name: "multi-flag letters", segs: []seg{
+			{at: 0, fromA: true, flags: fS | fF, seq: 1000},
+			{at: 0.1, flags: fF | fR, seq: 1},
+			{at: 0.2, flags: fF | fR, seq: 1},
+		}, history: "Qi"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, Config{})
+			h.tcp(40000, 80, tc.segs...)
+			c := h.only()
+			if c.OrigBytes != tc.origBytes || c.RespBytes != tc.respBytes || c.History != tc.history {
+				t.Errorf("bytes %d/%d history %q, want %d/%d %q", c.OrigBytes, c.RespBytes, c.History,
+					tc.origBytes, tc.respBytes, tc.history)
+			}
+		})
+	}
+}
+
+func TestScaledLetters(t *testing.T) {
+	// Zero windows: W at the 1st, 10th and 100th.
+	segs := handshake()
+	for i := 0; i < 100; i++ {
+		segs = append(segs, seg{at: 0.3 + float64(i)/1000, fromA: true, flags: fA, seq: 1001, ack: 5001, win: 0xffff})
+	}
+	h := newHarness(t, Config{})
+	h.tcp(40000, 80, segs...)
+	if c := h.only(); c.History != "ShAWWW" {
+		t.Errorf("zero windows: %q, want ShAWWW", c.History)
+	}
+	// Bad TCP checksums: c at the 1st and 10th, never counted.
+	h = newHarness(t, Config{})
+	h.tcp(40000, 80, handshake()...)
+	for i := 0; i < 10; i++ {
+		h.tcp(40000, 80, seg{at: 1 + float64(i), flags: fA, seq: 5001, ack: 1001, n: 10, bad: true})
+	}
+	if c := h.only(); c.History != "ShAcc" || c.RespPkts != 1 || c.RespBytes != 0 {
+		t.Errorf("bad checksums: history %q resp pkts %d bytes %d", c.History, c.RespPkts, c.RespBytes)
+	}
+	// Truncated payload is not reassembled: once acknowledged it is a gap.
+	h = newHarness(t, Config{})
+	h.tcp(40000, 80, cat(handshake(), []seg{
+		{at: 0.3, fromA: true, flags: fA, seq: 1001, ack: 5001, n: 100, trunc: true},
+		{at: 0.4, flags: fA, seq: 5001, ack: 1101},
+	})...)
+	if c := h.only(); c.MissedBytes != 100 || c.OrigBytes != 100 {
+		t.Errorf("truncated payload: missed %d bytes %d, want 100 100", c.MissedBytes, c.OrigBytes)
+	}
+}
+
+func TestOtherInactivity(t *testing.T) {
+	h := newHarness(t, Config{})
+	p := capture.Packet{Timestamp: at(0), Proto: capture.ProtoICMP, Src: hostA, Dst: hostB, SrcPort: 8, PayloadLen: 8,
+		Payload: make([]byte, 8), IPLen: 36}
+	h.tr.Packet(&p)
+	q := capture.Packet{Timestamp: at(10), Proto: 47, Src: hostA, Dst: hostB, PayloadLen: 8, IPLen: 28}
+	h.tr.Packet(&q)
+	h.tr.Advance(at(60))
+	if len(h.ended) != 1 || h.ended[0].IPProto != capture.ProtoICMP {
+		t.Fatalf("icmp inactivity: %+v", h.ended)
+	}
+	h.tr.Advance(at(70))
+	if len(h.ended) != 2 || h.ended[1].IPProto != 47 || !h.ended[1].End.Equal(at(70)) {
+		t.Fatalf("unknown transport inactivity: %+v", h.ended)
+	}
+}
