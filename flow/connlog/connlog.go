@@ -353,7 +353,7 @@ func appendZeek(b []byte, c *flow.Conn) []byte {
 	}
 	tab()
 	if len(c.TunnelParents) == 0 {
-		b = append(b, "(empty)"...)
+		b = append(b, '-') // &optional and unset, as Zeek writes it
 	} else {
 		b = append(b, strings.Join(c.TunnelParents, ",")...)
 	}
