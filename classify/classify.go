@@ -152,8 +152,12 @@ func (c *Classifier) Deliver(st *State, fromOrig bool, data []byte) Action {
 		return None
 	}
 	d := dirIndex(fromOrig)
-	if st.chunks[d] >= maxChunks || st.pending == 0 {
+	if st.pending == 0 || st.chunks[0] >= maxChunks && st.chunks[1] >= maxChunks {
+		st.pending = 0
 		st.release()
+		return None
+	}
+	if st.chunks[d] >= maxChunks {
 		return None
 	}
 	st.chunks[d]++

@@ -83,6 +83,9 @@ func (c *Classifier) deliverTCP(st *State, fromOrig bool, data []byte) {
 			return
 		}
 		in.pre[d] = data
+		if len(data) > prefixCap {
+			in.pre[d] = data[:prefixCap]
+		}
 	} else {
 		b := st.x.buf[d]
 		room := prefixCap - len(b)
@@ -243,9 +246,7 @@ func (c *Classifier) deliverUDP(st *State, fromOrig bool, data []byte) Action {
 		if fromOrig && dtlsClientHello(data) {
 			c.confirm(st, svcDTLS)
 			st.pending &^= 1 << recDTLS
-		} else if st.chunks[0]+st.chunks[1] >= 2 {
-			// The DTLS signature is anchored at the first datagram of the
-			// originator; later ones cannot match.
+		} else if st.chunks[0] >= dtlsTries {
 			st.pending &^= 1 << recDTLS
 		}
 	}

@@ -219,6 +219,11 @@ func (c *Classifier) tlsChild(st *State, b []byte, canGrow bool) bool {
 	return true
 }
 
+// dtlsTries bounds how many originator datagrams are checked for a DTLS
+// ClientHello (the signature is anchored at a datagram's start; the
+// ClientHello is the first or, after a HelloVerifyRequest, the second).
+const dtlsTries = 4
+
 // dtlsClientHello is the DTLS client signature plus a valid version:
 // 16 FE FF|FD, 7×00, 3 any, 01, 11 any, FE FF|FD.
 func dtlsClientHello(b []byte) bool {
