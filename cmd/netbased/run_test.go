@@ -39,6 +39,8 @@ type fakeSource struct {
 	stop    chan struct{}
 	once    sync.Once
 	clock   atomic.Int64
+	// wallClock makes now() the real clock (live timing).
+	wallClock bool
 }
 
 func newFakeSource(t *testing.T, pcap string) *fakeSource {
@@ -100,6 +102,9 @@ func (s *fakeSource) Next() (capture.Frame, error) {
 func (s *fakeSource) Stop()        { s.once.Do(func() { close(s.stop) }) }
 func (s *fakeSource) Close() error { s.Stop(); return nil }
 func (s *fakeSource) now() time.Time {
+	if s.wallClock {
+		return time.Now()
+	}
 	return time.Unix(0, s.clock.Load()).UTC()
 }
 
@@ -115,7 +120,7 @@ func (s *fakeSource) indexAt(t time.Time) int {
 
 // testDaemon runs runDaemon in the background on fake sources.
 type testDaemon struct {
-	stdout  bytes.Buffer
+	stdout  lockedBuffer
 	logs    bytes.Buffer
 	cancel  context.CancelFunc
 	done    chan error
@@ -167,6 +172,26 @@ func (td *testDaemon) stop(t *testing.T) {
 		t.Fatal("daemon did not stop within 30 s")
 	}
 }
+
+// lockedBuffer is a bytes.Buffer the daemon writes while the test reads.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *lockedBuffer) Bytes() []byte {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return bytes.Clone(l.buf.Bytes())
+}
+
+func (l *lockedBuffer) String() string { return string(l.Bytes()) }
 
 type lockedWriter struct {
 	mu sync.Mutex
@@ -436,6 +461,50 @@ func TestRunSIGHUPLosesAndDuplicatesNothing(t *testing.T) {
 	if !strings.Contains(td.logs.String(), "reloaded configuration in effect") {
 		t.Errorf("the reload was not logged:\n%s", td.logs.String())
 	}
+}
+
+// synFrame is an Ethernet/IPv4 TCP SYN (checksums not filled in: run with
+// --ignore-checksums).
+func synFrame(ts time.Time) capture.Frame {
+	data := []byte{
+		0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1, 0x08, 0x00,
+		0x45, 0, 0, 40, 0, 1, 0x40, 0, 64, 6, 0, 0, 10, 9, 0, 1, 10, 9, 0, 2,
+		0xc3, 0x50, 0, 80, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02, 0xff, 0xff, 0, 0, 0, 0,
+	}
+	return capture.Frame{Data: data, Timestamp: ts, CaptureLength: len(data), Length: len(data), LinkType: 1}
+}
+
+// TestRunIdleClockClosesWindowsOnTime sends one unanswered SYN on an
+// otherwise idle link, on the real clock: the connection ends by Zeek's
+// timer a few seconds later and its window's record must be written within
+// 2 s of the window's end, with no packet to move time forward.
+func TestRunIdleClockClosesWindowsOnTime(t *testing.T) {
+	src := &fakeSource{pauseAt: -1, paused: make(chan struct{}), resume: make(chan struct{}),
+		drained: make(chan struct{}), stop: make(chan struct{}), wallClock: true}
+	src.frames = []capture.Frame{synFrame(time.Now())}
+	td := startTestDaemon(t, []string{"--interface", "fake0", "--interval", "1s", "--ignore-checksums",
+		"--metrics-listen", ""}, src)
+	<-td.state
+	var end time.Time
+	waitFor(t, "the SYN's record", 20*time.Second, func() bool {
+		for _, l := range sortedJSONLines(t, td.stdout.Bytes()) {
+			var r struct {
+				Address string    `json:"address"`
+				End     time.Time `json:"end_time"`
+			}
+			if err := json.Unmarshal([]byte(l), &r); err == nil && r.Address == "10.9.0.1" {
+				end = r.End
+				return true
+			}
+		}
+		return false
+	})
+	late := time.Since(end)
+	if late > 2*time.Second+100*time.Millisecond { // waitFor polls every 50 ms
+		t.Errorf("window ending %v was written %v after its end, want within 2 s", end, late)
+	}
+	t.Logf("window ending %s written %v after its end", end.Format("15:04:05.000"), late.Round(time.Millisecond))
+	td.stop(t)
 }
 
 func TestRunBadInvocations(t *testing.T) {
