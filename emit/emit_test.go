@@ -455,3 +455,20 @@ func BenchmarkEncode(b *testing.B) {
 		})
 	}
 }
+
+// Outputs that cannot be fsynced (here /dev/null) are written without error.
+func TestFileSinkUnsyncableDevice(t *testing.T) {
+	s, err := OpenFile(os.DevNull, FileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Write([]byte("x\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Sync(); err != nil {
+		t.Errorf("Sync on %s: %v", os.DevNull, err)
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("Close on %s: %v", os.DevNull, err)
+	}
+}

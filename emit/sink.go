@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/netbased/netbased/aggregate"
@@ -147,12 +148,13 @@ func (s *FileSink) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-// Sync fsyncs the file.
+// Sync fsyncs the file. Outputs that cannot be synced (a pipe, a FIFO,
+// /dev/null: EINVAL) have nothing to make durable and are not an error.
 func (s *FileSink) Sync() error {
 	if s.f == nil {
 		return nil
 	}
-	if err := s.f.Sync(); err != nil {
+	if err := s.f.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) && !errors.Is(err, syscall.ENOTSUP) {
 		return fmt.Errorf("syncing %s: %w", s.path, err)
 	}
 	return nil
@@ -201,7 +203,7 @@ func (s *FileSink) closeFile() error {
 	if s.f == nil {
 		return nil
 	}
-	err := s.f.Sync()
+	err := s.Sync()
 	err = errors.Join(err, s.f.Close())
 	s.f = nil
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/netbased/netbased/aggregate"
 	"github.com/netbased/netbased/capture"
 	"github.com/netbased/netbased/classify"
+	"github.com/netbased/netbased/emit"
 	"github.com/netbased/netbased/flow"
 	"github.com/netbased/netbased/flow/connlog"
 	"github.com/netbased/netbased/site"
@@ -91,7 +92,7 @@ type engine struct {
 	connLog     *connlog.Writer
 	connLogFile io.Closer
 	agg         *aggregate.Aggregator
-	out         *output
+	out         *emit.Writer
 	err         error // first sink error; later connections still count
 	ended       uint64
 }
@@ -127,7 +128,7 @@ func newEngine(o Options, stdout io.Writer) (*engine, error) {
 		ForwarderType:       o.ForwarderType,
 	}, e.out)
 	if err != nil {
-		e.out.close()
+		e.out.Close()
 		return nil, err
 	}
 	if o.ConnLog != "" {
@@ -135,7 +136,7 @@ func newEngine(o Options, stdout io.Writer) (*engine, error) {
 		if o.ConnLog != "-" {
 			f, err := os.Create(o.ConnLog)
 			if err != nil {
-				e.out.close()
+				e.out.Close()
 				return nil, fmt.Errorf("conn_log: %w", err)
 			}
 			w, e.connLogFile = f, f
@@ -202,7 +203,7 @@ func (e *engine) close() error {
 	if e.connLogFile != nil {
 		e.keep(e.connLogFile.Close())
 	}
-	e.keep(e.out.close())
+	e.keep(e.out.Close())
 	return e.err
 }
 
