@@ -163,6 +163,17 @@ type daemonState struct {
 	clock atomic.Int64
 	// local decides the trackers' local_orig/local_resp; a reload replaces it.
 	local atomic.Pointer[site.Nets]
+	// stopAll ends the daemon; fatalErr is the error it then returns.
+	stopAll  context.CancelFunc
+	fatalErr error
+}
+
+// fatal stops the daemon with err (d.mu held).
+func (d *daemonState) fatal(err error) {
+	if d.fatalErr == nil {
+		d.fatalErr = err
+	}
+	d.stopAll()
 }
 
 // pendingReload is a reloaded configuration waiting for the window
@@ -255,6 +266,7 @@ func runDaemon(ctx context.Context, p daemonParams) (err error) {
 	errs := make([]error, len(d.workers))
 	workerCtx, stopAll := context.WithCancel(ctx)
 	defer stopAll()
+	d.stopAll = stopAll
 	for i, lw := range d.workers {
 		wg.Go(func() {
 			errs[i] = lw.run(d)
@@ -311,7 +323,11 @@ wait:
 	}
 	closeErr := d.eng.close()
 	final := d.engineCountersLocked()
+	fatalErr := d.fatalErr
 	d.mu.Unlock()
+	if fatalErr != nil {
+		return fatalErr
+	}
 
 	var captured uint64
 	for _, lw := range d.workers {
@@ -615,22 +631,15 @@ func (d *daemonState) reload() {
 		zap.Strings("local_nets", opts.LocalNets), zap.String("out", opts.Out))
 }
 
-// swapLocked ends the running engine's last window at boundary and hands
-// over to an engine built from the pending configuration (its outputs
-// opened anew), which first gets the held connections.
+// swapLocked ends the running engine's last window at boundary, closes its
+// outputs and hands over to an engine built from the pending configuration
+// (its outputs opened anew, in append mode), which first gets the held
+// connections. If the new outputs cannot be opened, the running
+// configuration's are reopened; if that fails too, the daemon stops.
 func (d *daemonState) swapLocked(boundary time.Time) {
 	p := d.pending
 	d.pending = nil
 	log := d.log.With(zap.String("event", "reload"))
-	next, err := newEngine(p.opts, d.p.stdout)
-	if err != nil {
-		d.metrics.reloads.WithLabelValues("error").Inc()
-		log.Error("cannot apply the reloaded configuration; keeping the running one", zap.Error(err))
-		for i := range p.held {
-			d.eng.deliver(&p.held[i])
-		}
-		return
-	}
 	d.advanceLocked(boundary.Add(-time.Nanosecond))
 	before := d.eng.windows()
 	start := time.Now()
@@ -641,8 +650,20 @@ func (d *daemonState) swapLocked(boundary time.Time) {
 		log.Error("closing the outputs of the previous configuration", zap.Error(err))
 	}
 	d.base = old
-	d.eng, d.opts, d.errSeen = next, p.opts, nil
-	d.local.Store(p.set.local)
+	opts, local := p.opts, p.set.local
+	next, err := newEngine(opts, d.p.stdout)
+	if err != nil {
+		d.metrics.reloads.WithLabelValues("error").Inc()
+		log.Error("cannot apply the reloaded configuration; reopening the running one", zap.Error(err))
+		opts, local = d.opts, d.local.Load()
+		if next, err = newEngine(opts, d.p.stdout); err != nil {
+			log.Error("cannot reopen the outputs; stopping", zap.Error(err))
+			d.fatal(fmt.Errorf("reopening outputs after a reload: %w", err))
+			return // d.eng stays the closed engine: it refuses more input
+		}
+	}
+	d.eng, d.opts, d.errSeen = next, opts, nil
+	d.local.Store(local)
 	d.clock.Store(boundary.UnixNano())
 	for i := range p.held {
 		d.eng.deliver(&p.held[i])
