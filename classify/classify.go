@@ -89,7 +89,9 @@ const (
 	flagSMBSynced
 	flagStarted
 	flagFTPViolated
-	flagSMBSig // the SMB signature matched (not on an SMB port)
+	flagSMBSig    // the SMB signature matched (not on an SMB port)
+	flagRespFirst // the responder sent the connection's first payload
+	flagDataSeen  // some payload was delivered
 )
 
 // State is the per-connection classification state. Its zero value is not
@@ -204,6 +206,9 @@ func (st *State) Flip() {
 	st.origPort, st.respPort = st.respPort, st.origPort
 	st.chunks[0], st.chunks[1] = st.chunks[1], st.chunks[0]
 	st.sigLen[0], st.sigLen[1] = st.sigLen[1], st.sigLen[0]
+	if st.flags&flagDataSeen != 0 {
+		st.flags ^= flagRespFirst
+	}
 	st.seen[0], st.seen[1] = st.seen[1], st.seen[0]
 	g := st.flags & (flagGapOrig | flagGapResp)
 	st.flags &^= flagGapOrig | flagGapResp

@@ -43,6 +43,12 @@ const prefixMask = 1<<recDNS | 1<<recHTTP | 1<<recSSL | 1<<recRDP | 1<<recFTP | 
 // deliverTCP processes one in-order TCP chunk.
 func (c *Classifier) deliverTCP(st *State, fromOrig bool, data []byte) {
 	d := dirIndex(fromOrig)
+	if st.flags&flagDataSeen == 0 {
+		st.flags |= flagDataSeen
+		if !fromOrig {
+			st.flags |= flagRespFirst
+		}
+	}
 	// The DPD window: the chunk that crosses it is still matched.
 	inWindow := int(st.dpdBytes) < dpdWindowBytes && int(st.dpdChunks) < dpdWindowChunks
 	if inWindow {

@@ -1,98 +1,101 @@
 package classify
 
-// IMAP recognition (Zeek's IMAP analyzer, which follows STARTTLS).
+// IMAP recognition (Zeek's IMAP analyzer, imap-analyzer.pac).
 //
-// Confirmation: the server greets with an untagged "* OK", "* PREAUTH" or
-// "* BYE" and the client sends a tagged command ("tag SP command").
-// STARTTLS: the SSL child examines the originator's bytes after the
-// "tag STARTTLS" line ("imap,ssl").
+// Confirmation (proc_imap_token, per "tag command" line): a server line
+// "* OK" (the greeting), a client line whose command is "capability" or
+// STARTTLS, or a line from either side whose command is authenticate,
+// login, examine, create, list or fetch (these compare case-sensitively in
+// Zeek, so lowercase only). STARTTLS: the client's "tag STARTTLS" answered
+// "tag OK" starts the SSL child ("imap,ssl").
 //
-// Attachment: port 143, or elsewhere the server greeting "* OK" together
-// with a tagged client command within the DPD window.
-// Bound: prefixCap per direction.
+// Attachment: port 143 only (Zeek ships no IMAP signature).
+// Bound: 64 lines per direction within prefixCap.
 
-func imapServerSig(b []byte) tri {
-	if len(b) < 4 {
-		if prefixOfFold(b, "* OK") {
-			return more
-		}
-		return no
-	}
-	if hasPrefixFold(b, "* OK") {
-		return yes
-	}
-	return no
-}
-
-// imapTagged splits "tag SP command ..." lines.
+// imapTagged splits "tag SP command ..." lines (tag: alphanumerics and
+// punctuation, as imap-protocol.pac's TAG).
 func imapTagged(line []byte) (tag, cmd []byte, ok bool) {
-	tag, rest := firstWord(line)
-	if len(tag) == 0 || len(rest) == 0 || rest[0] != ' ' {
+	i := 0
+	for i < len(line) && line[i] > 0x20 && line[i] < 0x7f {
+		i++
+	}
+	if i == 0 || i >= len(line) || line[i] != ' ' {
 		return nil, nil, false
 	}
-	for _, c := range tag {
-		if c < 0x21 || c > 0x7e || c == '*' || c == '+' || c == '(' || c == ')' || c == '{' || c == '"' || c == '\\' {
-			return nil, nil, false
-		}
+	tag = line[:i]
+	for i < len(line) && line[i] == ' ' {
+		i++
 	}
-	cmd, _ = firstWord(rest)
-	if len(cmd) == 0 {
+	j := i
+	for j < len(line) && line[j] > 0x20 && line[j] < 0x7f {
+		j++
+	}
+	if j == i {
 		return nil, nil, false
 	}
-	for _, c := range cmd {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
-			return nil, nil, false
-		}
-	}
-	return tag, cmd, true
+	return tag, line[i:j], true
 }
 
-func imapClientSig(b []byte) tri {
-	line, r := firstNonEmptyLine(b)
-	if r != yes {
-		return r
+// imapConfirms reports whether a line makes proc_imap_token confirm.
+func imapConfirms(line []byte, orig bool) bool {
+	tag, cmd, ok := imapTagged(line)
+	if !ok {
+		return false
 	}
-	if _, _, ok := imapTagged(line); ok {
-		return yes
+	if !orig && string(tag) == "*" && equalFold(cmd, "ok") {
+		return true
 	}
-	return no
+	if orig && (string(cmd) == "capability" || equalFold(cmd, "starttls")) {
+		return true
+	}
+	switch string(cmd) {
+	case "authenticate", "login", "examine", "create", "list", "fetch":
+		return true
+	}
+	return false
 }
 
 // imap is the IMAP recognizer.
 func (c *Classifier) imap(st *State, in *input) verdict {
-	if textStart(skipSpace(in.pre[0])) == no {
+	if !in.port || in.inner {
 		return done
 	}
-	if cmd, r := firstNonEmptyLine(in.pre[0]); r == yes {
-		if _, _, ok := imapTagged(cmd); !ok {
-			return done
+	r0 := anyLine(in.pre[0], func(l []byte) bool { return imapConfirms(l, true) })
+	r1 := anyLine(in.pre[1], func(l []byte) bool { return imapConfirms(l, false) })
+	if r0 != yes && r1 != yes {
+		if (r0 == more && in.more[0]) || (r1 == more && in.more[1]) {
+			return undecided
 		}
-	}
-	if !in.port {
-		if t := sigPair(in, imapClientSig, imapServerSig); t != yes {
-			return sigVerdict(t)
-		}
-	}
-	greet, r := firstNonEmptyLine(in.pre[1])
-	if r == more {
-		return in.needMore(1)
-	}
-	if r == no || !(hasPrefixFold(greet, "* OK") || hasPrefixFold(greet, "* PREAUTH") || hasPrefixFold(greet, "* BYE")) {
-		return done
-	}
-	cmd, r := firstNonEmptyLine(in.pre[0])
-	if r == more {
-		return in.needMore(0)
-	}
-	if r == no {
-		return done
-	}
-	if _, _, ok := imapTagged(cmd); !ok {
 		return done
 	}
 	c.confirm(st, svcIMAP)
-	return c.upgrade(st, in, func(l []byte) bool {
-		_, cmd, ok := imapTagged(l)
-		return ok && equalFold(cmd, "STARTTLS")
+	var starttlsTag []byte
+	off := clientLineAfter(in.pre[0], func(l []byte) bool {
+		tag, cmd, ok := imapTagged(l)
+		if ok && equalFold(cmd, "STARTTLS") {
+			starttlsTag = tag
+			return true
+		}
+		return false
 	})
+	if off < 0 {
+		if in.more[0] {
+			return undecided
+		}
+		return done
+	}
+	// The server must answer "tag OK".
+	switch anyLine(in.pre[1], func(l []byte) bool {
+		tag, cmd, ok := imapTagged(l)
+		return ok && string(tag) == string(starttlsTag) && equalFold(cmd, "OK")
+	}) {
+	case more:
+		return in.needMore(1)
+	case no:
+		return done
+	}
+	if c.tlsChild(st, in.pre[0][off:], in.more[0]) {
+		return done
+	}
+	return undecided
 }

@@ -23,6 +23,14 @@ func TestIRCLines(t *testing.T) {
 	}
 }
 
+func TestIRCClientLine(t *testing.T) {
+	for in, want := range map[string]bool{"CAP LS 302": true, "STARTTLS": true, "  NICK a": true, "ab": false, ":pfx": false, ":pfx ab": false, ":pfx WHO": true} {
+		if got := ircClientLine([]byte(in)); got != want {
+			t.Errorf("ircClientLine(%q) = %v, want %v", in, got, want)
+		}
+	}
+}
+
 func FuzzIRC(f *testing.F) {
 	for _, s := range seedsFor("irc") {
 		f.Add(s)

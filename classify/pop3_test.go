@@ -18,12 +18,36 @@ func TestPOP3Signatures(t *testing.T) {
 	}
 }
 
+func TestPOP3Pairing(t *testing.T) {
+	tests := []struct {
+		name       string
+		orig, resp string
+		greeting   bool
+		confirmed  bool
+		tls        bool
+	}{
+		{"user", "USER bob\r\n", "+OK ready\r\n+OK send PASS\r\n", true, true, false},
+		{"auth-err-then-capa", "AUTH\r\nCAPA\r\nQUIT\r\n", "+OK ready\r\n-ERR 1 argument required\r\n+OK list\r\nTOP\r\n.\r\n+OK bye\r\n", true, true, false},
+		{"stls", "STLS\r\n", "+OK ready\r\n+OK Begin TLS\r\n", true, true, true},
+		{"stat-only", "STAT\r\n", "+OK ready\r\n+OK 1 2\r\n", true, false, false},
+		{"no-greeting-resp", "*2\r\n$4\r\nAUTH\r\n$4\r\nzeek\r\n", "+OK\r\n+OK\r\n+OK\r\n+OK\r\n", false, false, false},
+		{"greeting-only", "", "+OK ready\r\n", true, false, false},
+	}
+	for _, tc := range tests {
+		confirmed, off, _ := pop3Pair([]byte(tc.orig), []byte(tc.resp), tc.greeting)
+		if confirmed != tc.confirmed || (off >= 0) != tc.tls {
+			t.Errorf("%s: confirmed=%v tls=%v, want %v %v", tc.name, confirmed, off >= 0, tc.confirmed, tc.tls)
+		}
+	}
+}
+
 func FuzzPOP3(f *testing.F) {
 	for _, s := range seedsFor("pop3") {
 		f.Add(s)
 	}
 	ft := fuzzTarget{enabled: "pop3,ssl", t: TCP, ports: []uint16{110, 1110}}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		pop3Pair(data, data, true)
 		fuzzConn(t, ft, data)
 	})
 }

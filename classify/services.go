@@ -242,7 +242,9 @@ func (c *Classifier) candidates(st *State) uint32 {
 	}
 	add(recSMTP, svcSMTP)
 	add(recPOP3, svcPOP3)
-	add(recIMAP, svcIMAP)
+	if imapPort(st.respPort) {
+		add(recIMAP, svcIMAP)
+	}
 	add(recIRC, svcIRC)
 	add(recLDAP, svcLDAP)
 	if st.respPort == 88 {

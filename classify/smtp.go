@@ -2,15 +2,33 @@ package classify
 
 // SMTP recognition (Zeek's SMTP analyzer).
 //
-// Confirmation: the server's first reply is a 220 greeting and the client
-// sent a command line (HELO/EHLO when enabled by signature). STARTTLS: the
-// SSL child examines the originator's bytes after the "STARTTLS" line
-// ("smtp,ssl").
+// Confirmation: SMTP.cc calls ProtocolConfirmation in RequestEvent, i.e. for
+// the first client line whose first word is a known SMTP command (EHLO,
+// HELO, MAIL, RCPT, DATA, …; unknown words are ignored and later lines
+// still count). The greeting is not needed. STARTTLS: after the server's
+// 220 reply the SSL child sees the rest; netbased has it examine the
+// originator's bytes after the "STARTTLS" line ("smtp,ssl").
 //
-// Attachment: ports 25 and 587, or elsewhere the signature pair: the server
-// stream begins with optional white space and "220" followed by white space
-// or '-', and a client line starts with HELO or EHLO, within the DPD window.
-// Bound: prefixCap per direction.
+// Attachment: ports 25 and 587, or elsewhere the signature pair: a client
+// line starting (after white space) with HELO or EHLO, and the server stream
+// beginning with optional white space and "220" followed by white space or
+// '-', within the DPD window. Bound: the first 64 client lines within
+// prefixCap.
+
+var smtpCommands = [...]string{
+	"EHLO", "HELO", "MAIL", "RCPT", "DATA", "BDAT", "RSET", "SEND", "SOML", "SAML", "VRFY", "EXPN",
+	"HELP", "NOOP", "QUIT", "TURN", "STARTTLS", "ATRN", "ETRN", "AUTH", "X-ANONYMOUSTLS",
+	"X-EXPS", "X-LINK2STATE", "XEXCH50",
+}
+
+func isSMTPCommand(w []byte) bool {
+	for _, c := range smtpCommands {
+		if equalFold(w, c) {
+			return true
+		}
+	}
+	return false
+}
 
 func smtpServerSig(b []byte) tri {
 	b = skipSpace(b)
@@ -33,37 +51,32 @@ func isHelo(line []byte) bool {
 
 func smtpClientSig(b []byte) tri { return anyLine(b, isHelo) }
 
+// smtpCommandLine reports whether a client line is a known command (Zeek's
+// get_word takes the word from the line's first byte).
+func smtpCommandLine(line []byte) bool {
+	i := 0
+	for i < len(line) && !isSpace(line[i]) {
+		i++
+	}
+	return isSMTPCommand(line[:i])
+}
+
 // smtp is the SMTP recognizer.
 func (c *Classifier) smtp(st *State, in *input) verdict {
-	// The confirming client command is the first line: text.
-	if textStart(skipSpace(in.pre[0])) == no {
-		return done
-	}
-	if cmd, r := firstNonEmptyLine(in.pre[0]); r == yes {
-		if w, _ := firstWord(cmd); len(w) < 4 {
-			return done
-		}
+	if textStart(in.pre[0]) == no {
+		return done // the client's command lines are text
 	}
 	if !in.port {
 		if t := sigPair(in, smtpClientSig, smtpServerSig); t != yes {
 			return sigVerdict(t)
 		}
 	}
-	greet, r := firstNonEmptyLine(in.pre[1])
-	if r == more {
-		return in.needMore(1)
-	}
-	if r == no || len(greet) < 3 || string(greet[:3]) != "220" {
-		return done
-	}
-	cmd, r := firstNonEmptyLine(in.pre[0])
-	if r == more {
+	switch anyLine(in.pre[0], smtpCommandLine) {
+	case more:
 		return in.needMore(0)
-	}
-	w, _ := firstWord(cmd)
-	if r == no || len(w) < 4 {
+	case no:
 		return done
 	}
 	c.confirm(st, svcSMTP)
-	return c.upgrade(st, in, func(l []byte) bool { return equalFold(skipSpace(l), "STARTTLS") })
+	return c.upgrade(st, in, func(l []byte) bool { return equalFold(l, "STARTTLS") })
 }

@@ -18,6 +18,14 @@ func TestSMTPSignatures(t *testing.T) {
 	}
 }
 
+func TestSMTPCommandLine(t *testing.T) {
+	for in, want := range map[string]bool{"EHLO x": true, "noop": true, "MAIL FROM:<a>": true, "GET / HTTP/1.1": false, " HELO x": false, "": false} {
+		if got := smtpCommandLine([]byte(in)); got != want {
+			t.Errorf("smtpCommandLine(%q) = %v, want %v", in, got, want)
+		}
+	}
+}
+
 func FuzzSMTP(f *testing.F) {
 	f.Add(seedChunks(0, chunk{false, hex.EncodeToString([]byte("220 mx\r\n"))}, chunk{true, hex.EncodeToString([]byte("EHLO a\r\n"))},
 		chunk{false, hex.EncodeToString([]byte("250 ok\r\n"))}, chunk{true, hex.EncodeToString([]byte("STARTTLS\r\n"))},
