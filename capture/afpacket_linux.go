@@ -21,6 +21,9 @@ const (
 	DefaultLiveRingSizeMB   = 64
 	DefaultLiveBlockTimeout = 10 * time.Millisecond
 	DefaultLivePollTimeout  = 50 * time.Millisecond
+	// DefaultLiveDrainLimit bounds the drain after Stop on a link that
+	// never goes quiet.
+	DefaultLiveDrainLimit = 2 * time.Second
 )
 
 // ErrIdle is returned by LiveSource.Next when no frame arrived within the
@@ -52,6 +55,9 @@ type LiveConfig struct {
 	// ErrIdle (0 = 50 ms). It must exceed BlockTimeout so that an empty poll
 	// after Stop proves the ring drained.
 	PollTimeout time.Duration
+	// DrainLimit is the longest Next keeps returning frames after Stop
+	// when the link never goes quiet (0 = 2 s).
+	DrainLimit time.Duration
 }
 
 // LiveStats are the running totals of one live socket.
@@ -70,7 +76,8 @@ type LiveSource struct {
 	iface   string
 	index   int
 	tp      *afpacket.TPacket
-	stop    atomic.Bool
+	drain   time.Duration
+	stopAt  atomic.Int64 // Unix ns of Stop; 0 while running
 	packets atomic.Uint64
 	bytes   atomic.Uint64
 
@@ -113,6 +120,10 @@ func OpenLive(cfg LiveConfig) ([]*LiveSource, error) {
 	if pollTimeout <= blockTimeout {
 		pollTimeout = 2 * blockTimeout
 	}
+	drain := cfg.DrainLimit
+	if drain <= 0 {
+		drain = DefaultLiveDrainLimit
+	}
 	frameSize, blockSize, numBlocks := ringGeometry(snaplen, ringMB)
 
 	sources := make([]*LiveSource, 0, workers)
@@ -136,7 +147,7 @@ func OpenLive(cfg LiveConfig) ([]*LiveSource, error) {
 		if err != nil {
 			return fail(fmt.Errorf("capture: live: socket %d on %s: %w", i, cfg.Interface, err))
 		}
-		s := &LiveSource{iface: cfg.Interface, index: i, tp: tp}
+		s := &LiveSource{iface: cfg.Interface, index: i, tp: tp, drain: drain}
 		sources = append(sources, s)
 		if workers > 1 {
 			if err := tp.SetFanout(afpacket.FanoutHashWithDefrag, cfg.FanoutGroup); err != nil {
@@ -172,17 +183,20 @@ func ringGeometry(snaplen, ringMB int) (frameSize, blockSize, numBlocks int) {
 // Next returns the next frame. Its Data points into the ring and is valid
 // only until the next call. Next returns ErrIdle when no frame arrived
 // within the poll timeout, and io.EOF once Stop was called and the ring is
-// drained (a poll found nothing).
+// drained (a poll found nothing) or the drain limit passed.
 func (s *LiveSource) Next() (Frame, error) {
 	data, ci, err := s.tp.ZeroCopyReadPacketData()
 	if err != nil {
 		if errors.Is(err, afpacket.ErrTimeout) {
-			if s.stop.Load() {
+			if s.stopAt.Load() != 0 {
 				return Frame{}, io.EOF
 			}
 			return Frame{}, ErrIdle
 		}
 		return Frame{}, fmt.Errorf("capture: live: reading %s: %w", s.iface, err)
+	}
+	if stop := s.stopAt.Load(); stop != 0 && time.Now().UnixNano()-stop > int64(s.drain) {
+		return Frame{}, io.EOF // the link never went quiet
 	}
 	f := Frame{
 		Data:          data,
@@ -204,8 +218,8 @@ func (s *LiveSource) Next() (Frame, error) {
 }
 
 // Stop asks the source to end: Next keeps returning what is left in the
-// ring and then io.EOF. Safe to call from any goroutine, more than once.
-func (s *LiveSource) Stop() { s.stop.Store(true) }
+// ring (for at most the drain limit) and then io.EOF. Safe to call from any goroutine, more than once.
+func (s *LiveSource) Stop() { s.stopAt.CompareAndSwap(0, time.Now().UnixNano()) }
 
 // Stats returns the socket's running totals. Safe from any goroutine, also
 // after Close (then the totals are final).
@@ -240,7 +254,7 @@ func (s *LiveSource) readKernelStatsLocked() {
 // Close releases the socket and its ring. Call it from the goroutine that
 // calls Next, after Next returned for the last time.
 func (s *LiveSource) Close() error {
-	s.stop.Store(true)
+	s.Stop()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {

@@ -24,6 +24,7 @@ type LiveConfig struct {
 	Promiscuous  bool
 	BlockTimeout time.Duration
 	PollTimeout  time.Duration
+	DrainLimit   time.Duration
 }
 
 // LiveStats are the running totals of one live socket.

@@ -330,3 +330,72 @@ func TestLiveCaptureFanout(t *testing.T) {
 	}
 	t.Logf("captured %d frames, per worker %v, %+v", len(got), perWorker, total)
 }
+
+// TestLiveStopOnBusyLink stops a source while frames keep arriving: Next
+// must still end (after the drain limit) instead of draining forever.
+func TestLiveStopOnBusyLink(t *testing.T) {
+	requireLiveCapture(t)
+	ns := newTestNetns(t)
+	var sources []*LiveSource
+	if err := inNetns(t, ns.Name, func() error {
+		var err error
+		sources, err = OpenLive(LiveConfig{Interface: ns.Capture, RingSizeMB: 2, DrainLimit: 300 * time.Millisecond})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	src := sources[0]
+	sending := make(chan struct{})
+	senderDone := make(chan error, 1)
+	go func() {
+		senderDone <- inNetns(t, ns.Name, func() error {
+			var batch [][]byte
+			for i := range 500 {
+				batch = append(batch, testFrame(i, false, 0))
+			}
+			for {
+				select {
+				case <-sending:
+					return nil
+				default:
+				}
+				if err := sendFrames(ns.Send, batch); err != nil {
+					return err
+				}
+			}
+		})
+	}()
+	defer func() {
+		close(sending)
+		if err := <-senderDone; err != nil {
+			t.Error(err)
+		}
+	}()
+	frames := 0
+	var stopped time.Time
+	for {
+		_, err := src.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil && !errors.Is(err, ErrIdle) {
+			t.Fatal(err)
+		}
+		if err == nil {
+			frames++
+		}
+		if frames == 1000 && stopped.IsZero() {
+			stopped = time.Now()
+			src.Stop()
+		}
+	}
+	took := time.Since(stopped)
+	src.Close()
+	if stopped.IsZero() {
+		t.Fatal("never saw 1000 frames")
+	}
+	if took > 2*time.Second {
+		t.Errorf("Next returned io.EOF %v after Stop on a busy link, want about the 300 ms drain limit", took)
+	}
+	t.Logf("%d frames; EOF %v after Stop", frames, took.Round(time.Millisecond))
+}
