@@ -1,7 +1,8 @@
 package classify
 
 // DHCP recognition (Zeek's DHCP analyzer on 67/udp and 68/udp, and on any
-// UDP port through the dhcp_cookie signature ^.*\x63\x82\x53\x63).
+// UDP port through the dhcp_cookie signature ^.*\x63\x82\x53\x63 within the
+// DPD window).
 //
 // Confirmation: a BOOTP message (op 1 or 2, hardware address length ≤ 16)
 // of at least 240 bytes with the DHCP magic cookie 63 82 53 63 at offset

@@ -226,6 +226,24 @@ func (c *Classifier) evalPrefix(st *State, in *input) {
 // deliverUDP processes one datagram. Each UDP recognizer decides per
 // datagram; none buffers.
 func (c *Classifier) deliverUDP(st *State, fromOrig bool, data []byte) Action {
+	// Signature-gated recognizers only see datagrams within the DPD window.
+	inWindow := int(st.dpdBytes) < dpdWindowBytes && int(st.dpdChunks) < dpdWindowChunks
+	if inWindow {
+		b := int(st.dpdBytes) + len(data)
+		if b > 0xffff {
+			b = 0xffff
+		}
+		st.dpdBytes = uint16(b)
+		st.dpdChunks++
+	} else {
+		if st.respPort != 67 && st.respPort != 68 {
+			st.pending &^= 1 << recDHCP
+		}
+		if st.respPort != 88 {
+			st.pending &^= 1 << recKRB
+		}
+		st.pending &^= 1<<recDTLS | 1<<recQUIC
+	}
 	act := None
 	if st.pending&(1<<recDNS) != 0 {
 		if a, ok := c.dnsUDP(st, fromOrig, data); ok {

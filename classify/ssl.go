@@ -209,6 +209,9 @@ func sigCanGrow(in *input, d int) bool {
 // tlsChild confirms ssl if b (a stream after a STARTTLS-like upgrade) begins
 // with a ClientHello; it returns false while more bytes are needed.
 func (c *Classifier) tlsChild(st *State, b []byte, canGrow bool) bool {
+	if st.flags&flagPartial != 0 {
+		return true // SSL.cc skips partial connections, as a child too
+	}
 	switch clientHello(b) {
 	case yes:
 		c.confirm(st, svcSSL)
