@@ -16,36 +16,9 @@ import (
 	"github.com/netbased/netbased/aggregate"
 	"github.com/netbased/netbased/emit"
 	"github.com/netbased/netbased/flow/connlog"
+	"github.com/netbased/netbased/internal/testenv"
 	"github.com/netbased/netbased/site"
 )
-
-// sharedDir is $NETBASED_SHARED, else <repo root>/../shared.
-func sharedDir(t testing.TB) string {
-	t.Helper()
-	dir := os.Getenv("NETBASED_SHARED")
-	if dir == "" {
-		wd, err := os.Getwd()
-		if err != nil {
-			t.Fatal(err)
-		}
-		root := wd
-		for {
-			if _, err := os.Stat(filepath.Join(root, "go.mod")); err == nil {
-				break
-			}
-			parent := filepath.Dir(root)
-			if parent == root {
-				t.Fatalf("no go.mod above %s; set NETBASED_SHARED", wd)
-			}
-			root = parent
-		}
-		dir = filepath.Join(root, "..", "shared")
-	}
-	if st, err := os.Stat(filepath.Join(dir, "testdata", "zeek")); err != nil || !st.IsDir() {
-		t.Fatalf("shared test data missing at %s/testdata/zeek (set NETBASED_SHARED): %v", dir, err)
-	}
-	return dir
-}
 
 // jsonCollector encodes every record with the json encoder.
 type jsonCollector struct {
@@ -263,7 +236,7 @@ func runParity(t *testing.T, dir string, shards int) (records, exact, fieldMisma
 // one window and compares each record, field by field, with
 // netbase.expected.jsonl.
 func TestParity(t *testing.T) {
-	base := filepath.Join(sharedDir(t), "testdata", "zeek")
+	base := filepath.Join(testenv.SharedDir(t), "testdata", "zeek")
 	dirs, err := filepath.Glob(filepath.Join(base, "*", "netbase.expected.jsonl"))
 	if err != nil {
 		t.Fatal(err)

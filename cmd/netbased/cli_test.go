@@ -6,11 +6,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/netbased/netbased/internal/testenv"
 )
 
 func corpusTrace(t *testing.T, name string) string {
 	t.Helper()
-	p := filepath.Join(sharedDir(t), "testdata", "zeek", name, "trace.pcap")
+	p := filepath.Join(testenv.SharedDir(t), "testdata", "zeek", name, "trace.pcap")
 	if _, err := os.Stat(p); err != nil {
 		t.Fatal(err)
 	}

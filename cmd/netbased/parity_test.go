@@ -7,83 +7,13 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"path/filepath"
 	"reflect"
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/netbased/netbased/internal/testenv"
 )
-
-// sharedDir locates the ground truth: $NETBASED_SHARED, else ../shared next
-// to the repository. A missing directory fails the test.
-func sharedDir(t testing.TB) string {
-	t.Helper()
-	if d := os.Getenv("NETBASED_SHARED"); d != "" {
-		return d
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the test directory")
-		}
-		dir = parent
-	}
-	shared := filepath.Join(dir, "..", "shared")
-	if _, err := os.Stat(filepath.Join(shared, "testdata", "zeek")); err != nil {
-		t.Fatalf("shared ground truth missing (set NETBASED_SHARED): %v", err)
-	}
-	return shared
-}
-
-// corpusCase is one directory of the ground truth.
-type corpusCase struct {
-	name, dir, trace string
-	args             []string
-	skip             string
-}
-
-func corpusCases(t *testing.T) []corpusCase {
-	t.Helper()
-	root := filepath.Join(sharedDir(t), "testdata", "zeek")
-	entries, err := os.ReadDir(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cases []corpusCase
-	for _, e := range entries {
-		if !e.IsDir() {
-			continue
-		}
-		dir := filepath.Join(root, e.Name())
-		c := corpusCase{name: e.Name(), dir: dir}
-		for _, name := range []string{"trace.pcap", "trace.pcapng"} {
-			if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
-				c.trace = filepath.Join(dir, name)
-			}
-		}
-		if c.trace == "" {
-			t.Fatalf("%s: no trace", dir)
-		}
-		if b, err := os.ReadFile(filepath.Join(dir, "netbased-args.txt")); err == nil {
-			c.args = strings.Fields(string(b))
-		}
-		if b, err := os.ReadFile(filepath.Join(dir, "parity-skip.txt")); err == nil {
-			c.skip = strings.TrimSpace(string(b))
-		}
-		cases = append(cases, c)
-	}
-	if len(cases) < 80 {
-		t.Fatalf("found only %d corpus directories in %s", len(cases), root)
-	}
-	return cases
-}
 
 // readRecords parses JSON lines keyed by "address".
 func readRecords(t *testing.T, data []byte) map[string]map[string]any {
@@ -140,21 +70,21 @@ func TestIntervalParity(t *testing.T) {
 	fieldMiss := map[string]int{}
 	var expectedTotal, exact, missing, extra int
 	var report []string
-	for _, c := range corpusCases(t) {
-		if c.skip != "" {
-			t.Logf("skip %s: %s", c.name, c.skip)
+	for _, c := range testenv.Corpus(t) {
+		if c.Skip != "" {
+			t.Logf("skip %s: %s", c.Name, c.Skip)
 			continue
 		}
-		wantData, err := os.ReadFile(filepath.Join(c.dir, "netbase.expected.jsonl"))
+		wantData, err := os.ReadFile(c.File("netbase.expected.jsonl"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		want := readRecords(t, wantData)
 		var stdout, stderr bytes.Buffer
-		args := append([]string{"replay", "--interval", "0", "--format", "json", "--progress", "never"}, c.args...)
-		args = append(args, c.trace)
+		args := append([]string{"replay", "--interval", "0", "--format", "json", "--progress", "never"}, c.Args...)
+		args = append(args, c.Trace)
 		if code := runMain(args, &stdout, &stderr); code != 0 {
-			t.Errorf("%s: exit %d: %s", c.name, code, stderr.String())
+			t.Errorf("%s: exit %d: %s", c.Name, code, stderr.String())
 			continue
 		}
 		got := readRecords(t, stdout.Bytes())
@@ -191,7 +121,7 @@ func TestIntervalParity(t *testing.T) {
 			if len(diffs) > 6 {
 				diffs = append(diffs[:6], fmt.Sprintf("… %d more", len(diffs)-6))
 			}
-			report = append(report, fmt.Sprintf("%-60s %d/%d exact: %s", c.name, caseExact, len(want), strings.Join(diffs, "; ")))
+			report = append(report, fmt.Sprintf("%-60s %d/%d exact: %s", c.Name, caseExact, len(want), strings.Join(diffs, "; ")))
 		}
 	}
 	for _, line := range report {

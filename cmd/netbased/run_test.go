@@ -24,6 +24,8 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/netbased/netbased/capture"
+
+	"github.com/netbased/netbased/internal/testenv"
 )
 
 // fakeSource serves a pcap's frames as a live source would: after the last
@@ -707,7 +709,7 @@ func demoPcap(t *testing.T) string {
 			return p
 		}
 	}
-	p := filepath.Join(sharedDir(t), "testdata", "zeek", "opt.basic", "trace.pcap")
+	p := filepath.Join(testenv.SharedDir(t), "testdata", "zeek", "opt.basic", "trace.pcap")
 	if _, err := os.Stat(p); err != nil {
 		t.Fatalf("no pcap to replay: pcaps/demo.pcap and %s are missing", p)
 	}

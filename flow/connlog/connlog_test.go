@@ -12,38 +12,11 @@ import (
 	"time"
 
 	"github.com/netbased/netbased/flow"
+	"github.com/netbased/netbased/internal/testenv"
 )
 
-// sharedDir locates ../shared next to the repository (or $NETBASED_SHARED)
-// and fails the test when it is missing.
-func sharedDir(t testing.TB) string {
-	t.Helper()
-	if d := os.Getenv("NETBASED_SHARED"); d != "" {
-		return d
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the test directory")
-		}
-		dir = parent
-	}
-	shared := filepath.Join(dir, "..", "shared")
-	if _, err := os.Stat(filepath.Join(shared, "testdata", "zeek")); err != nil {
-		t.Fatalf("shared ground truth missing (set NETBASED_SHARED): %v", err)
-	}
-	return shared
-}
-
 func TestReadZeekCorpusRoundTrip(t *testing.T) {
-	logs, err := filepath.Glob(filepath.Join(sharedDir(t), "testdata", "zeek", "*", "conn.log"))
+	logs, err := filepath.Glob(filepath.Join(testenv.SharedDir(t), "testdata", "zeek", "*", "conn.log"))
 	if err != nil || len(logs) < 50 {
 		t.Fatalf("expected the corpus' conn logs, found %d (%v)", len(logs), err)
 	}
