@@ -1,5 +1,7 @@
 package classify
 
+import "encoding/base64"
+
 // FTP recognition (Zeek's FTP.cc).
 //
 // Confirmation: the first client line whose first word is a valid FTP
@@ -13,7 +15,8 @@ package classify
 // violations after violationWindow bytes are ignored.
 //
 // AUTH TLS: a client "AUTH TLS" answered 234 makes the SSL child see the
-// rest of both streams ("ftp,ssl").
+// rest of both streams ("ftp,ssl"). AUTH GSSAPI (GridFTP): the first ADAT
+// token, base64 of a TLS record, goes to the SSL child ("ftp,ssl").
 //
 // Attachment: ports 21 and 2811, or elsewhere dpd_ftp_client (a line
 // starting "USER ") with the reverse dpd_ftp_server (a 120/220 greeting
@@ -112,6 +115,7 @@ func (c *Classifier) ftp(st *State, in *input) verdict {
 	it := lineIter{b: in.pre[0]}
 	confirmed := false
 	authTLS := -1
+	authGSSAPI := false
 	for {
 		line, end, ok := it.next()
 		if !ok {
@@ -132,6 +136,18 @@ func (c *Classifier) ftp(st *State, in *input) verdict {
 		if equalFold(w, "AUTH") && equalFold(skipSpace(rest), "TLS") {
 			authTLS = end
 			break
+		}
+		if equalFold(w, "AUTH") && equalFold(skipSpace(rest), "GSSAPI") {
+			authGSSAPI = true
+			continue
+		}
+		if authGSSAPI && equalFold(w, "ADAT") {
+			// GridFTP: the first ADAT token is a base64 TLS record that the
+			// SSL child parses (FTP_ADAT_Analyzer), after a 334 reply.
+			if adatClientHello(skipSpace(rest)) {
+				c.tlsChildConfirm(st)
+			}
+			return done
 		}
 	}
 	if !confirmed {
@@ -157,6 +173,33 @@ func (c *Classifier) ftp(st *State, in *input) verdict {
 			return undecided
 		}
 	}
+}
+
+// adatClientHello is FTP_ADAT_Analyzer's check of the first ADAT token —
+// base64 of a TLS record whose length field matches the decoded length —
+// followed by the SSL analyzer's ClientHello check.
+func adatClientHello(b64 []byte) bool {
+	for len(b64) > 0 && (b64[len(b64)-1] == ' ' || b64[len(b64)-1] == '\t') {
+		b64 = b64[:len(b64)-1]
+	}
+	if len(b64) < 16 || len(b64)%4 != 0 {
+		return false
+	}
+	n := len(b64) / 4 * 3
+	if b64[len(b64)-1] == '=' {
+		n--
+		if b64[len(b64)-2] == '=' {
+			n--
+		}
+	}
+	var head [12]byte
+	if _, err := base64.StdEncoding.Decode(head[:], b64[:16]); err != nil {
+		return false
+	}
+	if head[0] != 0x16 || n-5 != be16(head[3:5]) {
+		return false
+	}
+	return clientHello(head[:11]) == yes
 }
 
 // ftpWatch follows one chunk of server replies after confirmation.

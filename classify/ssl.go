@@ -222,6 +222,13 @@ func (c *Classifier) tlsChild(st *State, b []byte, canGrow bool) bool {
 	return true
 }
 
+// tlsChildConfirm confirms ssl for a child that found a ClientHello.
+func (c *Classifier) tlsChildConfirm(st *State) {
+	if st.flags&flagPartial == 0 {
+		c.confirm(st, svcSSL)
+	}
+}
+
 // dtlsTries bounds how many originator datagrams are checked for a DTLS
 // ClientHello (the signature is anchored at a datagram's start; the
 // ClientHello is the first or, after a HelloVerifyRequest, the second).
