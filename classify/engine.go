@@ -35,10 +35,11 @@ func (in *input) needMore(d int) verdict {
 }
 
 // prefixRecs lists the prefix recognizers in evaluation order.
-var prefixRecs = [...]int{recDNS, recHTTP, recSSL, recRDP, recFTP, recSMTP, recPOP3, recIMAP, recIRC, recLDAP, recKRB, recMySQL, recRedis}
+var prefixRecs = [...]int{recDNS, recHTTP, recSSL, recRDP, recFTP, recSMTP, recPOP3, recIMAP, recIRC, recLDAP, recKRB, recMySQL, recRedis, recPostgres, recXMPP}
 
 const prefixMask = 1<<recDNS | 1<<recHTTP | 1<<recSSL | 1<<recRDP | 1<<recFTP | 1<<recSMTP |
-	1<<recPOP3 | 1<<recIMAP | 1<<recIRC | 1<<recLDAP | 1<<recKRB | 1<<recMySQL | 1<<recRedis
+	1<<recPOP3 | 1<<recIMAP | 1<<recIRC | 1<<recLDAP | 1<<recKRB | 1<<recMySQL | 1<<recRedis |
+	1<<recPostgres | 1<<recXMPP
 
 // deliverTCP processes one in-order TCP chunk.
 func (c *Classifier) deliverTCP(st *State, fromOrig bool, data []byte) {
@@ -213,6 +214,12 @@ func (c *Classifier) evalPrefix(st *State, in *input) {
 		case recRedis:
 			in.port = st.respPort == 6379
 			v = c.redis(st, in)
+		case recPostgres:
+			in.port = st.respPort == 5432
+			v = c.postgres(st, in)
+		case recXMPP:
+			in.port = st.respPort == 5222 || st.respPort == 5269
+			v = c.xmpp(st, in)
 		}
 		if v == done {
 			st.pending &^= 1 << rec

@@ -30,6 +30,8 @@ const (
 	svcRedis
 	svcNTP
 	svcDHCP
+	svcPostgres
+	svcXMPP
 	numServices
 )
 
@@ -56,7 +58,9 @@ var serviceNames = [numServices]string{
 	svcMySQL:  "mysql",
 	svcRedis:  "redis",
 	svcNTP:    "ntp",
-	svcDHCP:   "dhcp",
+	svcDHCP:     "dhcp",
+	svcPostgres: "postgresql",
+	svcXMPP:     "xmpp",
 }
 
 // Recognizer identifiers (bit positions in State.pending).
@@ -81,6 +85,8 @@ const (
 	recQUIC
 	recDTLS
 	recFTPWatch // FTP reply-line violation watch after confirmation
+	recPostgres
+	recXMPP
 )
 
 // streamRecs are the recognizers that work chunk by chunk without a
@@ -120,9 +126,9 @@ var knownNames = map[string]bool{
 	"dnp3": true, "dnp3_tcp": true, "dnp3_udp": true, "finger": true, "geneve": true, "gnutella": true,
 	"gridftp": true, "gtpv1": true, "ident": true, "ldap_udp": true, "login": true, "modbus": true,
 	"mount": true, "mqtt": true, "ncp": true, "netbios": true, "netbios_ssn": true, "nfs": true,
-	"portmap": true, "postgresql": true, "radius": true, "rdpeudp": true, "rfb": true, "rlogin": true,
+	"portmap": true, "radius": true, "rdpeudp": true, "rfb": true, "rlogin": true,
 	"rsh": true, "s7comm": true, "sip": true, "snmp": true, "socks": true, "syslog": true,
-	"teredo": true, "telnet": true, "vxlan": true, "websocket": true, "xmpp": true, "zip": true,
+	"teredo": true, "telnet": true, "vxlan": true, "websocket": true, "zip": true,
 	"file": true, "ftp_data": true, "ftp-data": true, "irc-dcc-data": true, "ntlmssp": true,
 	"smtp_bdat": true, "pia_tcp": true, "pia_udp": true, "contents": true, "conn_size": true,
 	"tcpstats": true, "steppingstone": true, "imap_starttls": true, "spicy_quic": true,
@@ -254,6 +260,8 @@ func (c *Classifier) candidates(st *State) uint32 {
 		add(recMySQL, svcMySQL)
 	}
 	add(recRedis, svcRedis)
+	add(recPostgres, svcPostgres)
+	add(recXMPP, svcXMPP)
 	return p
 }
 
