@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -147,17 +148,23 @@ type daemonState struct {
 	metrics *daemonMetrics
 	server  *metricsServer
 
-	// mu serializes everything that reaches the engine, so that a reload
-	// can swap engines between two connections.
+	// mu serializes everything that reaches the engine, so that windows
+	// close and reloads swap engines between two connections.
 	mu      sync.Mutex
 	eng     *engine
 	opts    Options // the engine's options
 	pending *pendingReload
 	base    engineCounters // totals of engines closed by reloads
 	errSeen error          // the engine error last logged
-	// lastEnd is the latest end time of a connection the engine got: a
-	// reload's boundary must lie after it.
-	lastEnd time.Time
+	// iv is the window length (0: one window). With windows, winEnd is the
+	// end (Unix ns) of the engine's open window (0 until known), and held
+	// keeps the connections that end at or after it: a window is written
+	// only when every worker's network time passed its end, so that a
+	// worker ahead of the others cannot close it before their connections
+	// are in.
+	iv     int64
+	winEnd int64
+	held   []flow.Conn
 	// clock is the network time (Unix ns) every worker has reached and the
 	// engine was advanced to.
 	clock atomic.Int64
@@ -176,14 +183,11 @@ func (d *daemonState) fatal(err error) {
 	d.stopAll()
 }
 
-// pendingReload is a reloaded configuration waiting for the window
-// boundary at which it takes over. Connections that end at or after the
-// boundary wait in held until then.
+// pendingReload is a reloaded configuration waiting for the end of the
+// open window, where it takes over.
 type pendingReload struct {
-	opts     Options
-	set      *settings
-	boundary time.Time
-	held     []flow.Conn
+	opts Options
+	set  *settings
 }
 
 // liveWorker is one capture goroutine: a source, a decoder and a tracker.
@@ -213,7 +217,7 @@ func runDaemon(ctx context.Context, p daemonParams) (err error) {
 	if p.log == nil {
 		p.log = zap.NewNop()
 	}
-	d := &daemonState{p: p, log: p.log.Named(logDaemon), opts: p.opts,
+	d := &daemonState{p: p, log: p.log.Named(logDaemon), opts: p.opts, iv: int64(p.opts.Interval),
 		tick: max(time.Duration(p.opts.ClockTick), 10*time.Millisecond)}
 	stopSources := func() {
 		for _, s := range p.sources {
@@ -311,15 +315,17 @@ wait:
 	close(clockStop)
 	<-clockDone
 
-	// Every tracker is flushed: apply a pending reload, then write the
-	// partial window and close the outputs.
+	// Every tracker is flushed: close the windows up to the last network
+	// time, hand over the held connections, then write the partial window
+	// and close the outputs.
 	d.mu.Lock()
-	last := d.maxWorkerTime()
-	if d.pending != nil {
-		d.swapLocked(d.pending.boundary)
+	if last := d.maxWorkerTime(); !last.IsZero() {
+		d.advanceToLocked(last)
 	}
-	if !last.IsZero() {
-		d.advanceLocked(last)
+	d.releaseHeldLocked(math.MaxInt64)
+	if d.pending != nil {
+		d.log.Warn("stopped before the reloaded configuration took effect")
+		d.pending = nil
 	}
 	closeErr := d.eng.close()
 	final := d.engineCountersLocked()
@@ -478,8 +484,8 @@ func (d *daemonState) maxWorkerTime() time.Time {
 }
 
 // clockLoop advances the engine to the workers' common network time every
-// tick (closing windows on time even when the link is idle), applies a
-// pending reload at its boundary and pings the systemd watchdog.
+// tick (closing windows on time even when the link is idle) and pings the
+// systemd watchdog.
 func (d *daemonState) clockLoop(stop <-chan struct{}) {
 	ticker := time.NewTicker(d.tick)
 	defer ticker.Stop()
@@ -493,10 +499,7 @@ func (d *daemonState) clockLoop(stop <-chan struct{}) {
 		}
 		if t := d.minWorkerTime(); !t.IsZero() {
 			d.mu.Lock()
-			if d.pending != nil && !t.Before(d.pending.boundary) {
-				d.swapLocked(d.pending.boundary)
-			}
-			d.advanceLocked(t)
+			d.advanceToLocked(t)
 			d.mu.Unlock()
 		}
 		if watchdog > 0 && time.Since(lastPing) >= watchdog/3 {
@@ -510,22 +513,72 @@ func (d *daemonState) clockLoop(stop <-chan struct{}) {
 	}
 }
 
-// advanceLocked moves the engine's network time to t (never back) and
-// times the window flush it may cause.
-func (d *daemonState) advanceLocked(t time.Time) {
-	if t.UnixNano() <= d.clock.Load() {
+// windowEnd is the end of the epoch-aligned window containing ns.
+func (d *daemonState) windowEnd(ns int64) int64 {
+	start := ns - ns%d.iv
+	if ns%d.iv < 0 {
+		start -= d.iv
+	}
+	return start + d.iv
+}
+
+// advanceToLocked moves the engine's network time to t: every window that
+// ended by t is written (a pending reload takes over at its end) and the
+// connections held for the next one are handed over.
+func (d *daemonState) advanceToLocked(t time.Time) {
+	ns := t.UnixNano()
+	if ns <= d.clock.Load() {
 		return
 	}
-	if d.pending != nil && !t.Before(d.pending.boundary) {
-		// Not past the boundary before the reloaded engine takes over.
-		t = d.pending.boundary.Add(-time.Nanosecond)
+	if d.iv > 0 {
+		if d.winEnd == 0 {
+			d.winEnd = d.windowEnd(ns)
+		}
+		for ns >= d.winEnd {
+			end := d.winEnd
+			d.engineAdvanceLocked(end) // writes the window ending there
+			if d.pending != nil {
+				d.swapLocked(time.Unix(0, end).UTC())
+			}
+			// Skip windows nothing ended in.
+			next := max(end+d.iv, d.windowEnd(ns))
+			for _, c := range d.held {
+				next = min(next, max(end+d.iv, d.windowEnd(c.End.UnixNano())))
+			}
+			d.winEnd = next
+			d.releaseHeldLocked(next)
+		}
 	}
-	d.clock.Store(t.UnixNano())
-	d.metrics.networkTime.Set(float64(t.UnixNano()) / 1e9)
+	d.engineAdvanceLocked(ns)
+}
+
+// engineAdvanceLocked advances the engine to ns (never back) and times the
+// window flush it causes.
+func (d *daemonState) engineAdvanceLocked(ns int64) {
+	if ns <= d.clock.Load() {
+		return
+	}
+	d.clock.Store(ns)
+	d.metrics.networkTime.Set(float64(ns) / 1e9)
 	before := d.eng.windows()
 	start := time.Now()
-	d.eng.advance(t)
+	d.eng.advance(time.Unix(0, ns).UTC())
 	d.observeFlushLocked(before, start)
+}
+
+// releaseHeldLocked hands the held connections that end before until to
+// the engine, in the order they ended.
+func (d *daemonState) releaseHeldLocked(until int64) {
+	if len(d.held) == 0 {
+		return
+	}
+	slices.SortStableFunc(d.held, func(a, b flow.Conn) int { return a.End.Compare(b.End) })
+	n := 0
+	for n < len(d.held) && d.held[n].End.UnixNano() < until {
+		d.deliverLocked(&d.held[n])
+		n++
+	}
+	d.held = slices.Delete(d.held, 0, n)
 }
 
 // observeFlushLocked records a flush duration when the engine emitted a
@@ -533,7 +586,7 @@ func (d *daemonState) advanceLocked(t time.Time) {
 func (d *daemonState) observeFlushLocked(before uint64, start time.Time) {
 	if after := d.eng.windows(); after != before {
 		d.metrics.flushDuration.Observe(time.Since(start).Seconds())
-		d.log.Debug("window written", zap.Uint64("windows", after))
+		d.log.Info("window written", zap.Uint64("windows", after), zap.Duration("took", time.Since(start)))
 	}
 	if err := d.eng.firstErr(); err != nil && err != d.errSeen {
 		d.errSeen = err
@@ -542,21 +595,29 @@ func (d *daemonState) observeFlushLocked(before uint64, start time.Time) {
 }
 
 // deliver takes one ended connection from a worker's tracker (valid only
-// during the call).
+// during the call). One that ends at or after the open window's end waits
+// until every worker passed that end.
 func (d *daemonState) deliver(c *flow.Conn) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if p := d.pending; p != nil && !c.End.Before(p.boundary) {
-		p.held = append(p.held, cloneConn(c))
-		return
+	if d.iv > 0 {
+		end := c.End.UnixNano()
+		if d.winEnd == 0 {
+			d.winEnd = d.windowEnd(max(end, d.clock.Load()))
+		}
+		if end >= d.winEnd {
+			d.held = append(d.held, cloneConn(c))
+			return
+		}
 	}
+	d.deliverLocked(c)
+}
+
+func (d *daemonState) deliverLocked(c *flow.Conn) {
 	before := d.eng.windows()
 	start := time.Now()
 	d.eng.deliver(c)
 	d.observeFlushLocked(before, start)
-	if c.End.After(d.lastEnd) {
-		d.lastEnd = c.End
-	}
 }
 
 // cloneConn deep-copies an ended connection.
@@ -575,7 +636,7 @@ func cloneConn(c *flow.Conn) flow.Conn {
 
 // reload re-reads the command line and configuration file (SIGHUP). The
 // log level applies at once; the record settings (networks, mode, format,
-// output, metadata, conn log) apply from the next window boundary, when a
+// output, metadata, conn log) apply from the end of the open window, when a
 // new engine with freshly opened outputs takes over; capture settings need
 // a restart.
 func (d *daemonState) reload() {
@@ -599,52 +660,32 @@ func (d *daemonState) reload() {
 		log.Warn("these settings change only after a restart", zap.Strings("settings", changed))
 		restoreRestartOnly(&opts, &d.opts)
 	}
-	iv := time.Duration(d.opts.Interval)
-	if iv <= 0 {
+	d.metrics.reloads.WithLabelValues("ok").Inc()
+	if d.iv <= 0 {
 		// One window until the daemon stops: there is no boundary to
 		// switch at without splitting it.
-		d.metrics.reloads.WithLabelValues("ok").Inc()
 		log.Warn("with --interval 0 the reloaded record settings apply only after a restart")
 		return
 	}
-	if d.pending != nil {
-		d.pending.opts, d.pending.set = opts, set
-	} else {
-		// The engine has seen nothing at or after the boundary: it lies
-		// past the clock, the last connection end and every worker's time.
-		clock := d.clock.Load()
-		if wt := d.maxWorkerTime(); !wt.IsZero() {
-			clock = max(clock, wt.UnixNano())
-		}
-		if !d.lastEnd.IsZero() {
-			clock = max(clock, d.lastEnd.UnixNano())
-		}
-		if clock <= 0 {
-			clock = d.p.now().UnixNano()
-		}
-		boundary := clock - clock%int64(iv) + int64(iv)
-		d.pending = &pendingReload{opts: opts, set: set, boundary: time.Unix(0, boundary).UTC()}
+	d.pending = &pendingReload{opts: opts, set: set}
+	from := "the end of the first window"
+	if d.winEnd != 0 {
+		from = time.Unix(0, d.winEnd).UTC().Format(time.RFC3339)
 	}
-	d.metrics.reloads.WithLabelValues("ok").Inc()
 	log.Info("configuration reloaded; it applies from the next window",
-		zap.Time("from", d.pending.boundary), zap.String("mode", opts.Mode),
+		zap.String("from", from), zap.String("mode", opts.Mode),
 		zap.Strings("local_nets", opts.LocalNets), zap.String("out", opts.Out))
 }
 
-// swapLocked ends the running engine's last window at boundary, closes its
-// outputs and hands over to an engine built from the pending configuration
-// (its outputs opened anew, in append mode), which first gets the held
-// connections. If the new outputs cannot be opened, the running
-// configuration's are reopened; if that fails too, the daemon stops.
+// swapLocked closes the running engine, whose last window ended at
+// boundary (nothing after it was delivered), and hands over to an engine
+// built from the pending configuration (outputs opened anew, in append
+// mode). If the new outputs cannot be opened, the running configuration's
+// are reopened; if that fails too, the daemon stops.
 func (d *daemonState) swapLocked(boundary time.Time) {
 	p := d.pending
 	d.pending = nil
 	log := d.log.With(zap.String("event", "reload"))
-	d.advanceLocked(boundary.Add(-time.Nanosecond))
-	before := d.eng.windows()
-	start := time.Now()
-	d.eng.advance(boundary)
-	d.observeFlushLocked(before, start)
 	old := d.engineCountersLocked()
 	if err := d.eng.close(); err != nil {
 		log.Error("closing the outputs of the previous configuration", zap.Error(err))
@@ -664,14 +705,7 @@ func (d *daemonState) swapLocked(boundary time.Time) {
 	}
 	d.eng, d.opts, d.errSeen = next, opts, nil
 	d.local.Store(local)
-	d.clock.Store(boundary.UnixNano())
-	for i := range p.held {
-		d.eng.deliver(&p.held[i])
-		if p.held[i].End.After(d.lastEnd) {
-			d.lastEnd = p.held[i].End
-		}
-	}
-	log.Info("reloaded configuration in effect", zap.Time("from", boundary), zap.Int("held_connections", len(p.held)))
+	log.Info("reloaded configuration in effect", zap.Time("from", boundary))
 }
 
 // restartOnly names the settings that differ between a and b and that
@@ -723,9 +757,7 @@ func (d *daemonState) engineCountersLocked() engineCounters {
 	if d.eng.firstErr() != nil {
 		c.EmitErrors++
 	}
-	if d.pending != nil {
-		c.HeldConns = len(d.pending.held)
-	}
+	c.HeldConns = len(d.held)
 	return c
 }
 

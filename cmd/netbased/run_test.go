@@ -40,9 +40,12 @@ type fakeSource struct {
 	drained chan struct{} // closed when every frame was served
 	stop    chan struct{}
 	once    sync.Once
-	clock   atomic.Int64
+	clock   *atomic.Int64 // shared by the sources of one daemon: the latest frame time
 	// wallClock makes now() the real clock (live timing).
 	wallClock bool
+	// quietAfterDrain makes Next block after the last frame instead of
+	// reporting idle pauses (no idle clock: deterministic timers).
+	quietAfterDrain bool
 }
 
 func newFakeSource(t *testing.T, pcap string) *fakeSource {
@@ -53,7 +56,7 @@ func newFakeSource(t *testing.T, pcap string) *fakeSource {
 	}
 	defer src.Close()
 	fs := &fakeSource{pauseAt: -1, paused: make(chan struct{}), resume: make(chan struct{}),
-		drained: make(chan struct{}), stop: make(chan struct{})}
+		drained: make(chan struct{}), stop: make(chan struct{}), clock: new(atomic.Int64)}
 	for {
 		f, err := src.Next()
 		if errors.Is(err, io.EOF) {
@@ -72,6 +75,40 @@ func newFakeSource(t *testing.T, pcap string) *fakeSource {
 	return fs
 }
 
+// splitByFlow deals src's frames to n sources the way the kernel's fanout
+// hash does: both directions of a conversation (the outer address pair) go
+// to the same one.
+func splitByFlow(t *testing.T, src *fakeSource, n int) []*fakeSource {
+	t.Helper()
+	out := make([]*fakeSource, n)
+	for i := range out {
+		out[i] = &fakeSource{pauseAt: -1, paused: make(chan struct{}), resume: make(chan struct{}),
+			drained: make(chan struct{}), stop: make(chan struct{}), clock: src.clock}
+	}
+	dec := capture.NewDecoder(capture.DecoderOptions{})
+	var pkts []capture.Packet
+	for _, f := range src.frames {
+		pkts, _ = dec.Decode(f, pkts[:0])
+		w := 0
+		if len(pkts) > 0 {
+			a, b := pkts[0].Src.As16(), pkts[0].Dst.As16()
+			var h byte
+			for i := range a {
+				h += a[i] ^ b[i] // symmetric in a and b
+				h += a[i] & b[i]
+			}
+			w = int(h) % n
+		}
+		out[w].frames = append(out[w].frames, f)
+	}
+	for i, s := range out {
+		if len(s.frames) == 0 {
+			t.Fatalf("worker %d got no frames", i)
+		}
+	}
+	return out
+}
+
 func (s *fakeSource) Next() (capture.Frame, error) {
 	if s.next == s.pauseAt {
 		s.pauseAt = -1
@@ -85,12 +122,21 @@ func (s *fakeSource) Next() (capture.Frame, error) {
 	if s.next < len(s.frames) {
 		f := s.frames[s.next]
 		s.next++
-		s.clock.Store(f.Timestamp.UnixNano())
+		for ns := f.Timestamp.UnixNano(); ; {
+			old := s.clock.Load()
+			if ns <= old || s.clock.CompareAndSwap(old, ns) {
+				break
+			}
+		}
 		return f, nil
 	}
 	if s.next == len(s.frames) {
 		s.next++
 		close(s.drained)
+	}
+	if s.quietAfterDrain {
+		<-s.stop
+		return capture.Frame{}, io.EOF
 	}
 	// Like a live socket on an idle link: report the pause now and then.
 	select {
@@ -132,7 +178,7 @@ type testDaemon struct {
 	mu      sync.Mutex
 }
 
-func startTestDaemon(t *testing.T, args []string, src *fakeSource) *testDaemon {
+func startTestDaemon(t *testing.T, args []string, srcs ...*fakeSource) *testDaemon {
 	t.Helper()
 	opts, _, err := parseArgs("run", args, true)
 	if err != nil {
@@ -142,24 +188,34 @@ func startTestDaemon(t *testing.T, args []string, src *fakeSource) *testDaemon {
 	ctx, cancel := context.WithCancel(context.Background())
 	td.cancel = cancel
 	level := zap.NewAtomicLevelAt(zapcore.DebugLevel)
+	var sources []daemonSource
+	for _, s := range srcs {
+		s.clock = srcs[0].clock
+		sources = append(sources, s)
+	}
 	p := daemonParams{
-		args: args, opts: opts, sources: []daemonSource{src}, stdout: &td.stdout,
+		args: args, opts: opts, sources: sources, stdout: &td.stdout,
 		log: newLogger(level, &lockedWriter{w: &td.logs}), level: level, reload: td.reload,
 		notify: func(s string) {
 			td.mu.Lock()
 			td.notices = append(td.notices, s)
 			td.mu.Unlock()
 		},
-		now:     src.now,
+		now:     srcs[0].now,
 		started: func(d *daemonState) { td.state <- d },
 	}
 	go func() { td.done <- runDaemon(ctx, p) }()
 	t.Cleanup(func() {
 		cancel()
-		src.Stop()
+		for _, s := range srcs {
+			s.Stop()
+		}
 	})
 	return td
 }
+
+// tickOf is the daemon's clock tick.
+func (td *testDaemon) tickOf() time.Duration { return 500 * time.Millisecond }
 
 // stop cancels the daemon (SIGTERM) and waits for it.
 func (td *testDaemon) stop(t *testing.T) {
@@ -405,7 +461,7 @@ func TestRunSIGHUPLosesAndDuplicatesNothing(t *testing.T) {
 		return d.pending != nil
 	})
 	d.mu.Lock()
-	at := d.pending.boundary
+	at := time.Unix(0, d.winEnd).UTC()
 	d.mu.Unlock()
 	if !at.Equal(boundary) {
 		t.Errorf("reload applies from %v, want the next window %v", at, boundary)
@@ -482,7 +538,7 @@ func synFrame(ts time.Time) capture.Frame {
 // 2 s of the window's end, with no packet to move time forward.
 func TestRunIdleClockClosesWindowsOnTime(t *testing.T) {
 	src := &fakeSource{pauseAt: -1, paused: make(chan struct{}), resume: make(chan struct{}),
-		drained: make(chan struct{}), stop: make(chan struct{}), wallClock: true}
+		drained: make(chan struct{}), stop: make(chan struct{}), wallClock: true, clock: new(atomic.Int64)}
 	src.frames = []capture.Frame{synFrame(time.Now())}
 	td := startTestDaemon(t, []string{"--interface", "fake0", "--interval", "1s", "--ignore-checksums",
 		"--metrics-listen", ""}, src)
@@ -507,6 +563,63 @@ func TestRunIdleClockClosesWindowsOnTime(t *testing.T) {
 	}
 	t.Logf("window ending %s written %v after its end", end.Format("15:04:05.000"), late.Round(time.Millisecond))
 	td.stop(t)
+}
+
+// TestRunWorkersAheadDoNotCloseWindowsEarly runs two workers of which one
+// stalls mid-window while the other runs to the end of the trace: no
+// connection the stalled worker delivers later may arrive after its window
+// was written (none is "late"), and every connection is counted once.
+func TestRunWorkersAheadDoNotCloseWindowsEarly(t *testing.T) {
+	pcap := demoPcap(t)
+	all := newFakeSource(t, pcap)
+	const iv = 5 * time.Minute
+	srcs := splitByFlow(t, all, 2)
+	slow := srcs[0]
+	slow.pauseAt = slow.indexAt(all.frames[0].Timestamp.Truncate(iv).Add(3 * time.Minute))
+	if slow.pauseAt == len(slow.frames) {
+		t.Fatal("the slow worker has nothing after its pause")
+	}
+	for _, s := range srcs {
+		s.quietAfterDrain = true
+	}
+	td := startTestDaemon(t, []string{"--interface", "fake0", "--interval", "5m", "--metrics-listen", ""}, srcs...)
+	d := <-td.state
+	<-slow.paused
+	<-srcs[1].drained
+	time.Sleep(3 * 500 * time.Millisecond) // let the clock run with one worker far ahead
+	d.mu.Lock()
+	held := len(d.held)
+	d.mu.Unlock()
+	close(slow.resume)
+	<-slow.drained
+	td.stop(t)
+	if held == 0 {
+		t.Error("nothing was held back while a worker stalled: the test did not exercise the window hold")
+	}
+	if late := d.engineCounters().LateConns; late != 0 {
+		t.Errorf("%d connections reached the aggregation after their window was written", late)
+	}
+	sum := func(data []byte) (n float64, windows map[string]bool) {
+		windows = map[string]bool{}
+		for _, l := range sortedJSONLines(t, data) {
+			var r map[string]any
+			if err := json.Unmarshal([]byte(l), &r); err != nil {
+				t.Fatal(err)
+			}
+			n += r["connections_count"].(float64)
+			windows[r["start_time"].(string)] = true
+		}
+		return n, windows
+	}
+	got, gotWindows := sum(td.stdout.Bytes())
+	want, wantWindows := sum(replayRecords(t, "--interval", "5m", pcap))
+	if want == 0 || got != want {
+		t.Errorf("connections counted: daemon %v, replay %v", got, want)
+	}
+	if len(gotWindows) != len(wantWindows) {
+		t.Errorf("windows: daemon %v, replay %v", gotWindows, wantWindows)
+	}
+	t.Logf("%d connections held while a worker stalled; %v connection counts in %d windows", held, got, len(gotWindows))
 }
 
 func TestRunBadInvocations(t *testing.T) {
