@@ -77,7 +77,11 @@ func (c *Classifier) deliverTCP(st *State, fromOrig bool, data []byte) {
 	if st.pending&(1<<recFTPWatch) != 0 && !fromOrig {
 		c.ftpWatch(st, data)
 	}
-	if st.pending&prefixMask == 0 || st.gapped(d) {
+	if st.pending&prefixMask == 0 {
+		st.x = nil // only streaming recognizers left: no prefix needed
+		return
+	}
+	if st.gapped(d) {
 		return
 	}
 
@@ -123,6 +127,9 @@ func (c *Classifier) deliverTCP(st *State, fromOrig bool, data []byte) {
 	}
 	if st.pending&prefixMask != 0 && !in.more[0] && !in.more[1] {
 		c.finishPrefix(st)
+	}
+	if st.pending&prefixMask == 0 {
+		st.x = nil
 	}
 }
 
