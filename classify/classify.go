@@ -14,10 +14,27 @@
 // budget for both directions, the crossing chunk included). Once attached, a
 // recognizer looks for its confirmation evidence in a bounded prefix of each
 // direction (prefixCap bytes), or, for the streaming recognizers (SMB chunk
-// counting, FTP reply checking), in a bounded number of chunks/bytes. The
-// prefix buffers live behind a pointer that is allocated only when a
-// recognizer must wait for more bytes and is released as soon as every
-// recognizer has decided.
+// counting, the SSH packet walk, FTP reply checking), in a bounded number of
+// chunks/bytes. The prefix buffers live behind a pointer that is allocated
+// only when a recognizer must wait for more bytes and is released as soon as
+// every prefix recognizer has decided. Each recognizer's file documents its
+// confirmation rule, its attachment and its bound.
+//
+// # What the caller (the flow tracker) does
+//
+//   - Start once per connection, after any flip made at creation, with the
+//     ports as finally oriented and partial = handshake not seen.
+//   - SetMulticastResponder(true) when the responder address is multicast
+//     (the DNS analyzer then never flips); again after a flip if needed.
+//   - TCP: Deliver each direction's in-order stream bytes, in packet arrival
+//     order across the two directions (the DPD window and POP3's pairing
+//     depend on it), while Wants(dir) is true; Gap when a direction lost
+//     bytes. STARTTLS-style upgrades need both directions delivered.
+//   - UDP: Deliver each datagram's payload (empty payloads are ignored).
+//   - When Deliver returns Flip: swap the roles and call State.Flip. Call
+//     State.Flip also for every other role swap after Start (TCP history
+//     flips), so that directions stay consistent.
+//   - Services when the connection ends (or at any time).
 package classify
 
 // Transport is the connection's transport protocol.
