@@ -11,7 +11,7 @@ package classify
 //
 // Attachment: the SSL ports (443, 465, 563, 585, 614, 636, 989, 990, 992,
 // 993, 995, 5223) or, elsewhere, Zeek's dpd_tls_client signature (a TLS
-// ClientHello record header, or an SSLv2 CLIENT-HELLO) or dpd_tls_server
+// ClientHello record header) or dpd_tls_server
 // signature (a ServerHello, possibly after an alert) within the DPD window;
 // either one enables the analyzer, which then needs the ClientHello. Also as a child: after STARTTLS (smtp, pop3,
 // imap, irc, ftp AUTH TLS, ldap StartTLS, mysql SSL request), inside RDP
@@ -94,39 +94,32 @@ func sslv2ClientHello(b []byte) tri {
 	return yes
 }
 
-// sslClientSig is dpd_ssl_client:
-// ^(\x16\x03[\x00-\x03]..\x01...\x03[\x00-\x03]|...?\x01[\x00\x03][\x00-\x04])
+// sslClientSig is HEAD's dpd_tls_client:
+// ^\x16\x03[\x00-\x03]..\x01...\x03[\x00-\x03] (older Zeek also had SSLv2
+// alternatives; HEAD's signature has none, so SSLv2 is recognized only on
+// the SSL ports).
 func sslClientSig(b []byte) tri {
-	alt1 := matchPattern(b, "\x16\x03[0123]..\x01...\x03[0123]")
-	if alt1 == yes {
-		return yes
-	}
-	alt2 := matchPattern(b, "..\x01[\x00\x03][01234]")
-	alt3 := matchPattern(b, "...\x01[\x00\x03][01234]")
-	if alt2 == yes || alt3 == yes {
-		return yes
-	}
-	if alt1 == more || alt2 == more || alt3 == more {
-		return more
-	}
-	return no
+	return matchPattern(b, "\x16\x03[0123]..\x01...\x03[0123]")
 }
 
-// sslServerSig is dpd_ssl_server:
-// ^((\x15\x03[\x00-\x03]....)?\x16\x03[\x00-\x03]..\x02...((\x03[\x00-\x04])|(\x7F[\x00-\x50]))|...?\x04..\x00\x02)
+// sslServerSig is HEAD's dpd_tls_server:
+// ^(\x15\x03[\x00-\x03]....)?\x16\x03[\x00-\x03]..\x02...((\x03[\x00-\x04])|(\x7F[\x00-\x50]))
 func sslServerSig(b []byte) tri {
 	res := no
-	for _, p := range [...]string{
-		"\x16\x03[0123]..\x02...\x03[01234]",
-		"\x16\x03[0123]..\x02...\x7f.",
-		"\x15\x03[0123]....\x16\x03[0123]..\x02...\x03[01234]",
-		"\x15\x03[0123]....\x16\x03[0123]..\x02...\x7f.",
-		"..\x04..\x00\x02",
-		"...\x04..\x00\x02",
+	for _, p := range [...]struct {
+		pat   string
+		draft int // index of the byte after \x7f that must be <= 0x50, or 0
+	}{
+		{"\x16\x03[0123]..\x02...\x03[01234]", 0},
+		{"\x16\x03[0123]..\x02...\x7f.", 10},
+		{"\x15\x03[0123]....\x16\x03[0123]..\x02...\x03[01234]", 0},
+		{"\x15\x03[0123]....\x16\x03[0123]..\x02...\x7f.", 17},
 	} {
-		switch matchPattern(b, p) {
+		switch matchPattern(b, p.pat) {
 		case yes:
-			return yes
+			if p.draft == 0 || b[p.draft] <= 0x50 {
+				return yes
+			}
 		case more:
 			res = more
 		}
