@@ -11,9 +11,9 @@ package classify
 // On UDP every datagram is tried until one parses (bound: maxChunks per
 // direction).
 //
-// Flip: when the first message the analyzer parses comes from the
-// originator and is a response, the roles flip unless the responder is
-// multicast (SetMulticastResponder). Only UDP returns Flip; TCP DNS
+// Flip: when the analyzer's first message (at least a 12-byte header, even
+// if the rest does not parse) comes from the originator and is a response,
+// the roles flip unless the responder is multicast (SetMulticastResponder). Only UDP returns Flip; TCP DNS
 // answered first is left as is (the TCP handshake already fixed the roles).
 
 const (
@@ -102,18 +102,19 @@ func dnsName(b []byte, off int) (int, bool) {
 
 // dnsUDP handles one DNS datagram; ok reports confirmation.
 func (c *Classifier) dnsUDP(st *State, fromOrig bool, data []byte) (Action, bool) {
-	ok, resp := dnsMessage(data, st.respPort == 137 || st.origPort == 137)
-	if !ok {
-		return None, false
-	}
-	c.confirm(st, svcDNS)
 	act := None
-	if st.flags&flagDNSSeen == 0 {
+	// DNS.cc decides the flip right after the 12-byte header of the
+	// analyzer's first message, before the sections are parsed.
+	if st.flags&flagDNSSeen == 0 && len(data) >= 12 {
 		st.flags |= flagDNSSeen
-		if fromOrig && resp && st.flags&flagMulticastResp == 0 {
+		if fromOrig && data[2]&0x80 != 0 && st.flags&flagMulticastResp == 0 {
 			act = Flip
 		}
 	}
+	if ok, _ := dnsMessage(data, st.respPort == 137 || st.origPort == 137); !ok {
+		return act, false
+	}
+	c.confirm(st, svcDNS)
 	return act, true
 }
 

@@ -260,8 +260,9 @@ func (c *Classifier) deliverUDP(st *State, fromOrig bool, data []byte) Action {
 	}
 	act := None
 	if st.pending&(1<<recDNS) != 0 {
-		if a, ok := c.dnsUDP(st, fromOrig, data); ok {
-			act = a
+		a, ok := c.dnsUDP(st, fromOrig, data)
+		act = a
+		if ok {
 			st.pending &^= 1 << recDNS
 		}
 	}
