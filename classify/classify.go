@@ -109,6 +109,7 @@ const (
 	flagSMBSig    // the SMB signature matched (not on an SMB port)
 	flagRespFirst // the responder sent the connection's first payload
 	flagDataSeen  // some payload was delivered
+	flagLDAPUDPSig
 )
 
 // State is the per-connection classification state. Its zero value is not

@@ -292,6 +292,9 @@ func (c *Classifier) deliverUDP(st *State, fromOrig bool, data []byte) Action {
 	if st.pending&(1<<recQUIC) != 0 {
 		c.quic(st, fromOrig, data)
 	}
+	if st.pending&(1<<recLDAPUDP) != 0 {
+		c.ldapUDP(st, fromOrig, data, inWindow)
+	}
 	return act
 }
 

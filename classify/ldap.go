@@ -250,6 +250,36 @@ func ldapServerSig(b []byte) tri {
 	return no
 }
 
+// ldapUDP is the CLDAP recognizer (Zeek's LDAP_UDP): a datagram holding a
+// complete LDAPMessage confirms, on 389/udp or after the signature pair
+// (dpd_ldap_client_udp: a bind, search or extended request header from the
+// originator; dpd_ldap_server_udp: ^\x30 from the responder) within the
+// DPD window. Bound: maxChunks datagrams.
+func (c *Classifier) ldapUDP(st *State, fromOrig bool, data []byte, inWindow bool) {
+	if st.respPort != 389 {
+		if !inWindow {
+			st.pending &^= 1 << recLDAPUDP
+			return
+		}
+		if fromOrig {
+			if ldapClientSig(data) == yes {
+				op, _, _, r := ldapMessage(data)
+				if r == yes && (op == 0x60 || op == 0x63 || op == 0x77) {
+					st.flags |= flagLDAPUDPSig
+				}
+			}
+			return
+		}
+		if st.flags&flagLDAPUDPSig == 0 || len(data) == 0 || data[0] != 0x30 {
+			return
+		}
+	}
+	if _, _, total, r := ldapMessage(data); r == yes && total <= len(data) {
+		c.confirm(st, svcLDAPUDP)
+		st.pending &^= 1 << recLDAPUDP
+	}
+}
+
 // ldap is the LDAP recognizer.
 func (c *Classifier) ldap(st *State, in *input) verdict {
 	if !in.port {

@@ -49,11 +49,28 @@ func TestGSSAPITokens(t *testing.T) {
 	}
 }
 
+func TestLDAPUDP(t *testing.T) {
+	search := "3025020101632004000a01000a0100020100020100010100870b6f626a656374636c6173733000"
+	resp := "300c02010165070a010004000400"
+	cases := []traceCase{
+		{name: "cldap-389", t: UDP, origPort: 40000, respPort: 389, chunks: []chunk{{true, search}}, want: "ldap_udp"},
+		{name: "cldap-other-port-signature", t: UDP, origPort: 40000, respPort: 3890, chunks: []chunk{{true, search}, {false, resp}}, want: "ldap_udp"},
+		{name: "cldap-other-port-no-reply", t: UDP, origPort: 40000, respPort: 3890, chunks: []chunk{{true, search}}, want: ""},
+		{name: "cldap-389-garbage", t: UDP, origPort: 40000, respPort: 389, chunks: []chunk{{true, hexDNSQuery}}, want: ""},
+	}
+	for _, tc := range cases {
+		if got, _ := run(t, tc); got != tc.want {
+			t.Errorf("%s: services %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
 func FuzzLDAP(f *testing.F) {
 	for _, s := range seedsFor("ldap") {
 		f.Add(s)
 	}
 	ft := fuzzTarget{enabled: "ldap,krb,gssapi,ntlm,ssl", t: TCP, ports: []uint16{389, 32681}}
+	udp := fuzzTarget{enabled: "ldap", t: UDP, ports: []uint16{389, 3890}}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		ldapMessage(data)
 		c := New(All)
@@ -61,5 +78,6 @@ func FuzzLDAP(f *testing.F) {
 		c.gssapiToken(&st, data, 0)
 		c.ldapBind(&st, data)
 		fuzzConn(t, ft, data)
+		fuzzConn(t, udp, data)
 	})
 }

@@ -32,6 +32,7 @@ const (
 	svcDHCP
 	svcPostgres
 	svcXMPP
+	svcLDAPUDP
 	numServices
 )
 
@@ -61,6 +62,7 @@ var serviceNames = [numServices]string{
 	svcDHCP:     "dhcp",
 	svcPostgres: "postgresql",
 	svcXMPP:     "xmpp",
+	svcLDAPUDP:  "ldap_udp",
 }
 
 // Recognizer identifiers (bit positions in State.pending).
@@ -87,6 +89,7 @@ const (
 	recFTPWatch // FTP reply-line violation watch after confirmation
 	recPostgres
 	recXMPP
+	recLDAPUDP
 )
 
 // streamRecs are the recognizers that work chunk by chunk without a
@@ -115,7 +118,7 @@ func Names() []string {
 var aliases = map[string][]uint8{
 	"ssl":  {svcSSL, svcDTLS},
 	"krb":  {svcKRB, svcKRBTCP},
-	"ldap": {svcLDAP},
+	"ldap": {svcLDAP, svcLDAPUDP},
 	"smb":  {svcSMB, svcGSSAPI, svcNTLM},
 }
 
@@ -124,7 +127,7 @@ var aliases = map[string][]uint8{
 var knownNames = map[string]bool{
 	"ayiya": true, "bittorrent": true, "bittorrenttracker": true, "conn": true, "dce_rpc": true,
 	"dnp3": true, "dnp3_tcp": true, "dnp3_udp": true, "finger": true, "geneve": true, "gnutella": true,
-	"gridftp": true, "gtpv1": true, "ident": true, "ldap_udp": true, "login": true, "modbus": true,
+	"gridftp": true, "gtpv1": true, "ident": true, "login": true, "modbus": true,
 	"mount": true, "mqtt": true, "ncp": true, "netbios": true, "netbios_ssn": true, "nfs": true,
 	"portmap": true, "radius": true, "rdpeudp": true, "rfb": true, "rlogin": true,
 	"rsh": true, "s7comm": true, "sip": true, "snmp": true, "socks": true, "syslog": true,
@@ -225,6 +228,7 @@ func (c *Classifier) candidates(st *State) uint32 {
 		}
 		add(recDHCP, svcDHCP)
 		add(recKRB, svcKRB)
+		add(recLDAPUDP, svcLDAPUDP)
 		add(recQUIC, svcQUIC)
 		add(recDTLS, svcDTLS)
 		return p
