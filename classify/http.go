@@ -12,7 +12,7 @@ package classify
 // begins with optional white space, a method of dpd.sig's list and white
 // space; or the responder's begins with "HTTP/" and a digit.
 //
-// CONNECT: after a CONNECT request answered 2xx, Zeek hands the tunnelled
+// CONNECT: after a CONNECT request answered 200, Zeek hands the tunnelled
 // bytes (after both header blocks) to a fresh PIA, which can only enable
 // analyzers by signature; netbased runs its signature-gated recognizers on
 // them (e.g. "http,smtp").
@@ -75,26 +75,69 @@ func isHTTPTokenChar(c byte) bool {
 	return true
 }
 
-// httpRequestLine parses a request line; it returns the method.
+// isURIChar is is_reserved_URI_char || is_unreserved_URI_char || '%'.
+func isURIChar(c byte) bool {
+	switch {
+	case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		return true
+	}
+	switch c {
+	case '-', '_', '.', '!', '~', '*', '\'', '(', ')', // unreserved
+		';', '/', '?', ':', '@', '&', '=', '+', '$', ',', // reserved
+		'%':
+		return true
+	}
+	return false
+}
+
+// isBlank is Zeek's skip_whitespace set.
+func isBlank(c byte) bool { return c == ' ' || c == '\t' }
+
+// httpRequestLine is HEAD's HTTP_RequestLine + ParseRequest: an HTTP token
+// (the method), white space, then a URI and optionally "HTTP/x.y" anywhere
+// after it; without a version (HTTP/0.9) the method must have at least 3
+// bytes and the URI must not be empty. It returns the method.
 func httpRequestLine(line []byte) (method []byte, ok bool) {
 	i := 0
 	for i < len(line) && isHTTPTokenChar(line[i]) {
 		i++
 	}
-	if i == 0 || i >= len(line) || !isSpace(line[i]) {
+	if i == 0 || i >= len(line) || !isBlank(line[i]) {
 		return nil, false
 	}
 	method = line[:i]
-	rest := skipSpace(line[i:])
-	// ParseRequest fails only when the URI is empty and a version follows.
-	if hasPrefixFold(rest, "HTTP/") {
+	rest := line[i:]
+	for len(rest) > 0 && isBlank(rest[0]) {
+		rest = rest[1:]
+	}
+	u := 0
+	for u < len(rest) && isURIChar(rest[u]) {
+		u++
+	}
+	if u >= len(rest) && hasPrefixFold(rest, "HTTP/") {
+		u = 0 // missing_HTTP_uri
+	}
+	uriLen := u
+	for v := u; v < len(rest); v++ {
+		uriLen = v
+		for v < len(rest) && isBlank(rest[v]) {
+			v++
+		}
+		if hasPrefixFold(rest[v:], "HTTP/") {
+			return method, true
+		}
+	}
+	// HTTP/0.9
+	if len(method) < 3 || uriLen == 0 {
 		return nil, false
 	}
 	return method, true
 }
 
-// httpRequest finds the first request line in b (skipping empty lines); it
-// returns the method and the offset after the line.
+// httpRequest finds the first request line in b (skipping empty lines:
+// Zeek's "empty_http_request"; any other line that is not a request line is
+// a violation that stops the request side); it returns the method and the
+// offset after the line.
 func httpRequest(b []byte) (method []byte, end int, r tri) {
 	it := lineIter{b: b}
 	for n := 0; n < 8; n++ {
@@ -102,7 +145,7 @@ func httpRequest(b []byte) (method []byte, end int, r tri) {
 		if !ok {
 			return nil, 0, more
 		}
-		if len(skipSpace(line)) == 0 {
+		if len(line) == 0 {
 			continue
 		}
 		m, ok := httpRequestLine(line)
@@ -153,7 +196,8 @@ func (c *Classifier) http(st *State, in *input) verdict {
 		return done
 	}
 	c.confirm(st, svcHTTP)
-	if string(method) != "CONNECT" || in.inner {
+	// HTTP_Request: strncasecmp(method, "CONNECT", len(method)) == 0.
+	if len(method) > 7 || !hasPrefixFold([]byte("CONNECT"), string(method)) || in.inner {
 		return done
 	}
 	return c.httpTunnel(st, in)
@@ -171,8 +215,8 @@ func (c *Classifier) httpTunnel(st *State, in *input) verdict {
 	}
 	_, rest := firstWord(line)
 	code, _ := firstWord(rest)
-	if len(code) != 3 || code[0] != '2' {
-		return done
+	if string(code) != "200" {
+		return done // the tunnel opens only on 200
 	}
 	oe := httpHeaderEnd(in.pre[0])
 	re := httpHeaderEnd(resp)

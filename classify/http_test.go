@@ -12,7 +12,11 @@ func TestHTTPRequestLine(t *testing.T) {
 		{"POST /x?y=1 HTTP/1.0", "POST", true},
 		{"GET /", "GET", true}, // HTTP/0.9
 		{"FOO /bar HTTP/1.1", "FOO", true},
-		{"GET HTTP/1.1", "", false}, // no URI but a version
+		{"GET HTTP/1.1", "GET", true}, // missing_HTTP_uri, still a request in HEAD
+		{"GE /", "", false},           // HTTP/0.9 needs a 3-byte method
+		{"GET <", "", false},
+		{"GET <x", "GET", true},
+		{"GET  ", "", false},
 		{"GET", "", false},
 		{"/index.html HTTP/1.1", "", false},
 		{"\x16\x03\x01 GET", "", false},
