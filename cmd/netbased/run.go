@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"reflect"
 	"runtime"
 	"slices"
 	"strings"
@@ -661,6 +662,16 @@ func (d *daemonState) reload() {
 		restoreRestartOnly(&opts, &d.opts)
 	}
 	d.metrics.reloads.WithLabelValues("ok").Inc()
+	// The records file is reopened at once (logrotate moved it).
+	if err := d.eng.reopenOutputs(); err != nil {
+		log.Error("reopening the records output", zap.Error(err))
+	} else {
+		log.Info("records output reopened", zap.String("out", d.opts.Out))
+	}
+	if !recordSettingsChanged(&d.opts, &opts) {
+		d.pending = nil
+		return
+	}
 	if d.iv <= 0 {
 		// One window until the daemon stops: there is no boundary to
 		// switch at without splitting it.
@@ -675,6 +686,15 @@ func (d *daemonState) reload() {
 	log.Info("configuration reloaded; it applies from the next window",
 		zap.String("from", from), zap.String("mode", opts.Mode),
 		zap.Strings("local_nets", opts.LocalNets), zap.String("out", opts.Out))
+}
+
+// recordSettingsChanged reports whether b differs from a in anything but
+// the log level.
+func recordSettingsChanged(a, b *Options) bool {
+	x, y := *a, *b
+	x.LogLevel, y.LogLevel = "", ""
+	x.Progress, y.Progress = "", ""
+	return !reflect.DeepEqual(x, y)
 }
 
 // swapLocked closes the running engine, whose last window ended at
@@ -789,6 +809,14 @@ func (e *engine) aggStats() aggregate.Stats {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.agg.Stats()
+}
+
+// reopenOutputs reopens the records output's file (SIGHUP after
+// logrotate); standard output is only flushed.
+func (e *engine) reopenOutputs() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.out.Reopen()
 }
 
 func (e *engine) firstErr() error {

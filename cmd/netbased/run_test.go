@@ -46,6 +46,9 @@ type fakeSource struct {
 	// quietAfterDrain makes Next block after the last frame instead of
 	// reporting idle pauses (no idle clock: deterministic timers).
 	quietAfterDrain bool
+	// idleWhilePaused makes Next report idle pauses at pauseAt (as a live
+	// socket on a quiet link) instead of blocking.
+	idleWhilePaused bool
 }
 
 func newFakeSource(t *testing.T, pcap string) *fakeSource {
@@ -111,12 +114,28 @@ func splitByFlow(t *testing.T, src *fakeSource, n int) []*fakeSource {
 
 func (s *fakeSource) Next() (capture.Frame, error) {
 	if s.next == s.pauseAt {
-		s.pauseAt = -1
-		close(s.paused)
-		select {
-		case <-s.resume:
-		case <-s.stop:
-			return capture.Frame{}, io.EOF
+		if s.idleWhilePaused {
+			select {
+			case <-s.paused:
+			default:
+				close(s.paused)
+			}
+			select {
+			case <-s.resume:
+				s.pauseAt = -1
+			case <-s.stop:
+				return capture.Frame{}, io.EOF
+			case <-time.After(20 * time.Millisecond):
+				return capture.Frame{}, capture.ErrIdle
+			}
+		} else {
+			s.pauseAt = -1
+			close(s.paused)
+			select {
+			case <-s.resume:
+			case <-s.stop:
+				return capture.Frame{}, io.EOF
+			}
 		}
 	}
 	if s.next < len(s.frames) {
@@ -620,6 +639,60 @@ func TestRunWorkersAheadDoNotCloseWindowsEarly(t *testing.T) {
 		t.Errorf("windows: daemon %v, replay %v", gotWindows, wantWindows)
 	}
 	t.Logf("%d connections held while a worker stalled; %v connection counts in %d windows", held, got, len(gotWindows))
+}
+
+// TestRunSIGHUPReopensMovedFile is logrotate's "move, then reload": the
+// records written before the move stay in the moved file, the later ones go
+// to a new file at the configured path, and together they are exactly the
+// replay's records.
+func TestRunSIGHUPReopensMovedFile(t *testing.T) {
+	pcap := demoPcap(t)
+	src := newFakeSource(t, pcap)
+	const iv = 5 * time.Minute
+	first := src.frames[0].Timestamp
+	src.pauseAt = src.indexAt(first.Truncate(iv).Add(iv + 2*time.Minute))
+	src.idleWhilePaused = true
+	out := filepath.Join(t.TempDir(), "intervals.json")
+	td := startTestDaemon(t, []string{"--interface", "fake0", "--interval", "5m", "--out", out, "--metrics-listen", ""}, src)
+	<-td.state
+	<-src.paused
+	waitFor(t, "the first window in the file", 10*time.Second, func() bool {
+		data, _ := os.ReadFile(out)
+		return len(data) > 0
+	})
+	if err := os.Rename(out, out+".1"); err != nil {
+		t.Fatal(err)
+	}
+	td.reload <- struct{}{}
+	waitFor(t, "the reopened file", 10*time.Second, func() bool {
+		_, err := os.Stat(out)
+		return err == nil
+	})
+	close(src.resume)
+	<-src.drained
+	td.stop(t)
+
+	moved, err := os.ReadFile(out + ".1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	firstWindow := first.Truncate(iv).UTC().Format("2006-01-02T15:04:05")
+	for _, l := range sortedJSONLines(t, moved) {
+		if !strings.Contains(l, `"start_time":"`+firstWindow) {
+			t.Errorf("moved file has a record of a later window: %.120s", l)
+		}
+	}
+	if len(fresh) == 0 || strings.Contains(string(fresh), `"start_time":"`+firstWindow) {
+		t.Errorf("the new file should hold the later windows only:\n%.300s", fresh)
+	}
+	want := replayRecords(t, "--interval", "5m", pcap)
+	if got := append(moved, fresh...); !bytes.Equal(got, want) {
+		t.Errorf("moved + new file (%d + %d bytes) differ from the replay (%d bytes)", len(moved), len(fresh), len(want))
+	}
 }
 
 func TestRunBadInvocations(t *testing.T) {
