@@ -3,7 +3,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -174,7 +173,7 @@ func TestLiveDaemonMatchesReplay(t *testing.T) {
 		"--workers", "2", "--interval", "0", "--out", "-", "--metrics-listen", metricsAddr,
 		"--fanout-group", strconv.Itoa(os.Getpid() & 0xffff)}, node...)
 	daemon := exec.Command("ip", args...)
-	var stdout, stderr bytes.Buffer
+	var stdout, stderr lockedBuffer
 	daemon.Stdout, daemon.Stderr = &stdout, &stderr
 	daemon.Env = append(os.Environ(), "NOTIFY_SOCKET="+notifyPath, "WATCHDOG_USEC=600000")
 	if err := daemon.Start(); err != nil {
@@ -233,6 +232,21 @@ func TestLiveDaemonMatchesReplay(t *testing.T) {
 		t.Errorf("/healthz: %s %s", resp.Status, health)
 	}
 	waitFor(t, "a WATCHDOG=1 ping", 5*time.Second, func() bool { return notify.has("WATCHDOG=1") })
+
+	// SIGHUP reaches the daemon and reloads (the records go to stdout here,
+	// which a reload only flushes).
+	if err := daemon.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "netbased_reloads_total{result=\"ok\"} 1", 10*time.Second, func() bool {
+		resp, err := client.Get("http://" + metricsAddr + "/metrics")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return parseMetrics(string(b))[`netbased_reloads_total{result="ok"}`] == 1
+	})
 
 	if err := daemon.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)

@@ -136,12 +136,12 @@ func (c *daemonCollector) Collect(ch chan<- prometheus.Metric) {
 	for i, w := range c.workers {
 		snap, _ := w.load()
 		id := strconv.Itoa(i)
-		counter(c.packets, snap.Frames, id)
-		counter(c.bytes, snap.Bytes, id)
-		var ls capture.LiveStats
+		ls := capture.LiveStats{Packets: snap.Frames, Bytes: snap.Bytes}
 		if i < len(c.live) && c.live[i] != nil {
-			ls = c.live[i].Stats()
+			ls = c.live[i].Stats() // the socket's own totals are current
 		}
+		counter(c.packets, ls.Packets, id)
+		counter(c.bytes, ls.Bytes, id)
 		counter(c.drops, ls.KernelDrops, id)
 		counter(c.freezes, ls.QueueFreezes, id)
 		for r, n := range snap.DecodeErrors {
