@@ -24,6 +24,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/netbased/netbased/capture"
+	"github.com/netbased/netbased/flow"
 
 	"github.com/netbased/netbased/internal/testenv"
 )
@@ -51,7 +52,7 @@ type fakeSource struct {
 	idleWhilePaused bool
 }
 
-func newFakeSource(t *testing.T, pcap string) *fakeSource {
+func newFakeSource(t testing.TB, pcap string) *fakeSource {
 	t.Helper()
 	src, err := capture.OpenFiles(pcap)
 	if err != nil {
@@ -985,4 +986,56 @@ func promtoolCheck(t *testing.T, body string) {
 	if out, err := cmd.CombinedOutput(); err != nil || len(bytes.TrimSpace(out)) > 0 {
 		t.Errorf("promtool check metrics: %v\n%s", err, out)
 	}
+}
+
+// BenchmarkLiveWorkerFrame measures the per-frame path of a capture worker
+// (decode, track, deliver ended connections to the engine) over the demo
+// trace, replayed again and again with shifted timestamps.
+func BenchmarkLiveWorkerFrame(b *testing.B) {
+	src := newFakeSource(b, demoPcapForBench(b))
+	opts, _, err := parseArgs("run", []string{"--interface", "fake0", "--interval", "5m", "--out", os.DevNull}, true)
+	if err != nil {
+		b.Fatal(err)
+	}
+	d := &daemonState{opts: opts, iv: int64(opts.Interval), log: zap.NewNop(), p: daemonParams{log: zap.NewNop()}}
+	if d.eng, err = newEngine(opts, io.Discard); err != nil {
+		b.Fatal(err)
+	}
+	if d.metrics, err = newDaemonMetrics(newDaemonCollector(nil, nil, d.engineCounters)); err != nil {
+		b.Fatal(err)
+	}
+	set, _ := opts.validate()
+	d.local.Store(set.local)
+	lw := &liveWorker{decodeErrs: map[string]uint64{}}
+	lw.w = &worker{decoder: capture.NewDecoder(capture.DecoderOptions{})}
+	cfg := d.eng.trackerConfig(0)
+	cfg.Local = d.isLocal
+	lw.w.tracker = flow.NewTracker(cfg, d.deliver)
+	span := src.frames[len(src.frames)-1].Timestamp.Sub(src.frames[0].Timestamp) + time.Hour
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		n := i % len(src.frames)
+		f := src.frames[n]
+		f.Timestamp = f.Timestamp.Add(time.Duration(i/len(src.frames)) * span)
+		lw.handle(f)
+	}
+	b.StopTimer()
+	lw.w.tracker.Flush()
+	d.mu.Lock()
+	d.releaseHeldLocked(math.MaxInt64)
+	d.mu.Unlock()
+	_ = d.eng.close()
+}
+
+// demoPcapForBench is demoPcap for benchmarks.
+func demoPcapForBench(b *testing.B) string {
+	p, err := filepath.Abs("../../pcaps/demo.pcap")
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := os.Stat(p); err != nil {
+		b.Skip("pcaps/demo.pcap missing")
+	}
+	return p
 }
