@@ -105,7 +105,6 @@ const (
 	flagNTPFlipped // the NTP analyzer flipped once
 	flagSMBSynced
 	flagStarted
-	flagFTPViolated
 	flagSMBSig    // the SMB signature matched (not on an SMB port)
 	flagRespFirst // the responder sent the connection's first payload
 	flagDataSeen  // some payload was delivered
@@ -117,8 +116,9 @@ const (
 // allocated only while a recognizer waits for more bytes.
 type State struct {
 	x         *buffers
-	sx        *sshState // SSH's per-direction packet walk, while SSH runs
+	sx        *streamState // the SSH packet walk and FTP reply watch, while they run
 	pending   uint32    // recognizers still running (bit per rec)
+	violated  uint32    // services disabled by a violation (bit per svc)
 	order     [maxServices]uint8
 	n         uint8
 	transport Transport
@@ -131,7 +131,6 @@ type State struct {
 	chunks    [2]uint8  // chunks seen per direction (at most maxChunks)
 	sigLen    [2]uint16 // bytes per direction the DPD signatures could see
 	seen      [2]uint32 // stream bytes delivered per direction
-	ftp       ftpReplyState
 }
 
 // maxServices bounds how many services one connection can carry.
@@ -291,8 +290,13 @@ func dirIndex(fromOrig bool) int {
 	return 1
 }
 
-// confirm records svc once, in confirmation order.
+// confirm records svc once, in confirmation order, unless a violation
+// disabled it (Zeek's dpd.zeek disables an analyzer at its first violation,
+// so it cannot confirm again).
 func (st *State) confirm(svc uint8) {
+	if st.violated&(1<<svc) != 0 {
+		return
+	}
 	for i := uint8(0); i < st.n; i++ {
 		if st.order[i] == svc {
 			return
@@ -314,7 +318,20 @@ func (st *State) has(svc uint8) bool {
 	return false
 }
 
-// remove deletes svc (a violation after confirmation, as Zeek HEAD does).
+// violate records an analyzer violation for svc: Zeek's dpd.zeek disables
+// the analyzer (it never confirms afterwards) and, if it was confirmed,
+// deletes the service — unless the connection already carried more than
+// violationWindow payload bytes (DPD::ignore_violations_after), when the
+// violation is ignored.
+func (st *State) violate(svc uint8) {
+	if st.seen[0]+st.seen[1] > violationWindow {
+		return
+	}
+	st.violated |= 1 << svc
+	st.remove(svc)
+}
+
+// remove deletes svc from the confirmed services.
 func (st *State) remove(svc uint8) {
 	for i := uint8(0); i < st.n; i++ {
 		if st.order[i] == svc {
@@ -328,7 +345,7 @@ func (st *State) remove(svc uint8) {
 // release drops the buffers.
 func (st *State) release() {
 	st.x = nil
-	if st.pending&(1<<recSSH) == 0 {
+	if st.pending&(1<<recSSH|1<<recFTPWatch) == 0 {
 		st.sx = nil
 	}
 }

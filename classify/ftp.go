@@ -98,7 +98,7 @@ func ftpSig(in *input) tri {
 
 // ftp is the FTP recognizer.
 func (c *Classifier) ftp(st *State, in *input) verdict {
-	if st.flags&flagFTPViolated != 0 {
+	if st.violated&(1<<svcFTP) != 0 {
 		return done
 	}
 	if !in.port {
@@ -208,7 +208,10 @@ func (c *Classifier) ftpWatch(st *State, data []byte) {
 		st.pending &^= 1 << recFTPWatch
 		return
 	}
-	f := &st.ftp
+	if st.sx == nil {
+		st.sx = &streamState{}
+	}
+	f := &st.sx.ftp
 	for _, b := range data {
 		if b == '\n' {
 			c.ftpReplyLine(st)
@@ -233,7 +236,7 @@ func (c *Classifier) ftpWatch(st *State, data []byte) {
 // ftpReplyLine evaluates a reply line once its first 4 bytes are known (or
 // it ended shorter). It runs at most once per line.
 func (c *Classifier) ftpReplyLine(st *State) {
-	f := &st.ftp
+	f := &st.sx.ftp
 	n := int(f.lineLen)
 	if n > 4 {
 		return // evaluated at 4 bytes
@@ -271,9 +274,9 @@ func (c *Classifier) ftpReplyLine(st *State) {
 		// AUTH TLS accepted: the rest is TLS.
 		st.pending &^= 1 << recFTPWatch
 	}
-	if violation && st.has(svcFTP) {
-		st.remove(svcFTP)
-		st.flags |= flagFTPViolated
+	if violation {
+		// Before confirmation this disables FTP; after, it deletes it.
+		st.violate(svcFTP)
 		st.pending &^= 1 << recFTPWatch
 	}
 }

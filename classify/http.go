@@ -157,6 +157,56 @@ func httpRequest(b []byte) (method []byte, end int, r tri) {
 	return nil, 0, no
 }
 
+// http09 reports whether the request line (ending b) carries no version.
+func http09(b []byte) bool {
+	it := lineIter{b: b}
+	for {
+		line, _, ok := it.next()
+		if !ok {
+			return false
+		}
+		if len(line) == 0 {
+			continue
+		}
+		return indexOf(line, "HTTP/") < 0 && indexOf(line, "http/") < 0
+	}
+}
+
+// httpFirstReply checks the server's first non-empty line as HEAD's
+// HTTP_ReplyLine: "HTTP/" (case-sensitive), then after white space at least
+// three bytes (the status code).
+func httpFirstReply(b []byte) tri {
+	it := lineIter{b: b}
+	for n := 0; n < 8; n++ {
+		line, _, ok := it.next()
+		if !ok {
+			if len(b) >= 5 && !prefixOfFold(b[:5], "HTTP/") && string(b[:5]) != "HTTP/" {
+				return no // cannot become an HTTP reply line
+			}
+			return more
+		}
+		if len(line) == 0 {
+			continue
+		}
+		if len(line) < 5 || string(line[:5]) != "HTTP/" {
+			return no
+		}
+		rest := line[5:]
+		i := 0
+		for i < len(rest) && !isBlank(rest[i]) {
+			i++
+		}
+		for i < len(rest) && isBlank(rest[i]) {
+			i++
+		}
+		if len(rest)-i < 3 {
+			return no
+		}
+		return yes
+	}
+	return no
+}
+
 // httpHeaderEnd returns the offset after the blank line ending the header
 // block that starts at b, or -1.
 func httpHeaderEnd(b []byte) int {
@@ -188,7 +238,7 @@ func (c *Classifier) http(st *State, in *input) verdict {
 			return done
 		}
 	}
-	method, _, r := httpRequest(in.pre[0])
+	method, reqEnd, r := httpRequest(in.pre[0])
 	switch r {
 	case more:
 		return in.needMore(0)
@@ -196,6 +246,20 @@ func (c *Classifier) http(st *State, in *input) verdict {
 		return done
 	}
 	c.confirm(st, svcHTTP)
+	// The first reply line: anything but an HTTP reply line is a violation
+	// that deletes the service (dpd.zeek), unless the request was HTTP/0.9
+	// (then the reply has no status line).
+	if !http09(in.pre[0][:reqEnd]) {
+		switch httpFirstReply(in.pre[1]) {
+		case more:
+			if in.more[1] {
+				return undecided
+			}
+		case no:
+			st.violate(svcHTTP)
+			return done
+		}
+	}
 	// HTTP_Request: strncasecmp(method, "CONNECT", len(method)) == 0.
 	if len(method) > 7 || !hasPrefixFold([]byte("CONNECT"), string(method)) || in.inner {
 		return done

@@ -128,6 +128,20 @@ func TestNearMisses(t *testing.T) {
 			chunks: []chunk{{false, hex.EncodeToString([]byte("* OK IMAP4rev1 ready\r\n"))}}, want: "imap"},
 		{name: "imap-not-on-other-port", t: TCP, origPort: 40000, respPort: 1143,
 			chunks: []chunk{{false, hex.EncodeToString([]byte("* OK IMAP4rev1 ready\r\n"))}, {true, hex.EncodeToString([]byte("a1 capability\r\n"))}}, want: ""},
+		// Violations (dpd.zeek disables the analyzer, deleting a confirmed
+		// service, within the first 10 KiB).
+		{name: "http-request-non-http-reply", t: TCP, origPort: 40000, respPort: 80,
+			chunks: []chunk{{true, hexHTTPGet}, {false, hex.EncodeToString([]byte("SSH-2.0-OpenSSH_9.6\r\n"))}}, want: ""},
+		{name: "http-0.9-request-html-reply", t: TCP, origPort: 40000, respPort: 80,
+			chunks: []chunk{{true, hex.EncodeToString([]byte("GET /\r\n"))}, {false, hex.EncodeToString([]byte("<html>hi</html>\r\n"))}}, want: "http"},
+		{name: "tls-443-http-reply", t: TCP, origPort: 40000, respPort: 443,
+			chunks: []chunk{{true, hexClientHello}, {false, hexHTTPOK}}, want: ""},
+		{name: "tls-443-alert-reply", t: TCP, origPort: 40000, respPort: 443,
+			chunks: []chunk{{true, hexClientHello}, {false, "15030300020228"}}, want: "ssl"},
+		{name: "smtp-bad-reply", t: TCP, origPort: 40000, respPort: 25,
+			chunks: []chunk{{false, hex.EncodeToString([]byte("220 hi\r\n"))}, {true, hex.EncodeToString([]byte("EHLO a\r\n"))}, {false, hex.EncodeToString([]byte("what?\r\n"))}}, want: ""},
+		{name: "ftp-banner-violation-before-user", t: TCP, origPort: 40000, respPort: 21,
+			chunks: []chunk{{false, hex.EncodeToString([]byte("SSH-2.0-OpenSSH\r\n"))}, {true, hex.EncodeToString([]byte("USER a\r\n"))}}, want: ""},
 		{name: "ftp-auth-tls", t: TCP, origPort: 40000, respPort: 21,
 			chunks: []chunk{
 				{false, hex.EncodeToString([]byte("220 FTP ready\r\n"))},

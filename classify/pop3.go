@@ -57,8 +57,8 @@ func pop3ClientSig(b []byte) tri {
 
 // pop3Pair walks the server replies against the client commands. It
 // returns whether a "+OK" answered USER, CAPA or STLS, and for STLS the
-// offset after the client's STLS line (or -1); r is more while the walk
-// needs more lines.
+// offset after the client's STLS line (-1 if none, -2 after a violation);
+// r is more while the walk needs more lines.
 func pop3Pair(orig, resp []byte, greeting bool) (confirmed bool, tlsOff int, r tri) {
 	var cmds [64][]byte
 	var ends [64]int
@@ -94,7 +94,12 @@ func pop3Pair(orig, resp []byte, greeting bool) (confirmed bool, tlsOff int, r t
 		w, _ := firstWord(line)
 		ok200 := equalFold(w, "+OK")
 		if !ok200 && !equalFold(w, "-ERR") {
-			continue // a violation; answers nothing
+			if !authSeen(cmds[:min(next+1, n)]) {
+				// "unknown server command": a violation disables (or
+				// deletes) pop3.
+				return false, -2, no
+			}
+			continue
 		}
 		if first && greeting {
 			first = false
@@ -128,6 +133,17 @@ func pop3Pair(orig, resp []byte, greeting bool) (confirmed bool, tlsOff int, r t
 	return confirmed, -1, no
 }
 
+// authSeen reports whether an AUTH command was sent (the server's SASL
+// challenges then are not violations).
+func authSeen(cmds [][]byte) bool {
+	for _, c := range cmds {
+		if w, _ := firstWord(c); equalFold(w, "AUTH") {
+			return true
+		}
+	}
+	return false
+}
+
 // pop3 is the POP3 recognizer.
 func (c *Classifier) pop3(st *State, in *input) verdict {
 	if st.flags&flagPartial != 0 || textStart(in.pre[0]) == no {
@@ -139,6 +155,10 @@ func (c *Classifier) pop3(st *State, in *input) verdict {
 		}
 	}
 	confirmed, tlsOff, r := pop3Pair(in.pre[0], in.pre[1], st.flags&flagRespFirst != 0 || in.inner)
+	if tlsOff == -2 {
+		st.violate(svcPOP3)
+		return done
+	}
 	if confirmed {
 		c.confirm(st, svcPOP3)
 	}

@@ -32,10 +32,11 @@ func TestPOP3Pairing(t *testing.T) {
 		{"stat-only", "STAT\r\n", "+OK ready\r\n+OK 1 2\r\n", true, false, false},
 		{"no-greeting-resp", "*2\r\n$4\r\nAUTH\r\n$4\r\nzeek\r\n", "+OK\r\n+OK\r\n+OK\r\n+OK\r\n", false, false, false},
 		{"greeting-only", "", "+OK ready\r\n", true, false, false},
+		{"violation-before-capa", "CAPA\r\n", "+OK ready\r\nhello there\r\n+OK caps\r\n.\r\n", true, false, false},
 	}
 	for _, tc := range tests {
 		confirmed, off, _ := pop3Pair([]byte(tc.orig), []byte(tc.resp), tc.greeting)
-		if confirmed != tc.confirmed || (off >= 0) != tc.tls {
+		if confirmed != tc.confirmed || (off >= 0) != tc.tls || (tc.name == "violation-before-capa") != (off == -2) {
 			t.Errorf("%s: confirmed=%v tls=%v, want %v %v", tc.name, confirmed, off >= 0, tc.confirmed, tc.tls)
 		}
 	}

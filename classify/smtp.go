@@ -9,6 +9,9 @@ package classify
 // 220 reply the SSL child sees the rest; netbased has it examine the
 // originator's bytes after the "STARTTLS" line ("smtp,ssl").
 //
+// Violation: a server line without a reply code in 100–599 deletes (or,
+// before confirmation, disables) smtp.
+//
 // Attachment: ports 25 and 587, or elsewhere the signature pair: a client
 // line starting (after white space) with HELO or EHLO, and the server stream
 // beginning with optional white space and "220" followed by white space or
@@ -78,5 +81,31 @@ func (c *Classifier) smtp(st *State, in *input) verdict {
 		return done
 	}
 	c.confirm(st, svcSMTP)
+	if smtpBadReply(in.pre[1]) {
+		// "reply code out of range": a violation deletes smtp.
+		st.violate(svcSMTP)
+		return done
+	}
 	return c.upgrade(st, in, func(l []byte) bool { return equalFold(l, "STARTTLS") })
+}
+
+// smtpBadReply reports whether a server line before any TLS has no reply
+// code in 100–599 (SMTP.cc's ProtocolViolation). The walk stops at the
+// first binary byte (the TLS after a STARTTLS 220).
+func smtpBadReply(b []byte) bool {
+	it := lineIter{b: b}
+	for n := 0; n < 64; n++ {
+		line, _, ok := it.next()
+		if !ok || textStart(line) == no {
+			return false
+		}
+		if len(line) < 3 || !isDigit(line[0]) || !isDigit(line[1]) || !isDigit(line[2]) {
+			return true
+		}
+		code := int(line[0]-'0')*100 + int(line[1]-'0')*10 + int(line[2]-'0')
+		if code < 100 || code > 599 {
+			return true
+		}
+	}
+	return false
 }

@@ -30,9 +30,11 @@ type sshDir struct {
 	sig     uint8  // 0 unknown, 1 matched, 2 failed
 }
 
-// sshState is SSH's per-connection walk, allocated when SSH runs.
-type sshState struct {
+// streamState holds the streaming recognizers' state (SSH's packet walk,
+// FTP's reply watch), allocated only when one of them runs.
+type streamState struct {
 	dir [2]sshDir
+	ftp ftpReplyState
 }
 
 // sshChunk feeds one chunk of direction d.
@@ -41,16 +43,18 @@ func (c *Classifier) sshChunk(st *State, d int, data []byte, firstInWindow bool)
 		// dpd_ssh_client/server: ^[sS][sS][hH]-[12]\. at each direction's start.
 		if !(firstInWindow && len(data) >= 6 && hasPrefixFold(data, "SSH-") && (data[4] == '1' || data[4] == '2') && data[5] == '.') {
 			st.pending &^= 1 << recSSH
-			st.sx = nil
+			if st.pending&(1<<recFTPWatch) == 0 {
+				st.sx = nil
+			}
 			return
 		}
 		if st.sx == nil {
-			st.sx = &sshState{}
+			st.sx = &streamState{}
 		}
 		st.sx.dir[d].sig = 1
 	}
 	if st.sx == nil {
-		st.sx = &sshState{}
+		st.sx = &streamState{}
 	}
 	s := &st.sx.dir[d]
 	if st.gapped(d) {
@@ -61,7 +65,9 @@ func (c *Classifier) sshChunk(st *State, d int, data []byte, firstInWindow bool)
 			c.confirm(st, svcSSH)
 		}
 		st.pending &^= 1 << recSSH
-		st.sx = nil
+		if st.pending&(1<<recFTPWatch) == 0 {
+			st.sx = nil
+		}
 	}
 }
 

@@ -186,11 +186,43 @@ func (c *Classifier) ssl(st *State, in *input) verdict {
 	switch clientHello(in.pre[0]) {
 	case yes:
 		c.confirm(st, svcSSL)
+		// The server's first bytes must start a TLS record (content type
+		// 20–24, major version 3) or an SSLv2 record; otherwise the SSL
+		// analyzer raises a violation ("unknown SSL record type") and
+		// dpd.zeek deletes the service (e.g. an HTTP server on 443).
+		switch tlsRecordStart(in.pre[1]) {
+		case more:
+			if in.more[1] {
+				return undecided
+			}
+		case no:
+			st.violate(svcSSL)
+		}
 		return done
 	case more:
 		return in.needMore(0)
 	}
 	return done
+}
+
+// tlsRecordStart checks the first bytes of a TLS or SSLv2 record stream.
+func tlsRecordStart(b []byte) tri {
+	if len(b) == 0 {
+		return more
+	}
+	if b[0]&0x80 != 0 {
+		return yes // SSLv2 two-byte header
+	}
+	if b[0] < 20 || b[0] > 24 {
+		return no
+	}
+	if len(b) < 2 {
+		return more
+	}
+	if b[1] != 3 {
+		return no
+	}
+	return yes
 }
 
 // sigCanGrow reports whether direction d's signature view can still get
