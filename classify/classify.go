@@ -117,8 +117,8 @@ const (
 type State struct {
 	x         *buffers
 	sx        *streamState // the SSH packet walk and FTP reply watch, while they run
-	pending   uint32    // recognizers still running (bit per rec)
-	violated  uint32    // services disabled by a violation (bit per svc)
+	pending   uint32       // recognizers still running (bit per rec)
+	violated  uint32       // services disabled by a violation (bit per svc)
 	order     [maxServices]uint8
 	n         uint8
 	transport Transport
