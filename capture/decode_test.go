@@ -456,9 +456,13 @@ func TestChecksumAdd(t *testing.T) {
 		data[i] = byte(i*7 + 3)
 	}
 	data[5], data[6] = 0xff, 0xff
+	ones := bytes.Repeat([]byte{0xff}, 300) // every word add carries
 	for n := 0; n <= len(data); n++ {
 		if got, want := checksumFold(checksumAdd(0, data[:n])), ref(data[:n]); got != want {
 			t.Fatalf("len %d: %#x, want %#x", n, got, want)
+		}
+		if got, want := checksumFold(checksumAdd(0xffff, ones[:n])), ref(append([]byte{0xff, 0xff}, ones[:n]...)); got != want {
+			t.Fatalf("all ones, len %d: %#x, want %#x", n, got, want)
 		}
 	}
 	// chained sums over even-length pieces equal one sum

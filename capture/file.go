@@ -26,6 +26,17 @@ const maxBlockLength = MaxCaptureLength + 64<<10
 // maxSkipBlockLength bounds a pcapng block that is skipped unread.
 const maxSkipBlockLength = 1 << 30
 
+// readBufferSize is the size of a file's read buffer. Records are returned
+// as slices of it (no copy), so it must hold the largest record or block
+// that is read whole; a large buffer also means few read system calls.
+const readBufferSize = 1 << 20
+
+// gzipInputBufferSize is the buffer between a gzip file and its decompressor.
+const gzipInputBufferSize = 64 << 10
+
+// A record or block read whole must fit in the read buffer.
+var _ [readBufferSize - (maxBlockLength + 4)]struct{}
+
 // Progress is implemented by sources that can tell how far they are through
 // their input, e.g. to draw a progress bar. Both values count bytes on disk
 // (compressed bytes for gzip files).
@@ -59,10 +70,11 @@ type fileSource struct {
 	total     int64
 	doneBytes int64 // on-disk bytes of the files already finished
 
-	cur     *fileReader
-	failed  error // sticky error once the stream failed
-	closed  bool
-	scratch []byte
+	cur    *fileReader
+	failed error // sticky error once the stream failed
+	closed bool
+	// spare is the read buffer of the last finished file, reused for the next.
+	spare *bufio.Reader
 }
 
 // OpenFiles returns a Source that replays the given pcap / pcapng files
@@ -99,7 +111,7 @@ func (s *fileSource) openNext() error {
 	if err != nil {
 		return fmt.Errorf("capture: %w", err)
 	}
-	r, err := newFileReader(f, path, s.scratch)
+	r, err := newFileReader(f, path, s.spare)
 	if err != nil {
 		f.Close()
 		return err
@@ -135,7 +147,7 @@ func (s *fileSource) Next() (Frame, error) {
 			return Frame{}, err
 		}
 		s.doneBytes += s.cur.counter.n
-		s.scratch = s.cur.data
+		s.spare = s.cur.br
 		s.cur.close()
 		s.cur = nil
 	}
@@ -198,12 +210,12 @@ type fileReader struct {
 	file    io.Closer
 	counter countingReader
 	gz      *gzip.Reader
-	br      *bufio.Reader
-	off     int64 // offset in the (decompressed) stream
-	format  fileFormat
-	order   binary.ByteOrder
-	hdr     [32]byte
-	data    []byte // reused packet buffer
+	// br reads the (decompressed) stream; frames point into its buffer.
+	br     *bufio.Reader
+	off    int64 // offset in the (decompressed) stream
+	format fileFormat
+	order  binary.ByteOrder
+	hdr    [32]byte
 
 	// pcap
 	nanos        bool
@@ -214,10 +226,20 @@ type fileReader struct {
 }
 
 // newFileReader reads a capture file from f; path names it in errors.
-func newFileReader(f io.ReadCloser, path string, scratch []byte) (*fileReader, error) {
-	r := &fileReader{path: path, file: f, data: scratch}
+// reuse, when not nil, is a read buffer that is no longer needed.
+func newFileReader(f io.ReadCloser, path string, reuse *bufio.Reader) (*fileReader, error) {
+	r := &fileReader{path: path, file: f}
 	r.counter.r = f
-	raw := bufio.NewReaderSize(&r.counter, 64<<10)
+	big := func(src io.Reader) *bufio.Reader {
+		if reuse != nil && reuse.Size() >= readBufferSize {
+			reuse.Reset(src)
+			return reuse
+		}
+		return bufio.NewReaderSize(src, readBufferSize)
+	}
+	// Peek the magic through a small reader; a plain file then gets the
+	// large buffer, with the peeked bytes still in front of it.
+	raw := bufio.NewReaderSize(&r.counter, gzipInputBufferSize)
 	magic, err := raw.Peek(4)
 	if err != nil {
 		if len(magic) == 0 && err == io.EOF {
@@ -231,9 +253,9 @@ func newFileReader(f io.ReadCloser, path string, scratch []byte) (*fileReader, e
 			return nil, r.errorf(0, "gzip header: %w", err)
 		}
 		r.gz = gz
-		r.br = bufio.NewReaderSize(gz, 64<<10)
+		r.br = big(gz)
 	} else {
-		r.br = raw
+		r.br = big(raw)
 	}
 	if err := r.readFileHeader(); err != nil {
 		return nil, err
@@ -345,35 +367,31 @@ func (r *fileReader) next() (Frame, error) {
 	return r.nextPcapNG()
 }
 
-func (r *fileReader) buffer(n int) []byte {
-	if cap(r.data) < n {
-		c := 2 * cap(r.data)
-		if c < n {
-			c = n
+// take returns the next n bytes of the stream as a slice of the read
+// buffer, valid until the next read, and advances past them. n must not
+// exceed readBufferSize.
+func (r *fileReader) take(n int) ([]byte, error) {
+	b, err := r.br.Peek(n)
+	if len(b) < n {
+		d, _ := r.br.Discard(len(b))
+		r.off += int64(d)
+		if err == nil || err == bufio.ErrBufferFull {
+			err = io.ErrUnexpectedEOF
 		}
-		if c < 2048 {
-			c = 2048
-		}
-		if c > maxBlockLength {
-			c = maxBlockLength
-		}
-		if c < n {
-			c = n
-		}
-		r.data = make([]byte, c)
+		return nil, err
 	}
-	return r.data[:n]
+	d, _ := r.br.Discard(n)
+	r.off += int64(d)
+	return b, nil
 }
 
 func (r *fileReader) nextPcap() (Frame, error) {
 	start := r.off
-	h := r.hdr[:16+r.extraRecord]
-	n, err := io.ReadFull(r.br, h)
-	r.off += int64(n)
-	if err == io.EOF {
-		return Frame{}, io.EOF
-	}
+	h, err := r.take(16 + r.extraRecord)
 	if err != nil {
+		if err == io.EOF && r.off == start {
+			return Frame{}, io.EOF
+		}
 		return Frame{}, r.errorf(start, "truncated packet record header: %w", unexpected(err))
 	}
 	sec := r.order.Uint32(h[0:4])
@@ -389,8 +407,8 @@ func (r *fileReader) nextPcap() (Frame, error) {
 	} else {
 		nsec = int64(frac) * 1000
 	}
-	data := r.buffer(int(caplen))
-	if err := r.readFull(data); err != nil {
+	data, err := r.take(int(caplen))
+	if err != nil {
 		return Frame{}, r.errorf(start, "truncated packet record: %w", unexpected(err))
 	}
 	return Frame{
@@ -415,14 +433,14 @@ func (r *fileReader) nextPcapNG() (Frame, error) {
 	for {
 		start := r.off
 		h := r.hdr[:8]
-		n, err := io.ReadFull(r.br, h)
-		r.off += int64(n)
-		if err == io.EOF {
-			return Frame{}, io.EOF
-		}
+		b, err := r.take(8)
 		if err != nil {
+			if err == io.EOF && r.off == start {
+				return Frame{}, io.EOF
+			}
 			return Frame{}, r.errorf(start, "truncated pcapng block header: %w", unexpected(err))
 		}
+		copy(h, b) // readSHB reads the length from r.hdr
 		if binary.LittleEndian.Uint32(h[0:4]) == pcapngSHB {
 			if err := r.readSHB(start); err != nil {
 				return Frame{}, err
@@ -452,8 +470,8 @@ func (r *fileReader) nextPcapNG() (Frame, error) {
 		if total > maxBlockLength {
 			return Frame{}, r.errorf(start, "corrupt pcapng block: length %d exceeds maximum %d", total, maxBlockLength)
 		}
-		body := r.buffer(int(bodyLen) + 4)
-		if err := r.readFull(body); err != nil {
+		body, err := r.take(int(bodyLen) + 4)
+		if err != nil {
 			return Frame{}, r.errorf(start, "truncated pcapng block (type %#x): %w", typ, unexpected(err))
 		}
 		if trailer := r.order.Uint32(body[bodyLen:]); trailer != total {

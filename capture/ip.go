@@ -2,6 +2,7 @@ package capture
 
 import (
 	"encoding/binary"
+	"math/bits"
 	"net/netip"
 )
 
@@ -376,20 +377,29 @@ func (d *Decoder) decodeUDP(ip *ipHeader, rem []byte, plen, depth int) error {
 	return d.udpTunnel(len(d.out)-1, ip, seg[8:], depth)
 }
 
-// checksumAdd adds b to a ones-complement running sum (not yet folded). It
-// sums 32-bit words into a 64-bit accumulator (RFC 1071 allows any word size
-// as long as the result is folded) and assumes b starts at an even offset of
-// the checksummed data.
+// checksumAdd adds b to a ones-complement running sum and returns it
+// folded to 16 bits. It sums 64-bit words with end-around carry (RFC 1071
+// allows any word size as long as the result is folded) and assumes b
+// starts at an even offset of the checksummed data.
 func checksumAdd(sum uint32, b []byte) uint32 {
 	s := uint64(sum)
+	var carry uint64
 	for len(b) >= 32 {
-		s += uint64(binary.BigEndian.Uint32(b)) + uint64(binary.BigEndian.Uint32(b[4:])) +
-			uint64(binary.BigEndian.Uint32(b[8:])) + uint64(binary.BigEndian.Uint32(b[12:])) +
-			uint64(binary.BigEndian.Uint32(b[16:])) + uint64(binary.BigEndian.Uint32(b[20:])) +
-			uint64(binary.BigEndian.Uint32(b[24:])) + uint64(binary.BigEndian.Uint32(b[28:]))
+		s, carry = bits.Add64(s, binary.BigEndian.Uint64(b), carry)
+		s, carry = bits.Add64(s, binary.BigEndian.Uint64(b[8:]), carry)
+		s, carry = bits.Add64(s, binary.BigEndian.Uint64(b[16:]), carry)
+		s, carry = bits.Add64(s, binary.BigEndian.Uint64(b[24:]), carry)
 		b = b[32:]
 	}
-	for len(b) >= 4 {
+	for len(b) >= 8 {
+		s, carry = bits.Add64(s, binary.BigEndian.Uint64(b), carry)
+		b = b[8:]
+	}
+	s, carry = bits.Add64(s, 0, carry)
+	s += carry // s wrapped to 0 when carry is 1: no overflow
+	s = (s >> 32) + (s & 0xffffffff)
+	s = (s >> 32) + (s & 0xffffffff)
+	if len(b) >= 4 {
 		s += uint64(binary.BigEndian.Uint32(b))
 		b = b[4:]
 	}

@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"sort"
 	"time"
+	"unsafe"
 
 	"github.com/netbased/netbased/capture"
 	"github.com/netbased/netbased/classify"
@@ -12,10 +13,17 @@ import (
 // connKey is the 5-tuple with the two endpoints in canonical order (VLAN
 // and tunnel are not part of it, as in Zeek's default key).
 type connKey struct {
-	a, b   netip.Addr
+	a, b   [16]byte // As16 of the addresses
 	pa, pb uint16
 	proto  uint8
+	v6     bool // keeps an IPv4 address apart from its IPv4-mapped IPv6 form
 }
+
+// The key is plain memory without padding (38 bytes), so the map hashes
+// and compares it as one block; netip.Addr fields would be hashed field by
+// field.
+var _ [38 - unsafe.Sizeof(connKey{})]struct{}
+var _ [unsafe.Sizeof(connKey{}) - 38]struct{}
 
 // Stats counts what the tracker did. All counters only grow.
 type Stats struct {
@@ -25,6 +33,9 @@ type Stats struct {
 	Evictions   uint64 // connections ended early because the table was full
 	Reused      uint64 // TCP connections ended by a reusing SYN
 	DecodeErrs  uint64 // frames that failed to decode (counted by Replay)
+	// TimerCompactions counts rebuilds of the timer queue that dropped
+	// cancelled timers.
+	TimerCompactions uint64
 }
 
 // Tracker rebuilds connections from packets with Zeek's semantics and hands
@@ -37,6 +48,8 @@ type Tracker struct {
 	free  []*conn
 	lru   conn // sentinel of the recency list (most recent first)
 	heap  timerHeap
+	// compactAt is the heap size from which schedule considers compacting.
+	compactAt int
 
 	now     int64 // network time (Unix ns); 0 before the first packet
 	started bool
@@ -183,10 +196,11 @@ func (t *Tracker) makeKey(p *capture.Packet) (k connKey, sport, dport uint16) {
 		sport, dport = 0, 0
 	}
 	k.proto = p.Proto
+	k.v6 = !p.Src.Is4()
 	if oneWay || addrPortLess(p.Src, sport, p.Dst, dport) {
-		k.a, k.pa, k.b, k.pb = p.Src, sport, p.Dst, dport
+		k.a, k.pa, k.b, k.pb = p.Src.As16(), sport, p.Dst.As16(), dport
 	} else {
-		k.a, k.pa, k.b, k.pb = p.Dst, dport, p.Src, sport
+		k.a, k.pa, k.b, k.pb = p.Dst.As16(), dport, p.Src.As16(), sport
 	}
 	return k, sport, dport
 }
@@ -353,8 +367,29 @@ func (t *Tracker) flipRoles(c *conn) {
 }
 
 func (t *Tracker) addAnalyzerTimer(c *conn, kind uint8, when int64) {
-	t.heap.push(timer{when: when, c: c, inc: c.incarnation, gen: c.anaGen, kind: kind})
+	t.schedule(timer{when: when, c: c, inc: c.incarnation, gen: c.anaGen}, kind)
 }
+
+// schedule pushes a timer. Cancelled timers stay in the heap until they
+// come due; when they outnumber the live ones by far (a flood of
+// connections ended early by eviction, say), the heap is compacted so that
+// its size stays proportional to the connection table.
+func (t *Tracker) schedule(tm timer, kind uint8) {
+	if n := t.heap.len(); n >= t.compactAt && n >= compactSlack+timersPerConn*len(t.table) {
+		t.heap.compact()
+		t.stats.TimerCompactions++
+		t.compactAt = 2 * t.heap.len()
+	}
+	t.heap.push(tm, kind)
+}
+
+// timersPerConn bounds the live timers of one connection (inactivity plus
+// the analyzer timers of the current generation); compactSlack is the heap
+// size below which compaction does not pay.
+const (
+	timersPerConn = 8
+	compactSlack  = 4096
+)
 
 // cancelAnalyzerTimers is TCP's CancelTimers: drops the expire, attempt and
 // pending delete timers.
@@ -367,7 +402,7 @@ func (t *Tracker) setInactivity(c *conn, d time.Duration) {
 	}
 	c.inactGen++
 	if d > 0 {
-		t.heap.push(timer{when: c.lastTime + int64(d), c: c, inc: c.incarnation, gen: c.inactGen, kind: timerInactivity})
+		t.schedule(timer{when: c.lastTime + int64(d), c: c, inc: c.incarnation, gen: c.inactGen}, timerInactivity)
 	}
 	c.inactTimeout = d
 }
@@ -377,16 +412,15 @@ func (t *Tracker) setInactivity(c *conn, d time.Duration) {
 func (t *Tracker) fireTimers(limit int) {
 	n := 0
 	for t.heap.len() > 0 && (limit < 0 || n < limit) {
-		top, _ := t.heap.peek()
-		if top.when > t.now {
+		if t.heap.top().when > t.now {
 			return
 		}
-		t.heap.pop()
+		top := t.heap.pop()
 		c := top.c
 		if c.incarnation != top.inc || c.removed {
 			continue // stale: the connection is gone
 		}
-		switch top.kind {
+		switch top.kind() {
 		case timerInactivity:
 			if top.gen != c.inactGen {
 				continue
@@ -395,14 +429,14 @@ func (t *Tracker) fireTimers(limit int) {
 			if c.lastTime+int64(c.inactTimeout) <= t.now {
 				t.remove(c)
 			} else {
-				t.heap.push(timer{when: c.lastTime + int64(c.inactTimeout), c: c, inc: c.incarnation, gen: c.inactGen, kind: timerInactivity})
+				t.schedule(timer{when: c.lastTime + int64(c.inactTimeout), c: c, inc: c.incarnation, gen: c.inactGen}, timerInactivity)
 			}
 		default:
 			if top.gen != c.anaGen {
 				continue
 			}
 			n++
-			switch top.kind {
+			switch top.kind() {
 			case timerTCPExpire:
 				t.tcpExpireTimer(c)
 			case timerTCPAttempt:
