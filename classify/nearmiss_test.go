@@ -253,6 +253,7 @@ func TestParseSet(t *testing.T) {
 		{in: "ldap", want: []string{"ldap_tcp"}},
 		{in: "dns, ntp ,ssh", want: []string{"dns", "ntp", "ssh"}},
 		{in: "teredo,vxlan,gtpv1", notWant: []string{"dns", "http"}},
+		{in: "none,dns", want: []string{"dns"}, notWant: []string{"http"}},
 		{in: "dns,nosuch", err: true},
 		{in: "htp", err: true},
 	}

@@ -160,6 +160,9 @@ func ParseSet(list string) (Set, error) {
 			s |= All
 			continue
 		}
+		if name == "none" || name == "-" {
+			continue // nothing to add
+		}
 		if ids, ok := aliases[name]; ok {
 			for _, id := range ids {
 				s |= 1 << id
