@@ -95,6 +95,17 @@ func New(cfg Config, out Output) (*Aggregator, error) {
 // Stats returns the counters so far.
 func (a *Aggregator) Stats() Stats { return a.stats }
 
+// Monitored is the number of monitored addresses with something to report
+// in the open window. Unlike the other methods it is safe to call from any
+// goroutine (for metrics).
+func (a *Aggregator) Monitored() int {
+	n := int64(0)
+	for _, s := range a.shards {
+		n += s.monitored.Load()
+	}
+	return int(n)
+}
+
 // Add counts one ended connection in the window containing c.End (a zero
 // End means the current network time); if c.End is past the open window,
 // that window is flushed first. A connection that ended before the open

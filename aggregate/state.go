@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/RoaringBitmap/roaring/v2"
@@ -174,6 +175,8 @@ type shard struct {
 	chunks [][]hostState
 	n      int32   // states in use
 	order  []int32 // states by address, built at flush
+	// monitored mirrors n for readers on other goroutines (metrics).
+	monitored atomic.Int64
 	// IPv6 peers get dense 32-bit ids for the bitmaps (exact, no hash).
 	v6ids   map[netip.Addr]uint32
 	v6addrs []netip.Addr
@@ -207,6 +210,7 @@ func (s *shard) newState(a netip.Addr) int32 {
 		s.chunks = append(s.chunks, make([]hostState, chunkSize))
 	}
 	s.n++
+	s.monitored.Store(int64(s.n))
 	s.at(i).addr = a
 	return i
 }
@@ -370,6 +374,7 @@ func (s *shard) reset() {
 		clear(s.chunks[c][:min(chunkSize, s.n-c*chunkSize)])
 	}
 	s.n = 0
+	s.monitored.Store(0)
 	s.order = s.order[:0]
 	clear(s.v6addrs)
 	s.v6addrs = s.v6addrs[:0]

@@ -70,6 +70,8 @@ type engineCounters struct {
 	WindowsEmitted  uint64
 	LateConns       uint64
 	EmitErrors      uint64
+	// Monitored is the number of monitored IPs in the open window.
+	Monitored int
 	// HeldConns is the number of ended connections waiting for a
 	// configuration reload to take effect at the next window boundary.
 	HeldConns int
@@ -85,7 +87,7 @@ type daemonCollector struct {
 	packets, bytes, drops, freezes                *prometheus.Desc
 	decodeErrors, active, ended, evictions        *prometheus.Desc
 	conns, records, windows, late, emitErrs, held *prometheus.Desc
-	workersDesc                                   *prometheus.Desc
+	workersDesc, monitored                        *prometheus.Desc
 }
 
 func newDaemonCollector(workers []*workerStats, live []liveStatser, engine func() engineCounters) *daemonCollector {
@@ -111,13 +113,14 @@ func newDaemonCollector(workers []*workerStats, live []liveStatser, engine func(
 		emitErrs:     d("emit_errors_total", "Errors writing records or the conn log."),
 		held:         d("emit_queue_depth", "Ended connections waiting to be aggregated (held until a reloaded configuration applies)."),
 		workersDesc:  d("capture_workers", "Capture workers (sockets in the fanout group)."),
+		monitored:    d("monitored_ips", "Monitored IPs with something to report in the open window."),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *daemonCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.packets, c.bytes, c.drops, c.freezes, c.decodeErrors, c.active,
-		c.ended, c.evictions, c.conns, c.records, c.windows, c.late, c.emitErrs, c.held, c.workersDesc} {
+		c.ended, c.evictions, c.conns, c.records, c.windows, c.late, c.emitErrs, c.held, c.workersDesc, c.monitored} {
 		ch <- d
 	}
 }
@@ -165,6 +168,7 @@ func (c *daemonCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.emitErrs, e.EmitErrors)
 	gauge(c.held, float64(e.HeldConns))
 	gauge(c.workersDesc, float64(len(c.workers)))
+	gauge(c.monitored, float64(e.Monitored))
 }
 
 // flushBuckets are the window flush duration histogram's buckets (seconds).

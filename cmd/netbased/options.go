@@ -182,6 +182,7 @@ func (o *Options) register(fs *flag.FlagSet, daemon bool) *string {
 		fs.IntVar(&o.FanoutGroup, "fanout-group", o.FanoutGroup, "PACKET_FANOUT group id")
 		fs.BoolVar(&o.Promiscuous, "promiscuous", o.Promiscuous, "put the interface in promiscuous mode")
 		fs.StringVar(&o.MetricsListen, "metrics-listen", o.MetricsListen, "address for /metrics and /healthz (empty = off)")
+		fs.Var(&o.ClockTick, "clock-tick", "how often the clock moves network time forward on an idle link")
 	} else {
 		fs.StringVar(&o.Progress, "progress", o.Progress, "progress bar: auto (on a terminal), always or never")
 	}

@@ -93,7 +93,8 @@ type engine struct {
 	connLogFile io.Closer
 	agg         *aggregate.Aggregator
 	out         *emit.Writer
-	err         error // first sink error; later connections still count
+	err         error  // first sink error; later connections still count
+	errs        uint64 // every sink error
 	ended       uint64
 }
 
@@ -134,7 +135,9 @@ func newEngine(o Options, stdout io.Writer) (*engine, error) {
 	if o.ConnLog != "" {
 		var w io.Writer = stdout
 		if o.ConnLog != "-" {
-			f, err := os.Create(o.ConnLog)
+			// Append, like the records file: a restart or a reload
+			// never truncates what was logged before.
+			f, err := os.OpenFile(o.ConnLog, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 			if err != nil {
 				e.out.Close()
 				return nil, fmt.Errorf("conn_log: %w", err)
@@ -186,7 +189,11 @@ func (e *engine) advance(t time.Time) {
 }
 
 func (e *engine) keep(err error) {
-	if err != nil && e.err == nil {
+	if err == nil {
+		return
+	}
+	e.errs++
+	if e.err == nil {
 		e.err = err
 	}
 }

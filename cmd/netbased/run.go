@@ -774,9 +774,8 @@ func (d *daemonState) engineCountersLocked() engineCounters {
 	c.RecordsEmitted += s.Records
 	c.WindowsEmitted += s.Windows
 	c.LateConns += s.Late
-	if d.eng.firstErr() != nil {
-		c.EmitErrors++
-	}
+	c.EmitErrors += d.eng.errCount()
+	c.Monitored = d.eng.agg.Monitored()
 	c.HeldConns = len(d.held)
 	return c
 }
@@ -823,4 +822,11 @@ func (e *engine) firstErr() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.err
+}
+
+// errCount is the number of output errors so far.
+func (e *engine) errCount() uint64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.errs
 }

@@ -375,6 +375,9 @@ func TestRunMetrics(t *testing.T) {
 	if active+ended == 0 {
 		t.Errorf("no connections seen (active %v, ended %v)", active, ended)
 	}
+	if ended > 0 && m["netbased_monitored_ips"] == 0 {
+		t.Errorf("connections ended but no monitored IPs in the open window")
+	}
 	if ended != m["netbased_aggregate_connections_total"] {
 		t.Errorf("connections ended %v but aggregated %v", ended, m["netbased_aggregate_connections_total"])
 	}
