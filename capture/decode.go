@@ -437,9 +437,14 @@ func (d *Decoder) decodeEthernet(data []byte, wire, depth int) error {
 	et := binary.BigEndian.Uint16(data[12:14])
 	if et == 0x8903 {
 		// Cisco FabricPath: the outer header (DA, SA, 0x8903, FTag/TTL = 16
-		// bytes) precedes a complete inner Ethernet header.
+		// bytes) precedes a complete inner Ethernet header. Each one
+		// counts as a shim, which bounds the recursion.
 		if len(data) <= 16+14 {
 			return errTruncatedLink
+		}
+		d.shims++
+		if d.shims > maxShims {
+			return errTooManyShims
 		}
 		return d.decodeEthernet(data[16:], wire-16, depth)
 	}

@@ -346,7 +346,11 @@ func (r *fileReader) readFileHeader() error {
 	if major != 2 {
 		return r.errorf(4, "corrupt pcap file header: unsupported version %d.%d", major, r.order.Uint16(h[6:8]))
 	}
+	// As libpcap: a snap length of 0 or beyond the maximum means the maximum.
 	r.pcapIf.snapLen = r.order.Uint32(h[16:20])
+	if r.pcapIf.snapLen == 0 || r.pcapIf.snapLen > MaxCaptureLength {
+		r.pcapIf.snapLen = MaxCaptureLength
+	}
 	// The upper bits of the link-type field carry FCS information.
 	lt := r.order.Uint32(h[20:24]) & 0x0fffffff
 	if lt > 0xffff {
@@ -410,6 +414,12 @@ func (r *fileReader) nextPcap() (Frame, error) {
 	data, err := r.take(int(caplen))
 	if err != nil {
 		return Frame{}, r.errorf(start, "truncated packet record: %w", unexpected(err))
+	}
+	if caplen > r.pcapIf.snapLen {
+		// libpcap keeps the first snaplen bytes of a record that claims
+		// more (damaged files, old Solaris bufmod) and skips the rest.
+		caplen = r.pcapIf.snapLen
+		data = data[:caplen]
 	}
 	return Frame{
 		Data:          data,
@@ -641,6 +651,9 @@ func (r *fileReader) packetBlock(start int64, typ uint32, body []byte) (Frame, e
 		return Frame{}, r.errorf(start, "corrupt pcapng packet block: unknown interface %d", ifID)
 	}
 	ifc := &r.ifaces[ifID]
+	if ifc.snapLen != 0 && caplen > ifc.snapLen {
+		caplen = ifc.snapLen // as libpcap: never more than the snap length
+	}
 	ts := uint64(tsHigh)<<32 | uint64(tsLow)
 	sec := ts / ifc.unitsPerSec
 	frac := ts % ifc.unitsPerSec

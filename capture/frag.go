@@ -41,6 +41,9 @@ type fragDatagram struct {
 	payload  []byte // reassembled payload, len = highest end seen
 	spans    []fragSpan
 	totalLen int // payload length once the last fragment was seen, else -1
+	// older and newer link the datagrams in the order they last received a
+	// fragment (least recent first), so that eviction takes O(1).
+	older, newer *fragDatagram
 }
 
 // fragTable reassembles fragments of both IP versions.
@@ -49,6 +52,7 @@ type fragTable struct {
 	m        map[fragKey]*fragDatagram
 	bytes    int
 	lastScan time.Time
+	lru      fragDatagram // sentinel of the recency list
 	free     []*fragDatagram
 	// outs hold the datagrams completed during the current Decode call (a
 	// frame can complete more than one, e.g. in an A-MSDU); used counts them.
@@ -69,6 +73,24 @@ func (t *fragTable) init(o FragmentOptions) {
 		o.Timeout = 60 * time.Second
 	}
 	t.opts = o
+	t.lru.older, t.lru.newer = &t.lru, &t.lru
+}
+
+func (t *fragTable) unlink(dg *fragDatagram) {
+	if dg.older != nil {
+		dg.older.newer = dg.newer
+		dg.newer.older = dg.older
+		dg.older, dg.newer = nil, nil
+	}
+}
+
+// touch moves dg to the most recent end of the recency list.
+func (t *fragTable) touch(dg *fragDatagram) {
+	t.unlink(dg)
+	dg.older = t.lru.older
+	dg.newer = &t.lru
+	t.lru.older.newer = dg
+	t.lru.older = dg
 }
 
 // addIPv4 adds an IPv4 fragment (pkt = the whole fragment, hl its header
@@ -188,6 +210,7 @@ func (t *fragTable) add(ts time.Time, key fragKey, data []byte, off int, more bo
 		t.m[key] = dg
 	}
 	dg.last = ts
+	t.touch(dg)
 	// Like Zeek's FragReassembler: the last fragment fixes the size; a
 	// conflicting last fragment, or data beyond it, extends it.
 	if !more && (dg.totalLen < 0 || end > dg.totalLen) {
@@ -265,6 +288,7 @@ func (t *fragTable) remove(dg *fragDatagram) {
 		delete(t.m, dg.key)
 		t.bytes -= len(dg.payload)
 	}
+	t.unlink(dg)
 	if len(t.free) < 64 && cap(dg.payload) <= maxDatagram+64 {
 		t.free = append(t.free, dg)
 	}
@@ -275,14 +299,9 @@ func (t *fragTable) drop(dg *fragDatagram) {
 	t.remove(dg)
 }
 
+// evictOldest drops the datagram that went longest without a fragment.
 func (t *fragTable) evictOldest() {
-	var oldest *fragDatagram
-	for _, dg := range t.m {
-		if oldest == nil || dg.last.Before(oldest.last) {
-			oldest = dg
-		}
-	}
-	if oldest != nil {
+	if oldest := t.lru.newer; oldest != &t.lru {
 		t.drop(oldest)
 	}
 }
