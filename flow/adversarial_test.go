@@ -308,3 +308,43 @@ func TestBadChecksumsBothSettings(t *testing.T) {
 		}
 	}
 }
+
+// TestPerConnectionStateBounded: a connection that repeats FIN and RST at
+// ever new sequence numbers, or is carried by ever new tunnel flows, keeps
+// bounded state.
+func TestPerConnectionStateBounded(t *testing.T) {
+	h := newHarness(t, Config{})
+	segs := handshake()
+	for i := 0; i < 5000; i++ {
+		segs = append(segs,
+			seg{at: 1 + float64(i)*0.001, fromA: i%2 == 0, flags: fF | fA, seq: uint32(2000 + i*10), ack: 5001},
+			seg{at: 1 + float64(i)*0.001, fromA: i%2 == 0, flags: fR, seq: uint32(3000 + i*10)})
+	}
+	h.tcp(1, 2, segs...)
+	c := h.only()
+	if len(c.History) != maxHistory || !strings.HasPrefix(c.History, "ShAFRfrFRfr") {
+		t.Errorf("history of %d letters: %.40s…", len(c.History), c.History)
+	}
+
+	// One inner flow carried by thousands of distinct VXLAN flows.
+	h = newHarness(t, Config{})
+	outerA, outerB := netip.MustParseAddr("172.16.0.1"), netip.MustParseAddr("172.16.0.2")
+	for i := 0; i < 3000; i++ {
+		ts := at(float64(i) * 0.01)
+		outer := capture.Packet{Timestamp: ts, Proto: capture.ProtoUDP, Src: outerA, Dst: outerB, SrcPort: uint16(10000 + i),
+			DstPort: 4789, UDPLength: 60, PayloadLen: 52, Payload: make([]byte, 52), IPLen: 80, TunnelService: "vxlan"}
+		inner := capture.Packet{Timestamp: ts, Proto: capture.ProtoUDP, Src: hostA, Dst: hostB, SrcPort: 5000, DstPort: 7000,
+			UDPLength: 10, PayloadLen: 2, Payload: make([]byte, 2), IPLen: 30, TunnelDepth: 1}
+		h.tr.Packet(&outer)
+		h.tr.Packet(&inner)
+	}
+	h.tr.Flush()
+	if len(h.ended) != 3001 {
+		t.Fatalf("%d connections, want 3001", len(h.ended))
+	}
+	for _, c := range h.ended {
+		if c.OrigPort == 5000 && (len(c.TunnelParents) != maxTunnelParents || c.OrigPkts != 3000) {
+			t.Errorf("inner flow: %d parents, %d packets", len(c.TunnelParents), c.OrigPkts)
+		}
+	}
+}

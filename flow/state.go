@@ -91,7 +91,19 @@ func (c *conn) reset() {
 	c.chkThresh = [2]uint32{1, 1}
 }
 
-func (c *conn) addHistory(code byte) { c.hist = append(c.hist, code) }
+// maxHistory bounds the history string: Zeek's has no bound, but a
+// connection repeating FIN or RST at new sequence numbers would make it
+// grow with every packet. Real connections stay far below it.
+const maxHistory = 1024
+
+// maxTunnelParents bounds the tunnel flows remembered per connection.
+const maxTunnelParents = 64
+
+func (c *conn) addHistory(code byte) {
+	if len(c.hist) < maxHistory {
+		c.hist = append(c.hist, code)
+	}
+}
 
 // checkHistory adds code the first time mask is seen and reports whether
 // it had been seen before (Session::CheckHistory).
@@ -145,5 +157,7 @@ func (c *conn) addParent(uid string) {
 			return
 		}
 	}
-	c.parents = append(c.parents, uid)
+	if len(c.parents) < maxTunnelParents {
+		c.parents = append(c.parents, uid)
+	}
 }
