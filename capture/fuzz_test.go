@@ -30,6 +30,11 @@ func FuzzDecode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, lt uint8, data []byte) {
 		for _, ignore := range []bool{false, true} {
 			d := NewDecoder(DecoderOptions{IgnoreChecksums: ignore, Fragments: FragmentOptions{MaxDatagrams: 4, MaxBytes: 1 << 16}})
+			defer func() {
+				if st := d.Stats(); st.FragmentsPending > 4 || d.frag.bytes > 1<<16 || d.frag.bytes < 0 {
+					t.Fatalf("fragment table: %d datagrams, %d bytes", st.FragmentsPending, d.frag.bytes)
+				}
+			}()
 			frame := frameOf(fuzzLinkTypes[int(lt)%len(fuzzLinkTypes)], data)
 			var out []Packet
 			for i := 0; i < 2; i++ { // twice: fragment state must stay consistent
@@ -60,6 +65,14 @@ func FuzzReadFile(f *testing.F) {
 	f.Add(pcapngFile(binary.LittleEndian, []ngIface{{linkType: 1, tsresol: 9}, {linkType: 105}}, append(rec, testRecord{data: []byte{1, 2, 3}, iface: 1})))
 	f.Add(gzipped(pcapngFile(binary.BigEndian, []ngIface{{linkType: 1}}, rec)))
 	f.Add(gzipped(pcapFile(binary.LittleEndian, false, 1, rec)))
+	// Hostile shapes from the adversarial tests.
+	pkt := rec[0].data
+	n := uint32(len(pkt))
+	f.Add(rawPcap(20, pcapRecord{n, n, pkt}, pcapRecord{0, 0, nil}))
+	f.Add(rawPcap(0, pcapRecord{0xffffffff, 1, pkt}))
+	f.Add(cat(ngSHB(), ngIDB(1, 30), ngEPB(0, n, n, pkt), ngEPB(3, n, n, pkt)))
+	f.Add(cat(ngSHB(), ngIDB(1, 0, 9, 0, 1, 0, 0x80|30, 0, 0, 0), ngBlock(blockSPB, cat(le32(n), pkt), 0, 0), le32(blockEPB), le32(0)))
+	f.Add(cat(gzipped(pcapFile(binary.LittleEndian, false, 1, rec)), []byte("trailing garbage")))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r, err := newFileReader(io.NopCloser(bytes.NewReader(data)), "fuzz.pcap", nil)
 		if err != nil {

@@ -87,20 +87,32 @@ func BenchmarkTrackerUDP(b *testing.B) {
 }
 
 // FuzzTracker feeds arbitrary packet sequences (12 bytes each) and checks
-// that the tracker never panics and ends every connection exactly once.
+// that the tracker never panics, ends every connection exactly once, keeps
+// its table and timer queue bounded, never moves network time backwards and
+// never ends a connection before its last packet.
 func FuzzTracker(f *testing.F) {
 	f.Add([]byte{6, 0x02, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 6, 0x12, 1, 1, 0, 0, 0, 9, 0, 0, 0, 1})
 	f.Add([]byte{17, 0, 0, 0, 0, 10, 0, 0, 0, 0, 0, 0, 1, 8, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		created, ended := 0, 0
-		tr := NewTracker(Config{MaxConnections: 4}, func(*Conn) { ended++ })
+		var tr *Tracker
+		tr = NewTracker(Config{MaxConnections: 4}, func(c *Conn) {
+			ended++
+			if c.End.Before(c.LastTime) || c.End.Before(c.Start) || !c.End.Equal(tr.NetworkTime()) {
+				t.Fatalf("connection ends at %v, start %v, last %v, network time %v", c.End, c.Start, c.LastTime, tr.NetworkTime())
+			}
+		})
 		a, b := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2")
 		ts := epoch
 		payload := make([]byte, 256)
 		for len(data) >= 12 {
 			d := data[:12]
 			data = data[12:]
-			ts = ts.Add(time.Duration(d[5]) * 100 * time.Millisecond)
+			if d[5] == 0xff {
+				ts = ts.Add(-time.Minute) // time going backwards
+			} else {
+				ts = ts.Add(time.Duration(d[5]) * 100 * time.Millisecond)
+			}
 			n := int(d[11])
 			p := capture.Packet{Timestamp: ts, Proto: d[0], TCPFlags: d[1], Src: a, Dst: b,
 				SrcPort: uint16(d[2] & 3), DstPort: uint16(d[2]>>2&3) + 79,
@@ -110,9 +122,12 @@ func FuzzTracker(f *testing.F) {
 			if d[3]&1 != 0 {
 				p.Src, p.Dst, p.SrcPort, p.DstPort = p.Dst, p.Src, p.DstPort, p.SrcPort
 			}
-			before := tr.Stats().Connections
+			before, nt := tr.Stats().Connections, tr.NetworkTime()
 			tr.Packet(&p)
 			created += int(tr.Stats().Connections - before)
+			if tr.NetworkTime().Before(nt) || tr.Active() > 4 || tr.heap.len() > compactSlack+timersPerConn*4+1 {
+				t.Fatalf("network time %v after %v, %d active, %d timers", tr.NetworkTime(), nt, tr.Active(), tr.heap.len())
+			}
 		}
 		tr.Flush()
 		if created != ended || tr.Active() != 0 {
