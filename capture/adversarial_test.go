@@ -408,6 +408,7 @@ func TestPcapngHostileBlocks(t *testing.T) {
 		{"timestamp resolution 10^-20", cat(ngSHB(), ngIDB(1, 0, le16(9)[0], le16(9)[1], 1, 0, 20, 0, 0, 0), ok), nil, "timestamp resolution"},
 		{"option longer than the block", cat(ngSHB(), ngIDB(1, 0, 2, 0, 0xff, 0), ok), nil, "interface option"},
 		{"caplen beyond the interface snaplen is cut", cat(ngSHB(), ngIDB(1, 50), ok), []int{50}, ""},
+		{"simple packet block", cat(head, ngBlock(blockSPB, cat(le32(n), pkt), 0, 0)), []int{int(n)}, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -422,6 +423,11 @@ func TestPcapngHostileBlocks(t *testing.T) {
 				wires[i] = int(n)
 			}
 			checkFrames(t, frames, tc.wantCaps, wires)
+			for _, f := range frames {
+				if ts := f.Timestamp.UnixNano(); ts < 0 || f.Timestamp.Unix() != ts/1e9 {
+					t.Errorf("timestamp %v out of range", f.Timestamp)
+				}
+			}
 			checkEnd(t, err, tc.wantErr)
 		})
 	}

@@ -513,7 +513,10 @@ func (r *fileReader) nextPcapNG() (Frame, error) {
 				caplen = ifc.snapLen
 			}
 			return Frame{
-				Data:          body[4 : 4+caplen],
+				Data: body[4 : 4+caplen],
+				// No timestamp in a simple packet block: libpcap reports
+				// the epoch (the zero time.Time is out of UnixNano's range).
+				Timestamp:     time.Unix(0, 0),
 				CaptureLength: int(caplen),
 				Length:        int(wirelen),
 				LinkType:      ifc.linkType,
