@@ -2,6 +2,7 @@ package classify
 
 import (
 	"encoding/hex"
+	"strings"
 	"testing"
 )
 
@@ -41,7 +42,10 @@ func BenchmarkClassify(b *testing.B) {
 		tc   traceCase
 		want string
 	}{
-		{"http", findCase(b, "http-no-crlf"), "http"},
+		{"http", traceCase{name: "http", t: TCP, origPort: 40000, respPort: 80, chunks: []chunk{
+			{true, hexHTTPGet}, {false, hexHTTPOK + strings.Repeat("3c68746d6c3e", 100)}, {false, strings.Repeat("3c68746d6c3e", 200)},
+		}}, "http"},
+		{"http-post-trace", findCase(b, "http-no-crlf"), "http"},
 		{"tls", findCase(b, "tls-443"), "ssl"},
 		{"dns", findCase(b, "dns-teredo"), "dns"},
 		{"imap-starttls", findCase(b, "imap-starttls"), "imap,ssl"},

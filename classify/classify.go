@@ -97,7 +97,7 @@ func (c *Classifier) Enabled() Set { return c.enabled }
 
 // State flag bits.
 const (
-	flagPartial uint16 = 1 << iota
+	flagPartial uint32 = 1 << iota
 	flagMulticastResp
 	flagGapOrig
 	flagGapResp
@@ -109,6 +109,12 @@ const (
 	flagRespFirst // the responder sent the connection's first payload
 	flagDataSeen  // some payload was delivered
 	flagLDAPUDPSig
+	flagFrozenOrig  // no pending prefix recognizer needs more originator bytes
+	flagFrozenResp  // … responder bytes
+	flagSSLHello    // the SSL recognizer confirmed a ClientHello
+	flagHTTPReq     // the HTTP recognizer parsed the request line
+	flagHTTP09      // … an HTTP/0.9 request (no status line expected)
+	flagHTTPConnect // … a CONNECT request (tunnel follows)
 )
 
 // State is the per-connection classification state. Its zero value is not
@@ -122,7 +128,7 @@ type State struct {
 	order     [maxServices]uint8
 	n         uint8
 	transport Transport
-	flags     uint16
+	flags     uint32
 	origPort  uint16
 	respPort  uint16
 	dpdBytes  uint16
@@ -227,13 +233,15 @@ func (st *State) Flip() {
 		st.flags ^= flagRespFirst
 	}
 	st.seen[0], st.seen[1] = st.seen[1], st.seen[0]
-	g := st.flags & (flagGapOrig | flagGapResp)
-	st.flags &^= flagGapOrig | flagGapResp
-	if g&flagGapOrig != 0 {
-		st.flags |= flagGapResp
-	}
-	if g&flagGapResp != 0 {
-		st.flags |= flagGapOrig
+	for _, pair := range [...][2]uint32{{flagGapOrig, flagGapResp}, {flagFrozenOrig, flagFrozenResp}} {
+		g := st.flags & (pair[0] | pair[1])
+		st.flags &^= pair[0] | pair[1]
+		if g&pair[0] != 0 {
+			st.flags |= pair[1]
+		}
+		if g&pair[1] != 0 {
+			st.flags |= pair[0]
+		}
 	}
 	if st.sx != nil {
 		st.sx.dir[0], st.sx.dir[1] = st.sx.dir[1], st.sx.dir[0]
@@ -347,6 +355,26 @@ func (st *State) release() {
 	st.x = nil
 	if st.pending&(1<<recSSH|1<<recFTPWatch) == 0 {
 		st.sx = nil
+	}
+}
+
+// frozen reports whether direction d's prefix stopped growing because no
+// pending prefix recognizer needs it any more.
+func (st *State) frozen(d int) bool {
+	if d == 0 {
+		return st.flags&flagFrozenOrig != 0
+	}
+	return st.flags&flagFrozenResp != 0
+}
+
+func (st *State) freeze(d int) {
+	if d == 0 {
+		st.flags |= flagFrozenOrig
+	} else {
+		st.flags |= flagFrozenResp
+	}
+	if st.x != nil {
+		st.x.buf[d] = nil
 	}
 }
 

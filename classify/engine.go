@@ -23,6 +23,13 @@ type input struct {
 	inner bool
 	// windowClosed: the DPD window is exhausted; signature views are final.
 	windowClosed bool
+	// only is set by a recognizer that returns undecided but needs just one
+	// direction's further bytes (0 orig, 1 resp); -1 (the default) means
+	// both. A recognizer that narrows its needs never widens them again.
+	only int8
+	// need accumulates, over the pending recognizers, which directions
+	// must keep growing.
+	need [2]bool
 }
 
 // needMore reports whether a recognizer waiting for direction d should keep
@@ -81,8 +88,8 @@ func (c *Classifier) deliverTCP(st *State, fromOrig bool, data []byte) {
 		st.x = nil // only streaming recognizers left: no prefix needed
 		return
 	}
-	if st.gapped(d) {
-		return
+	if st.gapped(d) || st.frozen(d) {
+		return // no pending prefix recognizer looks at these bytes
 	}
 
 	var in input
@@ -111,7 +118,7 @@ func (c *Classifier) deliverTCP(st *State, fromOrig bool, data []byte) {
 		in.pre[0], in.pre[1] = st.x.buf[0], st.x.buf[1]
 	}
 	for i := 0; i < 2; i++ {
-		in.more[i] = !st.gapped(i) && len(in.pre[i]) < prefixCap && int(st.chunks[i]) < maxChunks
+		in.more[i] = !st.gapped(i) && !st.frozen(i) && len(in.pre[i]) < prefixCap && int(st.chunks[i]) < maxChunks
 		n := uint32(len(in.pre[i]))
 		if sigEnd[i] < n {
 			n = sigEnd[i]
@@ -120,10 +127,17 @@ func (c *Classifier) deliverTCP(st *State, fromOrig bool, data []byte) {
 	}
 	in.windowClosed = int(st.dpdBytes) >= dpdWindowBytes || int(st.dpdChunks) >= dpdWindowChunks
 	c.evalPrefix(st, &in)
-	if st.pending&prefixMask != 0 && st.x == nil {
-		// Someone waits for more: keep this direction's bytes.
-		st.x = &buffers{}
-		st.x.buf[d] = appendPrefix(nil, in.pre[d])
+	if st.pending&prefixMask != 0 {
+		for i := 0; i < 2; i++ {
+			if !in.need[i] && !st.frozen(i) {
+				st.freeze(i)
+			}
+		}
+		if st.x == nil && in.need[d] {
+			// Someone waits for more of this direction: keep its bytes.
+			st.x = &buffers{}
+			st.x.buf[d] = appendPrefix(nil, in.pre[d])
+		}
 	}
 	if st.pending&prefixMask != 0 && !in.more[0] && !in.more[1] {
 		c.finishPrefix(st)
@@ -181,6 +195,7 @@ func (c *Classifier) evalPrefix(st *State, in *input) {
 			continue
 		}
 		var v verdict
+		in.only = -1
 		switch rec {
 		case recDNS:
 			in.port = true
@@ -230,6 +245,10 @@ func (c *Classifier) evalPrefix(st *State, in *input) {
 		}
 		if v == done {
 			st.pending &^= 1 << rec
+		} else if in.only < 0 {
+			in.need[0], in.need[1] = true, true
+		} else {
+			in.need[in.only] = true
 		}
 	}
 	if st.pending&(1<<recFTP) == 0 && !st.has(svcFTP) {

@@ -224,35 +224,51 @@ func httpHeaderEnd(b []byte) int {
 
 // http is the HTTP recognizer.
 func (c *Classifier) http(st *State, in *input) verdict {
-	if _, _, r := httpRequest(in.pre[0]); r == no {
-		return done // the confirming evidence can no longer appear
-	}
-	if !in.port {
-		cs := httpClientSig(in.sig[0])
-		ss := httpServerSig(in.sig[1])
-		if cs != yes && ss != yes {
-			if (cs == more && sigCanGrow(in, 0)) || (ss == more && sigCanGrow(in, 1)) ||
-				(len(in.sig[1]) == 0 && sigCanGrow(in, 1)) {
-				return undecided
+	if st.flags&flagHTTPReq == 0 {
+		if _, _, r := httpRequest(in.pre[0]); r == no {
+			return done // the confirming evidence can no longer appear
+		}
+		if !in.port {
+			cs := httpClientSig(in.sig[0])
+			ss := httpServerSig(in.sig[1])
+			if cs != yes && ss != yes {
+				if (cs == more && sigCanGrow(in, 0)) || (ss == more && sigCanGrow(in, 1)) ||
+					(len(in.sig[1]) == 0 && sigCanGrow(in, 1)) {
+					return undecided
+				}
+				return done
 			}
+		}
+		method, reqEnd, r := httpRequest(in.pre[0])
+		switch r {
+		case more:
+			return in.needMore(0)
+		case no:
 			return done
 		}
+		c.confirm(st, svcHTTP)
+		if in.inner {
+			return done
+		}
+		st.flags |= flagHTTPReq
+		if http09(in.pre[0][:reqEnd]) {
+			st.flags |= flagHTTP09
+		}
+		// HTTP_Request: strncasecmp(method, "CONNECT", len(method)) == 0.
+		if len(method) <= 7 && hasPrefixFold([]byte("CONNECT"), string(method)) {
+			st.flags |= flagHTTPConnect
+		}
 	}
-	method, reqEnd, r := httpRequest(in.pre[0])
-	switch r {
-	case more:
-		return in.needMore(0)
-	case no:
-		return done
-	}
-	c.confirm(st, svcHTTP)
 	// The first reply line: anything but an HTTP reply line is a violation
 	// that deletes the service (dpd.zeek), unless the request was HTTP/0.9
 	// (then the reply has no status line).
-	if !http09(in.pre[0][:reqEnd]) {
+	if st.flags&flagHTTP09 == 0 {
 		switch httpFirstReply(in.pre[1]) {
 		case more:
 			if in.more[1] {
+				if st.flags&flagHTTPConnect == 0 {
+					in.only = 1
+				}
 				return undecided
 			}
 		case no:
@@ -260,8 +276,7 @@ func (c *Classifier) http(st *State, in *input) verdict {
 			return done
 		}
 	}
-	// HTTP_Request: strncasecmp(method, "CONNECT", len(method)) == 0.
-	if len(method) > 7 || !hasPrefixFold([]byte("CONNECT"), string(method)) || in.inner {
+	if st.flags&flagHTTPConnect == 0 {
 		return done
 	}
 	return c.httpTunnel(st, in)

@@ -170,6 +170,9 @@ func matchPattern(b []byte, p string) tri {
 
 // ssl is the TCP SSL recognizer.
 func (c *Classifier) ssl(st *State, in *input) verdict {
+	if st.flags&flagSSLHello != 0 && !in.inner {
+		return sslServerFirst(st, in)
+	}
 	if clientHello(in.pre[0]) == no {
 		return done // the confirming evidence can no longer appear
 	}
@@ -186,21 +189,30 @@ func (c *Classifier) ssl(st *State, in *input) verdict {
 	switch clientHello(in.pre[0]) {
 	case yes:
 		c.confirm(st, svcSSL)
-		// The server's first bytes must start a TLS record (content type
-		// 20–24, major version 3) or an SSLv2 record; otherwise the SSL
-		// analyzer raises a violation ("unknown SSL record type") and
-		// dpd.zeek deletes the service (e.g. an HTTP server on 443).
-		switch tlsRecordStart(in.pre[1]) {
-		case more:
-			if in.more[1] {
-				return undecided
-			}
-		case no:
-			st.violate(svcSSL)
+		if in.inner {
+			return done
 		}
-		return done
+		st.flags |= flagSSLHello
+		return sslServerFirst(st, in)
 	case more:
 		return in.needMore(0)
+	}
+	return done
+}
+
+// sslServerFirst runs after the ClientHello: the server's first bytes must
+// start a TLS record (content type 20–24, major version 3) or an SSLv2
+// record; otherwise the SSL analyzer raises a violation ("unknown SSL record
+// type") and dpd.zeek deletes the service (e.g. an HTTP server on 443).
+func sslServerFirst(st *State, in *input) verdict {
+	switch tlsRecordStart(in.pre[1]) {
+	case more:
+		if in.more[1] {
+			in.only = 1
+			return undecided
+		}
+	case no:
+		st.violate(svcSSL)
 	}
 	return done
 }
