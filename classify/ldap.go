@@ -65,11 +65,10 @@ func ldapMessage(b []byte) (op byte, opContent []byte, total int, r tri) {
 	case 17, 18, 20, 21, 22:
 		return 0, nil, 0, no
 	}
-	t, opc, _, ok, c3 := berTLV(rest)
+	_, opc, _, ok, c3 := berTLV(rest)
 	if !ok {
 		return 0, nil, 0, no
 	}
-	_ = t
 	if !complete {
 		if total > prefixCap {
 			// Longer than the prefix: confirm on the header.
@@ -98,9 +97,7 @@ func (c *Classifier) ldapWalk(st *State, b []byte) (startTLS int) {
 			c.ldapBind(st, opc)
 		case 0x77: // extendedRequest
 			if t, name, _, ok, complete := berTLV(opc); ok && complete && t == 0x80 && string(name) == ldapStartTLSOID {
-				if st.has(svcLDAP) || c.on(svcLDAP) {
-					c.confirm(st, svcLDAP)
-				}
+				c.confirm(st, svcLDAP)
 				return off + total
 			}
 		}
