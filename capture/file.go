@@ -66,6 +66,7 @@ func (e *FileError) Unwrap() error { return e.Err }
 // fileSource replays several capture files in order as one stream.
 type fileSource struct {
 	paths     []string
+	sizes     []int64 // on-disk size of each path when opened
 	next      int // index of the next path to open
 	total     int64
 	doneBytes int64 // on-disk bytes of the files already finished
@@ -97,6 +98,7 @@ func OpenFiles(paths ...string) (Source, error) {
 			return nil, fmt.Errorf("capture: %s: is a directory", p)
 		}
 		s.total += st.Size()
+		s.sizes = append(s.sizes, st.Size())
 	}
 	if err := s.openNext(); err != nil {
 		return nil, err
@@ -111,7 +113,7 @@ func (s *fileSource) openNext() error {
 	if err != nil {
 		return fmt.Errorf("capture: %w", err)
 	}
-	r, err := newFileReader(f, path, s.spare)
+	r, err := newFileReader(f, path, s.spare, s.sizes[s.next-1])
 	if err != nil {
 		f.Close()
 		return err
@@ -226,16 +228,23 @@ type fileReader struct {
 }
 
 // newFileReader reads a capture file from f; path names it in errors.
-// reuse, when not nil, is a read buffer that is no longer needed.
-func newFileReader(f io.ReadCloser, path string, reuse *bufio.Reader) (*fileReader, error) {
+// reuse, when not nil, is a read buffer that is no longer needed. size is
+// the file's size, or 0 when unknown: a plain file smaller than the read
+// buffer gets a buffer of its own size (a record that does not fit in it
+// cannot be complete in the file either).
+func newFileReader(f io.ReadCloser, path string, reuse *bufio.Reader, size int64) (*fileReader, error) {
 	r := &fileReader{path: path, file: f}
 	r.counter.r = f
-	big := func(src io.Reader) *bufio.Reader {
-		if reuse != nil && reuse.Size() >= readBufferSize {
+	big := func(src io.Reader, want int) *bufio.Reader {
+		if reuse != nil && reuse.Size() >= want {
 			reuse.Reset(src)
 			return reuse
 		}
-		return bufio.NewReaderSize(src, readBufferSize)
+		return bufio.NewReaderSize(src, want)
+	}
+	plainSize := readBufferSize
+	if size > 0 && size < readBufferSize {
+		plainSize = max(int(size), 4096)
 	}
 	// Peek the magic through a small reader; a plain file then gets the
 	// large buffer, with the peeked bytes still in front of it.
@@ -253,9 +262,9 @@ func newFileReader(f io.ReadCloser, path string, reuse *bufio.Reader) (*fileRead
 			return nil, r.errorf(0, "gzip header: %w", err)
 		}
 		r.gz = gz
-		r.br = big(gz)
+		r.br = big(gz, readBufferSize)
 	} else {
-		r.br = big(raw)
+		r.br = big(raw, plainSize)
 	}
 	if err := r.readFileHeader(); err != nil {
 		return nil, err
