@@ -69,7 +69,8 @@ func ftpSig(in *input) tri {
 	for len(r) > 0 && (r[0] == '\r' || r[0] == '\n' || r[0] == ' ') {
 		r = r[1:]
 	}
-	if len(r) >= 4 && (string(r[:3]) == "120" || string(r[:3]) == "220") && !isDigit(r[3]) {
+	switch {
+	case len(r) >= 4 && (string(r[:3]) == "120" || string(r[:3]) == "220") && !isDigit(r[3]):
 		it := lineIter{b: r}
 		it.next()
 		for {
@@ -86,6 +87,10 @@ func ftpSig(in *input) tri {
 				break
 			}
 		}
+	case len(r) >= 4, len(r) > 0 && !prefixOfFold(r, "120") && !prefixOfFold(r, "220"):
+		// dpd_ftp_server is anchored: a server stream that does not start
+		// with a 120/220 greeting can never match.
+		return no
 	}
 	if client == yes && server == yes {
 		return yes
