@@ -67,7 +67,7 @@ func (e *FileError) Unwrap() error { return e.Err }
 type fileSource struct {
 	paths     []string
 	sizes     []int64 // on-disk size of each path when opened
-	next      int // index of the next path to open
+	next      int     // index of the next path to open
 	total     int64
 	doneBytes int64 // on-disk bytes of the files already finished
 
