@@ -45,6 +45,28 @@ func TestFTPCommand(t *testing.T) {
 	}
 }
 
+func TestADAT(t *testing.T) {
+	// The first ADAT token of the gridftp corpus trace: base64 of a TLS
+	// record holding a ClientHello (0x6b-byte record).
+	tok := "FgMBAGsBAABnAwFQW20QgljInC83uQvyugxecsF3kUpSQF6m6R/GggW8mwAAOgA5ADgAiACHADUAhAAWABMACgAzADIAmgCZAEUARAAvAJYAQQAFAAQAFQASAAkAFAARAAgABgADAP8BAAAEACMAAA=="
+	if !adatClientHello([]byte(tok)) {
+		t.Error("GridFTP ADAT ClientHello not recognized")
+	}
+	if adatClientHello([]byte(tok[:len(tok)-4])) || adatClientHello([]byte("Zm9vYmFyYmF6cXV4")) {
+		t.Error("ADAT with a wrong length or no TLS accepted")
+	}
+	c := New(All)
+	var st State
+	c.Start(&st, TCP, 40000, 2811, false)
+	c.Deliver(&st, false, []byte("220 GridFTP ready.\r\n"))
+	c.Deliver(&st, true, []byte("AUTH GSSAPI\r\n"))
+	c.Deliver(&st, false, []byte("334 ADAT must follow.\r\n"))
+	c.Deliver(&st, true, []byte("ADAT "+tok+"\r\n"))
+	if got := st.Services(nil); len(got) != 2 || got[0] != "ftp" || got[1] != "ssl" {
+		t.Errorf("services = %v, want [ftp ssl]", got)
+	}
+}
+
 func FuzzFTP(f *testing.F) {
 	for _, s := range seedsFor("ftp") {
 		f.Add(s)
@@ -54,6 +76,7 @@ func FuzzFTP(f *testing.F) {
 		chunk{false, hex.EncodeToString([]byte("234 ok\r\n"))}, chunk{true, hexClientHello}))
 	ft := fuzzTarget{enabled: "ftp,ssl", t: TCP, ports: []uint16{21, 2121}}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		adatClientHello(data)
 		fuzzConn(t, ft, data)
 	})
 }
