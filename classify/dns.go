@@ -9,7 +9,9 @@ package classify
 // message has a 2-byte length prefix; the first message of either direction
 // is examined (bound: the first complete message, at most prefixCap bytes).
 // On UDP every datagram is tried until one parses (bound: maxChunks per
-// direction).
+// direction). A message with more than 25 questions is an analyzer
+// violation: DNS is then disabled, or deleted if already confirmed (within
+// violationWindow bytes), so confirmed UDP DNS keeps watching headers.
 //
 // Flip: when the analyzer's first message (at least a 12-byte header, even
 // if the rest does not parse) comes from the originator and is a response,
@@ -55,6 +57,9 @@ func dnsMessage(b []byte, netbios bool) (ok, response bool) {
 			return false, false
 		}
 		rdlen := be16(b[n+8 : n+10])
+		if rdlen == 0 && n+10 < len(b) {
+			return false, false // DNS.cc: "DNS_zero_rdlength" fails the answer
+		}
 		off = n + 10 + rdlen
 		if off > len(b) {
 			return false, false
@@ -100,9 +105,9 @@ func dnsName(b []byte, off int) (int, bool) {
 	return 0, false
 }
 
-// dnsUDP handles one DNS datagram; ok reports confirmation.
-func (c *Classifier) dnsUDP(st *State, fromOrig bool, data []byte) (Action, bool) {
-	act := None
+// dnsUDP handles one DNS datagram; finished reports that DNS needs no more
+// datagrams.
+func (c *Classifier) dnsUDP(st *State, fromOrig bool, data []byte) (act Action, finished bool) {
 	// DNS.cc decides the flip right after the 12-byte header of the
 	// analyzer's first message, before the sections are parsed.
 	if st.flags&flagDNSSeen == 0 && len(data) >= 12 {
@@ -111,11 +116,24 @@ func (c *Classifier) dnsUDP(st *State, fromOrig bool, data []byte) (Action, bool
 			act = Flip
 		}
 	}
+	if len(data) >= 12 && be16(data[4:6]) > dnsMaxQueries {
+		// "DNS_Conn_count_too_large" is an analyzer violation: DNS is
+		// disabled (and deleted if it was confirmed).
+		st.violate(svcDNS)
+		if st.violated&(1<<svcDNS) != 0 {
+			return act, true
+		}
+	}
+	if st.has(svcDNS) {
+		// Confirmed: only watch for that violation, within the window.
+		return act, st.seen[0]+st.seen[1] > violationWindow
+	}
 	if ok, _ := dnsMessage(data, st.respPort == 137 || st.origPort == 137); !ok {
 		return act, false
 	}
 	c.confirm(st, svcDNS)
-	return act, true
+	// Keep watching for a violation within the window.
+	return act, !st.has(svcDNS) || st.seen[0]+st.seen[1] > violationWindow
 }
 
 // dnsTCP checks the first length-prefixed message of either direction.

@@ -49,3 +49,23 @@ func FuzzDNS(f *testing.F) {
 		fuzzConn(t, tcp, data)
 	})
 }
+
+func TestDNSViolation(t *testing.T) {
+	tooMany := "abcd0100001a000000000000" + "00000100010000010001"
+	cases := []traceCase{
+		{name: "too-many-questions-first", t: UDP, origPort: 40000, respPort: 53,
+			chunks: []chunk{{true, tooMany}, {true, hexDNSQuery}}, want: ""},
+		{name: "too-many-questions-after-confirmation", t: UDP, origPort: 40000, respPort: 53,
+			chunks: []chunk{{true, hexDNSQuery}, {false, hexDNSResponse}, {true, tooMany}}, want: ""},
+		{name: "zero-rdlength-answer-then-good", t: UDP, origPort: 40000, respPort: 53,
+			chunks: []chunk{{false, "abcd81800001000100000000076578616d706c6503636f6d0000010001c00c000100010000012c0000ff"}, {true, hexDNSQuery}}, want: "dns"},
+	}
+	for _, tc := range cases {
+		if got, _ := run(t, tc); got != tc.want {
+			t.Errorf("%s: services %q, want %q", tc.name, got, tc.want)
+		}
+	}
+	if ok, _ := dnsMessage(mustHex(t, "abcd81800001000100000000076578616d706c6503636f6d0000010001c00c000100010000012c0000ff"), false); ok {
+		t.Error("zero rdlength with trailing bytes accepted")
+	}
+}
