@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"runtime"
 	"strings"
 	"sync"
@@ -17,6 +16,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/netbased/netbased/internal/testenv"
 )
 
 func TestRingGeometry(t *testing.T) {
@@ -48,53 +49,6 @@ func TestOpenLiveErrors(t *testing.T) {
 	if _, err := OpenLive(LiveConfig{Interface: "nb-no-such-if0"}); err == nil || !strings.Contains(err.Error(), "nb-no-such-if0") {
 		t.Errorf("OpenLive on a missing interface: got %v, want an error naming it", err)
 	}
-}
-
-// requireLiveCapture skips (or, with CI=true, fails) when the test cannot
-// create network namespaces.
-func requireLiveCapture(t *testing.T) {
-	t.Helper()
-	var missing []string
-	if os.Geteuid() != 0 {
-		missing = append(missing, "root")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		missing = append(missing, "the ip command (apt-get install iproute2)")
-	}
-	if len(missing) == 0 {
-		return
-	}
-	msg := "LIVE CAPTURE TEST NOT RUN: needs " + strings.Join(missing, " and ")
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg + " (CI=true: failing instead of skipping)")
-	}
-	t.Skip(msg)
-}
-
-// testNetns is a network namespace holding a veth pair (Send ↔ Capture)
-// without addresses or IPv6, so that only the frames a test sends cross it.
-type testNetns struct {
-	Name, Send, Capture string
-}
-
-func newTestNetns(t *testing.T) *testNetns {
-	t.Helper()
-	suffix := fmt.Sprintf("%x%x", os.Getpid()&0xffff, time.Now().UnixNano()&0xffff)
-	ns := &testNetns{Name: "nbcap" + suffix, Send: "nbs" + suffix, Capture: "nbc" + suffix}
-	run := func(args ...string) {
-		t.Helper()
-		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
-			t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-	}
-	run("ip", "netns", "add", ns.Name)
-	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns.Name).Run() })
-	run("ip", "netns", "exec", ns.Name, "sysctl", "-q", "-w",
-		"net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1")
-	run("ip", "-n", ns.Name, "link", "add", ns.Send, "type", "veth", "peer", "name", ns.Capture)
-	run("ip", "-n", ns.Name, "link", "set", ns.Send, "up")
-	run("ip", "-n", ns.Name, "link", "set", ns.Capture, "up")
-	return ns
 }
 
 // inNetns runs fn on an OS thread that joined the namespace; the thread is
@@ -215,8 +169,8 @@ func ifIndex(name string) (int, error) {
 // the same socket, the VLAN id comes out of band, Stop drains the ring, and
 // the kernel dropped nothing.
 func TestLiveCaptureFanout(t *testing.T) {
-	requireLiveCapture(t)
-	ns := newTestNetns(t)
+	testenv.RequireLive(t, "LIVE CAPTURE TEST", "ip", "sysctl")
+	ns := testenv.NewNetns(t, "nbcap")
 	const flows = 500
 	var frames [][]byte
 	for i := range flows {
@@ -334,8 +288,8 @@ func TestLiveCaptureFanout(t *testing.T) {
 // TestLiveStopOnBusyLink stops a source while frames keep arriving: Next
 // must still end (after the drain limit) instead of draining forever.
 func TestLiveStopOnBusyLink(t *testing.T) {
-	requireLiveCapture(t)
-	ns := newTestNetns(t)
+	testenv.RequireLive(t, "LIVE CAPTURE TEST", "ip", "sysctl")
+	ns := testenv.NewNetns(t, "nbcap")
 	var sources []*LiveSource
 	if err := inNetns(t, ns.Name, func() error {
 		var err error

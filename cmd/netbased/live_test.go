@@ -22,56 +22,9 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/netbased/netbased/internal/testenv"
 )
-
-// requireLive skips (or, when CI=true, fails) unless the test can create
-// network namespaces and replay packets.
-func requireLive(t *testing.T) {
-	t.Helper()
-	var missing []string
-	if os.Geteuid() != 0 {
-		missing = append(missing, "root")
-	}
-	for _, tool := range []string{"ip", "tcpreplay", "sysctl"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			missing = append(missing, tool+" (apt-get install iproute2 tcpreplay procps)")
-		}
-	}
-	if len(missing) == 0 {
-		return
-	}
-	msg := "LIVE DAEMON TEST NOT RUN: needs " + strings.Join(missing, ", ")
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg + " (CI=true: failing instead of skipping)")
-	}
-	t.Skip(msg)
-}
-
-// vethNetns is a network namespace with a veth pair (Send ↔ Capture), no
-// addresses and IPv6 off, so only replayed frames cross it, and lo up for
-// the metrics endpoint.
-type vethNetns struct{ Name, Send, Capture string }
-
-func newVethNetns(t *testing.T) *vethNetns {
-	t.Helper()
-	id := fmt.Sprintf("%x%x", os.Getpid()&0xffff, time.Now().UnixNano()&0xfffff)
-	ns := &vethNetns{Name: "nbrun" + id, Send: "nbs" + id, Capture: "nbc" + id}
-	run := func(args ...string) {
-		t.Helper()
-		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
-			t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-	}
-	run("ip", "netns", "add", ns.Name)
-	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns.Name).Run() })
-	run("ip", "netns", "exec", ns.Name, "sysctl", "-q", "-w",
-		"net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1")
-	run("ip", "-n", ns.Name, "link", "add", ns.Send, "type", "veth", "peer", "name", ns.Capture)
-	for _, dev := range []string{ns.Send, ns.Capture, "lo"} {
-		run("ip", "-n", ns.Name, "link", "set", dev, "up")
-	}
-	return ns
-}
 
 // httpClientInNetns dials from inside the namespace (a thread that joined
 // it creates the socket; the socket stays there).
@@ -160,11 +113,11 @@ var tcpreplayRate = regexp.MustCompile(`Rated: [0-9.]+ Bps, [0-9.]+ Mbps, ([0-9.
 // drop and passes promtool, (3) the records equal `netbased replay` of the
 // same pcap, window times aside.
 func TestLiveDaemonMatchesReplay(t *testing.T) {
-	requireLive(t)
+	testenv.RequireLive(t, "LIVE DAEMON TEST", "ip", "tcpreplay", "sysctl")
 	bin := netbasedBinary(t)
 	pcap := demoPcap(t)
 	frames := countFrames(t, pcap)
-	ns := newVethNetns(t)
+	ns := testenv.NewNetns(t, "nbrun")
 	notify, notifyPath := newNotifySocket(t)
 	const metricsAddr = "127.0.0.1:19753" // inside the fresh namespace: always free
 	node := []string{"--node-hostname", "sensor-test", "--node-ip", "192.0.2.99", "--agent-tag", "live-test"}
