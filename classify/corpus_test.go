@@ -23,6 +23,8 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/netbased/netbased/internal/testenv"
 )
 
 type connRow struct {
@@ -105,7 +107,7 @@ type corpusConn struct {
 }
 
 func TestCorpusServices(t *testing.T) {
-	root := filepath.Join(sharedDir(t), "testdata", "zeek")
+	root := filepath.Join(testenv.SharedDir(t), "testdata", "zeek")
 	dirs, _ := filepath.Glob(filepath.Join(root, "*", "conn.log"))
 	if len(dirs) == 0 {
 		t.Fatalf("no conn.log under %s", root)

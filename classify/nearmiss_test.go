@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/netbased/netbased/internal/testenv"
 )
 
 // Payloads for the synthetic cases, byte-exact protocol messages.
@@ -287,32 +289,9 @@ func TestParseSet(t *testing.T) {
 	}
 }
 
-// sharedDir finds the shared test data: $NETBASED_SHARED, else
-// <repo root>/../shared.
-func sharedDir(t *testing.T) string {
-	t.Helper()
-	if d := os.Getenv("NETBASED_SHARED"); d != "" {
-		return d
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "..", "shared")
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test directory; set NETBASED_SHARED")
-		}
-		dir = parent
-	}
-}
-
 // TestParseSetCorpusArgs: every --services list in the corpus parses.
 func TestParseSetCorpusArgs(t *testing.T) {
-	root := filepath.Join(sharedDir(t), "testdata", "zeek")
+	root := filepath.Join(testenv.SharedDir(t), "testdata", "zeek")
 	files, err := filepath.Glob(filepath.Join(root, "*", "netbased-args.txt"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no netbased-args.txt under %s (set NETBASED_SHARED): %v", root, err)
