@@ -211,6 +211,14 @@ func parseArgs(name string, args []string, daemon bool) (Options, []string, erro
 	probe := defaultOptions()
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(os.Stderr)
+	fs.Usage = func() {
+		synopsis := "netbased replay [flags] FILE...   (pcap/pcapng, gzip too; several files replay in order)"
+		if daemon {
+			synopsis = "netbased run --interface IF [flags]   (live AF_PACKET capture as a daemon)"
+		}
+		fmt.Fprintf(fs.Output(), "Usage: %s\n\nFlags:\n", synopsis)
+		fs.PrintDefaults()
+	}
 	configPath := probe.register(fs, daemon)
 	positional, err := parseInterleaved(fs, args)
 	if err != nil {
