@@ -3,6 +3,7 @@ package flow
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -59,7 +60,7 @@ func TestSYNFloodBoundedTable(t *testing.T) {
 				if tr.Active() > tc.max {
 					t.Fatalf("%d connections active, bound %d", tr.Active(), tc.max)
 				}
-				maxHeap = max(maxHeap, tr.heap.len())
+				maxHeap = max(maxHeap, tr.timers.len())
 			}
 			st := tr.Stats()
 			timedOut := st.Ended - st.Evictions
@@ -346,5 +347,65 @@ func TestPerConnectionStateBounded(t *testing.T) {
 		if c.OrigPort == 5000 && (len(c.TunnelParents) != maxTunnelParents || c.OrigPkts != 3000) {
 			t.Errorf("inner flow: %d parents, %d packets", len(c.TunnelParents), c.OrigPkts)
 		}
+	}
+}
+
+// TestTimerQueueOrder checks the lane queue against a plain sort by
+// (when, seq): in-order pushes at the lane delays, out-of-order ones,
+// equal times, and pops interleaved with pushes.
+func TestTimerQueueOrder(t *testing.T) {
+	var q timerQueue
+	q.init(5*time.Second, 6*time.Second, time.Minute)
+	var ref []timer
+	c := &conn{}
+	rng := uint64(12345)
+	next := func(n uint64) int64 {
+		rng = rng*6364136223846793005 + 1442695040888963407
+		return int64((rng >> 33) % n)
+	}
+	now := int64(0)
+	popped := 0
+	for i := 0; i < 50000; i++ {
+		if next(4) == 0 {
+			now += next(3) * int64(time.Second) / 2
+		}
+		var when int64
+		switch next(5) {
+		case 0, 1:
+			when = now + int64(5*time.Second) // lane
+		case 2:
+			when = now + int64(time.Minute) // lane
+		case 3:
+			when = now + next(10)*int64(time.Second) // often equal to a lane's delay, sometimes not
+		default:
+			when = now - next(3)*int64(time.Second) + int64(6*time.Second) // lane delay only when in order
+		}
+		q.push(timer{when: when, c: c}, timerTCPExpire, now)
+		ref = append(ref, timer{when: when, seqKind: q.seq<<8 | uint64(timerTCPExpire)})
+		if next(3) == 0 {
+			slices.SortFunc(ref, func(a, b timer) int {
+				if a.before(&b) {
+					return -1
+				}
+				return 1
+			})
+			for len(ref) > 0 && ref[0].when <= now {
+				got, ok := q.popDue(now)
+				if !ok || got.when != ref[0].when || got.seqKind != ref[0].seqKind {
+					t.Fatalf("pop %d: got %+v (%v), want %+v", popped, got, ok, ref[0])
+				}
+				ref = ref[1:]
+				popped++
+			}
+			if _, ok := q.popDue(now); ok {
+				t.Fatalf("a timer due at %d popped early", now)
+			}
+		}
+		if q.len() != len(ref) {
+			t.Fatalf("len %d, want %d", q.len(), len(ref))
+		}
+	}
+	if popped < 10000 || len(q.heap.items) == 0 || len(q.lanes[0].items) == 0 {
+		t.Fatalf("test did not exercise the queue: %d popped, heap %d, lane %d", popped, len(q.heap.items), len(q.lanes[0].items))
 	}
 }

@@ -125,8 +125,8 @@ func FuzzTracker(f *testing.F) {
 			before, nt := tr.Stats().Connections, tr.NetworkTime()
 			tr.Packet(&p)
 			created += int(tr.Stats().Connections - before)
-			if tr.NetworkTime().Before(nt) || tr.Active() > 4 || tr.heap.len() > compactSlack+timersPerConn*4+1 {
-				t.Fatalf("network time %v after %v, %d active, %d timers", tr.NetworkTime(), nt, tr.Active(), tr.heap.len())
+			if tr.NetworkTime().Before(nt) || tr.Active() > 4 || tr.timers.len() > compactSlack+timersPerConn*4+1 {
+				t.Fatalf("network time %v after %v, %d active, %d timers", tr.NetworkTime(), nt, tr.Active(), tr.timers.len())
 			}
 		}
 		tr.Flush()

@@ -44,10 +44,10 @@ type Tracker struct {
 	cfg   Config
 	onEnd func(*Conn)
 
-	table map[connKey]*conn
-	free  []*conn
-	lru   conn // sentinel of the recency list (most recent first)
-	heap  timerHeap
+	table  map[connKey]*conn
+	free   []*conn
+	lru    conn // sentinel of the recency list (most recent first)
+	timers timerQueue
 	// compactAt is the heap size from which schedule considers compacting.
 	compactAt int
 
@@ -72,6 +72,9 @@ func NewTracker(cfg Config, onEnd func(*Conn)) *Tracker {
 	t := &Tracker{cfg: cfg, onEnd: onEnd, table: make(map[connKey]*conn, 1024)}
 	t.lru.next, t.lru.prev = &t.lru, &t.lru
 	t.uidCtr = cfg.UIDSeed
+	to := &t.cfg.Timeouts
+	t.timers.init(to.TCPSYNTimeout, to.TCPSessionTimer, to.TCPAttemptDelay, to.TCPCloseDelay, to.UDPInactivity,
+		to.TCPInactivity, to.ICMPInactivity, to.UnknownInactivity, to.DNSSession, to.PortInactivity, to.AnalyzerInactivity)
 	return t
 }
 
@@ -375,12 +378,12 @@ func (t *Tracker) addAnalyzerTimer(c *conn, kind uint8, when int64) {
 // connections ended early by eviction, say), the heap is compacted so that
 // its size stays proportional to the connection table.
 func (t *Tracker) schedule(tm timer, kind uint8) {
-	if n := t.heap.len(); n >= t.compactAt && n >= compactSlack+timersPerConn*len(t.table) {
-		t.heap.compact()
+	if n := t.timers.len(); n >= t.compactAt && n >= compactSlack+timersPerConn*len(t.table) {
+		t.timers.compact()
 		t.stats.TimerCompactions++
-		t.compactAt = 2 * t.heap.len()
+		t.compactAt = 2 * t.timers.len()
 	}
-	t.heap.push(tm, kind)
+	t.timers.push(tm, kind, t.now)
 }
 
 // timersPerConn bounds the live timers of one connection (inactivity plus
@@ -411,11 +414,11 @@ func (t *Tracker) setInactivity(c *conn, d time.Duration) {
 // most limit (limit < 0: no limit).
 func (t *Tracker) fireTimers(limit int) {
 	n := 0
-	for t.heap.len() > 0 && (limit < 0 || n < limit) {
-		if t.heap.top().when > t.now {
+	for limit < 0 || n < limit {
+		top, ok := t.timers.popDue(t.now)
+		if !ok {
 			return
 		}
-		top := t.heap.pop()
 		c := top.c
 		if c.incarnation != top.inc || c.removed {
 			continue // stale: the connection is gone
