@@ -1,6 +1,7 @@
 package flow
 
 import (
+	"math"
 	"slices"
 	"time"
 )
@@ -165,6 +166,9 @@ type timerQueue struct {
 	heap   timerHeap
 	seq    uint64
 	n      int
+	// notBefore is a lower bound of the earliest timer's time: popDue
+	// returns at once while now is below it.
+	notBefore int64
 }
 
 // timerLane is a FIFO of timers with non-decreasing (when, seq).
@@ -176,6 +180,7 @@ type timerLane struct {
 // init gives a lane to each distinct positive delay (the configured
 // timeouts), at most maxLanes.
 func (q *timerQueue) init(delays ...time.Duration) {
+	q.notBefore = math.MinInt64
 	for _, d := range delays {
 		if d <= 0 || q.nLanes == maxLanes || slices.Contains(q.delays[:q.nLanes], int64(d)) {
 			continue
@@ -192,6 +197,7 @@ func (q *timerQueue) push(t timer, kind uint8, now int64) {
 	q.seq++
 	t.seqKind = q.seq<<8 | uint64(kind)
 	q.n++
+	q.notBefore = min(q.notBefore, t.when)
 	d := t.when - now
 	for i := 0; i < q.nLanes; i++ {
 		if q.delays[i] != d {
@@ -215,6 +221,9 @@ func (q *timerQueue) push(t timer, kind uint8, now int64) {
 
 // popDue removes and returns the earliest timer if it is due at now.
 func (q *timerQueue) popDue(now int64) (timer, bool) {
+	if now < q.notBefore {
+		return timer{}, false
+	}
 	var best *timer
 	lane := -1
 	if len(q.heap.items) > 0 {
@@ -226,7 +235,12 @@ func (q *timerQueue) popDue(now int64) (timer, bool) {
 			best, lane = &l.items[l.head], i
 		}
 	}
-	if best == nil || best.when > now {
+	if best == nil {
+		q.notBefore = math.MaxInt64
+		return timer{}, false
+	}
+	if best.when > now {
+		q.notBefore = best.when
 		return timer{}, false
 	}
 	q.n--

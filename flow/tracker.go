@@ -4,7 +4,6 @@ import (
 	"net/netip"
 	"sort"
 	"time"
-	"unsafe"
 
 	"github.com/netbased/netbased/capture"
 	"github.com/netbased/netbased/classify"
@@ -13,17 +12,10 @@ import (
 // connKey is the 5-tuple with the two endpoints in canonical order (VLAN
 // and tunnel are not part of it, as in Zeek's default key).
 type connKey struct {
-	a, b   [16]byte // As16 of the addresses
+	a, b   netip.Addr
 	pa, pb uint16
 	proto  uint8
-	v6     bool // keeps an IPv4 address apart from its IPv4-mapped IPv6 form
 }
-
-// The key is plain memory without padding (38 bytes), so the map hashes
-// and compares it as one block; netip.Addr fields would be hashed field by
-// field.
-var _ [38 - unsafe.Sizeof(connKey{})]struct{}
-var _ [unsafe.Sizeof(connKey{}) - 38]struct{}
 
 // Stats counts what the tracker did. All counters only grow.
 type Stats struct {
@@ -199,11 +191,10 @@ func (t *Tracker) makeKey(p *capture.Packet) (k connKey, sport, dport uint16) {
 		sport, dport = 0, 0
 	}
 	k.proto = p.Proto
-	k.v6 = !p.Src.Is4()
 	if oneWay || addrPortLess(p.Src, sport, p.Dst, dport) {
-		k.a, k.pa, k.b, k.pb = p.Src.As16(), sport, p.Dst.As16(), dport
+		k.a, k.pa, k.b, k.pb = p.Src, sport, p.Dst, dport
 	} else {
-		k.a, k.pa, k.b, k.pb = p.Dst.As16(), dport, p.Src.As16(), sport
+		k.a, k.pa, k.b, k.pb = p.Dst, dport, p.Src, sport
 	}
 	return k, sport, dport
 }
