@@ -115,6 +115,8 @@ const (
 	flagHTTPReq     // the HTTP recognizer parsed the request line
 	flagHTTP09      // … an HTTP/0.9 request (no status line expected)
 	flagHTTPConnect // … a CONNECT request (tunnel follows)
+	flagWatch       // the expected-connection line watch runs (expect.go)
+	flagGridFTP     // gridftp.zeek labelled the connection "gridftp"
 )
 
 // State is the per-connection classification state. Its zero value is not
@@ -176,6 +178,22 @@ func (c *Classifier) Deliver(st *State, fromOrig bool, data []byte) Action {
 	if st.flags&flagStarted == 0 || len(data) == 0 {
 		return None
 	}
+	watching := st.flags&flagWatch != 0
+	act := c.deliverRecognizers(st, fromOrig, data)
+	if st.flags&flagWatch != 0 {
+		// The expected-connection watch sees every chunk, past the
+		// recognizers' bounds.
+		if watching {
+			c.watchChunk(st, fromOrig, data)
+		} else {
+			c.watchTail(st, fromOrig, data)
+		}
+	}
+	return act
+}
+
+// deliverRecognizers runs the recognizers on one chunk.
+func (c *Classifier) deliverRecognizers(st *State, fromOrig bool, data []byte) Action {
 	d := dirIndex(fromOrig)
 	if st.pending == 0 || st.chunks[0] >= maxChunks && st.chunks[1] >= maxChunks {
 		st.pending = 0
@@ -215,6 +233,7 @@ func (c *Classifier) Gap(st *State, fromOrig bool) {
 		st.flags |= flagGapResp
 	}
 	st.flags &^= flagSMBSynced
+	st.watchGap(dirIndex(fromOrig))
 	st.pending &^= 1 << recRDP
 	if st.flags&(flagGapOrig|flagGapResp) == flagGapOrig|flagGapResp {
 		st.pending &= 1<<recSMB | 1<<recFTPWatch
@@ -245,6 +264,9 @@ func (st *State) Flip() {
 	}
 	if st.sx != nil {
 		st.sx.dir[0], st.sx.dir[1] = st.sx.dir[1], st.sx.dir[0]
+		if st.sx.ew != nil {
+			st.sx.ew.flip()
+		}
 	}
 	if st.x != nil {
 		st.x.buf[0], st.x.buf[1] = st.x.buf[1], st.x.buf[0]
@@ -255,7 +277,13 @@ func (st *State) Flip() {
 // false once classification is final or the window is exhausted, so the
 // caller can stop delivering.
 func (st *State) Wants(fromOrig bool) bool {
-	if st.pending == 0 || st.flags&flagStarted == 0 {
+	if st.flags&flagStarted == 0 {
+		return false
+	}
+	if st.flags&flagWatch != 0 {
+		return true
+	}
+	if st.pending == 0 {
 		return false
 	}
 	d := dirIndex(fromOrig)
@@ -353,7 +381,13 @@ func (st *State) remove(svc uint8) {
 // release drops the buffers.
 func (st *State) release() {
 	st.x = nil
-	if st.pending&(1<<recSSH|1<<recFTPWatch) == 0 {
+	st.dropStream()
+}
+
+// dropStream releases the streaming state once no streaming recognizer
+// and no expected-connection watch uses it.
+func (st *State) dropStream() {
+	if st.pending&(1<<recSSH|1<<recFTPWatch) == 0 && (st.sx == nil || st.sx.ew == nil) {
 		st.sx = nil
 	}
 }

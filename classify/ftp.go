@@ -137,6 +137,11 @@ func (c *Classifier) ftp(st *State, in *input) verdict {
 				// Signature-enabled: watch replies from now on.
 				st.pending |= 1 << recFTPWatch
 			}
+			if st.has(svcFTP) {
+				// PORT/EPRT/PASV/EPSV and the GridFTP ADAT exchange
+				// (expect.go).
+				c.beginWatch(st, in, watchFTP)
+			}
 		}
 		if equalFold(w, "AUTH") && equalFold(skipSpace(rest), "TLS") {
 			authTLS = end

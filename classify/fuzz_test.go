@@ -55,13 +55,47 @@ func fuzzConn(t *testing.T, ft fuzzTarget, data []byte) {
 	for i := 0; i < 2*maxChunks+2; i++ {
 		c.Deliver(&st, i%2 == 0, []byte("x"))
 	}
-	if st.Wants(true) || st.Wants(false) {
+	// The expected-connection watch (expect.go) alone keeps wanting
+	// payload, with bounded buffers.
+	watching := st.watch() != nil
+	if (st.Wants(true) || st.Wants(false)) && !watching {
 		t.Fatalf("still wants payload after %d chunks", 2*maxChunks+2+deliveries)
 	}
-	if st.x != nil || st.sx != nil {
+	if st.x != nil || st.sx != nil && !watching {
 		t.Fatal("buffers kept after classification ended")
 	}
 	checkInvariants(t, &st)
+	checkExpectations(t, &st)
+}
+
+// checkExpectations checks the watch's bounds and what it announces.
+func checkExpectations(t *testing.T, st *State) {
+	t.Helper()
+	if ew := st.watch(); ew != nil {
+		for d := 0; d < 2; d++ {
+			if len(ew.part[d]) > expectMaxLine {
+				t.Fatalf("watch line buffer %d bytes exceeds %d", len(ew.part[d]), expectMaxLine)
+			}
+		}
+		if ew.adat != nil && cap(ew.adat.scratch) > 2*adatMaxToken {
+			t.Fatalf("ADAT scratch %d bytes", cap(ew.adat.scratch))
+		}
+	}
+	exps := st.TakeExpectations(nil)
+	if len(exps) > expectMaxQueue {
+		t.Fatalf("%d expectations queued, bound %d", len(exps), expectMaxQueue)
+	}
+	for _, e := range exps {
+		if e.Service != ServiceFTPData && e.Service != ServiceIRCDCCData {
+			t.Fatalf("expectation with service %q", e.Service)
+		}
+		if !e.RespIsControlResp && !e.Resp.IsValid() {
+			t.Fatalf("expectation without an address: %+v", e)
+		}
+	}
+	if len(st.TakeExpectations(nil)) != 0 {
+		t.Fatal("TakeExpectations did not forget")
+	}
 }
 
 func checkInvariants(t *testing.T, st *State) {

@@ -129,6 +129,9 @@ func (c *Classifier) irc(st *State, in *input) verdict {
 		return done
 	}
 	c.confirm(st, svcIRC)
+	if st.has(svcIRC) {
+		c.beginWatch(st, in, watchIRC) // DCC SEND (expect.go)
+	}
 	off := clientLineAfter(in.pre[0], func(l []byte) bool { return equalFold(skipSpace(l), "STARTTLS") })
 	if off < 0 {
 		if in.more[0] {

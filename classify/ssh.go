@@ -35,6 +35,7 @@ type sshDir struct {
 type streamState struct {
 	dir [2]sshDir
 	ftp ftpReplyState
+	ew  *expectWatch // the expected-connection line watch (expect.go)
 }
 
 // sshChunk feeds one chunk of direction d.
@@ -43,9 +44,7 @@ func (c *Classifier) sshChunk(st *State, d int, data []byte, firstInWindow bool)
 		// dpd_ssh_client/server: ^[sS][sS][hH]-[12]\. at each direction's start.
 		if !(firstInWindow && len(data) >= 6 && hasPrefixFold(data, "SSH-") && (data[4] == '1' || data[4] == '2') && data[5] == '.') {
 			st.pending &^= 1 << recSSH
-			if st.pending&(1<<recFTPWatch) == 0 {
-				st.sx = nil
-			}
+			st.dropStream()
 			return
 		}
 		if st.sx == nil {
@@ -65,9 +64,7 @@ func (c *Classifier) sshChunk(st *State, d int, data []byte, firstInWindow bool)
 			c.confirm(st, svcSSH)
 		}
 		st.pending &^= 1 << recSSH
-		if st.pending&(1<<recFTPWatch) == 0 {
-			st.sx = nil
-		}
+		st.dropStream()
 	}
 }
 

@@ -884,5 +884,6 @@ func (t *Tracker) deliver(c *conn, e *endpoint, data []byte) {
 	if cl.Deliver(&c.cls, e.isOrig, data) == classify.Flip {
 		t.flipRoles(c)
 	}
+	t.takeExpectations(c)
 	t.checkConfirmations(c)
 }

@@ -55,6 +55,10 @@ type Tracker struct {
 	// decoder emits an outer packet right before the packets it carries.
 	outerUID string
 	outerTS  int64
+
+	// Expected (announced) data connections, expect.go.
+	expect   expectTable
+	expStats ExpectedStats
 }
 
 // NewTracker returns a tracker; onEnd receives each ended connection. The
@@ -138,6 +142,7 @@ func (t *Tracker) Packet(p *capture.Packet) {
 	c := t.table[key]
 	if c != nil && p.Proto == capture.ProtoTCP && t.isReuse(c, p) {
 		t.stats.Reused++
+		t.noteReuse(c)
 		t.remove(c)
 		c = nil
 	}
@@ -311,6 +316,9 @@ func (t *Tracker) newConn(key connKey, p *capture.Packet, ts int64, sport, dport
 	if flip && p.Dst != broadcast4 {
 		t.flipRoles(c)
 	}
+	if p.Proto == capture.ProtoTCP {
+		t.matchExpected(c)
+	}
 	to := &t.cfg.Timeouts
 	switch p.Proto {
 	case capture.ProtoTCP:
@@ -463,6 +471,7 @@ func (t *Tracker) remove(c *conn) {
 		t.fillRecord(c, &t.out)
 		t.onEnd(&t.out)
 	}
+	t.endExpected(c)
 	c.incarnation++
 	t.free = append(t.free, c)
 }
@@ -538,8 +547,10 @@ func (t *Tracker) fillRecord(c *conn, r *Conn) {
 	if c.tunnelSvc != "" && c.tunnelConfirmed {
 		svcs = append(svcs, c.tunnelSvc)
 	}
+	svcs = t.expectedServices(c, svcs)
 	if c.clsStarted {
 		svcs = c.cls.Services(svcs)
+		svcs = c.cls.ScriptServices(svcs)
 	}
 	r.Services = svcs
 }

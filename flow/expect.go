@@ -1,0 +1,359 @@
+package flow
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/netbased/netbased/classify"
+)
+
+// Expected connections: the table of data connections that FTP and IRC
+// control connections announced (classify.Expectation), as Zeek's analyzer
+// manager and the ftp/irc scripts keep them.
+//
+// Zeek's semantics, and what is kept of them here:
+//   - Analyzer::schedule_analyzer(orig, resp, resp_p, analyzer, 5 min)
+//     (analyzer/Manager.cc) registers (orig, resp, resp_p, tcp); orig
+//     0.0.0.0 (IRC DCC) is a wildcard. A new connection whose orig, resp and
+//     resp_p match after the flips at creation gets the analyzer, and
+//     scheduled_analyzer_applied is raised before anything else happens on
+//     it. Schedules are not consumed by a match: they expire after 5 min
+//     of network time (exact ones lazily in Zeek; here all at 5 min).
+//   - The scripts then add their label if their own table still holds
+//     [resp_h, resp_p] (ftp_data_expected / dcc_expected_transfers,
+//     &read_expire=5mins): "ftp-data", "irc-dcc-data". The entry is
+//     deleted when such a data connection ends (ftp: unless it ended by
+//     connection reuse), so a later connection to the same place gets no
+//     label unless announced again. Reads do not extend the expiry here.
+//   - Addresses compare as Zeek's IPAddr: an IPv4 address equals its
+//     IPv4-mapped IPv6 form.
+//
+// Bounds: at most maxExpected (resp, resp_p) entries, each remembering up
+// to maxExpectedOrigs originators; when full, the entry announced first is
+// dropped (Stats.ExpectedDropped). Expired entries are dropped as time
+// passes. A control connection flooding PORT commands thus costs a bounded
+// table and O(1) amortized work per announcement.
+
+// expectTimeout is the 5 min of schedule_analyzer and the tables'
+// &read_expire.
+const expectTimeout = int64(5 * time.Minute)
+
+const (
+	maxExpected      = 4096
+	maxExpectedOrigs = 4
+)
+
+// Expected-service bits (the order is conn.log's: ftp's script runs before
+// irc's).
+const (
+	expFTPData uint8 = 1 << iota
+	expIRCDCC
+)
+
+type expectKey struct {
+	resp [16]byte
+	port uint16
+}
+
+type expectOrig struct {
+	addr     [16]byte
+	wildcard bool
+	until    int64
+}
+
+// expectEntry is one (resp, resp_p): the scheduled originators and, per
+// script table, until when it holds the entry (0: not at all).
+type expectEntry struct {
+	origs   [maxExpectedOrigs]expectOrig
+	nOrigs  uint8
+	svc     [2]int64 // expFTPData, expIRCDCC
+	touched int64    // when last announced (ring order)
+}
+
+type ringItem struct {
+	key     expectKey
+	touched int64
+}
+
+// expectTable is the tracker's table of expected connections.
+type expectTable struct {
+	m    map[expectKey]*expectEntry
+	ring []ringItem // announcement order; stale items are skipped
+	head int
+	// conns are the live connections that got an expected service, with
+	// their bits (for fillRecord and the removal hooks).
+	conns   map[*conn]uint8
+	reused  map[*conn]bool
+	scratch []classify.Expectation
+}
+
+// ExpectedStats counts the expected-connection table's work (part of
+// Tracker statistics through ExpectedStats).
+type ExpectedStats struct {
+	Announced uint64 // expectations added or refreshed
+	Matched   uint64 // connections labelled from the table
+	Dropped   uint64 // entries dropped because the table was full
+	Pending   int    // entries in the table now
+}
+
+// zeroV4 is 0.0.0.0 as Zeek stores it (IPv4-mapped).
+var zeroV4 = netip.AddrFrom4([4]byte{}).As16()
+
+// as16 is the address as Zeek's IPAddr holds it (IPv4 mapped into IPv6).
+func as16(a netip.Addr) [16]byte { return a.As16() }
+
+// takeExpectations moves the announcements of control connection c into
+// the table.
+func (t *Tracker) takeExpectations(c *conn) {
+	x := &t.expect
+	x.scratch = c.cls.TakeExpectations(x.scratch[:0])
+	for _, e := range x.scratch {
+		var bit uint8
+		switch e.Service {
+		case classify.ServiceFTPData:
+			bit = expFTPData
+		case classify.ServiceIRCDCCData:
+			bit = expIRCDCC
+		default:
+			continue
+		}
+		resp := e.Resp
+		if e.RespIsControlResp {
+			resp = c.resp
+		}
+		if !resp.IsValid() {
+			continue
+		}
+		var orig expectOrig
+		switch e.Originator {
+		case classify.OriginatorControlOrig:
+			orig.addr = as16(c.orig)
+		case classify.OriginatorControlResp:
+			orig.addr = as16(c.resp)
+		default:
+			orig.wildcard = true
+		}
+		// ConnIndex: an originator 0.0.0.0 (or ::) is the wildcard.
+		if orig.addr == zeroV4 || orig.addr == ([16]byte{}) {
+			orig.wildcard = true
+		}
+		x.add(expectKey{resp: as16(resp), port: e.Port}, orig, bit, t.now, &t.expStats)
+	}
+}
+
+func (x *expectTable) add(k expectKey, orig expectOrig, bit uint8, now int64, st *ExpectedStats) {
+	if x.m == nil {
+		x.m = make(map[expectKey]*expectEntry)
+	}
+	x.expire(now)
+	st.Announced++
+	e := x.m[k]
+	if e == nil {
+		if len(x.m) >= maxExpected {
+			x.dropOldest(st)
+		}
+		e = &expectEntry{}
+		x.m[k] = e
+	}
+	until := now + expectTimeout
+	orig.until = until
+	placed := false
+	for i := uint8(0); i < e.nOrigs; i++ {
+		o := &e.origs[i]
+		if o.wildcard == orig.wildcard && o.addr == orig.addr {
+			o.until = until
+			placed = true
+			break
+		}
+	}
+	if !placed {
+		if e.nOrigs < maxExpectedOrigs {
+			e.origs[e.nOrigs] = orig
+			e.nOrigs++
+		} else {
+			// Replace the originator that expires first.
+			j := 0
+			for i := 1; i < maxExpectedOrigs; i++ {
+				if e.origs[i].until < e.origs[j].until {
+					j = i
+				}
+			}
+			e.origs[j] = orig
+		}
+	}
+	if bit == expFTPData {
+		e.svc[0] = until
+	} else {
+		e.svc[1] = until
+	}
+	e.touched = now
+	x.pushRing(ringItem{key: k, touched: now})
+}
+
+// pushRing appends to the announcement order, compacting stale items when
+// the ring holds twice as many items as live entries.
+func (x *expectTable) pushRing(it ringItem) {
+	if x.head > 0 && len(x.ring)-x.head < x.head && len(x.ring) >= 64 {
+		n := copy(x.ring, x.ring[x.head:])
+		x.ring = x.ring[:n]
+		x.head = 0
+	}
+	if len(x.ring)-x.head >= 2*maxExpected {
+		k := 0
+		for _, r := range x.ring[x.head:] {
+			if e := x.m[r.key]; e != nil && e.touched == r.touched {
+				x.ring[k] = r
+				k++
+			}
+		}
+		x.ring = x.ring[:k]
+		x.head = 0
+	}
+	x.ring = append(x.ring, it)
+}
+
+// live reports whether ring item r is an entry's latest announcement.
+func (x *expectTable) live(r ringItem) (*expectEntry, bool) {
+	e := x.m[r.key]
+	return e, e != nil && e.touched == r.touched
+}
+
+// expire drops the entries whose last announcement is older than the
+// timeout (everything in them has expired then).
+func (x *expectTable) expire(now int64) {
+	for x.head < len(x.ring) {
+		r := x.ring[x.head]
+		if _, ok := x.live(r); ok {
+			if r.touched+expectTimeout > now {
+				return
+			}
+			delete(x.m, r.key)
+		}
+		x.head++
+	}
+	x.ring = x.ring[:0]
+	x.head = 0
+}
+
+// dropOldest removes the entry announced longest ago.
+func (x *expectTable) dropOldest(st *ExpectedStats) {
+	for x.head < len(x.ring) {
+		r := x.ring[x.head]
+		x.head++
+		if _, ok := x.live(r); ok {
+			delete(x.m, r.key)
+			st.Dropped++
+			return
+		}
+	}
+}
+
+// matchExpected is Manager::GetScheduled plus the scripts'
+// scheduled_analyzer_applied handlers for a new TCP connection c (roles as
+// after the flips at creation).
+func (t *Tracker) matchExpected(c *conn) {
+	x := &t.expect
+	if len(x.m) == 0 {
+		return
+	}
+	x.expire(t.now)
+	e := x.m[expectKey{resp: as16(c.resp), port: c.respPort}]
+	if e == nil {
+		return
+	}
+	o := as16(c.orig)
+	scheduled := false
+	for i := uint8(0); i < e.nOrigs; i++ {
+		s := &e.origs[i]
+		if s.until > t.now && (s.wildcard || s.addr == o) {
+			scheduled = true
+			break
+		}
+	}
+	if !scheduled {
+		return
+	}
+	var bits uint8
+	if e.svc[0] > t.now {
+		bits |= expFTPData
+	}
+	if e.svc[1] > t.now {
+		bits |= expIRCDCC
+	}
+	if bits == 0 {
+		return
+	}
+	if x.conns == nil {
+		x.conns = make(map[*conn]uint8)
+	}
+	x.conns[c] = bits
+	t.expStats.Matched++
+}
+
+// expectedServices appends c's expected-connection services.
+func (t *Tracker) expectedServices(c *conn, dst []string) []string {
+	if len(t.expect.conns) == 0 {
+		return dst
+	}
+	bits := t.expect.conns[c]
+	if bits&expFTPData != 0 {
+		dst = append(dst, classify.ServiceFTPData)
+	}
+	if bits&expIRCDCC != 0 {
+		dst = append(dst, classify.ServiceIRCDCCData)
+	}
+	return dst
+}
+
+// noteReuse marks c as ending by connection reuse (main.zeek's
+// connection_reused sets ftp_data_reuse, and finalize_ftp_data then keeps
+// the table entry).
+func (t *Tracker) noteReuse(c *conn) {
+	if len(t.expect.conns) == 0 {
+		return
+	}
+	if _, ok := t.expect.conns[c]; ok {
+		if t.expect.reused == nil {
+			t.expect.reused = make(map[*conn]bool)
+		}
+		t.expect.reused[c] = true
+	}
+}
+
+// endExpected runs the scripts' removal hooks for c (finalize_ftp_data,
+// finalize_irc_data): the table entry of c's responder is deleted. Call it
+// after c's record was handed on.
+func (t *Tracker) endExpected(c *conn) {
+	x := &t.expect
+	if len(x.conns) == 0 {
+		return
+	}
+	bits, ok := x.conns[c]
+	if !ok {
+		return
+	}
+	delete(x.conns, c)
+	reused := x.reused[c]
+	delete(x.reused, c)
+	k := expectKey{resp: as16(c.resp), port: c.respPort}
+	e := x.m[k]
+	if e == nil {
+		return
+	}
+	if bits&expFTPData != 0 && !reused {
+		e.svc[0] = 0
+	}
+	if bits&expIRCDCC != 0 {
+		e.svc[1] = 0
+	}
+	if e.svc[0] == 0 && e.svc[1] == 0 {
+		delete(x.m, k)
+	}
+}
+
+// ExpectedStats returns the expected-connection table's counters.
+func (t *Tracker) ExpectedStats() ExpectedStats {
+	s := t.expStats
+	s.Pending = len(t.expect.m)
+	return s
+}
