@@ -29,7 +29,7 @@ const maxSkipBlockLength = 1 << 30
 // readBufferSize is the size of a file's read buffer. Records are returned
 // as slices of it (no copy), so it must hold the largest record or block
 // that is read whole; a large buffer also means few read system calls.
-const readBufferSize = 1 << 20
+const readBufferSize = 512 << 10
 
 // gzipInputBufferSize is the buffer between a gzip file and its decompressor.
 const gzipInputBufferSize = 64 << 10
