@@ -117,6 +117,7 @@ const (
 	flagHTTPConnect // … a CONNECT request (tunnel follows)
 	flagWatch       // the expected-connection line watch runs (expect.go)
 	flagGridFTP     // gridftp.zeek labelled the connection "gridftp"
+	flagWatchEnded  // the line watch stopped for good
 )
 
 // State is the per-connection classification state. Its zero value is not

@@ -126,7 +126,7 @@ type tlsWalk struct {
 
 // startWatch begins the line watch for proto on st (once).
 func (st *State) startWatch(proto uint8) bool {
-	if st.transport != TCP || st.flags&flagWatch != 0 {
+	if st.transport != TCP || st.flags&(flagWatch|flagWatchEnded) != 0 {
 		return false
 	}
 	if st.sx == nil {
@@ -153,6 +153,7 @@ func (st *State) watch() *expectWatch {
 // expectations stay until taken).
 func (st *State) stopWatch() {
 	st.flags &^= flagWatch
+	st.flags |= flagWatchEnded // never again on this connection
 	if st.sx != nil && st.sx.ew != nil {
 		ew := st.sx.ew
 		ew.part = [2][]byte{}
@@ -378,12 +379,13 @@ func (c *Classifier) ftpWatchCommand(st *State, ew *expectWatch, line []byte, lo
 		if ok && !long {
 			ew.push(Expectation{Service: ServiceFTPData, Originator: OriginatorControlResp, Resp: a, Port: p})
 		}
-	case equalFold(w, "PASV"), equalFold(w, "EPSV"):
+	}
+	// The PASV/EPSV stays pending (main.zeek's pending commands) until a
+	// later command follows a reply.
+	if equalFold(w, "PASV") || equalFold(w, "EPSV") {
 		ew.pasv, ew.replied = true, false
-	default:
-		if ew.replied {
-			ew.pasv = false
-		}
+	} else if ew.replied {
+		ew.pasv = false
 	}
 	// FTP.cc: strncmp(upper(cmd), "AUTH", cmd_len) — "AUT" counts too.
 	if equalFold(w, "AUTH") || equalFold(w, "AUT") {

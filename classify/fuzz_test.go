@@ -61,11 +61,11 @@ func fuzzConn(t *testing.T, ft fuzzTarget, data []byte) {
 	if (st.Wants(true) || st.Wants(false)) && !watching {
 		t.Fatalf("still wants payload after %d chunks", 2*maxChunks+2+deliveries)
 	}
+	checkExpectations(t, &st) // takes the queued expectations
 	if st.x != nil || st.sx != nil && !watching {
 		t.Fatal("buffers kept after classification ended")
 	}
 	checkInvariants(t, &st)
-	checkExpectations(t, &st)
 }
 
 // checkExpectations checks the watch's bounds and what it announces.
