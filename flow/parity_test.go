@@ -45,8 +45,10 @@ func sharedDir(t testing.TB) string {
 	}
 }
 
-// compared are the conn.log columns the parity test checks (everything but
-// ts, uid, service, tunnel_parents and ip_proto).
+// compared are the conn.log columns whose row-exact agreement the parity
+// test checks (everything but ts, uid, service, tunnel_parents and
+// ip_proto). The service column is compared on its own, as a set
+// (serviceTarget).
 var compared = []string{"id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "proto", "duration", "orig_bytes",
 	"resp_bytes", "conn_state", "local_orig", "local_resp", "missed_bytes", "history", "orig_pkts",
 	"orig_ip_bytes", "resp_pkts", "resp_ip_bytes"}
@@ -145,12 +147,57 @@ type parityResult struct {
 	svcOK, svcN           int
 	tpOK, tpN             int
 	svcDiffs              []string
+	svcZeek, svcOurs      map[string]int // rows where Zeek / we name a service
+	svcBoth               map[string]int // rows where both do
+	netbaseErrs           []string       // a netbase service missed or invented
 	diffs                 []string
 	missingKeys, extraKey []string
 }
 
+// Service-column targets (the project's issue): the sets agree on at least
+// serviceTarget percent of the rows, and the five services netbase counts
+// are never missed nor invented.
+const serviceTarget = 97.0
+
+var netbaseServices = []string{"dns", "http", "ssl", "smb", "rdp"}
+
+// acceptedServiceDiffs are the rows whose service differs from Zeek's
+// because the Zeek test changed a script setting that netbased does not
+// model (see each test's zeek-args.txt). They still count as disagreements
+// in the percentage; they are listed with their reason.
+var acceptedServiceDiffs = map[string]string{
+	"scripts.base.frameworks.analyzer.dpd-logging-configuration|6/tcp 127.0.0.1:51354 > 127.0.0.1:21": "the test sets DPD::track_removed_services_in_connection=T, which keeps the violated ftp as \"ftp,-ftp\"; by default Zeek deletes it (service unset), as netbased does",
+	"scripts.base.protocols.ftp.gridftp|6/tcp 192.168.57.103:35391 > 192.168.57.101:55968":            "the test sets GridFTP::size_threshold=2 (default 1 GiB within 2 min of a NULL-cipher, mutually authenticated TLS channel); the 8.6 KB data channel is gridftp-data only under that setting",
+}
+
+// serviceSet parses a conn.log service column ("-" and "(empty)" are
+// empty).
+func serviceSet(v string) map[string]bool {
+	out := map[string]bool{}
+	if v == "-" || v == "(empty)" || v == "" {
+		return out
+	}
+	for _, s := range strings.Split(v, ",") {
+		out[s] = true
+	}
+	return out
+}
+
+func sameSet(a, b map[string]bool) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k := range a {
+		if !b[k] {
+			return false
+		}
+	}
+	return true
+}
+
 func compareRows(name string, want, got []connlog.Row) parityResult {
-	res := parityResult{name: name, zeekRows: len(want), fieldOK: map[string]int{}, fieldN: map[string]int{}}
+	res := parityResult{name: name, zeekRows: len(want), fieldOK: map[string]int{}, fieldN: map[string]int{},
+		svcZeek: map[string]int{}, svcOurs: map[string]int{}, svcBoth: map[string]int{}}
 	byKey := map[string][]connlog.Row{}
 	for _, g := range got {
 		k := rowKey(g)
@@ -191,12 +238,34 @@ func compareRows(name string, want, got []connlog.Row) parityResult {
 		if unset(w.Raw["tunnel_parents"]) == unset(g.Raw["tunnel_parents"]) {
 			res.tpOK++
 		}
-		// Services are informational only (not part of the target).
-		res.svcN++
-		if w.Raw["service"] == g.Raw["service"] {
-			res.svcOK++
-		} else {
-			res.svcDiffs = append(res.svcDiffs, fmt.Sprintf("%s service: zeek %q ours %q", k, w.Raw["service"], g.Raw["service"]))
+		// The service column: compared as a set (Zeek before 8.0 logs it
+		// in hash order).
+		if wv, ok := w.Raw["service"]; ok {
+			ws, gs := serviceSet(wv), serviceSet(g.Raw["service"])
+			res.svcN++
+			if sameSet(ws, gs) {
+				res.svcOK++
+			} else {
+				note := "UNEXPLAINED"
+				if why, ok := acceptedServiceDiffs[name+"|"+k]; ok {
+					note = "accepted: " + why
+				}
+				res.svcDiffs = append(res.svcDiffs, fmt.Sprintf("%s service: zeek %q ours %q (%s)", k, wv, g.Raw["service"], note))
+			}
+			for s := range ws {
+				res.svcZeek[s]++
+				if gs[s] {
+					res.svcBoth[s]++
+				}
+			}
+			for s := range gs {
+				res.svcOurs[s]++
+			}
+			for _, s := range netbaseServices {
+				if ws[s] != gs[s] {
+					res.netbaseErrs = append(res.netbaseErrs, fmt.Sprintf("%s: %s %s: zeek %q ours %q", name, k, s, wv, g.Raw["service"]))
+				}
+			}
 		}
 	}
 	for k, rows := range byKey {
@@ -256,8 +325,9 @@ func TestParity(t *testing.T) {
 	}
 
 	var zeekRows, exact, missing, extra, matched, svcOK, svcN, tpOK, tpN int
-	var svcDiffs []string
+	var svcDiffs, netbaseErrs []string
 	fieldOK, fieldN := map[string]int{}, map[string]int{}
+	svcZeek, svcOurs, svcBoth := map[string]int{}, map[string]int{}, map[string]int{}
 	var table strings.Builder
 	fmt.Fprintf(&table, "%-62s %5s %5s %5s %5s\n", "test", "zeek", "exact", "miss", "extra")
 	for _, r := range results {
@@ -272,6 +342,16 @@ func TestParity(t *testing.T) {
 		tpN += r.tpN
 		for _, d := range r.svcDiffs {
 			svcDiffs = append(svcDiffs, r.name+": "+d)
+		}
+		netbaseErrs = append(netbaseErrs, r.netbaseErrs...)
+		for k, v := range r.svcZeek {
+			svcZeek[k] += v
+		}
+		for k, v := range r.svcOurs {
+			svcOurs[k] += v
+		}
+		for k, v := range r.svcBoth {
+			svcBoth[k] += v
 		}
 		for k, v := range r.fieldOK {
 			fieldOK[k] += v
@@ -304,14 +384,52 @@ func TestParity(t *testing.T) {
 		fmt.Fprintf(&fields, "  %-14s %5d/%d (%.1f%%)\n", col, fieldOK[col], fieldN[col], pct(fieldOK[col], fieldN[col]))
 	}
 	t.Logf("per-field agreement over %d matched rows:\n%s", matched, fields.String())
-	t.Logf("service column (informational, not compared): %d/%d equal (%.1f%%)\n  %s", svcOK, svcN, pct(svcOK, svcN),
-		strings.Join(svcDiffs, "\n  "))
+	var names []string
+	for k := range svcZeek {
+		names = append(names, k)
+	}
+	for k := range svcOurs {
+		if svcZeek[k] == 0 {
+			names = append(names, k)
+		}
+	}
+	sort.Strings(names)
+	var per strings.Builder
+	fmt.Fprintf(&per, "  %-14s %5s %5s %5s\n", "service", "zeek", "ours", "both")
+	for _, k := range names {
+		mark := ""
+		if svcZeek[k] != svcBoth[k] || svcOurs[k] != svcBoth[k] {
+			mark = "  <--"
+		}
+		fmt.Fprintf(&per, "  %-14s %5d %5d %5d%s\n", k, svcZeek[k], svcOurs[k], svcBoth[k], mark)
+	}
+	t.Logf("service column (set comparison): %d/%d rows agree (%.2f%%, target %.0f%%)\n  %s\nper service (rows where Zeek has it / we have it / both):\n%s",
+		svcOK, svcN, pct(svcOK, svcN), serviceTarget, strings.Join(svcDiffs, "\n  "), per.String())
 	t.Logf("tunnel_parents set/unset (informational): %d/%d agree", tpOK, tpN)
 	t.Logf("TOTAL: %d tests, %d Zeek rows, %d exact (%.2f%%), %d missing, %d extra",
 		len(results), zeekRows, exact, pct(exact, zeekRows), missing, extra)
 	if pct(exact, zeekRows) < 97 || missing > 0 || extra > 0 {
 		t.Errorf("parity below target: %.2f%% exact rows (want >= 97%%), %d missing, %d extra",
 			pct(exact, zeekRows), missing, extra)
+	}
+	if svcN == 0 {
+		t.Error("no service column compared")
+	}
+	if pct(svcOK, svcN) < serviceTarget {
+		t.Errorf("service column below target: %.2f%% of rows agree (want >= %.0f%%)", pct(svcOK, svcN), serviceTarget)
+	}
+	if len(netbaseErrs) > 0 {
+		t.Errorf("netbase services missed or invented:\n  %s", strings.Join(netbaseErrs, "\n  "))
+	}
+	covered := 0
+	for _, s := range netbaseServices {
+		covered += svcZeek[s]
+		if svcZeek[s] == 0 {
+			t.Logf("note: no corpus row has %s: its no-miss check covers only false positives", s)
+		}
+	}
+	if covered == 0 {
+		t.Error("no corpus row has a netbase service: the netbase-service check would pass vacuously")
 	}
 }
 
