@@ -95,15 +95,12 @@ type dirState struct {
 }
 
 type corpusConn struct {
-	st        State
-	origKey   string // "ip:port" of the originator
-	tcp       bool
-	dirs      [2]dirState
-	synSeen   bool
-	first     bool
-	partial   bool
-	row       *connRow
-	delivered int
+	st      State
+	origKey string // "ip:port" of the originator
+	tcp     bool
+	dirs    [2]dirState
+	partial bool
+	row     *connRow
 }
 
 func TestCorpusServices(t *testing.T) {

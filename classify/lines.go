@@ -34,21 +34,6 @@ func clientLineAfter(b []byte, match func(line []byte) bool) int {
 	return -1
 }
 
-// firstNonEmptyLine returns the first complete non-empty line of b.
-func firstNonEmptyLine(b []byte) (line []byte, r tri) {
-	it := lineIter{b: b}
-	for n := 0; n < 8; n++ {
-		l, _, ok := it.next()
-		if !ok {
-			return nil, more
-		}
-		if len(skipSpace(l)) > 0 {
-			return l, yes
-		}
-	}
-	return nil, no
-}
-
 // upgrade handles a STARTTLS-like upgrade once the line protocol is
 // confirmed: if the client sent the upgrade command (match), the SSL child
 // examines the originator's bytes after it.

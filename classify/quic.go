@@ -285,7 +285,7 @@ func (c *Classifier) quic(st *State, fromOrig bool, data []byte) {
 	}
 	c.confirm(st, svcQUIC)
 	st.pending &^= 1 << recQUIC
-	if ch := quicCryptoStart(plain); ch != nil && len(ch) >= 6 && ch[0] == 0x01 && validTLSVersion(be16(ch[4:6])) {
+	if ch := quicCryptoStart(plain); len(ch) >= 6 && ch[0] == 0x01 && validTLSVersion(be16(ch[4:6])) {
 		c.confirm(st, svcSSL)
 	}
 }

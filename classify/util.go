@@ -102,7 +102,6 @@ func indexOf(b []byte, p string) int { return bytes.Index(b, []byte(p)) }
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 func be16(b []byte) int { return int(b[0])<<8 | int(b[1]) }
-func be24(b []byte) int { return int(b[0])<<16 | int(b[1])<<8 | int(b[2]) }
 func be32(b []byte) uint32 {
 	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
 }

@@ -153,13 +153,11 @@ func TestPcapReadsBack(t *testing.T) {
 
 // ipPacket is a frame's IP packet located by hand (independently of gopacket).
 type ipPacket struct {
-	v6               bool
-	vlan             uint16
-	src, dst         netip.Addr
-	proto            uint8
-	header, l4       []byte // l4 is exactly the IP payload (frame padding cut)
-	pseudoLen        int
-	ipHeaderChecksum bool
+	v6         bool
+	vlan       uint16
+	src, dst   netip.Addr
+	proto      uint8
+	header, l4 []byte // l4 is exactly the IP payload (frame padding cut)
 }
 
 func parseFrame(t testing.TB, i int, data []byte) ipPacket {

@@ -164,9 +164,12 @@ func (e *engine) trackerConfig(seed uint64) flow.Config {
 // newWorker returns a decoder and tracker whose ended connections go to the
 // engine.
 func (e *engine) newWorker(id int) *worker {
-	w := &worker{decoder: capture.NewDecoder(capture.DecoderOptions{IgnoreChecksums: e.opts.IgnoreChecksums})}
-	w.tracker = flow.NewTracker(e.trackerConfig(uint64(id)<<48), e.deliver)
-	return w
+	return &worker{decoder: e.newDecoder(), tracker: flow.NewTracker(e.trackerConfig(uint64(id)<<48), e.deliver)}
+}
+
+// newDecoder returns a packet decoder configured from the options.
+func (e *engine) newDecoder() *capture.Decoder {
+	return capture.NewDecoder(capture.DecoderOptions{IgnoreChecksums: e.opts.IgnoreChecksums})
 }
 
 // deliver takes one ended connection (valid only during the call).
@@ -220,18 +223,15 @@ type worker struct {
 	decoder *capture.Decoder
 	tracker *flow.Tracker
 	packets []capture.Packet
-	// decodeErrors counts frames the decoder rejected (each is skipped).
-	decodeErrors uint64
 }
 
-// handleFrame decodes one frame and feeds its packets to the tracker.
-func (w *worker) handleFrame(f capture.Frame) {
+// handleFrame decodes one frame and feeds its packets to the tracker. A
+// frame the decoder rejects is skipped; its error is returned for counting.
+func (w *worker) handleFrame(f capture.Frame) error {
 	var err error
 	w.packets, err = w.decoder.Decode(f, w.packets[:0])
-	if err != nil {
-		w.decodeErrors++
-	}
 	for i := range w.packets {
 		w.tracker.Packet(&w.packets[i])
 	}
+	return err
 }

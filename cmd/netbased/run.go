@@ -241,7 +241,7 @@ func runDaemon(ctx context.Context, p daemonParams) (err error) {
 	stats := make([]*workerStats, len(p.sources))
 	for i, src := range p.sources {
 		lw := &liveWorker{id: i, src: src, decodeErrs: map[string]uint64{}}
-		lw.w = &worker{decoder: capture.NewDecoder(capture.DecoderOptions{IgnoreChecksums: p.opts.IgnoreChecksums})}
+		lw.w = &worker{decoder: d.eng.newDecoder()}
 		cfg := d.eng.trackerConfig(uint64(i) << 48)
 		cfg.Local = d.isLocal
 		lw.w.tracker = flow.NewTracker(cfg, d.deliver)
@@ -403,25 +403,18 @@ func (lw *liveWorker) run(d *daemonState) error {
 	return runErr
 }
 
-// handle decodes one frame and tracks its packets (worker.handleFrame,
-// keeping the decoder's reason for the metrics).
+// handle decodes one frame and tracks its packets, counting rejected
+// frames by the decoder's reason for the metrics.
 func (lw *liveWorker) handle(f capture.Frame) {
 	lw.frames++
 	lw.bytes += uint64(f.Length)
-	w := lw.w
-	var err error
-	w.packets, err = w.decoder.Decode(f, w.packets[:0])
-	if err != nil {
-		w.decodeErrors++
+	if err := lw.w.handleFrame(f); err != nil {
 		reason := "other"
 		var de *capture.DecodeError
 		if errors.As(err, &de) {
 			reason = de.Reason
 		}
 		lw.decodeErrs[reason]++
-	}
-	for i := range w.packets {
-		w.tracker.Packet(&w.packets[i])
 	}
 }
 

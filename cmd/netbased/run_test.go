@@ -233,9 +233,6 @@ func startTestDaemon(t *testing.T, args []string, srcs ...*fakeSource) *testDaem
 	return td
 }
 
-// tickOf is the daemon's clock tick.
-func (td *testDaemon) tickOf() time.Duration { return 500 * time.Millisecond }
-
 // stop cancels the daemon (SIGTERM) and waits for it.
 func (td *testDaemon) stop(t *testing.T) {
 	t.Helper()
