@@ -105,11 +105,9 @@ var (
 	errUnknownLinkType   = &DecodeError{"unknown_link_type"}
 	errTooManyShims      = &DecodeError{"too_many_l2_headers"}
 	errTruncatedMPLS     = &DecodeError{"truncated_mpls_header"}
-	errTruncatedTunnel   = &DecodeError{"truncated_tunnel_header"}
 	errTunnelDepth       = &DecodeError{"exceeded_tunnel_max_depth"}
 	errInnerTruncated    = &DecodeError{"inner_packet_truncated"}
 	errNoNextHeader      = &DecodeError{"ipv6_no_next"}
-	errBadFragment       = &DecodeError{"bad_fragment"}
 	errTruncatedRadiotap = &DecodeError{"truncated_radiotap_header"}
 	errTruncated80211    = &DecodeError{"truncated_802_11_header"}
 )

@@ -53,15 +53,14 @@ type conn struct {
 	chkThresh [2]uint32
 
 	// TCP.
-	tcp               *tcpEndpoints // allocated the first time the struct carries TCP
-	eo, er            *endpoint
-	isActive          bool
-	isPartial         bool
-	firstPacketSeen   uint8 // 1 orig, 2 resp
-	closeDeferred     bool
-	deferredGenEvent  bool
-	establishedEvent  bool // connection_established raised by this packet
-	portInactivitySet bool
+	tcp              *tcpEndpoints // allocated the first time the struct carries TCP
+	eo, er           *endpoint
+	isActive         bool
+	isPartial        bool
+	firstPacketSeen  uint8 // 1 orig, 2 resp
+	closeDeferred    bool
+	deferredGenEvent bool
+	establishedEvent bool // connection_established raised by this packet
 
 	// Timers.
 	inactTimeout   time.Duration

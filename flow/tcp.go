@@ -46,30 +46,29 @@ type pendSeg struct {
 // endpoint is one side of a TCP connection (TCP_Endpoint plus the parts of
 // its TCP_Reassembler that decide gaps and delivery).
 type endpoint struct {
-	isOrig            bool
-	state, prevState  uint8
-	startSeq          uint32
-	lastSeq, ackSeq   uint32
-	seqWraps          uint32
-	ackWraps          uint32
-	finCnt            uint32
-	finSeq            uint64
-	didClose, didEOF  bool
-	histLastSYN       uint64
-	histLastFIN       uint64
-	histLastRST       uint64
-	rxmtCnt, rxmtThr  uint32
-	win0Cnt, win0Thr  uint32
-	gapCnt, gapThr    uint32
-	chkCnt, chkThr    uint32
-	delivered         uint64 // last_reassem_seq (relative)
-	trim              uint64 // trim_seq: data below it was acked (relative)
-	skip              bool   // skip_deliveries
-	blocks            []seqRange
-	clsPos            uint64 // stream position delivered to the classifier
-	pending           []byte
-	pendSegs          []pendSeg
-	pendingOverflowed bool
+	isOrig           bool
+	state, prevState uint8
+	startSeq         uint32
+	lastSeq, ackSeq  uint32
+	seqWraps         uint32
+	ackWraps         uint32
+	finCnt           uint32
+	finSeq           uint64
+	didClose, didEOF bool
+	histLastSYN      uint64
+	histLastFIN      uint64
+	histLastRST      uint64
+	rxmtCnt, rxmtThr uint32
+	win0Cnt, win0Thr uint32
+	gapCnt, gapThr   uint32
+	chkCnt, chkThr   uint32
+	delivered        uint64 // last_reassem_seq (relative)
+	trim             uint64 // trim_seq: data below it was acked (relative)
+	skip             bool   // skip_deliveries
+	blocks           []seqRange
+	clsPos           uint64 // stream position delivered to the classifier
+	pending          []byte
+	pendSegs         []pendSeg
 }
 
 // tcpEndpoints holds a TCP connection's two endpoints; UDP, ICMP and other

@@ -121,8 +121,6 @@ func (h *timerHeap) pop() timer {
 	return top
 }
 
-func (h *timerHeap) len() int { return len(h.items) }
-
 // compact drops every stale timer and restores the heap order. The order
 // of the remaining timers is unchanged, as (when, seq) is a total order.
 func (h *timerHeap) compact() {
