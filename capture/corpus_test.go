@@ -9,36 +9,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-)
 
-// sharedDir returns the shared data directory: $NETBASED_SHARED, or
-// <repo root>/../shared. It fails the test when the directory is missing.
-func sharedDir(t testing.TB) string {
-	t.Helper()
-	dir := os.Getenv("NETBASED_SHARED")
-	if dir == "" {
-		wd, err := os.Getwd()
-		if err != nil {
-			t.Fatalf("getwd: %v", err)
-		}
-		root := wd
-		for {
-			if _, err := os.Stat(filepath.Join(root, "go.mod")); err == nil {
-				break
-			}
-			parent := filepath.Dir(root)
-			if parent == root {
-				t.Fatalf("no go.mod above %s; set NETBASED_SHARED", wd)
-			}
-			root = parent
-		}
-		dir = filepath.Join(root, "..", "shared")
-	}
-	if st, err := os.Stat(filepath.Join(dir, "testdata", "zeek")); err != nil || !st.IsDir() {
-		t.Fatalf("shared test data not found at %s (set NETBASED_SHARED): %v", dir, err)
-	}
-	return dir
-}
+	"github.com/netbased/netbased/internal/testenv"
+)
 
 type manifestRow struct {
 	packets         int
@@ -183,7 +156,7 @@ var knownCountDifferences = map[string]string{
 // packets and IP bytes Zeek's ConnSize would count add up to conn.log's
 // orig/resp_pkts and orig/resp_ip_bytes.
 func TestCorpus(t *testing.T) {
-	base := filepath.Join(sharedDir(t), "testdata", "zeek")
+	base := filepath.Join(testenv.SharedDir(t), "testdata", "zeek")
 	manifest := readManifest(t, filepath.Join(base, "MANIFEST.tsv"))
 	total := 0
 	for name, row := range manifest {
