@@ -248,3 +248,29 @@ func BenchmarkExpectedNoTable(b *testing.B) {
 		tr.matchExpected(c)
 	}
 }
+
+func TestExpectedReuseKeepsEntry(t *testing.T) {
+	// main.zeek: a data connection ended by connection reuse keeps the
+	// table entry (ftp_data_reuse), so the reusing connection is labelled
+	// too; a plain end deletes it.
+	h := expectHarness(t, "all")
+	ctl := h.open(0, hostA, 40000, hostB, 21)
+	ctl.say(0.1, "USER ftp\r\n", "PORT 10,0,0,1,7,208\r\n") // hostA:2000
+	d1 := h.open(1, hostB, 20, hostA, 2000)
+	d1.close(1.1)
+	d2 := h.open(1.5, hostB, 20, hostA, 2000) // SYN on the closed connection: reuse
+	d2.close(1.6)
+	h.tr.Flush()
+	var got []string
+	for _, c := range h.ended {
+		if c.RespPort == 2000 {
+			got = append(got, strings.Join(c.Services, ","))
+		}
+	}
+	if strings.Join(got, " ") != "ftp-data ftp-data" {
+		t.Errorf("services of the reused data connections: %q", got)
+	}
+	if h.tr.Stats().Reused != 1 {
+		t.Errorf("reuse not exercised: %+v", h.tr.Stats())
+	}
+}
