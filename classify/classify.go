@@ -34,7 +34,14 @@
 //   - When Deliver returns Flip: swap the roles and call State.Flip. Call
 //     State.Flip also for every other role swap after Start (TCP history
 //     flips), so that directions stay consistent.
-//   - Services when the connection ends (or at any time).
+//   - Services when the connection ends (or at any time), then
+//     ScriptServices (labels Zeek's scripts add to the connection itself:
+//     gridftp).
+//   - TakeExpectations after each Deliver: the data connections an FTP or
+//     IRC control connection announced (expect.go); the caller keeps the
+//     table of pending ones and labels the connections that match. Once FTP
+//     or IRC is confirmed, Wants stays true for the connection's life (the
+//     announcement watch reads every line).
 package classify
 
 // Transport is the connection's transport protocol.
