@@ -344,3 +344,27 @@ func textSeed(sel byte, lines ...string) []byte {
 	}
 	return out
 }
+
+// BenchmarkWatchFTPControl measures the line watch on a long FTP control
+// session: a chunk of commands and replies per iteration, with one
+// announcement taken.
+func BenchmarkWatchFTPControl(b *testing.B) {
+	c := New(All)
+	var st State
+	c.Start(&st, TCP, 40000, 21, false)
+	c.Deliver(&st, false, []byte("220 ready\r\n"))
+	c.Deliver(&st, true, []byte("USER ftp\r\n"))
+	cmds := []byte("CWD /pub\r\nTYPE I\r\nPASV\r\nRETR file.bin\r\n")
+	replies := []byte("250 ok\r\n200 Type set to I\r\n227 Entering Passive Mode (10,0,0,2,4,31)\r\n150 Opening\r\n226 Done\r\n")
+	var exps []Expectation
+	b.ReportAllocs()
+	b.SetBytes(int64(len(cmds) + len(replies)))
+	for i := 0; i < b.N; i++ {
+		c.Deliver(&st, true, cmds)
+		c.Deliver(&st, false, replies)
+		exps = st.TakeExpectations(exps[:0])
+		if len(exps) != 1 {
+			b.Fatalf("%d expectations", len(exps))
+		}
+	}
+}
