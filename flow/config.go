@@ -176,6 +176,10 @@ type Config struct {
 	Timeouts Timeouts
 	// UIDSeed seeds the deterministic UID generator.
 	UIDSeed uint64
+	// Expected is the table of announced data connections (FTP, IRC DCC)
+	// to share with other trackers of the same traffic; nil: the tracker
+	// keeps its own.
+	Expected *ExpectedTable
 }
 
 func (c *Config) normalize() {

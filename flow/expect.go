@@ -2,6 +2,8 @@ package flow
 
 import (
 	"net/netip"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/netbased/netbased/classify"
@@ -75,11 +77,29 @@ type ringItem struct {
 	touched int64
 }
 
-// expectTable is the tracker's table of expected connections.
-type expectTable struct {
-	m    map[expectKey]*expectEntry
-	ring []ringItem // announcement order; stale items are skipped
-	head int
+// ExpectedTable is the table of expected connections. Trackers that see
+// parts of the same traffic (one per capture worker, flows spread by a
+// hash) should share one through Config.Expected, so that a data
+// connection hashed to another worker than its control connection is still
+// recognized; without it each tracker keeps its own. It is safe for
+// concurrent use.
+type ExpectedTable struct {
+	mu      sync.Mutex
+	n       atomic.Int32 // entries; read without the lock by every new connection
+	m       map[expectKey]*expectEntry
+	ring    []ringItem // announcement order; stale items are skipped
+	head    int
+	dropped uint64
+}
+
+// NewExpectedTable returns an empty table.
+func NewExpectedTable() *ExpectedTable {
+	return &ExpectedTable{m: make(map[expectKey]*expectEntry)}
+}
+
+// expectState is a tracker's side of the expected connections.
+type expectState struct {
+	table *ExpectedTable
 	// conns are the live connections that got an expected service, with
 	// their bits (for fillRecord and the removal hooks).
 	conns   map[*conn]uint8
@@ -87,13 +107,27 @@ type expectTable struct {
 	scratch []classify.Expectation
 }
 
+// expectedTable returns the table the tracker uses (Config.Expected or
+// its own), creating its own only when create is set.
+func (t *Tracker) expectedTable(create bool) *ExpectedTable {
+	if t.expect.table == nil {
+		switch {
+		case t.cfg.Expected != nil:
+			t.expect.table = t.cfg.Expected
+		case create:
+			t.expect.table = NewExpectedTable()
+		}
+	}
+	return t.expect.table
+}
+
 // ExpectedStats counts the expected-connection table's work (part of
 // Tracker statistics through ExpectedStats).
 type ExpectedStats struct {
-	Announced uint64 // expectations added or refreshed
-	Matched   uint64 // connections labelled from the table
-	Dropped   uint64 // entries dropped because the table was full
-	Pending   int    // entries in the table now
+	Announced uint64 // expectations this tracker added or refreshed
+	Matched   uint64 // connections this tracker labelled from the table
+	Dropped   uint64 // entries dropped because the (shared) table was full
+	Pending   int    // entries in the (shared) table now
 }
 
 // zeroV4 is 0.0.0.0 as Zeek stores it (IPv4-mapped).
@@ -107,6 +141,12 @@ func as16(a netip.Addr) [16]byte { return a.As16() }
 func (t *Tracker) takeExpectations(c *conn) {
 	x := &t.expect
 	x.scratch = c.cls.TakeExpectations(x.scratch[:0])
+	if len(x.scratch) == 0 {
+		return
+	}
+	tb := t.expectedTable(true)
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
 	for _, e := range x.scratch {
 		var bit uint8
 		switch e.Service {
@@ -137,23 +177,25 @@ func (t *Tracker) takeExpectations(c *conn) {
 		if orig.addr == zeroV4 || orig.addr == ([16]byte{}) {
 			orig.wildcard = true
 		}
-		x.add(expectKey{resp: as16(resp), port: e.Port}, orig, bit, t.now, &t.expStats)
+		tb.add(expectKey{resp: as16(resp), port: e.Port}, orig, bit, t.now)
+		t.expStats.Announced++
 	}
 }
 
-func (x *expectTable) add(k expectKey, orig expectOrig, bit uint8, now int64, st *ExpectedStats) {
+// add records an announcement (the caller holds x.mu).
+func (x *ExpectedTable) add(k expectKey, orig expectOrig, bit uint8, now int64) {
 	if x.m == nil {
 		x.m = make(map[expectKey]*expectEntry)
 	}
 	x.expire(now)
-	st.Announced++
 	e := x.m[k]
 	if e == nil {
 		if len(x.m) >= maxExpected {
-			x.dropOldest(st)
+			x.dropOldest()
 		}
 		e = &expectEntry{}
 		x.m[k] = e
+		x.n.Store(int32(len(x.m)))
 	}
 	until := now + expectTimeout
 	orig.until = until
@@ -192,7 +234,7 @@ func (x *expectTable) add(k expectKey, orig expectOrig, bit uint8, now int64, st
 
 // pushRing appends to the announcement order, compacting stale items when
 // the ring holds twice as many items as live entries.
-func (x *expectTable) pushRing(it ringItem) {
+func (x *ExpectedTable) pushRing(it ringItem) {
 	if x.head > 0 && len(x.ring)-x.head < x.head && len(x.ring) >= 64 {
 		n := copy(x.ring, x.ring[x.head:])
 		x.ring = x.ring[:n]
@@ -213,14 +255,15 @@ func (x *expectTable) pushRing(it ringItem) {
 }
 
 // live reports whether ring item r is an entry's latest announcement.
-func (x *expectTable) live(r ringItem) (*expectEntry, bool) {
+func (x *ExpectedTable) live(r ringItem) (*expectEntry, bool) {
 	e := x.m[r.key]
 	return e, e != nil && e.touched == r.touched
 }
 
 // expire drops the entries whose last announcement is older than the
-// timeout (everything in them has expired then).
-func (x *expectTable) expire(now int64) {
+// timeout (everything in them has expired then). The caller holds x.mu.
+func (x *ExpectedTable) expire(now int64) {
+	defer func() { x.n.Store(int32(len(x.m))) }()
 	for x.head < len(x.ring) {
 		r := x.ring[x.head]
 		if _, ok := x.live(r); ok {
@@ -235,14 +278,16 @@ func (x *expectTable) expire(now int64) {
 	x.head = 0
 }
 
-// dropOldest removes the entry announced longest ago.
-func (x *expectTable) dropOldest(st *ExpectedStats) {
+// dropOldest removes the entry announced longest ago (the caller holds
+// x.mu).
+func (x *ExpectedTable) dropOldest() {
 	for x.head < len(x.ring) {
 		r := x.ring[x.head]
 		x.head++
 		if _, ok := x.live(r); ok {
 			delete(x.m, r.key)
-			st.Dropped++
+			x.dropped++
+			x.n.Store(int32(len(x.m)))
 			return
 		}
 	}
@@ -252,12 +297,14 @@ func (x *expectTable) dropOldest(st *ExpectedStats) {
 // scheduled_analyzer_applied handlers for a new TCP connection c (roles as
 // after the flips at creation).
 func (t *Tracker) matchExpected(c *conn) {
-	x := &t.expect
-	if len(x.m) == 0 {
+	tb := t.expectedTable(false)
+	if tb == nil || tb.n.Load() == 0 {
 		return
 	}
-	x.expire(t.now)
-	e := x.m[expectKey{resp: as16(c.resp), port: c.respPort}]
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	tb.expire(t.now)
+	e := tb.m[expectKey{resp: as16(c.resp), port: c.respPort}]
 	if e == nil {
 		return
 	}
@@ -283,6 +330,7 @@ func (t *Tracker) matchExpected(c *conn) {
 	if bits == 0 {
 		return
 	}
+	x := &t.expect
 	if x.conns == nil {
 		x.conns = make(map[*conn]uint8)
 	}
@@ -335,8 +383,14 @@ func (t *Tracker) endExpected(c *conn) {
 	delete(x.conns, c)
 	reused := x.reused[c]
 	delete(x.reused, c)
+	tb := t.expectedTable(false)
+	if tb == nil {
+		return
+	}
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
 	k := expectKey{resp: as16(c.resp), port: c.respPort}
-	e := x.m[k]
+	e := tb.m[k]
 	if e == nil {
 		return
 	}
@@ -347,13 +401,18 @@ func (t *Tracker) endExpected(c *conn) {
 		e.svc[1] = 0
 	}
 	if e.svc[0] == 0 && e.svc[1] == 0 {
-		delete(x.m, k)
+		delete(tb.m, k)
+		tb.n.Store(int32(len(tb.m)))
 	}
 }
 
 // ExpectedStats returns the expected-connection table's counters.
 func (t *Tracker) ExpectedStats() ExpectedStats {
 	s := t.expStats
-	s.Pending = len(t.expect.m)
+	if tb := t.expectedTable(false); tb != nil {
+		tb.mu.Lock()
+		s.Dropped, s.Pending = tb.dropped, len(tb.m)
+		tb.mu.Unlock()
+	}
 	return s
 }

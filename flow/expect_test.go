@@ -189,21 +189,20 @@ func TestExpectedIRCDCC(t *testing.T) {
 }
 
 func TestExpectedTableBounded(t *testing.T) {
-	var x expectTable
-	var st ExpectedStats
+	x := NewExpectedTable()
 	now := int64(0)
 	for i := 0; i < 3*maxExpected; i++ {
 		k := expectKey{resp: netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}).As16(), port: 20}
-		x.add(k, expectOrig{wildcard: true}, expFTPData, now, &st)
+		x.add(k, expectOrig{wildcard: true}, expFTPData, now)
 		// The same key again: refreshed, not duplicated.
-		x.add(k, expectOrig{wildcard: true}, expFTPData, now, &st)
+		x.add(k, expectOrig{wildcard: true}, expFTPData, now)
 		now += int64(time.Millisecond)
 		if len(x.m) > maxExpected || len(x.ring)-x.head > 2*maxExpected+1 {
 			t.Fatalf("after %d: %d entries, ring %d", i, len(x.m), len(x.ring)-x.head)
 		}
 	}
-	if st.Dropped != 2*maxExpected {
-		t.Errorf("dropped %d, want %d", st.Dropped, 2*maxExpected)
+	if x.dropped != 2*maxExpected || int(x.n.Load()) != len(x.m) {
+		t.Errorf("dropped %d, want %d; count %d of %d", x.dropped, 2*maxExpected, x.n.Load(), len(x.m))
 	}
 	// The newest entries survive; the oldest went first.
 	n := 3*maxExpected - 1
@@ -215,14 +214,14 @@ func TestExpectedTableBounded(t *testing.T) {
 	// Originators per entry are bounded too.
 	k := expectKey{resp: first, port: 21}
 	for i := 0; i < 10; i++ {
-		x.add(k, expectOrig{addr: netip.AddrFrom4([4]byte{1, 1, 1, byte(i)}).As16()}, expFTPData, now, &st)
+		x.add(k, expectOrig{addr: netip.AddrFrom4([4]byte{1, 1, 1, byte(i)}).As16()}, expFTPData, now)
 	}
 	if e := x.m[k]; e == nil || e.nOrigs != maxExpectedOrigs {
 		t.Errorf("originators not bounded: %+v", e)
 	}
 	// Everything expires.
 	x.expire(now + expectTimeout + 1)
-	if len(x.m) != 0 {
+	if len(x.m) != 0 || x.n.Load() != 0 {
 		t.Errorf("%d entries after the timeout", len(x.m))
 	}
 }
@@ -272,5 +271,29 @@ func TestExpectedReuseKeepsEntry(t *testing.T) {
 	}
 	if h.tr.Stats().Reused != 1 {
 		t.Errorf("reuse not exercised: %+v", h.tr.Stats())
+	}
+}
+
+func TestExpectedSharedTable(t *testing.T) {
+	// Two trackers (capture workers) share one table: the data connection
+	// seen by the second is labelled from the announcement the first saw.
+	shared := NewExpectedTable()
+	s, err := classify.ParseSet("all")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{Classifier: classify.New(s), Expected: shared}
+	h1, h2 := newHarness(t, cfg), newHarness(t, cfg)
+	ctl := h1.open(0, hostA, 40000, hostB, 21)
+	ctl.say(0.1, "USER ftp\r\n", "PASV\r\n", "S:227 Entering Passive Mode (10,0,0,2,4,31)\r\n")
+	d := h2.open(1, hostA, 40001, hostB, 1055)
+	d.close(1.1)
+	h1.tr.Flush()
+	h2.tr.Flush()
+	if got := strings.Join(h2.services(t, hostB, 1055), ","); got != "ftp-data" {
+		t.Errorf("data connection on the other tracker: %q", got)
+	}
+	if s1, s2 := h1.tr.ExpectedStats(), h2.tr.ExpectedStats(); s1.Announced != 1 || s2.Matched != 1 || s2.Pending != 0 {
+		t.Errorf("stats %+v %+v", s1, s2)
 	}
 }

@@ -57,7 +57,7 @@ type Tracker struct {
 	outerTS  int64
 
 	// Expected (announced) data connections, expect.go.
-	expect   expectTable
+	expect   expectState
 	expStats ExpectedStats
 }
 
