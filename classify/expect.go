@@ -1,6 +1,9 @@
 package classify
 
-import "net/netip"
+import (
+	"bytes"
+	"net/netip"
+)
 
 // Expected connections (Zeek's Analyzer::schedule_analyzer).
 //
@@ -255,7 +258,7 @@ func (c *Classifier) watchChunk(st *State, fromOrig bool, data []byte) {
 			st.stopWatch()
 			return
 		}
-		i := 0
+		var i int
 		if ew.proto == watchIRC {
 			if ew.lastCR[d] && data[0] == '\n' {
 				// CR LF is one end of line (ContentLine).
@@ -263,13 +266,9 @@ func (c *Classifier) watchChunk(st *State, fromOrig bool, data []byte) {
 				ew.lastCR[d] = false
 				continue
 			}
-			for i < len(data) && data[i] != '\n' && data[i] != '\r' {
-				i++
-			}
+			i = lineEnd(data, '\r')
 		} else {
-			for i < len(data) && data[i] != '\n' {
-				i++
-			}
+			i = lineEnd(data, 0)
 		}
 		if i == len(data) {
 			// No end of line: keep the partial line (bounded).
@@ -312,6 +311,21 @@ func (c *Classifier) watchChunk(st *State, fromOrig bool, data []byte) {
 		ew.long[d] = false
 		data = data[i+1:]
 	}
+}
+
+// lineEnd returns the index of the first LF in b (or of the first byte
+// other before it, when other is not zero), or len(b) when there is none.
+func lineEnd(b []byte, other byte) int {
+	i := bytes.IndexByte(b, '\n')
+	if i < 0 {
+		i = len(b)
+	}
+	if other != 0 {
+		if j := bytes.IndexByte(b[:i], other); j >= 0 {
+			i = j
+		}
+	}
+	return i
 }
 
 // watchGap drops a direction's partial line after a hole in its stream.
