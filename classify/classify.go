@@ -169,6 +169,15 @@ func (c *Classifier) Start(st *State, t Transport, origPort, respPort uint16, pa
 	st.pending = c.candidates(st)
 }
 
+// StartScheduled is Start for a TCP connection that matched an expected
+// connection (an FTP data channel, an IRC DCC transfer): Zeek then attaches
+// the scheduled analyzer instead of the analyzers registered for the
+// responder port (BuildSessionAnalyzerTree), so only the recognizers a
+// DPD signature can enable run. The state does not know the responder port.
+func (c *Classifier) StartScheduled(st *State, t Transport, origPort uint16, partial bool) {
+	c.Start(st, t, origPort, 0, partial)
+}
+
 // SetMulticastResponder tells the state that the responder address is a
 // multicast address: the DNS analyzer then never flips (Zeek's DNS.cc). Call
 // it after Start, and again after a flip if the new responder is multicast.

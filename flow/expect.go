@@ -50,6 +50,9 @@ const (
 const (
 	expFTPData uint8 = 1 << iota
 	expIRCDCC
+	// expScheduled: a schedule matched (with or without a label); no
+	// analyzer attaches by port then.
+	expScheduled
 )
 
 type expectKey struct {
@@ -320,22 +323,21 @@ func (t *Tracker) matchExpected(c *conn) {
 	if !scheduled {
 		return
 	}
-	var bits uint8
+	bits := expScheduled
 	if e.svc[0] > t.now {
 		bits |= expFTPData
 	}
 	if e.svc[1] > t.now {
 		bits |= expIRCDCC
 	}
-	if bits == 0 {
-		return
-	}
 	x := &t.expect
 	if x.conns == nil {
 		x.conns = make(map[*conn]uint8)
 	}
 	x.conns[c] = bits
-	t.expStats.Matched++
+	if bits&(expFTPData|expIRCDCC) != 0 {
+		t.expStats.Matched++
+	}
 }
 
 // expectedServices appends c's expected-connection services.
@@ -351,6 +353,16 @@ func (t *Tracker) expectedServices(c *conn, dst []string) []string {
 		dst = append(dst, classify.ServiceIRCDCCData)
 	}
 	return dst
+}
+
+// startClassifier starts c's classification for TCP: without the
+// analyzers registered for the port when a schedule matched c.
+func (t *Tracker) startClassifier(c *conn) {
+	if t.expect.conns[c]&expScheduled != 0 {
+		t.cfg.Classifier.StartScheduled(&c.cls, classify.TCP, c.origPort, c.isPartial)
+		return
+	}
+	t.cfg.Classifier.Start(&c.cls, classify.TCP, c.origPort, c.respPort, c.isPartial)
 }
 
 // noteReuse marks c as ending by connection reuse (main.zeek's

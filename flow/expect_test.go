@@ -297,3 +297,27 @@ func TestExpectedSharedTable(t *testing.T) {
 		t.Errorf("stats %+v %+v", s1, s2)
 	}
 }
+
+func TestExpectedNoPortAnalyzers(t *testing.T) {
+	// A scheduled analyzer replaces the analyzers registered for the port
+	// (BuildSessionAnalyzerTree): a DNS query over TCP to an announced
+	// port 53 gets ftp-data and no dns; the same query elsewhere gets dns.
+	query := "\x00\x1d" + "\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00" +
+		"\x07example\x03com\x00\x00\x01\x00\x01"
+	h := expectHarness(t, "all")
+	ctl := h.open(0, hostA, 40000, hostB, 21)
+	ctl.say(0.1, "USER ftp\r\n", "PASV\r\n", "S:227 Entering Passive Mode (10,0,0,2,0,53)\r\n")
+	d := h.open(1, hostA, 40001, hostB, 53)
+	d.say(1.1, query)
+	d.close(1.2)
+	o := h.open(2, hostA, 40002, hostC, 53)
+	o.say(2.1, query)
+	o.close(2.2)
+	h.tr.Flush()
+	if got := strings.Join(h.services(t, hostB, 53), ","); got != "ftp-data" {
+		t.Errorf("scheduled connection to port 53: %q", got)
+	}
+	if got := strings.Join(h.services(t, hostC, 53), ","); got != "dns" {
+		t.Errorf("plain connection to port 53: %q (the query should confirm dns)", got)
+	}
+}

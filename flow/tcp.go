@@ -873,7 +873,7 @@ func (t *Tracker) deliver(c *conn, e *endpoint, data []byte) {
 		return
 	}
 	if !c.clsStarted {
-		cl.Start(&c.cls, classify.TCP, c.origPort, c.respPort, c.isPartial)
+		t.startClassifier(c)
 		c.cls.SetMulticastResponder(c.resp.IsMulticast())
 		c.clsStarted = true
 	}
