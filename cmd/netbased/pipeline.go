@@ -87,6 +87,10 @@ type engine struct {
 	opts       Options
 	set        *settings
 	classifier *classify.Classifier
+	// expected holds announced data connections (FTP PORT/PASV, IRC DCC),
+	// shared by every worker: a data connection may hash to another
+	// worker than its control connection.
+	expected *flow.ExpectedTable
 
 	mu          sync.Mutex
 	connLog     *connlog.Writer
@@ -104,7 +108,7 @@ func newEngine(o Options, stdout io.Writer) (*engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", err, errUsage)
 	}
-	e := &engine{opts: o, set: set, classifier: classify.New(set.services)}
+	e := &engine{opts: o, set: set, classifier: classify.New(set.services), expected: flow.NewExpectedTable()}
 	if e.out, err = openOutput(&o, stdout); err != nil {
 		return nil, err
 	}
@@ -157,6 +161,7 @@ func (e *engine) trackerConfig(seed uint64) flow.Config {
 		Local:           e.set.local.Contains,
 		Classifier:      e.classifier,
 		ServerPorts:     e.set.serverPorts(),
+		Expected:        e.expected,
 		UIDSeed:         seed,
 	}
 }
