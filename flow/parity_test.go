@@ -14,36 +14,9 @@ import (
 	"github.com/netbased/netbased/classify"
 	"github.com/netbased/netbased/flow"
 	"github.com/netbased/netbased/flow/connlog"
+	"github.com/netbased/netbased/internal/testenv"
 	"github.com/netbased/netbased/site"
 )
-
-// sharedDir locates the shared directory: $NETBASED_SHARED, else
-// <repo root>/../shared. It fails the test when the directory is missing.
-func sharedDir(t testing.TB) string {
-	t.Helper()
-	if d := os.Getenv("NETBASED_SHARED"); d != "" {
-		if _, err := os.Stat(d); err != nil {
-			t.Fatalf("NETBASED_SHARED=%s: %v", d, err)
-		}
-		return d
-	}
-	wd, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for dir := wd; ; dir = filepath.Dir(dir) {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			d := filepath.Join(dir, "..", "shared")
-			if _, err := os.Stat(d); err != nil {
-				t.Fatalf("shared directory %s missing (set NETBASED_SHARED): %v", d, err)
-			}
-			return d
-		}
-		if filepath.Dir(dir) == dir {
-			t.Fatalf("no go.mod above %s and NETBASED_SHARED unset", wd)
-		}
-	}
-}
 
 // compared are the conn.log columns whose row-exact agreement the parity
 // test checks (everything but ts, uid, service, tunnel_parents and
@@ -281,44 +254,27 @@ func compareRows(name string, want, got []connlog.Row) parityResult {
 // TestParity replays every ground-truth trace and compares our records
 // with the conn.log Zeek wrote for it.
 func TestParity(t *testing.T) {
-	root := filepath.Join(sharedDir(t), "testdata", "zeek")
-	entries, err := os.ReadDir(root)
-	if err != nil {
-		t.Fatalf("reading %s: %v", root, err)
-	}
 	var results []parityResult
-	for _, ent := range entries {
-		if !ent.IsDir() {
+	for _, c := range testenv.Corpus(t) {
+		if c.Skip != "" {
+			t.Logf("skip %s: %s", c.Name, c.Skip)
 			continue
 		}
-		dir := filepath.Join(root, ent.Name())
-		if skip, err := os.ReadFile(filepath.Join(dir, "parity-skip.txt")); err == nil {
-			t.Logf("skip %s: %s", ent.Name(), strings.TrimSpace(string(skip)))
-			continue
-		}
-		trace := filepath.Join(dir, "trace.pcap")
-		if _, err := os.Stat(trace); err != nil {
-			trace = filepath.Join(dir, "trace.pcapng")
-		}
-		argText, err := os.ReadFile(filepath.Join(dir, "netbased-args.txt"))
+		a, err := parseArgs(strings.Join(c.Args, " "))
 		if err != nil {
-			t.Fatalf("%s: %v", ent.Name(), err)
+			t.Fatalf("%s: netbased-args.txt: %v", c.Name, err)
 		}
-		a, err := parseArgs(string(argText))
+		logf, err := os.Open(c.File("conn.log"))
 		if err != nil {
-			t.Fatalf("%s: netbased-args.txt: %v", ent.Name(), err)
-		}
-		logf, err := os.Open(filepath.Join(dir, "conn.log"))
-		if err != nil {
-			t.Fatalf("%s: %v", ent.Name(), err)
+			t.Fatalf("%s: %v", c.Name, err)
 		}
 		want, err := connlog.ReadZeek(logf)
 		logf.Close()
 		if err != nil {
-			t.Fatalf("%s: conn.log: %v", ent.Name(), err)
+			t.Fatalf("%s: conn.log: %v", c.Name, err)
 		}
-		got := replayTrace(t, trace, a)
-		results = append(results, compareRows(ent.Name(), want, got))
+		got := replayTrace(t, c.Trace, a)
+		results = append(results, compareRows(c.Name, want, got))
 	}
 	if len(results) == 0 {
 		t.Fatal("no parity tests found")
