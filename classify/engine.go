@@ -188,7 +188,10 @@ func (st *State) setSigEnd(d int, n uint32) {
 	st.sigLen[d] = uint16(n)
 }
 
-// evalPrefix runs every pending prefix recognizer on in.
+// evalPrefix runs every pending prefix recognizer on in. The dispatch is a
+// switch on purpose: a table of method values makes the calls indirect, in
+// then escapes to the heap and every delivery allocates (measured: TLS
+// went from 0 to 2 allocations per connection).
 func (c *Classifier) evalPrefix(st *State, in *input) {
 	for _, rec := range prefixRecs {
 		if st.pending&(1<<rec) == 0 {
