@@ -138,6 +138,7 @@ type ElasticsearchSink struct {
 	lastIndex string
 
 	queue   chan *esBatch
+	free    chan *esBatch // sent batches, for reuse
 	workers sync.WaitGroup
 
 	// Completion state, guarded by mu.
@@ -223,6 +224,7 @@ func NewElasticsearchSink(cfg ElasticsearchConfig) (*ElasticsearchSink, error) {
 	}
 	s.done = sync.NewCond(&s.mu)
 	s.queue = make(chan *esBatch, cfg.QueueBatches)
+	s.free = make(chan *esBatch, cfg.QueueBatches+cfg.Workers+1)
 	s.cur = s.newBatch()
 	s.workers.Add(cfg.Workers)
 	for range cfg.Workers {
@@ -276,7 +278,13 @@ func (cfg *ElasticsearchConfig) setDefaults() error {
 	return nil
 }
 
+// newBatch returns an empty batch, reusing a sent one when there is one.
 func (s *ElasticsearchSink) newBatch() *esBatch {
+	select {
+	case b := <-s.free:
+		return b
+	default:
+	}
 	n := s.cfg.FlushBytes + s.cfg.FlushBytes/8
 	if n > 8<<20 {
 		n = 8 << 20
@@ -607,6 +615,11 @@ func (s *ElasticsearchSink) work() {
 	var scratch []byte
 	for b := range s.queue {
 		scratch = s.send(b, scratch)
+		b.buf, b.items = b.buf[:0], b.items[:0]
+		select {
+		case s.free <- b:
+		default:
+		}
 		s.mu.Lock()
 		s.inflight--
 		s.done.Broadcast()
