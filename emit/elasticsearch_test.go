@@ -711,3 +711,44 @@ func BenchmarkElasticsearchSink(b *testing.B) {
 		})
 	}
 }
+
+func TestElasticsearchFailsOverAndGivesUpOnAuthErrors(t *testing.T) {
+	end := time.Date(2026, 11, 27, 4, 0, 0, 0, time.UTC)
+	t.Run("dead first node", func(t *testing.T) {
+		es := newFakeES(t)
+		dead := httptest.NewServer(http.NotFoundHandler())
+		dead.Close()
+		cfg := es.config(FormatJSON)
+		cfg.URLs = []string{dead.URL, es.srv.URL}
+		cfg.FlushDocs = 5
+		sink, err := NewElasticsearchSink(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := writeWindow(t, sink, FormatJSON, testRecords(30, end))
+		if err != nil {
+			t.Fatalf("Sync: %v", err)
+		}
+		checkExactlyOnce(t, es.documents(), want, FormatJSON)
+		if st := sink.Stats(); st.Failed != 0 || st.Documents != 30 {
+			t.Errorf("stats %+v", st)
+		}
+		sink.Close()
+	})
+	t.Run("401 is not retried", func(t *testing.T) {
+		es := newFakeES(t)
+		es.respond = func(int, []esDoc) (int, []int) { return http.StatusUnauthorized, nil }
+		sink, err := NewElasticsearchSink(es.config(FormatJSON))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = writeWindow(t, sink, FormatJSON, testRecords(3, end))
+		if err == nil || !strings.Contains(err.Error(), "HTTP 401") || !strings.Contains(err.Error(), es.srv.URL) {
+			t.Fatalf("Sync error %v: want HTTP 401 and the URL", err)
+		}
+		if st := sink.Stats(); st.Failed != 3 || st.BulkRequests != 1 || st.Retried != 0 {
+			t.Errorf("stats %+v: want 3 failed after 1 request", st)
+		}
+		sink.Close()
+	})
+}
