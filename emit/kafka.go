@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -38,9 +39,11 @@ type KafkaConfig struct {
 	// until the brokers acknowledge older records: back-pressure on the
 	// aggregator instead of drops.
 	MaxBufferedRecords int
-	// WriteTimeout bounds how long one Write may block on a full buffer
-	// (0: block as long as it takes). When it expires, Write fails the
-	// lines it could not hand over and returns an error.
+	// WriteTimeout bounds how long one Write may take, i.e. block on a
+	// full buffer (0: block as long as it takes). When it expires, Write
+	// fails the lines it could not hand over to the client and returns an
+	// error; the lines it did hand over are still delivered or reported
+	// by Sync.
 	WriteTimeout time.Duration
 	// ProduceTimeout is how long a broker may take to answer a produce
 	// request (default 10s).
@@ -86,6 +89,9 @@ type KafkaStats struct {
 // order in one partition. Producing is idempotent with acks from all
 // in-sync replicas; kgo retries. Sync waits until every record is
 // acknowledged and reports the records that failed since the last Sync.
+//
+// Write, Sync, Fresh and Close are called by one goroutine at a time (as
+// emit.Writer does); Stats may be called concurrently.
 type KafkaSink struct {
 	cl      *kgo.Client
 	topic   string
@@ -443,4 +449,65 @@ func (s *KafkaSink) Check(ctx context.Context) error {
 		}
 	}
 	return fmt.Errorf("kafka output: topic %q (brokers %s): not in the metadata", s.topic, s.brokers)
+}
+
+// KafkaURLScheme starts an --out value that names a Kafka topic.
+const KafkaURLScheme = "kafka://"
+
+// ParseKafkaURL reads kafka://HOST[:PORT][,HOST[:PORT]...]/TOPIC[?QUERY]
+// into a config. The query may set compression (none, snappy, lz4, zstd),
+// client_id, tls (true: TLS with the system's roots), sasl (plain,
+// scram-sha-256, scram-sha-512) and user; the SASL password is left to
+// the caller (an environment variable or file, never the command line).
+func ParseKafkaURL(s string) (KafkaConfig, error) {
+	var cfg KafkaConfig
+	rest, ok := strings.CutPrefix(s, KafkaURLScheme)
+	if !ok {
+		return cfg, fmt.Errorf("kafka output %q: want %sBROKER[,BROKER...]/TOPIC", s, KafkaURLScheme)
+	}
+	rest, rawQuery, _ := strings.Cut(rest, "?")
+	hosts, topic, ok := strings.Cut(rest, "/")
+	if !ok || topic == "" || strings.Contains(topic, "/") {
+		return cfg, fmt.Errorf("kafka output %q: want %sBROKER[,BROKER...]/TOPIC", s, KafkaURLScheme)
+	}
+	for _, h := range strings.Split(hosts, ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			cfg.Brokers = append(cfg.Brokers, h)
+		}
+	}
+	if len(cfg.Brokers) == 0 {
+		return cfg, fmt.Errorf("kafka output %q: no brokers", s)
+	}
+	cfg.Topic = topic
+	q, err := url.ParseQuery(rawQuery)
+	if err != nil {
+		return cfg, fmt.Errorf("kafka output %q: %w", s, err)
+	}
+	for key, vals := range q {
+		v := vals[len(vals)-1]
+		switch key {
+		case "compression":
+			if _, err := kafkaCompression(v); err != nil {
+				return cfg, err
+			}
+			cfg.Compression = v
+		case "client_id":
+			cfg.ClientID = v
+		case "tls":
+			switch v {
+			case "true", "1", "yes":
+				cfg.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
+			case "false", "0", "no", "":
+			default:
+				return cfg, fmt.Errorf("kafka output %q: tls=%q: want true or false", s, v)
+			}
+		case "sasl":
+			cfg.SASLMechanism = v
+		case "user":
+			cfg.SASLUser = v
+		default:
+			return cfg, fmt.Errorf("kafka output %q: unknown parameter %q (want compression, client_id, tls, sasl or user)", s, key)
+		}
+	}
+	return cfg, nil
 }

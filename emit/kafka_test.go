@@ -512,8 +512,51 @@ func TestKafkaCloseFlushes(t *testing.T) {
 	checkDelivered(t, kafkaConsume(t, c, len(recs)), encodeLines(NewEncoder(FormatJSON), recs))
 }
 
+func TestParseKafkaURL(t *testing.T) {
+	tests := []struct {
+		in      string
+		brokers string
+		topic   string
+		comp    string
+		tls     bool
+		sasl    string
+		wantErr string
+	}{
+		{in: "kafka://b1:9092,b2:9092/netbase", brokers: "b1:9092,b2:9092", topic: "netbase"},
+		{in: "kafka://b1/t?compression=zstd&tls=true&sasl=scram-sha-512&user=nb&client_id=x", brokers: "b1", topic: "t", comp: "zstd", tls: true, sasl: "scram-sha-512"},
+		{in: "kafka://[::1]:9092/t", brokers: "[::1]:9092", topic: "t"},
+		{in: "kafka://b1", wantErr: "want kafka://"},
+		{in: "kafka://b1/", wantErr: "want kafka://"},
+		{in: "kafka:///t", wantErr: "no brokers"},
+		{in: "kafka://b1/a/b", wantErr: "want kafka://"},
+		{in: "http://b1/t", wantErr: "want kafka://"},
+		{in: "kafka://b1/t?compression=gzip2", wantErr: "compression"},
+		{in: "kafka://b1/t?tls=maybe", wantErr: "tls="},
+		{in: "kafka://b1/t?password=x", wantErr: "unknown parameter"},
+		{in: "kafka://b1/t?%zz", wantErr: "invalid URL escape"},
+	}
+	for _, tt := range tests {
+		cfg, err := ParseKafkaURL(tt.in)
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("%s: error %v, want one mentioning %q", tt.in, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", tt.in, err)
+			continue
+		}
+		if got := strings.Join(cfg.Brokers, ","); got != tt.brokers || cfg.Topic != tt.topic || cfg.Compression != tt.comp ||
+			(cfg.TLS != nil) != tt.tls || cfg.SASLMechanism != tt.sasl {
+			t.Errorf("%s: got %+v", tt.in, cfg)
+		}
+	}
+}
+
 // BenchmarkKafkaProduce produces json lines (500 per Write, 50 hosts) into
 // an in-process cluster that discards them, syncing every 10,000 records.
+// b.N counts records; the allocations include the in-process broker's.
 func BenchmarkKafkaProduce(b *testing.B) {
 	for _, comp := range []string{"none", "zstd"} {
 		b.Run(comp, func(b *testing.B) {
@@ -545,4 +588,18 @@ func BenchmarkKafkaProduce(b *testing.B) {
 			b.ReportMetric(float64(s.Stats().Produced)/b.Elapsed().Seconds(), "records/s")
 		})
 	}
+}
+
+func FuzzParseKafkaURL(f *testing.F) {
+	f.Add("kafka://b1:9092,b2/netbase?compression=lz4&tls=1")
+	f.Add("kafka://,/t?sasl=plain&user=u")
+	f.Fuzz(func(t *testing.T, s string) {
+		cfg, err := ParseKafkaURL(s)
+		if err != nil {
+			return
+		}
+		if len(cfg.Brokers) == 0 || cfg.Topic == "" {
+			t.Fatalf("%q parsed to %+v", s, cfg)
+		}
+	})
 }
