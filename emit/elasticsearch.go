@@ -535,7 +535,7 @@ func validIndexName(name string) error {
 	case strings.ContainsAny(name[:1], "-_+"):
 		return errors.New("index name must not start with -, _ or +")
 	case strings.ContainsAny(name, `\/*?"<>| ,#:`):
-		return errors.New(`index name must not contain \ / * ? " < > | space , # or :`)
+		return errors.New(`index name must not contain \ / * ? " < > | , # : or a space`)
 	case strings.ToLower(name) != name:
 		return errors.New("index name must be lowercase")
 	}
