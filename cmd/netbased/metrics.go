@@ -72,6 +72,11 @@ type engineCounters struct {
 	EmitErrors      uint64
 	// Monitored is the number of monitored IPs in the open window.
 	Monitored int
+	// Remote output (Elasticsearch, Kafka) totals; Output is empty for
+	// stdout and files.
+	Output                             string
+	Delivered, Retried, DeliveryFailed uint64
+	Pending                            int64
 	// HeldConns is the number of ended connections waiting for a
 	// configuration reload to take effect at the next window boundary.
 	HeldConns int
@@ -88,6 +93,7 @@ type daemonCollector struct {
 	decodeErrors, active, ended, evictions        *prometheus.Desc
 	conns, records, windows, late, emitErrs, held *prometheus.Desc
 	workersDesc, monitored                        *prometheus.Desc
+	delivered, retried, deliveryFailed, pending   *prometheus.Desc
 }
 
 func newDaemonCollector(workers []*workerStats, live []liveStatser, engine func() engineCounters) *daemonCollector {
@@ -95,32 +101,37 @@ func newDaemonCollector(workers []*workerStats, live []liveStatser, engine func(
 		return prometheus.NewDesc("netbased_"+name, help, labels, nil)
 	}
 	return &daemonCollector{
-		workers:      workers,
-		live:         live,
-		engine:       engine,
-		packets:      d("capture_packets_total", "Frames captured, per capture worker.", "worker"),
-		bytes:        d("capture_bytes_total", "Bytes captured (frame wire length), per capture worker.", "worker"),
-		drops:        d("capture_kernel_drops_total", "Frames the kernel dropped because the worker's ring was full.", "worker"),
-		freezes:      d("capture_queue_freezes_total", "Times the worker's TPACKET_V3 ring froze (full).", "worker"),
-		decodeErrors: d("decode_errors_total", "Frames rejected by the decoder, by reason (Zeek's weird name).", "reason"),
-		active:       d("connections_active", "Connections in the workers' tables."),
-		ended:        d("connections_ended_total", "Connections ended (removed from the tables)."),
-		evictions:    d("connection_table_evictions_total", "Connections ended early because a table was full (--max-connections)."),
-		conns:        d("aggregate_connections_total", "Ended connections handed to the interval aggregation."),
-		records:      d("records_emitted_total", "Interval records written."),
-		windows:      d("windows_emitted_total", "Windows that produced records."),
-		late:         d("aggregate_late_connections_total", "Connections that ended before the open window (counted in it)."),
-		emitErrs:     d("emit_errors_total", "Errors writing records or the conn log."),
-		held:         d("emit_queue_depth", "Ended connections waiting to be aggregated (held until a reloaded configuration applies)."),
-		workersDesc:  d("capture_workers", "Capture workers (sockets in the fanout group)."),
-		monitored:    d("monitored_ips", "Monitored IPs with something to report in the open window."),
+		workers:        workers,
+		live:           live,
+		engine:         engine,
+		packets:        d("capture_packets_total", "Frames captured, per capture worker.", "worker"),
+		bytes:          d("capture_bytes_total", "Bytes captured (frame wire length), per capture worker.", "worker"),
+		drops:          d("capture_kernel_drops_total", "Frames the kernel dropped because the worker's ring was full.", "worker"),
+		freezes:        d("capture_queue_freezes_total", "Times the worker's TPACKET_V3 ring froze (full).", "worker"),
+		decodeErrors:   d("decode_errors_total", "Frames rejected by the decoder, by reason (Zeek's weird name).", "reason"),
+		active:         d("connections_active", "Connections in the workers' tables."),
+		ended:          d("connections_ended_total", "Connections ended (removed from the tables)."),
+		evictions:      d("connection_table_evictions_total", "Connections ended early because a table was full (--max-connections)."),
+		conns:          d("aggregate_connections_total", "Ended connections handed to the interval aggregation."),
+		records:        d("records_emitted_total", "Interval records written."),
+		windows:        d("windows_emitted_total", "Windows that produced records."),
+		late:           d("aggregate_late_connections_total", "Connections that ended before the open window (counted in it)."),
+		emitErrs:       d("emit_errors_total", "Errors writing records or the conn log."),
+		held:           d("emit_queue_depth", "Ended connections waiting to be aggregated (held until a reloaded configuration applies)."),
+		workersDesc:    d("capture_workers", "Capture workers (sockets in the fanout group)."),
+		monitored:      d("monitored_ips", "Monitored IPs with something to report in the open window."),
+		delivered:      d("output_delivered_records_total", "Records the remote output (Elasticsearch, Kafka) acknowledged.", "output"),
+		retried:        d("output_retried_records_total", "Record re-sends to the remote output.", "output"),
+		deliveryFailed: d("output_failed_records_total", "Records the remote output definitively failed.", "output"),
+		pending:        d("output_pending_records", "Records accepted by the remote output's queue, not yet acknowledged.", "output"),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *daemonCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.packets, c.bytes, c.drops, c.freezes, c.decodeErrors, c.active,
-		c.ended, c.evictions, c.conns, c.records, c.windows, c.late, c.emitErrs, c.held, c.workersDesc, c.monitored} {
+		c.ended, c.evictions, c.conns, c.records, c.windows, c.late, c.emitErrs, c.held, c.workersDesc, c.monitored,
+		c.delivered, c.retried, c.deliveryFailed, c.pending} {
 		ch <- d
 	}
 }
@@ -169,6 +180,12 @@ func (c *daemonCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(c.held, float64(e.HeldConns))
 	gauge(c.workersDesc, float64(len(c.workers)))
 	gauge(c.monitored, float64(e.Monitored))
+	if e.Output != "" {
+		counter(c.delivered, e.Delivered, e.Output)
+		counter(c.retried, e.Retried, e.Output)
+		counter(c.deliveryFailed, e.DeliveryFailed, e.Output)
+		ch <- prometheus.MustNewConstMetric(c.pending, prometheus.GaugeValue, float64(e.Pending), e.Output)
+	}
 }
 
 // flushBuckets are the window flush duration histogram's buckets (seconds).

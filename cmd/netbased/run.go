@@ -699,11 +699,10 @@ func (d *daemonState) swapLocked(boundary time.Time) {
 	p := d.pending
 	d.pending = nil
 	log := d.log.With(zap.String("event", "reload"))
-	old := d.engineCountersLocked()
 	if err := d.eng.close(); err != nil {
 		log.Error("closing the outputs of the previous configuration", zap.Error(err))
 	}
-	d.base = old
+	d.base = d.engineCountersLocked() // after close: its last records count too
 	opts, local := p.opts, p.set.local
 	next, err := newEngine(opts, d.p.stdout)
 	if err != nil {
@@ -768,6 +767,13 @@ func (d *daemonState) engineCountersLocked() engineCounters {
 	c.WindowsEmitted += s.Windows
 	c.LateConns += s.Late
 	c.EmitErrors += d.eng.errCount()
+	if ds, ok := d.eng.out.Delivery(); ok {
+		c.Output = ds.Output
+		c.Delivered += ds.Delivered
+		c.Retried += ds.Retried
+		c.DeliveryFailed += ds.Failed
+		c.Pending = ds.Pending
+	}
 	c.Monitored = d.eng.agg.Monitored()
 	c.HeldConns = len(d.held)
 	return c
