@@ -188,7 +188,6 @@ func (d *daemonState) fatal(err error) {
 // open window, where it takes over.
 type pendingReload struct {
 	opts Options
-	set  *settings
 }
 
 // liveWorker is one capture goroutine: a source, a decoder and a tracker.
@@ -208,7 +207,7 @@ type liveWorker struct {
 // runDaemon runs the workers, the clock and the metrics server until ctx is
 // cancelled, then stops the sources, drains them, ends every connection
 // and closes the engine (which writes the partial window).
-func runDaemon(ctx context.Context, p daemonParams) (err error) {
+func runDaemon(ctx context.Context, p daemonParams) error {
 	if p.now == nil {
 		p.now = time.Now
 	}
@@ -218,52 +217,11 @@ func runDaemon(ctx context.Context, p daemonParams) (err error) {
 	if p.log == nil {
 		p.log = zap.NewNop()
 	}
-	d := &daemonState{p: p, log: p.log.Named(logDaemon), opts: p.opts, iv: int64(p.opts.Interval),
-		tick: max(time.Duration(p.opts.ClockTick), 10*time.Millisecond)}
-	stopSources := func() {
-		for _, s := range p.sources {
-			s.Stop()
-			_ = s.Close()
-		}
-	}
-	set, err := p.opts.validate()
+	d, err := newDaemonState(p)
 	if err != nil {
-		stopSources()
-		return fmt.Errorf("%w: %w", err, errUsage)
-	}
-	d.local.Store(set.local)
-	if d.eng, err = newEngine(p.opts, p.stdout); err != nil {
-		stopSources()
 		return err
 	}
-
-	live := make([]liveStatser, len(p.sources))
-	stats := make([]*workerStats, len(p.sources))
-	for i, src := range p.sources {
-		lw := &liveWorker{id: i, src: src, decodeErrs: map[string]uint64{}}
-		lw.w = &worker{decoder: d.eng.newDecoder()}
-		cfg := d.eng.trackerConfig(uint64(i) << 48)
-		cfg.Local = d.isLocal
-		lw.w.tracker = flow.NewTracker(cfg, d.deliver)
-		lw.stats.publish(workerCounters{}, p.now())
-		d.workers = append(d.workers, lw)
-		stats[i] = &lw.stats
-		if ls, ok := src.(liveStatser); ok {
-			live[i] = ls
-		}
-	}
-	if d.metrics, err = newDaemonMetrics(newDaemonCollector(stats, live, d.engineCounters)); err != nil {
-		stopSources()
-		_ = d.eng.close()
-		return err
-	}
-	if p.opts.MetricsListen != "" {
-		d.server, err = startMetricsServer(p.opts.MetricsListen, d.metrics.reg, d.healthy, p.log.Named(logMetrics))
-		if err != nil {
-			stopSources()
-			_ = d.eng.close()
-			return err
-		}
+	if d.server != nil {
 		defer d.server.close()
 	}
 
@@ -315,10 +273,62 @@ wait:
 	wg.Wait()
 	close(clockStop)
 	<-clockDone
+	return d.finish(errors.Join(errs...))
+}
 
-	// Every tracker is flushed: close the windows up to the last network
-	// time, hand over the held connections, then write the partial window
-	// and close the outputs.
+// newDaemonState opens the engine, builds one worker per source and starts
+// the metrics (and their server when --metrics-listen is set). On error
+// the sources are stopped and closed and nothing stays open.
+func newDaemonState(p daemonParams) (*daemonState, error) {
+	d := &daemonState{p: p, log: p.log.Named(logDaemon), opts: p.opts, iv: int64(p.opts.Interval),
+		tick: max(time.Duration(p.opts.ClockTick), 10*time.Millisecond)}
+	fail := func(err error) (*daemonState, error) {
+		for _, s := range p.sources {
+			s.Stop()
+			_ = s.Close()
+		}
+		if d.eng != nil {
+			_ = d.eng.close()
+		}
+		return nil, err
+	}
+	var err error
+	if d.eng, err = newEngine(p.opts, p.stdout); err != nil {
+		return fail(err)
+	}
+	d.local.Store(d.eng.set.local)
+
+	live := make([]liveStatser, len(p.sources))
+	stats := make([]*workerStats, len(p.sources))
+	for i, src := range p.sources {
+		lw := &liveWorker{id: i, src: src, decodeErrs: map[string]uint64{}}
+		lw.w = &worker{decoder: d.eng.newDecoder()}
+		cfg := d.eng.trackerConfig(uint64(i) << 48)
+		cfg.Local = d.isLocal
+		lw.w.tracker = flow.NewTracker(cfg, d.deliver)
+		lw.stats.publish(workerCounters{}, p.now())
+		d.workers = append(d.workers, lw)
+		stats[i] = &lw.stats
+		if ls, ok := src.(liveStatser); ok {
+			live[i] = ls
+		}
+	}
+	if d.metrics, err = newDaemonMetrics(newDaemonCollector(stats, live, d.engineCounters)); err != nil {
+		return fail(err)
+	}
+	if p.opts.MetricsListen != "" {
+		if d.server, err = startMetricsServer(p.opts.MetricsListen, d.metrics.reg, d.healthy, p.log.Named(logMetrics)); err != nil {
+			return fail(err)
+		}
+	}
+	return d, nil
+}
+
+// finish runs once every tracker is flushed: it closes the windows up to
+// the last network time, hands over the held connections, writes the
+// partial window and closes the outputs. workerErr is the workers' joined
+// error.
+func (d *daemonState) finish(workerErr error) error {
 	d.mu.Lock()
 	if last := d.maxWorkerTime(); !last.IsZero() {
 		d.advanceToLocked(last)
@@ -343,8 +353,8 @@ wait:
 	}
 	d.log.Info("stopped", zap.Uint64("frames", captured), zap.Uint64("records", final.RecordsEmitted),
 		zap.Uint64("windows", final.WindowsEmitted))
-	if err := errors.Join(errs...); err != nil {
-		return errors.Join(err, closeErr)
+	if workerErr != nil {
+		return errors.Join(workerErr, closeErr)
 	}
 	if closeErr != nil {
 		return fmt.Errorf("closing outputs: %w", closeErr)
@@ -607,6 +617,8 @@ func (d *daemonState) deliver(c *flow.Conn) {
 	d.deliverLocked(c)
 }
 
+// deliverLocked hands one ended connection to the engine and times the
+// window flush it may cause.
 func (d *daemonState) deliverLocked(c *flow.Conn) {
 	before := d.eng.windows()
 	start := time.Now()
@@ -636,9 +648,8 @@ func cloneConn(c *flow.Conn) flow.Conn {
 func (d *daemonState) reload() {
 	log := d.log.With(zap.String("event", "reload"))
 	opts, _, err := parseArgs("run", d.p.args, true)
-	var set *settings
 	if err == nil {
-		set, err = opts.validate()
+		_, err = opts.validate()
 	}
 	if err != nil {
 		d.metrics.reloads.WithLabelValues("error").Inc()
@@ -671,7 +682,7 @@ func (d *daemonState) reload() {
 		log.Warn("with --interval 0 the reloaded record settings apply only after a restart")
 		return
 	}
-	d.pending = &pendingReload{opts: opts, set: set}
+	d.pending = &pendingReload{opts: opts}
 	from := "the end of the first window"
 	if d.winEnd != 0 {
 		from = time.Unix(0, d.winEnd).UTC().Format(time.RFC3339)
@@ -682,7 +693,7 @@ func (d *daemonState) reload() {
 }
 
 // recordSettingsChanged reports whether b differs from a in anything but
-// the log level.
+// the log level and the progress display.
 func recordSettingsChanged(a, b *Options) bool {
 	x, y := *a, *b
 	x.LogLevel, y.LogLevel = "", ""
@@ -703,12 +714,12 @@ func (d *daemonState) swapLocked(boundary time.Time) {
 		log.Error("closing the outputs of the previous configuration", zap.Error(err))
 	}
 	d.base = d.engineCountersLocked() // after close: its last records count too
-	opts, local := p.opts, p.set.local
+	opts := p.opts
 	next, err := newEngine(opts, d.p.stdout)
 	if err != nil {
 		d.metrics.reloads.WithLabelValues("error").Inc()
 		log.Error("cannot apply the reloaded configuration; reopening the running one", zap.Error(err))
-		opts, local = d.opts, d.local.Load()
+		opts = d.opts
 		if next, err = newEngine(opts, d.p.stdout); err != nil {
 			log.Error("cannot reopen the outputs; stopping", zap.Error(err))
 			d.fatal(fmt.Errorf("reopening outputs after a reload: %w", err))
@@ -716,7 +727,7 @@ func (d *daemonState) swapLocked(boundary time.Time) {
 		}
 	}
 	d.eng, d.opts, d.errSeen = next, opts, nil
-	d.local.Store(local)
+	d.local.Store(next.set.local) // the same networks as opts' settings
 	log.Info("reloaded configuration in effect", zap.Time("from", boundary))
 }
 
@@ -759,6 +770,8 @@ func (d *daemonState) engineCounters() engineCounters {
 	return d.engineCountersLocked()
 }
 
+// engineCountersLocked adds the running engine's counters to those of the
+// engines reloads closed (d.mu held).
 func (d *daemonState) engineCountersLocked() engineCounters {
 	c := d.base
 	s := d.eng.aggStats()
@@ -801,8 +814,10 @@ func (d *daemonState) healthy() error {
 // Engine read-outs the daemon needs (the engine keeps its state under
 // e.mu).
 
+// windows is the number of windows the engine wrote.
 func (e *engine) windows() uint64 { return e.aggStats().Windows }
 
+// aggStats reads the aggregation's counters.
 func (e *engine) aggStats() aggregate.Stats {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -817,6 +832,7 @@ func (e *engine) reopenOutputs() error {
 	return e.out.Reopen()
 }
 
+// firstErr is the first output error, nil while there was none.
 func (e *engine) firstErr() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
