@@ -240,6 +240,17 @@ func parseArgs(name string, args []string, daemon bool) (Options, []string, erro
 	return opts, positional, nil
 }
 
+// parseCommandArgs is parseArgs for a subcommand's command line: an error
+// that is not already a usage error (or a request for help) is marked as
+// one.
+func parseCommandArgs(name string, args []string, daemon bool) (Options, []string, error) {
+	opts, positional, err := parseArgs(name, args, daemon)
+	if err != nil && !errors.Is(err, errUsage) && !errors.Is(err, flag.ErrHelp) {
+		err = fmt.Errorf("%w: %w", err, errUsage)
+	}
+	return opts, positional, err
+}
+
 // parseInterleaved lets flags follow positional arguments
 // (`netbased replay a.pcap --interval 0`).
 func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 
@@ -15,12 +13,9 @@ import (
 // read in order as one stream; every record computed before a fault in the
 // input is written before the error is returned.
 func replayCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	opts, files, err := parseArgs("replay", args, false)
+	opts, files, err := parseCommandArgs("replay", args, false)
 	if err != nil {
-		if errors.Is(err, errUsage) || errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return fmt.Errorf("%w: %w", err, errUsage)
+		return err
 	}
 	if len(files) == 0 {
 		return fmt.Errorf("no input files (netbased replay [flags] FILE...): %w", errUsage)

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -33,12 +32,9 @@ import (
 // every connection, writes the partial window and returns nil. SIGHUP
 // reloads the configuration and reopens the outputs (see deploy/README.md).
 func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	opts, positional, err := parseArgs("run", args, true)
+	opts, positional, err := parseCommandArgs("run", args, true)
 	if err != nil {
-		if errors.Is(err, errUsage) || errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return fmt.Errorf("%w: %w", err, errUsage)
+		return err
 	}
 	if len(positional) > 0 {
 		return fmt.Errorf("unexpected arguments %q (run takes only flags; replay reads files): %w", positional, errUsage)
