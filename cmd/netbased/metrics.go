@@ -77,8 +77,8 @@ type engineCounters struct {
 	Output                             string
 	Delivered, Retried, DeliveryFailed uint64
 	Pending                            int64
-	// HeldConns is the number of ended connections waiting for a
-	// configuration reload to take effect at the next window boundary.
+	// HeldConns is the number of ended connections held for the next
+	// window until every worker's network time passed the open window's end.
 	HeldConns int
 }
 
@@ -117,7 +117,7 @@ func newDaemonCollector(workers []*workerStats, live []liveStatser, engine func(
 		windows:        d("windows_emitted_total", "Windows that produced records."),
 		late:           d("aggregate_late_connections_total", "Connections that ended before the open window (counted in it)."),
 		emitErrs:       d("emit_errors_total", "Errors writing records or the conn log."),
-		held:           d("emit_queue_depth", "Ended connections waiting to be aggregated (held until a reloaded configuration applies)."),
+		held:           d("emit_queue_depth", "Ended connections waiting to be aggregated (held until every worker passed the open window's end)."),
 		workersDesc:    d("capture_workers", "Capture workers (sockets in the fanout group)."),
 		monitored:      d("monitored_ips", "Monitored IPs with something to report in the open window."),
 		delivered:      d("output_delivered_records_total", "Records the remote output (Elasticsearch, Kafka) acknowledged.", "output"),
