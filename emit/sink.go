@@ -289,6 +289,15 @@ func (w *Writer) flushLocked() error {
 	return nil
 }
 
+// writeFooterLocked writes the encoding's footer to the sink (w.buf must
+// be empty: the footer is built in its array).
+func (w *Writer) writeFooterLocked() error {
+	if _, err := w.sink.Write(w.enc.Footer(w.buf[:0], w.now())); err != nil {
+		return fmt.Errorf("emit: %w", err)
+	}
+	return nil
+}
+
 // EndWindow writes the window's records out, rotates the file if due and
 // makes the output durable.
 func (w *Writer) EndWindow(_, _ time.Time) error {
@@ -298,8 +307,8 @@ func (w *Writer) EndWindow(_, _ time.Time) error {
 		return err
 	}
 	if r, ok := w.sink.(Rotator); ok && r.RotateDue() {
-		if _, err := r.Write(w.enc.Footer(w.buf[:0], w.now())); err != nil {
-			return fmt.Errorf("emit: %w", err)
+		if err := w.writeFooterLocked(); err != nil {
+			return err
 		}
 		if err := r.Rotate(); err != nil {
 			return fmt.Errorf("emit: %w", err)
@@ -324,8 +333,8 @@ func (w *Writer) Reopen() error {
 		return w.sink.Sync()
 	}
 	if !r.Fresh() {
-		if _, err := r.Write(w.enc.Footer(w.buf[:0], w.now())); err != nil {
-			return fmt.Errorf("emit: %w", err)
+		if err := w.writeFooterLocked(); err != nil {
+			return err
 		}
 	}
 	if err := r.Reopen(); err != nil {
@@ -344,25 +353,9 @@ func (w *Writer) Close() error {
 	w.closed = true
 	err := w.flushLocked()
 	if !w.sink.Fresh() {
-		if _, e := w.sink.Write(w.enc.Footer(w.buf[:0], w.now())); e != nil {
-			err = errors.Join(err, fmt.Errorf("emit: %w", e))
-		}
+		err = errors.Join(err, w.writeFooterLocked())
 	}
 	return errors.Join(err, w.sink.Close())
 }
 
 var _ aggregate.Output = (*Writer)(nil)
-
-// Open returns a Writer for --out PATH and --format: "-" or "" is
-// standard output, anything else a FileSink with opt.
-func Open(out string, format Format, opt FileOptions) (*Writer, error) {
-	enc := NewEncoder(format)
-	if out == "" || out == "-" {
-		return NewWriter(NewStreamSink(os.Stdout), enc), nil
-	}
-	fs, err := OpenFile(out, opt)
-	if err != nil {
-		return nil, fmt.Errorf("emit: %w", err)
-	}
-	return NewWriter(fs, enc), nil
-}
