@@ -657,9 +657,8 @@ func (d *daemonState) reload() {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if changed := restartOnly(&d.opts, &opts); len(changed) > 0 {
+	if changed := keepRestartOnly(&d.opts, &opts); len(changed) > 0 {
 		log.Warn("these settings change only after a restart", zap.Strings("settings", changed))
-		restoreRestartOnly(&opts, &d.opts)
 	}
 	d.metrics.reloads.WithLabelValues("ok").Inc()
 	// The records file is reopened at once (logrotate moved it).
@@ -727,36 +726,38 @@ func (d *daemonState) swapLocked(boundary time.Time) {
 	log.Info("reloaded configuration in effect", zap.Time("from", boundary))
 }
 
-// restartOnly names the settings that differ between a and b and that
-// apply only at start.
-func restartOnly(a, b *Options) []string {
+// keepRestartOnly names the settings that apply only at start and in
+// which reloaded differs from running, and puts running's values back
+// into reloaded.
+func keepRestartOnly(running, reloaded *Options) []string {
 	var changed []string
-	check := func(name string, same bool) {
-		if !same {
-			changed = append(changed, name)
-		}
+	keepSetting(&changed, "interface", running.Interface, &reloaded.Interface)
+	keepSetting(&changed, "workers", running.Workers, &reloaded.Workers)
+	keepSetting(&changed, "snaplen", running.Snaplen, &reloaded.Snaplen)
+	keepSetting(&changed, "ring_size_mb", running.RingSizeMB, &reloaded.RingSizeMB)
+	keepSetting(&changed, "fanout_group", running.FanoutGroup, &reloaded.FanoutGroup)
+	keepSetting(&changed, "promiscuous", running.Promiscuous, &reloaded.Promiscuous)
+	keepSetting(&changed, "metrics_listen", running.MetricsListen, &reloaded.MetricsListen)
+	keepSetting(&changed, "clock_tick", running.ClockTick, &reloaded.ClockTick)
+	keepSetting(&changed, "interval", running.Interval, &reloaded.Interval)
+	keepSetting(&changed, "ignore_checksums", running.IgnoreChecksums, &reloaded.IgnoreChecksums)
+	keepSetting(&changed, "max_connections", running.MaxConnections, &reloaded.MaxConnections)
+	if !slices.Equal(running.Services, reloaded.Services) {
+		changed = append(changed, "services")
 	}
-	check("interface", a.Interface == b.Interface)
-	check("workers", a.Workers == b.Workers)
-	check("snaplen", a.Snaplen == b.Snaplen)
-	check("ring_size_mb", a.RingSizeMB == b.RingSizeMB)
-	check("fanout_group", a.FanoutGroup == b.FanoutGroup)
-	check("promiscuous", a.Promiscuous == b.Promiscuous)
-	check("metrics_listen", a.MetricsListen == b.MetricsListen)
-	check("clock_tick", a.ClockTick == b.ClockTick)
-	check("interval", a.Interval == b.Interval)
-	check("ignore_checksums", a.IgnoreChecksums == b.IgnoreChecksums)
-	check("max_connections", a.MaxConnections == b.MaxConnections)
-	check("services", slices.Equal(a.Services, b.Services))
+	if len(changed) > 0 {
+		reloaded.Services = running.Services
+	}
 	return changed
 }
 
-// restoreRestartOnly copies the start-only settings of from into to.
-func restoreRestartOnly(to, from *Options) {
-	to.Interface, to.Workers, to.Snaplen = from.Interface, from.Workers, from.Snaplen
-	to.RingSizeMB, to.FanoutGroup, to.Promiscuous = from.RingSizeMB, from.FanoutGroup, from.Promiscuous
-	to.MetricsListen, to.ClockTick, to.Interval = from.MetricsListen, from.ClockTick, from.Interval
-	to.IgnoreChecksums, to.MaxConnections, to.Services = from.IgnoreChecksums, from.MaxConnections, from.Services
+// keepSetting sets *reloaded to running, adding name to changed when they
+// differed.
+func keepSetting[T comparable](changed *[]string, name string, running T, reloaded *T) {
+	if *reloaded != running {
+		*changed = append(*changed, name)
+		*reloaded = running
+	}
 }
 
 // engineCounters reads the shared stages' totals (for the metrics).
