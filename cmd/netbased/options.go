@@ -19,6 +19,7 @@ import (
 // string or a sequence of strings in the configuration file.
 type listValue []string
 
+// String implements flag.Value.
 func (l *listValue) String() string { return strings.Join(*l, ",") }
 
 // Set replaces the list with the comma-separated items of s.
@@ -54,6 +55,7 @@ func (l *listValue) UnmarshalYAML(n *yaml.Node) error {
 // "5m" or a number of seconds.
 type durationValue time.Duration
 
+// String implements flag.Value.
 func (d *durationValue) String() string { return time.Duration(*d).String() }
 
 // Set parses a Go duration ("5m", "30s") or a bare number of seconds.
@@ -164,7 +166,7 @@ func (o *Options) register(fs *flag.FlagSet, daemon bool) *string {
 	fs.Var(&o.CriticalAssets, "critical-assets", "CIDRs always monitored")
 	fs.Var(&o.Interval, "interval", "window length (aligned to the epoch); 0 = one window for the whole input")
 	fs.StringVar(&o.Format, "format", o.Format, "record format: json, dynamite or zeek")
-	fs.StringVar(&o.Out, "out", o.Out, "where records go: - (stdout) or a file `PATH`")
+	fs.StringVar(&o.Out, "out", o.Out, "where records go: - (stdout), a file `PATH`, es+http://host:9200[/index] (Elasticsearch) or kafka://brokers/topic")
 	fs.Int64Var(&o.RotateSize, "rotate-size", o.RotateSize, "rotate the --out file after this many `bytes` (0 = never)")
 	fs.Var(&o.RotateEvery, "rotate-every", "rotate the --out file at this interval (0 = never)")
 	fs.IntVar(&o.MaxSetSize, "max-set-size", o.MaxSetSize, "cap each unique-set array at `N` members (counts stay exact; 0 = no cap)")
