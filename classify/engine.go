@@ -57,16 +57,7 @@ func (c *Classifier) deliverTCP(st *State, fromOrig bool, data []byte) {
 			st.flags |= flagRespFirst
 		}
 	}
-	// The DPD window: the chunk that crosses it is still matched.
-	inWindow := int(st.dpdBytes) < dpdWindowBytes && int(st.dpdChunks) < dpdWindowChunks
-	if inWindow {
-		b := int(st.dpdBytes) + len(data)
-		if b > 0xffff {
-			b = 0xffff
-		}
-		st.dpdBytes = uint16(b)
-		st.dpdChunks++
-	}
+	inWindow := st.countDPD(len(data))
 	off := st.seen[d]
 	st.seen[d] += uint32(len(data))
 	sigEnd := [2]uint32{st.sigEnd(0), st.sigEnd(1)}
@@ -125,7 +116,7 @@ func (c *Classifier) deliverTCP(st *State, fromOrig bool, data []byte) {
 		}
 		in.sig[i] = in.pre[i][:n]
 	}
-	in.windowClosed = int(st.dpdBytes) >= dpdWindowBytes || int(st.dpdChunks) >= dpdWindowChunks
+	in.windowClosed = !st.dpdWindowOpen()
 	c.evalPrefix(st, &in)
 	if st.pending&prefixMask != 0 {
 		for i := 0; i < 2; i++ {
@@ -176,6 +167,27 @@ func appendPrefix(b, chunk []byte) []byte {
 		b = nb
 	}
 	return append(b, chunk...)
+}
+
+// dpdWindowOpen reports whether the DPD window (one budget for both
+// directions) still has room for another chunk.
+func (st *State) dpdWindowOpen() bool {
+	return int(st.dpdBytes) < dpdWindowBytes && int(st.dpdChunks) < dpdWindowChunks
+}
+
+// countDPD charges a chunk of n bytes to the DPD window and reports whether
+// the chunk is inside it: the chunk that crosses the window is still matched.
+func (st *State) countDPD(n int) bool {
+	if !st.dpdWindowOpen() {
+		return false
+	}
+	b := int(st.dpdBytes) + n
+	if b > 0xffff {
+		b = 0xffff
+	}
+	st.dpdBytes = uint16(b)
+	st.dpdChunks++
+	return true
 }
 
 // sigEnd is how many bytes of direction d the DPD signatures could see.
@@ -263,15 +275,8 @@ func (c *Classifier) evalPrefix(st *State, in *input) {
 // datagram; none buffers.
 func (c *Classifier) deliverUDP(st *State, fromOrig bool, data []byte) Action {
 	// Signature-gated recognizers only see datagrams within the DPD window.
-	inWindow := int(st.dpdBytes) < dpdWindowBytes && int(st.dpdChunks) < dpdWindowChunks
-	if inWindow {
-		b := int(st.dpdBytes) + len(data)
-		if b > 0xffff {
-			b = 0xffff
-		}
-		st.dpdBytes = uint16(b)
-		st.dpdChunks++
-	} else {
+	inWindow := st.countDPD(len(data))
+	if !inWindow {
 		if st.respPort != 67 && st.respPort != 68 {
 			st.pending &^= 1 << recDHCP
 		}
