@@ -152,8 +152,8 @@ type State struct {
 // maxServices bounds how many services one connection can carry.
 const maxServices = 8
 
-// buffers holds each direction's buffered prefix and where the DPD window
-// closed in it.
+// buffers holds each direction's buffered prefix (where the DPD window
+// closed in it is State.sigLen).
 type buffers struct {
 	buf [2][]byte
 }
@@ -326,7 +326,8 @@ func (st *State) Services(dst []string) []string {
 	return dst
 }
 
-// Has reports whether service svc (a name from Names) is confirmed.
+// Has reports whether the service called name (a name from Names) is
+// confirmed.
 func (st *State) Has(name string) bool {
 	for i := uint8(0); i < st.n; i++ {
 		if serviceNames[st.order[i]] == name {
