@@ -438,7 +438,10 @@ func (t *Tracker) updateHistory(c *conn, e *endpoint, syn, fin, rst, ack bool, r
 	}
 }
 
-func (t *Tracker) updateLastSeq(c *conn, e *endpoint, last uint32, syn, fin, rst bool, length int) int32 {
+// updateLastSeq is update_last_seq in Zeek's TCPSessionAdapter.cc: it
+// advances e's last sequence number to last (one past the segment) or
+// counts a retransmission (history T).
+func (t *Tracker) updateLastSeq(c *conn, e *endpoint, last uint32, syn, fin, rst bool, length int) {
 	delta := int32(last - e.lastSeq)
 	switch {
 	case (syn || rst) && (delta > tooLargeSeqDelta || delta < -tooLargeSeqDelta):
@@ -450,7 +453,6 @@ func (t *Tracker) updateLastSeq(c *conn, e *endpoint, last uint32, syn, fin, rst
 	case length > 0:
 		c.tcpScaled(e, 'T', &e.rxmtCnt, &e.rxmtThr)
 	}
-	return delta
 }
 
 func (e *endpoint) setLastSeq(s uint32) {
