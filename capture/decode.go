@@ -224,9 +224,7 @@ func (d *Decoder) decodeLink(lt layers.LinkType, data []byte, wire int) error {
 	switch lt {
 	case linkEthernet:
 		return d.decodeEthernet(data, wire, 0)
-	case linkRaw, linkRawA, linkRawB:
-		return d.decodeIPByVersion(data, wire, 0)
-	case linkIPv4, linkIPv6:
+	case linkRaw, linkRawA, linkRawB, linkIPv4, linkIPv6:
 		return d.decodeIPByVersion(data, wire, 0)
 	case linkNull, linkLoop:
 		if len(data) < 4 {
