@@ -90,6 +90,16 @@ func (c *conn) reset() {
 	c.chkThresh = [2]uint32{1, 1}
 }
 
+// addSize adds n to the UDP/ICMP size of side (0 originator, 1 responder),
+// which starts at −1 for "nothing seen yet".
+func (c *conn) addSize(side int, n int64) {
+	if c.size[side] < 0 {
+		c.size[side] = n
+	} else {
+		c.size[side] += n
+	}
+}
+
 // maxHistory bounds the history string: Zeek's has no bound, but a
 // connection repeating FIN or RST at new sequence numbers would make it
 // grow with every packet. Real connections stay far below it.

@@ -608,12 +608,7 @@ func (t *Tracker) udpPacket(c *conn, p *capture.Packet, isOrig bool, ts int64) {
 	} else {
 		c.checkHistory(histRespDataPkt, 'd')
 	}
-	ulen := int64(p.UDPLength) - 8
-	if c.size[side] < 0 {
-		c.size[side] = ulen
-	} else {
-		c.size[side] += ulen
-	}
+	c.addSize(side, int64(p.UDPLength)-8)
 	full := len(p.Payload) >= p.PayloadLen
 	if !full {
 		return
@@ -659,12 +654,7 @@ func (t *Tracker) icmpPacket(c *conn, p *capture.Packet, isOrig bool, ts int64) 
 	}
 	side := sideIndex(isOrig)
 	c.lastTime = ts
-	l := int64(p.PayloadLen)
-	if c.size[side] < 0 {
-		c.size[side] = l
-	} else {
-		c.size[side] += l
-	}
+	c.addSize(side, int64(p.PayloadLen))
 	if len(p.Payload) >= p.PayloadLen {
 		c.pkts[side]++
 		c.ipBytes[side] += uint64(p.IPLen)
