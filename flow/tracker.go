@@ -280,11 +280,10 @@ func (t *Tracker) newConn(key connKey, p *capture.Packet, ts int64, sport, dport
 	if n := len(t.free); n > 0 {
 		c = t.free[n-1]
 		t.free = t.free[:n-1]
-		c.reset()
 	} else {
 		c = &conn{}
-		c.reset()
 	}
+	c.reset()
 	t.stats.Connections++
 	c.serial = t.stats.Connections
 	c.uid = t.nextUID()
