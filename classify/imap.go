@@ -70,32 +70,15 @@ func (c *Classifier) imap(st *State, in *input) verdict {
 	}
 	c.confirm(st, svcIMAP)
 	var starttlsTag []byte
-	off := clientLineAfter(in.pre[0], func(l []byte) bool {
+	return c.upgrade(st, in, func(l []byte) bool {
 		tag, cmd, ok := imapTagged(l)
 		if ok && equalFold(cmd, "STARTTLS") {
 			starttlsTag = tag
 			return true
 		}
 		return false
-	})
-	if off < 0 {
-		if in.more[0] {
-			return undecided
-		}
-		return done
-	}
-	// The server must answer "tag OK".
-	switch anyLine(in.pre[1], func(l []byte) bool {
+	}, func(l []byte) bool { // the server must answer "tag OK"
 		tag, cmd, ok := imapTagged(l)
 		return ok && string(tag) == string(starttlsTag) && equalFold(cmd, "OK")
-	}) {
-	case more:
-		return in.needMore(1)
-	case no:
-		return done
-	}
-	if c.tlsChild(st, in.pre[0][off:], in.more[0]) {
-		return done
-	}
-	return undecided
+	})
 }

@@ -132,21 +132,6 @@ func (c *Classifier) irc(st *State, in *input) verdict {
 	if st.has(svcIRC) {
 		c.beginWatch(st, in, watchIRC) // DCC SEND (expect.go)
 	}
-	off := clientLineAfter(in.pre[0], func(l []byte) bool { return equalFold(skipSpace(l), "STARTTLS") })
-	if off < 0 {
-		if in.more[0] {
-			return undecided
-		}
-		return done
-	}
-	switch anyLine(in.pre[1], func(l []byte) bool { return ircReply(l, "670") }) {
-	case more:
-		return in.needMore(1)
-	case no:
-		return done
-	}
-	if c.tlsChild(st, in.pre[0][off:], in.more[0]) {
-		return done
-	}
-	return undecided
+	return c.upgrade(st, in, func(l []byte) bool { return equalFold(skipSpace(l), "STARTTLS") },
+		func(l []byte) bool { return ircReply(l, "670") })
 }

@@ -35,15 +35,25 @@ func clientLineAfter(b []byte, match func(line []byte) bool) int {
 }
 
 // upgrade handles a STARTTLS-like upgrade once the line protocol is
-// confirmed: if the client sent the upgrade command (match), the SSL child
-// examines the originator's bytes after it.
-func (c *Classifier) upgrade(st *State, in *input, match func(line []byte) bool) verdict {
+// confirmed: if the client sent the upgrade command (match) and, when
+// accepted is not nil, some server line accepts it, the SSL child examines
+// the originator's bytes after the command. match runs before accepted, so
+// accepted may use what match saw (IMAP's tag).
+func (c *Classifier) upgrade(st *State, in *input, match, accepted func(line []byte) bool) verdict {
 	off := clientLineAfter(in.pre[0], match)
 	if off < 0 {
 		if in.more[0] {
 			return undecided
 		}
 		return done
+	}
+	if accepted != nil {
+		switch anyLine(in.pre[1], accepted) {
+		case more:
+			return in.needMore(1)
+		case no:
+			return done
+		}
 	}
 	if c.tlsChild(st, in.pre[0][off:], in.more[0]) {
 		return done

@@ -86,7 +86,7 @@ func (c *Classifier) smtp(st *State, in *input) verdict {
 		st.violate(svcSMTP)
 		return done
 	}
-	return c.upgrade(st, in, func(l []byte) bool { return equalFold(l, "STARTTLS") })
+	return c.upgrade(st, in, func(l []byte) bool { return equalFold(l, "STARTTLS") }, nil)
 }
 
 // smtpBadReply reports whether a server line before any TLS has no reply
