@@ -842,11 +842,11 @@ func (t *Tracker) flushPending(c *conn, e *endpoint) {
 		}
 		return
 	}
-	for len(e.pendSegs) > 0 {
-		s := e.pendSegs[0]
+	used := 0 // segments handed over or already behind clsPos
+	for ; used < len(e.pendSegs); used++ {
+		s := e.pendSegs[used]
 		hi := s.lo + uint64(s.end-s.start)
 		if hi <= e.clsPos {
-			e.pendSegs = e.pendSegs[1:]
 			continue
 		}
 		if s.lo > e.clsPos {
@@ -857,11 +857,13 @@ func (t *Tracker) flushPending(c *conn, e *endpoint) {
 		}
 		t.deliver(c, e, e.pending[s.start+int(e.clsPos-s.lo):s.end])
 		e.clsPos = hi
-		e.pendSegs = e.pendSegs[1:]
 	}
+	// Move the rest down rather than reslicing past the used segments, so
+	// that the array keeps its capacity across the connection (and the
+	// recycled conn) instead of shrinking until append reallocates.
+	e.pendSegs = e.pendSegs[:copy(e.pendSegs, e.pendSegs[used:])]
 	if len(e.pendSegs) == 0 {
 		e.pending = e.pending[:0]
-		e.pendSegs = e.pendSegs[:0]
 	}
 	if e.clsPos < e.delivered {
 		e.clsPos = e.delivered
