@@ -402,10 +402,16 @@ func (t *Tracker) setInactivity(c *conn, d time.Duration) {
 		return
 	}
 	c.inactGen++
-	if d > 0 {
-		t.schedule(timer{when: c.lastTime + int64(d), c: c, inc: c.incarnation, gen: c.inactGen}, timerInactivity)
-	}
 	c.inactTimeout = d
+	if d > 0 {
+		t.scheduleInactivity(c)
+	}
+}
+
+// scheduleInactivity schedules c's inactivity timer for the current
+// generation, c.inactTimeout after its last activity.
+func (t *Tracker) scheduleInactivity(c *conn) {
+	t.schedule(timer{when: c.lastTime + int64(c.inactTimeout), c: c, inc: c.incarnation, gen: c.inactGen}, timerInactivity)
 }
 
 // fireTimers dispatches every timer due at the current network time, at
@@ -430,7 +436,7 @@ func (t *Tracker) fireTimers(limit int) {
 			if c.lastTime+int64(c.inactTimeout) <= t.now {
 				t.remove(c)
 			} else {
-				t.schedule(timer{when: c.lastTime + int64(c.inactTimeout), c: c, inc: c.incarnation, gen: c.inactGen}, timerInactivity)
+				t.scheduleInactivity(c)
 			}
 		default:
 			if top.gen != c.anaGen {
