@@ -48,8 +48,7 @@ type Tracker struct {
 	uidCtr  uint64
 	stats   Stats
 
-	svcScratch []string
-	out        Conn
+	out Conn
 
 	// The UDP tunnel flow of the last outer tunnel packet and its time: the
 	// decoder emits an outer packet right before the packets it carries.
@@ -642,13 +641,9 @@ func (t *Tracker) checkConfirmations(c *conn) {
 	if c.longInactivity {
 		return
 	}
-	t.svcScratch = c.cls.Services(t.svcScratch[:0])
-	for _, s := range t.svcScratch {
-		if s == "ssh" || s == "ftp" {
-			c.longInactivity = true
-			t.setInactivity(c, t.cfg.Timeouts.AnalyzerInactivity)
-			return
-		}
+	if c.cls.Has("ssh") || c.cls.Has("ftp") {
+		c.longInactivity = true
+		t.setInactivity(c, t.cfg.Timeouts.AnalyzerInactivity)
 	}
 }
 
