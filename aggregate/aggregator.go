@@ -187,6 +187,7 @@ func (a *Aggregator) observe(t time.Time) error {
 	return err
 }
 
+// openWindow opens the epoch-aligned window containing ns.
 func (a *Aggregator) openWindow(ns int64) {
 	start := ns - ns%a.iv
 	if ns%a.iv < 0 {
@@ -235,13 +236,16 @@ func (a *Aggregator) flush(start, end time.Time) error {
 			s.reset()
 		}
 	}()
-	pos := make([]int, len(a.shards))
+	pos := make([]int, len(a.shards)) // each shard's next state in its order
+	head := func(i int) netip.Addr {
+		s := a.shards[i]
+		return s.at(s.order[pos[i]]).addr
+	}
 	total := 0
 	for {
 		best := -1
 		for i, s := range a.shards {
-			if pos[i] < len(s.order) && (best < 0 ||
-				s.at(s.order[pos[i]]).addr.Compare(a.shards[best].at(a.shards[best].order[pos[best]]).addr) < 0) {
+			if pos[i] < len(s.order) && (best < 0 || head(i).Compare(head(best)) < 0) {
 				best = i
 			}
 		}
@@ -268,8 +272,8 @@ func (a *Aggregator) flush(start, end time.Time) error {
 }
 
 // drain hands the pending batches to the shards and waits until they have
-// applied everything (benchmarks and tests).
-// With sortStates, each shard also sorts its states.
+// applied everything. With sortStates, each shard also sorts its states
+// (flush); without, it only settles the shards (benchmarks and tests).
 func (a *Aggregator) drain(sortStates bool) {
 	for i, w := range a.work {
 		if len(a.batch[i]) > 0 {
@@ -287,6 +291,7 @@ func (a *Aggregator) drain(sortStates bool) {
 	}
 }
 
+// enqueue appends ev to the shard's batch and sends the batch when full.
 func (a *Aggregator) enqueue(shard uint32, ev *event) {
 	b := append(a.batch[shard], *ev)
 	if len(b) >= a.cfg.BatchSize {
@@ -328,6 +333,7 @@ type workMsg struct {
 	barrier chan struct{} // closed once everything before it is applied
 }
 
+// run applies the batches it receives until the channel is closed.
 func (w *worker) run() {
 	for msg := range w.in {
 		for i := range msg.events {
@@ -348,6 +354,7 @@ func (w *worker) run() {
 	}
 }
 
+// newBatch returns an applied batch for reuse, or a new one.
 func (w *worker) newBatch(size int) []event {
 	select {
 	case b := <-w.free:
