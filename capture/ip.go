@@ -64,20 +64,13 @@ func (d *Decoder) decodeIPv4(data []byte, wire, depth int) error {
 			}
 		} else {
 			whole, done, err := d.frag.addIPv4(d.ts, data[:total], hl, fragOff, fragField&0x2000 != 0)
-			if err != nil {
-				d.stats.FragmentsDropped++
+			if ok, err := d.fragmentDone(done, err); !ok {
 				return err
 			}
-			if !done {
-				return nil
-			}
-			d.stats.Reassembled++
 			data = whole
 			total = len(whole)
 			ipLen = uint32(total)
 			hl = int(data[0]&0x0f) * 4
-			d.missing = 0
-			d.full = true
 		}
 	}
 	ip := ipHeader{
@@ -186,21 +179,14 @@ func (d *Decoder) decodeIPv6(data []byte, wire, depth int) error {
 				continue
 			}
 			whole, unfrag, fragNext, done, err := d.frag.addIPv6(d.ts, data[:total], off, fragOff, more)
-			if err != nil {
-				d.stats.FragmentsDropped++
+			if ok, err := d.fragmentDone(done, err); !ok {
 				return err
 			}
-			if !done {
-				return nil
-			}
-			d.stats.Reassembled++
 			// whole is the unfragmentable part of the first fragment
 			// (without the fragment header) followed by the reassembled
 			// payload; its payload length field has been fixed up.
 			data = whole
 			total = len(whole)
-			d.missing = 0
-			d.full = true
 			ip.ipLen = uint32(total)
 			next = fragNext
 			off = unfrag
@@ -442,4 +428,20 @@ func transportChecksum(ip *ipHeader, proto uint8, seg []byte) uint32 {
 	sum += uint32(len(seg)) >> 16
 	sum = checksumAdd(sum, seg)
 	return checksumFold(sum)
+}
+
+// fragmentDone counts what adding a fragment gave: ok is false when the
+// fragment was dropped (err) or its datagram is not complete yet. A
+// completed datagram is whole and fully captured.
+func (d *Decoder) fragmentDone(done bool, err error) (ok bool, _ error) {
+	if err != nil {
+		d.stats.FragmentsDropped++
+		return false, err
+	}
+	if !done {
+		return false, nil
+	}
+	d.stats.Reassembled++
+	d.missing, d.full = 0, true
+	return true, nil
 }
