@@ -162,29 +162,9 @@ func appendFieldsJSON(b []byte, r *aggregate.Interval, fields []field, zeekNames
 			b = appendKey(b, name)
 			b = appendJSONFloat(b, v)
 		case kindPorts:
-			b = appendKey(b, name)
-			b = append(b, '[')
-			for j, p := range f.ports(r) {
-				if j > 0 {
-					b = append(b, ',')
-				}
-				b = append(b, '"')
-				b = p.AppendText(b)
-				b = append(b, '"')
-			}
-			b = append(b, ']')
+			b = appendStringArray(appendKey(b, name), f.ports(r), aggregate.PortKey.AppendText)
 		case kindAddrs:
-			b = appendKey(b, name)
-			b = append(b, '[')
-			for j, a := range f.addrs(r) {
-				if j > 0 {
-					b = append(b, ',')
-				}
-				b = append(b, '"')
-				b = a.AppendTo(b)
-				b = append(b, '"')
-			}
-			b = append(b, ']')
+			b = appendStringArray(appendKey(b, name), f.addrs(r), netip.Addr.AppendTo)
 		}
 	}
 	return b
@@ -392,4 +372,19 @@ func appendEpoch(b []byte, t time.Time) []byte {
 		frac /= 10
 	}
 	return append(b, d[:]...)
+}
+
+// appendStringArray appends items as a JSON array of strings, each written
+// by appendText (port keys and addresses need no escaping).
+func appendStringArray[T any](b []byte, items []T, appendText func(T, []byte) []byte) []byte {
+	b = append(b, '[')
+	for j, item := range items {
+		if j > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '"')
+		b = appendText(item, b)
+		b = append(b, '"')
+	}
+	return append(b, ']')
 }
