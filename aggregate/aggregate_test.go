@@ -2,6 +2,7 @@ package aggregate_test
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"net/netip"
 	"reflect"
@@ -177,10 +178,10 @@ func TestUpdateRules(t *testing.T) {
 		InternalOriginatingPacketsReceived:    1,
 	}
 	want1.Services[aggregate.SSL] = aggregate.ServiceCounts{ClientConnections: 1,
-		PCR: aggregate.PCR{Count: 1, Sum: -0.5, Min: -0.5, Max: -0.5}}
+		PCR: pcrOf(-0.5)}
 	// dns: +1 (40/0), -0.5 (30/90), +1 (50/0)
 	want1.Services[aggregate.DNS] = aggregate.ServiceCounts{ClientConnections: 3,
-		PCR: aggregate.PCR{Count: 3, Sum: 1.5, Min: -0.5, Max: 1}}
+		PCR: pcrOf(1, -0.5, 1)}
 	if !reflect.DeepEqual(r1.Counts, want1) {
 		t.Errorf("10.0.0.1 counts:\n got %+v\nwant %+v", r1.Counts, want1)
 	}
@@ -431,25 +432,46 @@ func TestWholeInputWindow(t *testing.T) {
 	}
 }
 
-func TestMaxSetSize(t *testing.T) {
-	var specs []connSpec
-	for i := range 5 {
-		specs = append(specs, connSpec{orig: "10.0.0.1", resp: fmt.Sprintf("8.8.8.%d", i+1), rport: uint16(100 + i), state: "SF"})
+// pcrOf returns the PCR statistics of the samples.
+func pcrOf(samples ...float64) aggregate.PCR {
+	var p aggregate.PCR
+	for _, v := range samples {
+		p.Add(v)
 	}
-	col := run(t, aggregate.Config{MaxSetSize: 2}, specs)
-	r := col.find(t, "10.0.0.1")
-	if len(r.ExternalPorts) != 2 || r.ExternalPortCount != 5 || len(r.ExternalHosts) != 2 || r.ExternalHostCount != 5 {
-		t.Fatalf("cap: %d ports (count %d), %d hosts (count %d)", len(r.ExternalPorts), r.ExternalPortCount,
-			len(r.ExternalHosts), r.ExternalHostCount)
+	return p
+}
+
+// TestPCRSumIsOrderIndependent adds the same samples in many orders, and
+// merged from parts: the statistics, average included, are bit for bit the
+// same.
+func TestPCRSumIsOrderIndependent(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	samples := make([]float64, 1000)
+	for i := range samples {
+		ob, rb := float64(rng.IntN(1<<20)), float64(rng.IntN(1<<20)+1)
+		samples[i] = (ob - rb) / (ob + rb)
 	}
-	if r.Cut != aggregate.ExternalPortsCut|aggregate.ExternalHostsCut {
-		t.Errorf("cut flags %b", r.Cut)
+	want := pcrOf(samples...)
+	var floatSum float64
+	for _, v := range samples {
+		floatSum += v
 	}
-	if r.ExternalPorts[0].String() != "100/tcp" || r.ExternalHosts[1].String() != "8.8.8.2" {
-		t.Errorf("cut arrays keep the first sorted members: %v %v", r.ExternalPorts, r.ExternalHosts)
+	if d := math.Abs(want.Average() - floatSum/1000); d > 1e-12 {
+		t.Fatalf("fixed-point average %v is not the float average %v", want.Average(), floatSum/1000)
 	}
-	if _, err := aggregate.New(aggregate.Config{MaxSetSize: -1}, &collector{}); err == nil {
-		t.Error("negative max set size accepted")
+	for trial := range 20 {
+		rng.Shuffle(len(samples), func(i, j int) { samples[i], samples[j] = samples[j], samples[i] })
+		cut := rng.IntN(len(samples))
+		a, b := pcrOf(samples[:cut]...), pcrOf(samples[cut:]...)
+		b.Merge(&a)
+		if b != want || math.Float64bits(b.Average()) != math.Float64bits(want.Average()) {
+			t.Fatalf("trial %d: %+v (average %v), want %+v (average %v)", trial, b, b.Average(), want, want.Average())
+		}
+	}
+	var empty aggregate.PCR
+	empty.Merge(&want)
+	if empty != want {
+		t.Fatalf("merge into empty: %+v", empty)
 	}
 }
 
@@ -498,7 +520,7 @@ func randomConns(n int, seed uint64) []*flow.Conn {
 
 func encodeAll(t *testing.T, cfg aggregate.Config, conns []*flow.Conn) []string {
 	t.Helper()
-	col := &jsonCollector{enc: emit.NewEncoder(emit.FormatJSON)}
+	col := &jsonCollector{enc: emit.NewEncoder(emit.FormatJSON, emit.EncoderOptions{})}
 	a, err := aggregate.New(cfg, col)
 	if err != nil {
 		t.Fatal(err)
@@ -524,7 +546,7 @@ func TestShardsIdentical(t *testing.T) {
 	conns := randomConns(20000, 1)
 	for _, iv := range []time.Duration{0, time.Minute} {
 		base := aggregate.Config{Interval: iv, Mode: aggregate.ModeLocalNeighbors,
-			NeighborNets: mustNets(t, "2001:4860::/32"), MaxSetSize: 25}
+			NeighborNets: mustNets(t, "2001:4860::/32")}
 		want := encodeAll(t, base, conns)
 		if len(want) < 100 {
 			t.Fatalf("only %d records", len(want))

@@ -58,9 +58,6 @@ func New(cfg Config, out Output) (*Aggregator, error) {
 	if cfg.Interval < 0 {
 		return nil, fmt.Errorf("aggregate: negative interval %v", cfg.Interval)
 	}
-	if cfg.MaxSetSize < 0 {
-		return nil, fmt.Errorf("aggregate: negative max set size %d", cfg.MaxSetSize)
-	}
 	if cfg.ForwarderType == "" {
 		cfg.ForwarderType = "zeek"
 	}
@@ -72,7 +69,7 @@ func New(cfg Config, out Output) (*Aggregator, error) {
 		cfg: cfg,
 		mon: newMonitor(&cfg),
 		md: meta{hostname: cfg.NodeHostname, ip: cfg.NodeIPAddress, tag: cfg.OriginatingAgentTag,
-			forwarder: cfg.ForwarderType, maxSet: cfg.MaxSetSize},
+			forwarder: cfg.ForwarderType},
 		out:    out,
 		iv:     int64(cfg.Interval),
 		shards: make([]*shard, n),

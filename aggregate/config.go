@@ -50,7 +50,7 @@ func (m Mode) String() string {
 
 // Config configures an Aggregator. The zero value works: one window over
 // the whole input, mode local, local networks = Zeek's private address
-// space, one shard, no cap on set arrays.
+// space, one shard.
 type Config struct {
 	// Interval is the window length; 0 means one window over the whole
 	// input (start = first network time seen, end = last).
@@ -69,9 +69,6 @@ type Config struct {
 	// BatchSize is the number of connections sent to a shard at once
 	// (default 256).
 	BatchSize int
-	// MaxSetSize caps each unique-set array of a record (0: no cap). The
-	// counts stay exact; Interval.Cut flags the cut arrays.
-	MaxSetSize int
 
 	// Record metadata copied into every Interval.
 	NodeHostname        string

@@ -64,8 +64,8 @@ func FuzzAdd(f *testing.F) {
 		}
 		var outs [2][]string
 		for k, shards := range []int{1, 3} {
-			col := &jsonCollector{enc: emit.NewEncoder(emit.FormatZeek)}
-			a, err := aggregate.New(aggregate.Config{Interval: 10 * time.Second, Shards: shards, MaxSetSize: 3}, col)
+			col := &jsonCollector{enc: emit.NewEncoder(emit.FormatZeek, emit.EncoderOptions{MaxSetSize: 3})}
+			a, err := aggregate.New(aggregate.Config{Interval: 10 * time.Second, Shards: shards}, col)
 			if err != nil {
 				t.Fatal(err)
 			}

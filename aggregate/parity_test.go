@@ -151,7 +151,7 @@ func runParity(t *testing.T, dir string, shards int) (records, exact, fieldMisma
 	if err != nil {
 		t.Fatalf("%s: %v", dir, err)
 	}
-	col := &jsonCollector{enc: emit.NewEncoder(emit.FormatJSON)}
+	col := &jsonCollector{enc: emit.NewEncoder(emit.FormatJSON, emit.EncoderOptions{})}
 	agg, err := aggregate.New(aggregate.Config{LocalNets: localNets(t, rows), Shards: shards, BatchSize: 3}, col)
 	if err != nil {
 		t.Fatal(err)

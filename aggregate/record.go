@@ -12,6 +12,7 @@
 package aggregate
 
 import (
+	"math"
 	"net/netip"
 	"strconv"
 	"time"
@@ -89,9 +90,13 @@ func (k PortKey) String() string { return string(k.AppendText(nil)) }
 
 // PCR holds the producer/consumer ratio statistics of one service's client
 // connections. Count 0 means no sample: the statistics are unset.
+//
+// Every field combines exactly and in any order (counts and sums add,
+// min/max combine), so partial statistics merged from several workers,
+// shards or sensors equal those of one accumulator that saw every sample.
 type PCR struct {
 	Count    uint64
-	Sum      float64
+	Sum      FixedSum
 	Min, Max float64
 }
 
@@ -100,10 +105,11 @@ func (p *PCR) Average() float64 {
 	if p.Count == 0 {
 		return 0
 	}
-	return p.Sum / float64(p.Count)
+	return p.Sum.Float64() / float64(p.Count)
 }
 
-func (p *PCR) add(v float64) {
+// Add adds one sample v (a PCR, in [−1, 1]).
+func (p *PCR) Add(v float64) {
 	if p.Count == 0 || v < p.Min {
 		p.Min = v
 	}
@@ -111,7 +117,55 @@ func (p *PCR) add(v float64) {
 		p.Max = v
 	}
 	p.Count++
-	p.Sum += v
+	p.Sum.Add(v)
+}
+
+// Merge adds the samples of q.
+func (p *PCR) Merge(q *PCR) {
+	if q.Count == 0 {
+		return
+	}
+	if p.Count == 0 || q.Min < p.Min {
+		p.Min = q.Min
+	}
+	if p.Count == 0 || q.Max > p.Max {
+		p.Max = q.Max
+	}
+	p.Count += q.Count
+	p.Sum.Hi += q.Sum.Hi
+	p.Sum.Lo += q.Sum.Lo
+}
+
+// FixedSum is an exact sum of values in [−1, 1] in fixed point, so that
+// it does not depend on the order of the additions (a float64 sum does,
+// in its last bits). Each value v is rounded once to an integer
+// x = round(v·2⁶²) and split into x = Hi·2³² + Lo with 0 ≤ Lo < 2³²; the
+// sum keeps the two parts' sums apart: Hi as a signed and Lo as an
+// unsigned 64-bit integer, exact for up to 2³² values. Two FixedSums
+// combine by adding Hi to Hi and Lo to Lo (a database's sum() does the
+// same). The value is (Hi·2³² + Lo)·2⁻⁶²; Float64 gives it.
+type FixedSum struct {
+	Hi int64
+	Lo uint64
+}
+
+// fixedScale is 2⁶², the fixed-point unit of FixedSum.
+const fixedScale = 1 << 62
+
+// Add adds v, which must be in [−1, 1].
+func (s *FixedSum) Add(v float64) {
+	x := int64(math.Round(v * fixedScale))
+	s.Hi += x >> 32
+	s.Lo += uint64(x) & 0xffffffff
+}
+
+// Float64 is the sum's value: with the carry of Lo moved into Hi,
+// (float64(Hi)·2³² + float64(Lo mod 2³²))·2⁻⁶², in this order of float64
+// operations (a merge in SQL computes the same expression).
+func (s *FixedSum) Float64() float64 {
+	hi := s.Hi + int64(s.Lo>>32)
+	lo := s.Lo & 0xffffffff
+	return (float64(hi)*(1<<32) + float64(lo)) / fixedScale
 }
 
 // ServiceCounts are the per-service counters of one address.
@@ -150,23 +204,10 @@ type Counts struct {
 	Services [NumServices]ServiceCounts
 }
 
-// SetFlags marks unique-set arrays cut by the max-set-size cap.
-type SetFlags uint8
-
-// One flag per unique set.
-const (
-	ExternalPortsCut SetFlags = 1 << iota
-	ExternalHostsCut
-	ExternalClientsCut
-	InternalPortsCut
-	InternalHostsCut
-	InternalClientsCut
-)
-
 // Interval is the record of one monitored address over one window: every
-// field of spec/interval.md §3. Unique sets are sorted by their text form
-// (as the expected records are); their counts are exact even when the
-// arrays were cut (Cut says which).
+// field of spec/interval.md §3. Unique sets are whole (an encoder may cap
+// the arrays it writes; the counts are the sets' sizes) and sorted by their
+// text form, as the expected records are.
 type Interval struct {
 	Address            netip.Addr
 	StartTime, EndTime time.Time
@@ -186,8 +227,6 @@ type Interval struct {
 	InternalHostCount   uint64
 	InternalClients     []netip.Addr
 	InternalClientCount uint64
-
-	Cut SetFlags
 
 	NodeHostname        string
 	NodeIPAddress       string

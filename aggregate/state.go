@@ -301,7 +301,7 @@ func (s *shard) apply(ev *event) {
 			if ev.services&(1<<sv) != 0 {
 				h.Services[sv].ClientConnections++
 				if ev.flags&evPCR != 0 {
-					h.Services[sv].PCR.add(ev.pcr)
+					h.Services[sv].PCR.Add(ev.pcr)
 				}
 			}
 		}
@@ -329,7 +329,6 @@ func (s *shard) apply(ev *event) {
 // meta is the per-record metadata.
 type meta struct {
 	hostname, ip, tag, forwarder string
-	maxSet                       int
 }
 
 // sortStates orders the shard's states by address (s.order).
@@ -350,20 +349,12 @@ func (s *shard) fill(r *Interval, i int32, start, end time.Time, md *meta) {
 	r.Counts = h.Counts
 	r.NodeHostname, r.NodeIPAddress = md.hostname, md.ip
 	r.OriginatingAgentTag, r.EventType, r.ForwarderType = md.tag, EventType, md.forwarder
-	r.Cut = 0
-	var cut bool
-	r.ExternalPorts, r.ExternalPortCount, cut = portList(r.ExternalPorts[:0], &h.extPorts, md.maxSet)
-	r.Cut |= flagIf(cut, ExternalPortsCut)
-	r.InternalPorts, r.InternalPortCount, cut = portList(r.InternalPorts[:0], &h.intPorts, md.maxSet)
-	r.Cut |= flagIf(cut, InternalPortsCut)
-	r.ExternalHosts, r.ExternalHostCount, cut = s.addrList(r.ExternalHosts[:0], &h.extHosts, md.maxSet)
-	r.Cut |= flagIf(cut, ExternalHostsCut)
-	r.ExternalClients, r.ExternalClientCount, cut = s.addrList(r.ExternalClients[:0], &h.extClients, md.maxSet)
-	r.Cut |= flagIf(cut, ExternalClientsCut)
-	r.InternalHosts, r.InternalHostCount, cut = s.addrList(r.InternalHosts[:0], &h.intHosts, md.maxSet)
-	r.Cut |= flagIf(cut, InternalHostsCut)
-	r.InternalClients, r.InternalClientCount, cut = s.addrList(r.InternalClients[:0], &h.intClients, md.maxSet)
-	r.Cut |= flagIf(cut, InternalClientsCut)
+	r.ExternalPorts, r.ExternalPortCount = portList(r.ExternalPorts[:0], &h.extPorts)
+	r.InternalPorts, r.InternalPortCount = portList(r.InternalPorts[:0], &h.intPorts)
+	r.ExternalHosts, r.ExternalHostCount = s.addrList(r.ExternalHosts[:0], &h.extHosts)
+	r.ExternalClients, r.ExternalClientCount = s.addrList(r.ExternalClients[:0], &h.extClients)
+	r.InternalHosts, r.InternalHostCount = s.addrList(r.InternalHosts[:0], &h.intHosts)
+	r.InternalClients, r.InternalClientCount = s.addrList(r.InternalClients[:0], &h.intClients)
 }
 
 func (s *shard) reset() {
@@ -380,42 +371,26 @@ func (s *shard) reset() {
 	s.v6addrs = s.v6addrs[:0]
 }
 
-func flagIf(b bool, f SetFlags) SetFlags {
-	if b {
-		return f
-	}
-	return 0
-}
-
-// portList fills dst with the members of bm sorted by their text form and
-// cut to max (0: no cap); it returns the list, the exact count and whether
-// it was cut. dst is never nil, so an empty set encodes as [].
-func portList(dst []PortKey, set *u32set, max int) ([]PortKey, uint64, bool) {
+// portList fills dst with the members of set sorted by their text form and
+// returns it with the set's size. dst is never nil, so an empty set encodes
+// as [].
+func portList(dst []PortKey, set *u32set) ([]PortKey, uint64) {
 	if dst == nil {
 		dst = []PortKey{}
-	}
-	n := set.len()
-	if n == 0 {
-		return dst, 0, false
 	}
 	set.iterate(func(x uint32) bool {
 		dst = append(dst, PortKey(x))
 		return true
 	})
 	slices.SortFunc(dst, comparePortText)
-	if max > 0 && len(dst) > max {
-		return dst[:max], n, true
-	}
-	return dst, n, false
+	return dst, uint64(len(dst))
 }
 
-func (s *shard) addrList(dst []netip.Addr, set *addrSet, max int) ([]netip.Addr, uint64, bool) {
+// addrList fills dst with the members of set sorted by their text form and
+// returns it with the set's size.
+func (s *shard) addrList(dst []netip.Addr, set *addrSet) ([]netip.Addr, uint64) {
 	if dst == nil {
 		dst = []netip.Addr{}
-	}
-	n := set.len()
-	if n == 0 {
-		return dst, 0, false
 	}
 	set.v4.iterate(func(v uint32) bool {
 		dst = append(dst, netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}))
@@ -426,10 +401,7 @@ func (s *shard) addrList(dst []netip.Addr, set *addrSet, max int) ([]netip.Addr,
 		return true
 	})
 	slices.SortFunc(dst, compareAddrText)
-	if max > 0 && len(dst) > max {
-		return dst[:max], n, true
-	}
-	return dst, n, false
+	return dst, uint64(len(dst))
 }
 
 // comparePortText orders port keys as their text ("1000/tcp" < "53/udp").

@@ -9,7 +9,7 @@ import (
 // Writer.Delivery reports a remote sink's totals after a window, and
 // nothing for local sinks.
 func TestWriterDelivery(t *testing.T) {
-	if _, ok := NewWriter(NewStreamSink(&bytes.Buffer{}), NewEncoder(FormatJSON)).Delivery(); ok {
+	if _, ok := NewWriter(NewStreamSink(&bytes.Buffer{}), NewEncoder(FormatJSON, EncoderOptions{})).Delivery(); ok {
 		t.Error("a stream sink reports delivery totals")
 	}
 	recs := testRecords(20, time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC))
@@ -21,7 +21,7 @@ func TestWriterDelivery(t *testing.T) {
 	cluster := newKafkaCluster(t)
 	sinks := map[string]Sink{"elasticsearch": esSink, "kafka": newTestKafkaSink(t, cluster, KafkaConfig{Format: FormatJSON})}
 	for name, sink := range sinks {
-		w := NewWriter(sink, NewEncoder(FormatJSON))
+		w := NewWriter(sink, NewEncoder(FormatJSON, EncoderOptions{}))
 		for i := range recs {
 			if err := w.WriteInterval(&recs[i]); err != nil {
 				t.Fatal(err)

@@ -241,7 +241,7 @@ func TestElasticsearchDeliversEveryRecordOnce(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			w := NewWriter(sink, NewEncoder(tc.format))
+			w := NewWriter(sink, NewEncoder(tc.format, EncoderOptions{}))
 			want := map[string]string{}
 			for _, end := range []time.Time{day1, day2} {
 				recs := testRecords(50, end)
@@ -277,7 +277,7 @@ func TestElasticsearchDeliversEveryRecordOnce(t *testing.T) {
 // writeLines writes n records through a Writer and syncs.
 func writeWindow(t *testing.T, sink Sink, format Format, recs []aggregate.Interval) (map[string]string, error) {
 	t.Helper()
-	w := NewWriter(sink, NewEncoder(format))
+	w := NewWriter(sink, NewEncoder(format, EncoderOptions{}))
 	want := map[string]string{}
 	for i := range recs {
 		if err := w.WriteInterval(&recs[i]); err != nil {
@@ -446,7 +446,7 @@ func TestElasticsearchCloseFlushesTheRest(t *testing.T) {
 	}
 	var enc bytes.Buffer
 	recs := testRecords(5, time.Date(2026, 11, 27, 4, 0, 0, 0, time.UTC))
-	e := NewEncoder(FormatDynamite)
+	e := NewEncoder(FormatDynamite, EncoderOptions{})
 	for i := range recs {
 		enc.Write(e.Append(nil, &recs[i]))
 	}
@@ -677,7 +677,7 @@ func BenchmarkElasticsearchSink(b *testing.B) {
 			}
 			recs := testRecords(1000, time.Date(2026, 11, 27, 4, 0, 0, 0, time.UTC))
 			full := sampleRecords()[0]
-			enc := NewEncoder(format)
+			enc := NewEncoder(format, EncoderOptions{})
 			lines := make([][]byte, len(recs))
 			for i := range recs {
 				if i%2 == 0 { // half the records with every field

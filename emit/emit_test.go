@@ -31,13 +31,12 @@ func sampleRecords() []aggregate.Interval {
 	end := start.Add(5 * time.Minute)
 	full := aggregate.Interval{
 		Address: netip.MustParseAddr("10.0.0.1"), StartTime: start, EndTime: end,
-		ExternalPorts: []aggregate.PortKey{pk(6, 443), pk(17, 53), pk(6, 8080)}, ExternalPortCount: 3,
-		ExternalHosts: []netip.Addr{netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("8.8.8.8")}, ExternalHostCount: 7,
+		ExternalPorts: []aggregate.PortKey{pk(6, 443), pk(17, 53)}, ExternalPortCount: 2,
+		ExternalHosts: []netip.Addr{netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("8.8.8.8"), netip.MustParseAddr("9.9.9.9")}, ExternalHostCount: 7,
 		ExternalClients: []netip.Addr{netip.MustParseAddr("1.2.3.4")}, ExternalClientCount: 1,
 		InternalPorts: []aggregate.PortKey{pk(1, 0), pk(89, 0)}, InternalPortCount: 2,
 		InternalHosts: []netip.Addr{netip.MustParseAddr("10.0.0.2")}, InternalHostCount: 1,
 		InternalClients: []netip.Addr{}, InternalClientCount: 0,
-		Cut:          aggregate.ExternalHostsCut,
 		NodeHostname: `sensor "one"`, NodeIPAddress: "192.0.2.10", OriginatingAgentTag: "lab\tagent<1>",
 		EventType: aggregate.EventType, ForwarderType: "zeek",
 	}
@@ -64,7 +63,7 @@ func sampleRecords() []aggregate.Interval {
 	full.InternalOriginatingPacketsReceived = 44
 	for s := aggregate.Service(0); s < aggregate.NumServices; s++ {
 		full.Services[s] = aggregate.ServiceCounts{ClientConnections: uint64(s) + 1, ServerConnections: uint64(s) + 2,
-			PCR: aggregate.PCR{Count: 3, Sum: -0.13230081676683622 * 3, Min: -0.7380952380952381, Max: 1}}
+			PCR: pcr3(-0.7380952380952381, 0.34, 1)}
 	}
 	bare := aggregate.Interval{
 		Address: netip.MustParseAddr("fe80::a667:6ff:fef7:ec54"), StartTime: start.Add(123456 * time.Microsecond), EndTime: end,
@@ -76,10 +75,23 @@ func sampleRecords() []aggregate.Interval {
 	return []aggregate.Interval{full, bare}
 }
 
+// sampleMaxSet is the set cap of the sample encodings: it cuts the full
+// record's external hosts (three members) and nothing else.
+const sampleMaxSet = 2
+
+// pcr3 returns the PCR statistics of three samples.
+func pcr3(a, b, c float64) aggregate.PCR {
+	var p aggregate.PCR
+	p.Add(a)
+	p.Add(b)
+	p.Add(c)
+	return p
+}
+
 func encodeSample(t *testing.T, f Format) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	w := NewWriter(NewStreamSink(&buf), NewEncoder(f))
+	w := NewWriter(NewStreamSink(&buf), NewEncoder(f, EncoderOptions{MaxSetSize: sampleMaxSet}))
 	w.SetClock(fixedClock)
 	recs := sampleRecords()
 	for i := range recs {
@@ -133,7 +145,7 @@ func TestJSONIsValidAndComplete(t *testing.T) {
 	// Every key of the expected records, plus the record metadata.
 	keys := []string{"address", "start_time", "end_time", "interval_size", "node_hostname", "node_ip_address",
 		"originating_agent_tag", "event_type", "forwarder_type"}
-	for _, f := range recordFields() {
+	for _, f := range recordFields(0) {
 		keys = append(keys, f.json)
 	}
 	for _, k := range keys {
@@ -259,7 +271,7 @@ func TestZeekLog(t *testing.T) {
 	for i, f := range fields {
 		col[f] = i
 	}
-	if rows[1][col["pcr_dns_avg"]] != "-" || rows[1][col["ext_ports"]] != "(empty)" || rows[0][col["ext_ports"]] != "443/tcp,53/udp,8080/tcp" {
+	if rows[1][col["pcr_dns_avg"]] != "-" || rows[1][col["ext_ports"]] != "(empty)" || rows[0][col["ext_ports"]] != "443/tcp,53/udp" {
 		t.Errorf("unset/empty/set columns: %q %q %q", rows[1][col["pcr_dns_avg"]], rows[1][col["ext_ports"]], rows[0][col["ext_ports"]])
 	}
 	if rows[1][col["starttime"]] != "1795748400.123456" {
@@ -285,7 +297,7 @@ func TestParseFormat(t *testing.T) {
 func TestEncodersDoNotAllocate(t *testing.T) {
 	recs := sampleRecords()
 	for _, f := range []Format{FormatJSON, FormatDynamite, FormatZeek} {
-		enc := NewEncoder(f)
+		enc := NewEncoder(f, EncoderOptions{})
 		buf := make([]byte, 0, 1<<16)
 		allocs := testing.AllocsPerRun(100, func() {
 			buf = enc.Append(buf[:0], &recs[0])
@@ -334,7 +346,7 @@ func TestFileRotation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := NewWriter(sink, NewEncoder(FormatZeek))
+	w := NewWriter(sink, NewEncoder(FormatZeek, EncoderOptions{}))
 	w.SetClock(func() time.Time { return now })
 	recs := sampleRecords()
 	written := 0
@@ -393,7 +405,7 @@ func TestReopen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := NewWriter(sink, NewEncoder(FormatJSON))
+	w := NewWriter(sink, NewEncoder(FormatJSON, EncoderOptions{}))
 	recs := sampleRecords()
 	w.WriteInterval(&recs[0])
 	if err := w.Flush(); err != nil {
@@ -445,7 +457,7 @@ func BenchmarkEncode(b *testing.B) {
 	recs := sampleRecords()
 	for _, f := range []Format{FormatJSON, FormatDynamite, FormatZeek} {
 		b.Run(f.String(), func(b *testing.B) {
-			enc := NewEncoder(f)
+			enc := NewEncoder(f, EncoderOptions{})
 			buf := make([]byte, 0, 1<<16)
 			b.ReportAllocs()
 			for i := 0; b.Loop(); i++ {

@@ -57,15 +57,25 @@ type Encoder interface {
 	Footer(dst []byte, now time.Time) []byte
 }
 
+// EncoderOptions configure an encoder. The zero value writes every set
+// whole.
+type EncoderOptions struct {
+	// MaxSetSize caps each unique-set array written (0: no cap): the
+	// first MaxSetSize members in text order are written, the count
+	// fields stay the sets' sizes and truncated_sets names the cut sets.
+	MaxSetSize int
+}
+
 // NewEncoder returns the encoder of format f.
-func NewEncoder(f Format) Encoder {
+func NewEncoder(f Format, opt EncoderOptions) Encoder {
+	fs := recordFields(opt.MaxSetSize)
 	switch f {
 	case FormatDynamite:
-		return &DynamiteEncoder{fields: recordFields()}
+		return &DynamiteEncoder{fields: fs}
 	case FormatZeek:
-		return &ZeekEncoder{fields: recordFields()}
+		return &ZeekEncoder{fields: fs}
 	}
-	return &JSONEncoder{fields: recordFields()}
+	return &JSONEncoder{fields: fs}
 }
 
 // truncatedKey names the list of unique sets whose arrays were cut.
@@ -162,27 +172,27 @@ func appendFieldsJSON(b []byte, r *aggregate.Interval, fields []field, zeekNames
 			b = appendKey(b, name)
 			b = appendJSONFloat(b, v)
 		case kindPorts:
-			b = appendStringArray(appendKey(b, name), f.ports(r), aggregate.PortKey.AppendText)
+			b = appendStringArray(appendKey(b, name), f.setPorts(r), aggregate.PortKey.AppendText)
 		case kindAddrs:
-			b = appendStringArray(appendKey(b, name), f.addrs(r), netip.Addr.AppendTo)
+			b = appendStringArray(appendKey(b, name), f.setAddrs(r), netip.Addr.AppendTo)
 		}
 	}
 	return b
 }
 
+// appendTruncatedJSON appends truncated_sets, the names of the sets whose
+// arrays were cut, when there is one.
 func appendTruncatedJSON(b []byte, r *aggregate.Interval, fields []field, zeekNames bool) []byte {
-	if r.Cut == 0 {
-		return b
-	}
-	b = appendKey(b, truncatedKey)
-	b = append(b, '[')
 	first := true
 	for i := range fields {
 		f := &fields[i]
-		if f.cut == 0 || r.Cut&f.cut == 0 {
+		if !f.isCut(r) {
 			continue
 		}
-		if !first {
+		if first {
+			b = appendKey(b, truncatedKey)
+			b = append(b, '[')
+		} else {
 			b = append(b, ',')
 		}
 		first = false
@@ -191,6 +201,9 @@ func appendTruncatedJSON(b []byte, r *aggregate.Interval, fields []field, zeekNa
 			name = f.zeek
 		}
 		b = appendJSONString(b, name)
+	}
+	if first {
+		return b
 	}
 	return append(b, ']')
 }
@@ -312,7 +325,7 @@ func (e *ZeekEncoder) Append(b []byte, r *aggregate.Interval) []byte {
 				b = append(b, '-')
 			}
 		case kindPorts:
-			ps := f.ports(r)
+			ps := f.setPorts(r)
 			if len(ps) == 0 {
 				b = append(b, "(empty)"...)
 			}
@@ -323,7 +336,7 @@ func (e *ZeekEncoder) Append(b []byte, r *aggregate.Interval) []byte {
 				b = p.AppendText(b)
 			}
 		case kindAddrs:
-			as := f.addrs(r)
+			as := f.setAddrs(r)
 			if len(as) == 0 {
 				b = append(b, "(empty)"...)
 			}
@@ -336,21 +349,20 @@ func (e *ZeekEncoder) Append(b []byte, r *aggregate.Interval) []byte {
 		}
 	}
 	b = append(b, '\t')
-	if r.Cut == 0 {
-		b = append(b, "(empty)"...)
-	} else {
-		first := true
-		for i := range e.fields {
-			f := &e.fields[i]
-			if f.cut == 0 || r.Cut&f.cut == 0 {
-				continue
-			}
-			if !first {
-				b = append(b, ',')
-			}
-			first = false
-			b = append(b, f.zeek...)
+	first := true
+	for i := range e.fields {
+		f := &e.fields[i]
+		if !f.isCut(r) {
+			continue
 		}
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+		b = append(b, f.zeek...)
+	}
+	if first {
+		b = append(b, "(empty)"...)
 	}
 	return append(b, '\n')
 }

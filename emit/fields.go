@@ -39,7 +39,8 @@ type field struct {
 	svc        aggregate.Service
 	ports      func(r *aggregate.Interval) []aggregate.PortKey
 	addrs      func(r *aggregate.Interval) []netip.Addr
-	cut        aggregate.SetFlags
+	// maxSet caps the arrays of a set field (0: no cap).
+	maxSet int
 }
 
 func countField(json, zeek string, f func(r *aggregate.Interval) uint64) field {
@@ -47,8 +48,9 @@ func countField(json, zeek string, f func(r *aggregate.Interval) uint64) field {
 }
 
 // recordFields lists the fields in the order of the expected records
-// (testdata/zeek/*/netbase.expected.jsonl), with their netbase names.
-func recordFields() []field {
+// (testdata/zeek/*/netbase.expected.jsonl), with their netbase names; set
+// arrays are capped at maxSet members (0: no cap).
+func recordFields(maxSet int) []field {
 	fs := []field{
 		countField("internal_port_count", "int_port_cnt", func(r *aggregate.Interval) uint64 { return r.InternalPortCount }),
 		countField("internal_host_count", "int_host_cnt", func(r *aggregate.Interval) uint64 { return r.InternalHostCount }),
@@ -89,20 +91,52 @@ func recordFields() []field {
 		)
 	}
 	fs = append(fs,
-		field{json: "internal_ports", zeek: "int_ports", kind: kindPorts, cut: aggregate.InternalPortsCut,
+		field{json: "internal_ports", zeek: "int_ports", kind: kindPorts, maxSet: maxSet,
 			ports: func(r *aggregate.Interval) []aggregate.PortKey { return r.InternalPorts }},
-		field{json: "internal_hosts", zeek: "int_hosts", kind: kindAddrs, cut: aggregate.InternalHostsCut,
+		field{json: "internal_hosts", zeek: "int_hosts", kind: kindAddrs, maxSet: maxSet,
 			addrs: func(r *aggregate.Interval) []netip.Addr { return r.InternalHosts }},
-		field{json: "external_ports", zeek: "ext_ports", kind: kindPorts, cut: aggregate.ExternalPortsCut,
+		field{json: "external_ports", zeek: "ext_ports", kind: kindPorts, maxSet: maxSet,
 			ports: func(r *aggregate.Interval) []aggregate.PortKey { return r.ExternalPorts }},
-		field{json: "external_hosts", zeek: "ext_hosts", kind: kindAddrs, cut: aggregate.ExternalHostsCut,
+		field{json: "external_hosts", zeek: "ext_hosts", kind: kindAddrs, maxSet: maxSet,
 			addrs: func(r *aggregate.Interval) []netip.Addr { return r.ExternalHosts }},
-		field{json: "internal_clients", zeek: "int_clients", kind: kindAddrs, cut: aggregate.InternalClientsCut,
+		field{json: "internal_clients", zeek: "int_clients", kind: kindAddrs, maxSet: maxSet,
 			addrs: func(r *aggregate.Interval) []netip.Addr { return r.InternalClients }},
-		field{json: "external_clients", zeek: "ext_clients", kind: kindAddrs, cut: aggregate.ExternalClientsCut,
+		field{json: "external_clients", zeek: "ext_clients", kind: kindAddrs, maxSet: maxSet,
 			addrs: func(r *aggregate.Interval) []netip.Addr { return r.ExternalClients }},
 	)
 	return fs
+}
+
+// setPorts returns the port array to write, capped.
+func (f *field) setPorts(r *aggregate.Interval) []aggregate.PortKey {
+	return capped(f.ports(r), f.maxSet)
+}
+
+// setAddrs returns the address array to write, capped.
+func (f *field) setAddrs(r *aggregate.Interval) []netip.Addr {
+	return capped(f.addrs(r), f.maxSet)
+}
+
+// isCut reports whether the field is a set whose array the cap cuts.
+func (f *field) isCut(r *aggregate.Interval) bool {
+	if f.maxSet <= 0 {
+		return false
+	}
+	switch f.kind {
+	case kindPorts:
+		return len(f.ports(r)) > f.maxSet
+	case kindAddrs:
+		return len(f.addrs(r)) > f.maxSet
+	}
+	return false
+}
+
+// capped returns the first max items (all when max is 0).
+func capped[T any](items []T, max int) []T {
+	if max > 0 && len(items) > max {
+		return items[:max]
+	}
+	return items
 }
 
 // pcr returns the statistic a PCR field holds and whether it is set.

@@ -173,7 +173,7 @@ func encodeLines(enc Encoder, recs []aggregate.Interval) [][]byte {
 func TestRecordAddress(t *testing.T) {
 	recs := sampleRecords()
 	for _, f := range []Format{FormatJSON, FormatDynamite} {
-		enc := NewEncoder(f)
+		enc := NewEncoder(f, EncoderOptions{})
 		for i := range recs {
 			line := enc.Append(nil, &recs[i])
 			if got, want := string(recordAddress(line)), recs[i].Address.String(); got != want {
@@ -253,7 +253,7 @@ func TestKafkaDelivery(t *testing.T) {
 		t.Run(f.String(), func(t *testing.T) {
 			c := newKafkaCluster(t)
 			s := newTestKafkaSink(t, c, KafkaConfig{Format: f, Compression: "zstd"})
-			w := NewWriter(s, NewEncoder(f))
+			w := NewWriter(s, NewEncoder(f, EncoderOptions{}))
 			recs := kafkaIntervals(20, 30)
 			for win := range 3 { // three windows of 200 records
 				for i := win * 200; i < (win+1)*200; i++ {
@@ -275,7 +275,7 @@ func TestKafkaDelivery(t *testing.T) {
 			if st.Produced != 600 || st.Failed != 0 || st.Unkeyed != 0 || st.Bytes == 0 {
 				t.Errorf("stats %+v", st)
 			}
-			checkDelivered(t, kafkaConsume(t, c, len(recs)), encodeLines(NewEncoder(f), recs))
+			checkDelivered(t, kafkaConsume(t, c, len(recs)), encodeLines(NewEncoder(f, EncoderOptions{}), recs))
 		})
 	}
 }
@@ -319,7 +319,7 @@ func TestKafkaRetriesBrokerErrors(t *testing.T) {
 			c := newKafkaCluster(t)
 			h := c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: kafkaTestTopic, Err: e, Count: 3})
 			s := newTestKafkaSink(t, c, KafkaConfig{DeliveryTimeout: 5 * time.Second})
-			lines := encodeLines(NewEncoder(FormatJSON), kafkaIntervals(7, 10))
+			lines := encodeLines(NewEncoder(FormatJSON, EncoderOptions{}), kafkaIntervals(7, 10))
 			if _, err := s.Write(append(bytes.Join(lines, []byte("\n")), '\n')); err != nil {
 				t.Fatal(err)
 			}
@@ -423,7 +423,7 @@ func TestKafkaBackPressure(t *testing.T) {
 	release := stallProduce(c)
 	defer release()
 	s := newTestKafkaSink(t, c, KafkaConfig{MaxBufferedRecords: 4})
-	lines := encodeLines(NewEncoder(FormatJSON), kafkaIntervals(5, 4))
+	lines := encodeLines(NewEncoder(FormatJSON, EncoderOptions{}), kafkaIntervals(5, 4))
 	done := make(chan error, 1)
 	go func() {
 		_, err := s.Write(append(bytes.Join(lines, []byte("\n")), '\n'))
@@ -466,7 +466,7 @@ func TestKafkaWriteTimeout(t *testing.T) {
 	release := stallProduce(c)
 	defer release()
 	s := newTestKafkaSink(t, c, KafkaConfig{MaxBufferedRecords: 4, WriteTimeout: 200 * time.Millisecond})
-	lines := encodeLines(NewEncoder(FormatJSON), kafkaIntervals(5, 4))
+	lines := encodeLines(NewEncoder(FormatJSON, EncoderOptions{}), kafkaIntervals(5, 4))
 	p := append(bytes.Join(lines, []byte("\n")), '\n')
 	n, err := s.Write(p)
 	if err == nil || !strings.Contains(err.Error(), "buffer full") || n >= len(p) {
@@ -490,7 +490,7 @@ func TestKafkaWriteTimeout(t *testing.T) {
 func TestKafkaCloseFlushes(t *testing.T) {
 	c := newKafkaCluster(t)
 	s := newTestKafkaSink(t, c, KafkaConfig{Compression: "lz4"})
-	w := NewWriter(s, NewEncoder(FormatJSON))
+	w := NewWriter(s, NewEncoder(FormatJSON, EncoderOptions{}))
 	recs := kafkaIntervals(3, 50)
 	for i := range recs {
 		if err := w.WriteInterval(&recs[i]); err != nil {
@@ -509,7 +509,7 @@ func TestKafkaCloseFlushes(t *testing.T) {
 	if _, err := s.Write([]byte("{}\n")); err == nil {
 		t.Error("Write after Close succeeded")
 	}
-	checkDelivered(t, kafkaConsume(t, c, len(recs)), encodeLines(NewEncoder(FormatJSON), recs))
+	checkDelivered(t, kafkaConsume(t, c, len(recs)), encodeLines(NewEncoder(FormatJSON, EncoderOptions{}), recs))
 }
 
 func TestParseKafkaURL(t *testing.T) {
@@ -563,7 +563,7 @@ func BenchmarkKafkaProduce(b *testing.B) {
 			c := newKafkaCluster(b, kfake.BlackholeProduce())
 			s := newTestKafkaSink(b, c, KafkaConfig{Compression: comp})
 			recs := kafkaIntervals(50, 10)
-			enc := NewEncoder(FormatJSON)
+			enc := NewEncoder(FormatJSON, EncoderOptions{})
 			var p []byte
 			for i := range recs {
 				p = enc.Append(p, &recs[i])

@@ -28,7 +28,7 @@ func openOutput(o *Options, stdout io.Writer) (*emit.Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("format: %w", err)
 	}
-	enc := emit.NewEncoder(format)
+	enc := emit.NewEncoder(format, emit.EncoderOptions{MaxSetSize: o.MaxSetSize})
 	switch {
 	case o.Out == "" || o.Out == "-":
 		return emit.NewWriter(emit.NewStreamSink(bufio.NewWriterSize(stdout, 64<<10)), enc), nil

@@ -126,7 +126,6 @@ func newEngine(o Options, stdout io.Writer) (*engine, error) {
 		NeighborNets:        set.neighbors,
 		CriticalAssets:      set.critical,
 		Shards:              o.Shards,
-		MaxSetSize:          o.MaxSetSize,
 		NodeHostname:        host,
 		NodeIPAddress:       ip,
 		OriginatingAgentTag: o.AgentTag,
