@@ -164,7 +164,7 @@ func kafkaCompression(name string) (kgo.CompressionCodec, error) {
 	case "zstd":
 		return kgo.ZstdCompression(), nil
 	}
-	return kgo.CompressionCodec{}, fmt.Errorf("kafka output: compression %q: want none, snappy, lz4 or zstd", name)
+	return kgo.CompressionCodec{}, badOutput("kafka output: compression %q: want none, snappy, lz4 or zstd", name)
 }
 
 func kafkaSASL(mechanism, user, pass string) (kgo.Opt, error) {
@@ -176,7 +176,7 @@ func kafkaSASL(mechanism, user, pass string) (kgo.Opt, error) {
 	case "scram-sha-512":
 		return kgo.SASL(scram.Auth{User: user, Pass: pass}.AsSha512Mechanism()), nil
 	}
-	return nil, fmt.Errorf("kafka output: SASL mechanism %q: want plain, scram-sha-256 or scram-sha-512", mechanism)
+	return nil, badOutput("kafka output: SASL mechanism %q: want plain, scram-sha-256 or scram-sha-512", mechanism)
 }
 
 // Deliver produces docs and waits until the brokers acknowledged each or
@@ -201,7 +201,17 @@ func (s *KafkaSink) Deliver(ctx context.Context, docs []Document) error {
 		off = end
 	}
 	s.keys, s.keyEnds = keys[:0], ends[:0]
+	// Flush alongside: it makes kgo drain retried batches at once (see
+	// flushSlice).
+	fctx, stopFlush := context.WithCancel(ctx)
+	flushed := make(chan struct{})
+	go func() {
+		defer close(flushed)
+		s.flushSliced(fctx)
+	}()
 	results := s.cl.ProduceSync(ctx, ptrs...)
+	stopFlush()
+	<-flushed
 	var pe *PartialError
 	for i, r := range results {
 		if r.Err == nil {
@@ -226,6 +236,27 @@ func (s *KafkaSink) Deliver(ctx context.Context, docs []Document) error {
 		return pe.Failed[0].Err
 	}
 	return pe
+}
+
+// flushSlice is how long one kgo Flush call waits before flushSliced calls
+// it again. Each call re-triggers draining every partition: kgo v1.22.3 can
+// otherwise leave retried batches idle until the next record is produced
+// (seen after a NOT_ENOUGH_REPLICAS answer: the idempotent epoch is bumped
+// and nothing drains until DeliveryTimeout fails the records).
+const flushSlice = 250 * time.Millisecond
+
+// flushSliced calls Flush in slices of flushSlice until it succeeds or ctx
+// ends, refreshing the metadata between slices.
+func (s *KafkaSink) flushSliced(ctx context.Context) {
+	for {
+		slice, cancel := context.WithTimeout(ctx, flushSlice)
+		err := s.cl.Flush(slice)
+		cancel()
+		if err == nil || ctx.Err() != nil {
+			return
+		}
+		s.cl.ForceMetadataRefresh()
+	}
 }
 
 // Close closes the client (Deliver already waited for its records).
