@@ -518,7 +518,11 @@ func (o *Output) Health() Health {
 	o.hmu.Lock()
 	defer o.hmu.Unlock()
 	if !o.lastDrop.IsZero() && now.Sub(o.lastDrop) < o.opt.HealthWindow {
-		return Health{State: StateDropping, Err: o.dropErr, Since: o.lastDrop}
+		err := o.dropErr
+		if o.failing != nil {
+			err = fmt.Errorf("%w; delivering: %w", err, o.failing)
+		}
+		return Health{State: StateDropping, Err: err, Since: o.lastDrop}
 	}
 	if o.failing != nil {
 		return Health{State: StateSpooling, Err: o.failing, Since: o.failSince}
