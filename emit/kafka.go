@@ -37,8 +37,8 @@ type KafkaConfig struct {
 	// request (default 10s).
 	ProduceTimeout time.Duration
 	// DeliveryTimeout bounds how long kgo keeps retrying a record within
-	// one Deliver before failing it (default 30s); the Output retries
-	// after that, with backoff.
+	// one Deliver before failing it (default 10s); the Output retries
+	// after that, with backoff, and reports the failure in its health.
 	DeliveryTimeout time.Duration
 	// TLS, when not nil, connects with TLS using this configuration.
 	TLS *tls.Config
@@ -85,7 +85,7 @@ const (
 	defaultKafkaClientID        = "netbased"
 	defaultKafkaBufferedRecords = 10000
 	defaultKafkaProduceTimeout  = 10 * time.Second
-	defaultKafkaDeliveryTimeout = 30 * time.Second
+	defaultKafkaDeliveryTimeout = 10 * time.Second
 )
 
 // NewKafkaSink returns a sink producing to cfg.Topic. It does not connect:
@@ -325,8 +325,9 @@ func kafkaKind() Kind {
 // the mechanism defaults to plain); the password is better left to
 // $NETBASED_KAFKA_PASSWORD than written on a command line. The query may
 // set compression (none, snappy, lz4, zstd), client_id, tls (true: TLS
-// with the system's roots), sasl (plain, scram-sha-256, scram-sha-512)
-// and user. Errors never show the password.
+// with the system's roots), sasl (plain, scram-sha-256, scram-sha-512),
+// user and delivery_timeout (a duration, default 10s). Errors never show
+// the password.
 func ParseKafkaURL(s string) (KafkaConfig, error) {
 	var cfg KafkaConfig
 	shown := Redact(s)
@@ -397,12 +398,18 @@ func ParseKafkaURL(s string) (KafkaConfig, error) {
 			cfg.SASLMechanism = v
 		case "user":
 			cfg.SASLUser = v
+		case "delivery_timeout":
+			d, err := time.ParseDuration(v)
+			if err != nil || d < time.Second {
+				return KafkaConfig{}, badOutput("kafka output %s: delivery_timeout=%q: want a duration of at least 1s", shown, v)
+			}
+			cfg.DeliveryTimeout = d
 		default:
 			if secretParam(key) {
 				return KafkaConfig{}, badOutput("kafka output %s: parameter %q: secrets go in $%s, not in the URL",
 					shown, key, KafkaPasswordEnv)
 			}
-			return KafkaConfig{}, badOutput("kafka output %s: unknown parameter %q (want compression, client_id, tls, sasl or user)", shown, key)
+			return KafkaConfig{}, badOutput("kafka output %s: unknown parameter %q (want compression, client_id, tls, sasl, user or delivery_timeout)", shown, key)
 		}
 	}
 	return cfg, nil

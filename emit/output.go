@@ -290,7 +290,7 @@ func newOutput(kind string, o Opened, opt OutputOptions) (*Output, error) {
 	out.chunkDocs = min(chunkDocs, out.maxDocs)
 	out.idle = sync.NewCond(&out.hmu)
 	if o.Remote && opt.SpoolDir != "" {
-		sq, err := openSpool(spoolPath(opt.SpoolDir, kind, o.Destination), opt.SpoolMaxBytes, opt.Policy, out.drop)
+		sq, err := openSpool(spoolPath(opt.SpoolDir, kind, o.spoolKey), opt.SpoolMaxBytes, opt.Policy, out.drop)
 		if err != nil {
 			return nil, fmt.Errorf("output %s: %w", o.Destination, err)
 		}
@@ -610,8 +610,7 @@ func (o *Output) send(b *batch) bool {
 			b.settled += len(docs)
 			return true
 		}
-		if o.sendCtx.Err() != nil {
-			o.setFailing(err)
+		if o.sendCtx.Err() != nil { // Close's deadline: keep the last real failure
 			return false
 		}
 		var retry []Document

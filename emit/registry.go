@@ -68,6 +68,11 @@ type Opened struct {
 	// go through the disk spool when there is one (a file or standard
 	// output is written locally and has no use for one).
 	Remote bool
+
+	// spoolKey names the destination's spool: the destination without
+	// credentials and query, so that a new password or a tuning
+	// parameter does not leave the spooled records behind.
+	spoolKey string
 }
 
 // Registry maps destination schemes to output kinds. The zero value is
@@ -189,6 +194,7 @@ func (r *Registry) Open(ctx context.Context, dest string, p OpenParams, opt Outp
 	if o.Destination == "" {
 		o.Destination = Redact(dest)
 	}
+	o.spoolKey = spoolKey(dest)
 	out, err := newOutput(k.Name, o, opt)
 	if err != nil {
 		return nil, errorsJoinClose(err, o.Sink)
@@ -201,4 +207,19 @@ func (r *Registry) Open(ctx context.Context, dest string, p OpenParams, opt Outp
 func errorsJoinClose(err error, s Sink) error {
 	_ = s.Close()
 	return err
+}
+
+// spoolKey is dest without its userinfo, query and fragment.
+func spoolKey(dest string) string {
+	scheme, ok := schemeOf(dest)
+	if !ok {
+		return dest
+	}
+	rest := dest[len(scheme)+len("://"):]
+	rest, _, _ = strings.Cut(rest, "#")
+	rest, _, _ = strings.Cut(rest, "?")
+	if at := strings.LastIndexByte(rest, '@'); at >= 0 {
+		rest = rest[at+1:]
+	}
+	return scheme + "://" + rest
 }
