@@ -133,16 +133,18 @@ const (
 	DropSpoolWrite
 	// DropTooLarge: a record larger than MaxRecordBytes.
 	DropTooLarge
-	numDropReasons
+	// NumDropReasons is the number of reasons (the size of
+	// OutputStats.Dropped).
+	NumDropReasons
 )
 
-var dropReasonNames = [numDropReasons]string{
+var dropReasonNames = [NumDropReasons]string{
 	"queue_full", "spool_full", "rejected", "retries_exhausted", "shutdown", "spool_corrupt", "spool_write", "too_large",
 }
 
 // String is the reason's metric label value.
 func (r DropReason) String() string {
-	if r < numDropReasons {
+	if r < NumDropReasons {
 		return dropReasonNames[r]
 	}
 	return "unknown"
@@ -150,7 +152,7 @@ func (r DropReason) String() string {
 
 // DropReasons lists every reason, for metrics that export zeros too.
 func DropReasons() []DropReason {
-	rs := make([]DropReason, numDropReasons)
+	rs := make([]DropReason, NumDropReasons)
 	for i := range rs {
 		rs[i] = DropReason(i)
 	}
@@ -215,7 +217,7 @@ type OutputStats struct {
 	// QueuedBytes are held in memory; SpooledBytes on disk.
 	QueuedBytes, SpooledBytes int64
 	// Dropped counts the lost records by reason (index: DropReason).
-	Dropped [numDropReasons]uint64
+	Dropped [NumDropReasons]uint64
 	Health  Health
 }
 
@@ -262,7 +264,7 @@ type Output struct {
 	done       chan struct{}
 
 	records, replayed, delivered, retried atomic.Uint64
-	dropped                               [numDropReasons]atomic.Uint64
+	dropped                               [NumDropReasons]atomic.Uint64
 
 	hmu       sync.Mutex
 	failing   error     // the last delivery error, nil after a success

@@ -17,7 +17,7 @@ import (
 // dropCounter counts a queue's drops by reason.
 type dropCounter struct {
 	mu sync.Mutex
-	n  [numDropReasons]int
+	n  [NumDropReasons]int
 }
 
 func (d *dropCounter) drop(r DropReason, n int, _ error) {
