@@ -67,10 +67,10 @@ func TestKill9MidDeliveryLosesAndDoublesNothing(t *testing.T) {
 		t.Skip("starts a process")
 	}
 	es := startFakeES(t, nil)
-	es.respond = func(int, []esDoc) (int, []int) {
+	es.setRespond(func(int, []esDoc) (int, []int) {
 		time.Sleep(20 * time.Millisecond) // a slow back end: the spool fills
 		return http.StatusOK, nil
-	}
+	})
 	dir := t.TempDir()
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), "NETBASED_CRASH_ES="+es.url, "NETBASED_CRASH_SPOOL="+dir)
@@ -102,7 +102,7 @@ func TestKill9MidDeliveryLosesAndDoublesNothing(t *testing.T) {
 	before := len(es.byID)
 	es.mu.Unlock()
 
-	es.respond = nil
+	es.setRespond(nil)
 	o := openES(t, es.url, FormatJSON, OutputOptions{SpoolDir: dir})
 	replayed := o.Stats().Replayed
 	flush(t, o)

@@ -59,6 +59,13 @@ func startFakeES(t testing.TB, ln net.Listener) *fakeES {
 	return f
 }
 
+// setRespond replaces the answering function.
+func (f *fakeES) setRespond(fn func(req int, items []esDoc) (int, []int)) {
+	f.mu.Lock()
+	f.respond = fn
+	f.mu.Unlock()
+}
+
 // freePort returns a loopback address nothing listens on (yet).
 func freePort(t testing.TB) string {
 	t.Helper()
@@ -297,7 +304,7 @@ func TestElasticsearchOutputRetriesAndCountsRejections(t *testing.T) {
 	es := startFakeES(t, nil)
 	recs := testRecords(50, esDay)
 	rejected := recordID(&recs[7])
-	es.respond = func(req int, items []esDoc) (int, []int) {
+	es.setRespond(func(req int, items []esDoc) (int, []int) {
 		switch req {
 		case 1:
 			return http.StatusServiceUnavailable, nil
@@ -316,7 +323,7 @@ func TestElasticsearchOutputRetriesAndCountsRejections(t *testing.T) {
 			}
 		}
 		return http.StatusOK, st
-	}
+	})
 	o := openES(t, es.url, FormatJSON, OutputOptions{})
 	writeWindow(t, o, recs)
 	flush(t, o)
@@ -416,10 +423,14 @@ func TestElasticsearchOutputStalledServer(t *testing.T) {
 		}
 		mu.Unlock()
 	})
-	o := openES(t, "http://"+ln.Addr().String(), FormatDynamite, OutputOptions{SpoolDir: t.TempDir()})
+	o := openES(t, "http://"+ln.Addr().String(), FormatDynamite, OutputOptions{SpoolDir: t.TempDir(), StallTimeout: 200 * time.Millisecond})
 	for w := range 3 {
 		writeWindow(t, o, testRecords(500, esDay.Add(time.Duration(w)*5*time.Minute)))
 	}
+	waitFor(t, "the health says the back end stalls", func() bool {
+		h := o.Health()
+		return h.State == StateSpooling && h.OK() && h.Err != nil && strings.Contains(h.Err.Error(), "waiting for the back end")
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	began := time.Now()

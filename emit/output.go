@@ -53,6 +53,10 @@ type OutputOptions struct {
 	// HealthWindow is how long a drop keeps the output's health at
 	// StateDropping (default 1 min).
 	HealthWindow time.Duration
+	// StallTimeout is how long one delivery may wait for the back end
+	// before the health says StateSpooling (default 10 s): a back end
+	// that accepts and never answers is not a healthy one.
+	StallTimeout time.Duration
 	// Now is the clock of health and retries (default time.Now).
 	Now func() time.Time
 }
@@ -65,6 +69,7 @@ const (
 	defaultBackoffMin    = 100 * time.Millisecond
 	defaultBackoffMax    = 30 * time.Second
 	defaultHealthWindow  = time.Minute
+	defaultStallTimeout  = 10 * time.Second
 	defaultBatchDocs     = 5000
 	defaultBatchBytes    = 5 << 20
 	// chunkBytes and chunkDocs bound the producer's chunks: the unit
@@ -100,6 +105,9 @@ func (opt *OutputOptions) setDefaults() error {
 	}
 	if opt.HealthWindow <= 0 {
 		opt.HealthWindow = defaultHealthWindow
+	}
+	if opt.StallTimeout <= 0 {
+		opt.StallTimeout = defaultStallTimeout
 	}
 	if opt.Now == nil {
 		opt.Now = time.Now
@@ -262,6 +270,9 @@ type Output struct {
 	sendCtx    context.Context
 	cancelSend context.CancelFunc
 	done       chan struct{}
+
+	// sending is when the delivery in progress began (Unix ns; 0: none).
+	sending atomic.Int64
 
 	records, replayed, delivered, retried atomic.Uint64
 	dropped                               [NumDropReasons]atomic.Uint64
@@ -529,6 +540,12 @@ func (o *Output) Health() Health {
 	if o.failing != nil {
 		return Health{State: StateSpooling, Err: o.failing, Since: o.failSince}
 	}
+	if began := o.sending.Load(); began != 0 {
+		if since := time.Unix(0, began); now.Sub(since) >= o.opt.StallTimeout {
+			return Health{State: StateSpooling, Since: since,
+				Err: fmt.Errorf("output %s: a delivery has been waiting for the back end for %s", o.dest, now.Sub(since).Round(time.Second))}
+		}
+	}
 	return Health{State: StateDelivering}
 }
 
@@ -605,7 +622,9 @@ func (o *Output) send(b *batch) bool {
 			return true
 		}
 		o.sinkMu.Lock()
+		o.sending.Store(o.opt.Now().UnixNano())
 		err := o.sink.Deliver(o.sendCtx, docs)
+		o.sending.Store(0)
 		o.sinkMu.Unlock()
 		if err == nil {
 			o.setDelivered(len(docs))

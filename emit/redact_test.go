@@ -68,7 +68,7 @@ const secretPW = "S3cretPW"
 func TestSecretsNeverShown(t *testing.T) {
 	dead := freePort(t)
 	unauthorized := startFakeES(t, nil)
-	unauthorized.respond = func(int, []esDoc) (int, []int) { return http.StatusUnauthorized, nil }
+	unauthorized.setRespond(func(int, []esDoc) (int, []int) { return http.StatusUnauthorized, nil })
 	sasl := newKafkaCluster(t, kfake.EnableSASL(), kfake.Superuser("PLAIN", "admin", "right-password"))
 
 	env := func(key string) string {
