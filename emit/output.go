@@ -283,6 +283,7 @@ type Output struct {
 	lastDrop  time.Time
 	dropErr   error
 	idle      *sync.Cond // signalled when a batch finished (Flush)
+	signals   uint64     // … counted, so that Flush misses none
 }
 
 var _ aggregate.Output = (*Output)(nil)
@@ -408,15 +409,17 @@ func (o *Output) Flush(ctx context.Context) error {
 		}
 	}
 	o.pmu.Unlock()
-	stop := context.AfterFunc(ctx, func() {
-		o.hmu.Lock()
-		o.idle.Broadcast()
-		o.hmu.Unlock()
-	})
+	stop := context.AfterFunc(ctx, o.signal)
 	defer stop()
-	o.hmu.Lock()
-	defer o.hmu.Unlock()
-	for o.pending() > 0 || !o.q.idle() {
+	for {
+		// The queue's lock is taken outside hmu (the queue calls drop,
+		// which takes hmu, under its own).
+		o.hmu.Lock()
+		gen := o.signals
+		o.hmu.Unlock()
+		if o.pending() <= 0 && o.q.idle() {
+			return nil
+		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -425,9 +428,20 @@ func (o *Output) Flush(ctx context.Context) error {
 			return nil
 		default:
 		}
-		o.idle.Wait()
+		o.hmu.Lock()
+		for o.signals == gen {
+			o.idle.Wait()
+		}
+		o.hmu.Unlock()
 	}
-	return nil
+}
+
+// signal wakes Flush.
+func (o *Output) signal() {
+	o.hmu.Lock()
+	o.signals++
+	o.idle.Broadcast()
+	o.hmu.Unlock()
 }
 
 // Close ends the input, delivers what is queued until ctx's deadline, and
@@ -558,6 +572,7 @@ func (o *Output) drop(reason DropReason, n int, why error) {
 	o.hmu.Lock()
 	o.lastDrop = o.opt.Now()
 	o.dropErr = fmt.Errorf("%d records dropped (%s): %w", n, reason, why)
+	o.signals++
 	o.idle.Broadcast()
 	o.hmu.Unlock()
 }
@@ -575,6 +590,7 @@ func (o *Output) setDelivered(n int) {
 	o.delivered.Add(uint64(n))
 	o.hmu.Lock()
 	o.failing = nil
+	o.signals++
 	o.idle.Broadcast()
 	o.hmu.Unlock()
 }
@@ -582,6 +598,7 @@ func (o *Output) setDelivered(n int) {
 // deliverLoop is the delivery goroutine: it takes batches from the queue
 // until the queue is closed and drained or Close's deadline passed.
 func (o *Output) deliverLoop() {
+	defer o.signal() // after done is closed: Flush sees it
 	defer close(o.done)
 	for {
 		b := o.q.next(o.sendCtx, o.maxDocs, o.maxBytes)
@@ -603,9 +620,7 @@ func (o *Output) deliverLoop() {
 			}
 		}
 		o.q.ack(b)
-		o.hmu.Lock()
-		o.idle.Broadcast()
-		o.hmu.Unlock()
+		o.signal()
 	}
 }
 
