@@ -261,7 +261,9 @@ func TestKafkaOutputClusterDownSpoolsAndDeliversAfterRestart(t *testing.T) {
 	began := time.Now()
 	o.Close(ctx)
 	cancel()
-	if took := time.Since(began); took > 5*time.Second {
+	took := time.Since(began)
+	t.Logf("Close with a 300ms deadline returned after %v", took)
+	if took > 5*time.Second {
 		t.Errorf("Close took %v with a 300ms deadline", took)
 	}
 
