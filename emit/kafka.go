@@ -311,6 +311,11 @@ func kafkaKind() Kind {
 		if pass := p.getenv(KafkaPasswordEnv); pass != "" {
 			cfg.SASLPassword = pass
 		}
+		if p.ConfigureKafka != nil {
+			if err := p.ConfigureKafka(&cfg); err != nil {
+				return Opened{}, err
+			}
+		}
 		s, err := NewKafkaSink(cfg)
 		if err != nil {
 			return Opened{}, err

@@ -2,6 +2,7 @@ package emit
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -155,5 +156,40 @@ func TestSecretsNeverShown(t *testing.T) {
 			}
 			t.Log(shown)
 		})
+	}
+}
+
+// The configure hooks see the parsed settings and may change them.
+func TestOpenParamsConfigureHooks(t *testing.T) {
+	es := startFakeES(t, nil)
+	var seen ElasticsearchConfig
+	o, err := DefaultRegistry().Open(context.Background(), "es+"+es.url+"/nb-%Y.%m.%d", OpenParams{
+		Getenv: func(string) string { return "" },
+		ConfigureElasticsearch: func(c *ElasticsearchConfig) error {
+			seen = *c
+			c.FlushDocs = 7
+			return nil
+		},
+	}, OutputOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeWindow(t, o, testRecords(20, esDay))
+	if err := o.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(seen.URLs) != 1 || seen.Index != "nb-%Y.%m.%d" {
+		t.Errorf("the hook saw %+v", seen)
+	}
+	es.mu.Lock()
+	defer es.mu.Unlock()
+	if es.requests < 3 {
+		t.Errorf("%d bulk requests for 20 documents in batches of 7", es.requests)
+	}
+	_, err = DefaultRegistry().Open(context.Background(), "kafka://h/t", OpenParams{
+		ConfigureKafka: func(*KafkaConfig) error { return badOutput("no") },
+	}, OutputOptions{})
+	if !errors.Is(err, ErrBadOutput) {
+		t.Errorf("the Kafka hook's error: %v", err)
 	}
 }

@@ -42,6 +42,12 @@ type OpenParams struct {
 	Stdout io.Writer
 	// File configures file destinations (rotation).
 	File FileOptions
+	// ConfigureElasticsearch and ConfigureKafka, when set, adjust a
+	// parsed destination's settings before its sink is made (settings
+	// that are options rather than part of the URL: TLS files, an API key
+	// read from a file). An error wrapping ErrBadOutput is a usage error.
+	ConfigureElasticsearch func(*ElasticsearchConfig) error
+	ConfigureKafka         func(*KafkaConfig) error
 }
 
 // getenv reads an environment variable through p.Getenv.
