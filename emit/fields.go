@@ -1,6 +1,6 @@
-// Package emit encodes aggregate.Interval records and delivers them to
-// the --out destination. One record type has three encodings, chosen by
-// --format (spec/interval.md §5):
+// Package emit encodes aggregate.Interval records and writes them out.
+// One record type has three encodings, chosen by --format
+// (spec/interval.md §5):
 //
 //   - json: one Interval object per line, with the DynamiteNSM Interval
 //     field names;
