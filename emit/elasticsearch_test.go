@@ -535,11 +535,17 @@ func TestOutputMemoryQueueDropsOldest(t *testing.T) {
 // Replay's Block policy gives up on a batch after MaxRetryTime, counts it
 // and says so at Close.
 func TestOutputBlockGivesUpAfterMaxRetryTime(t *testing.T) {
-	o := openES(t, "http://"+freePort(t), FormatJSON, OutputOptions{Policy: Block, MaxRetryTime: 200 * time.Millisecond})
-	writeWindow(t, o, testRecords(10, esDay))
+	o := openES(t, "http://"+freePort(t), FormatJSON, OutputOptions{Policy: Block, MaxRetryTime: 300 * time.Millisecond})
+	for w := range 20 { // 20 batches: one gives up after 300ms, the others at once
+		writeWindow(t, o, testRecords(10, esDay.Add(time.Duration(w)*time.Minute)))
+	}
+	began := time.Now()
 	err := o.Close(context.Background())
-	if err == nil || !strings.Contains(err.Error(), "10 records lost (10 retries_exhausted)") {
+	if err == nil || !strings.Contains(err.Error(), "200 records lost (200 retries_exhausted)") {
 		t.Errorf("Close: %v", err)
+	}
+	if took := time.Since(began); took > 3*time.Second {
+		t.Errorf("Close took %v: every batch waited its own MaxRetryTime", took)
 	}
 }
 

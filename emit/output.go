@@ -43,9 +43,10 @@ type OutputOptions struct {
 	// (DropOldest) or the writer waits (Block).
 	SpoolMaxBytes int64
 	// MaxRetryTime bounds the retries of one batch under the Block policy
-	// (default 5 min; negative: retry for ever); under DropOldest a batch
-	// is retried until it is delivered, dropped by the bounds, or Close's
-	// deadline passes.
+	// (default 5 min; negative: retry for ever); after a batch was given
+	// up, the next get one attempt each until a delivery succeeds. Under
+	// DropOldest a batch is retried until it is delivered, dropped by the
+	// bounds, or Close's deadline passes.
 	MaxRetryTime time.Duration
 	// BackoffMin and BackoffMax bound the jittered exponential backoff
 	// between retries (defaults 100 ms and 30 s).
@@ -273,6 +274,9 @@ type Output struct {
 
 	// sending is when the delivery in progress began (Unix ns; 0: none).
 	sending atomic.Int64
+	// gaveUp is set (Block) when a batch was given up and nothing was
+	// delivered since (delivery goroutine only).
+	gaveUp bool
 
 	records, replayed, delivered, retried atomic.Uint64
 	dropped                               [NumDropReasons]atomic.Uint64
@@ -642,6 +646,7 @@ func (o *Output) send(b *batch) bool {
 		o.sending.Store(0)
 		o.sinkMu.Unlock()
 		if err == nil {
+			o.gaveUp = false
 			o.setDelivered(len(docs))
 			b.settled += len(docs)
 			return true
@@ -686,7 +691,11 @@ func (o *Output) send(b *batch) bool {
 			return true
 		}
 		wait := o.backoff(attempt)
-		if o.opt.Policy == Block && o.opt.MaxRetryTime > 0 && o.opt.Now().Sub(began)+wait > o.opt.MaxRetryTime {
+		if o.opt.Policy == Block && o.opt.MaxRetryTime > 0 && (o.gaveUp || o.opt.Now().Sub(began)+wait > o.opt.MaxRetryTime) {
+			// Once a batch gave up, the next ones make one attempt each
+			// until a delivery succeeds: a replay to a dead back end
+			// ends in MaxRetryTime, not MaxRetryTime per batch.
+			o.gaveUp = true
 			o.drop(DropRetriesExhausted, len(retry), err)
 			b.settled += len(retry)
 			return true
