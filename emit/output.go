@@ -308,12 +308,22 @@ func newOutput(kind string, o Opened, opt OutputOptions) (*Output, error) {
 	out.chunkDocs = min(chunkDocs, out.maxDocs)
 	out.idle = sync.NewCond(&out.hmu)
 	if o.Remote && opt.SpoolDir != "" {
-		sq, err := openSpool(spoolPath(opt.SpoolDir, kind, o.spoolKey), opt.SpoolMaxBytes, opt.Policy, out.drop)
-		if err != nil {
-			return nil, fmt.Errorf("output %s: %w", o.Destination, err)
+		open := func() (*spool, error) {
+			return openSpool(spoolPath(opt.SpoolDir, kind, o.spoolKey), opt.SpoolMaxBytes, opt.Policy, out.drop)
 		}
-		out.replayed.Store(sq.replayedRecords())
-		out.q = sq
+		sq, err := open()
+		switch {
+		case errors.Is(err, errSpoolBusy):
+			// Another output holds it (a reload's old output, until it
+			// is closed): start in memory, take the spool over later.
+			out.q = &deferredSpool{mem: newMemQueue(opt.QueueBytes, opt.Policy, out.drop), open: open,
+				replayed: func(n uint64) { out.replayed.Add(n) }}
+		case err != nil:
+			return nil, fmt.Errorf("output %s: %w", o.Destination, err)
+		default:
+			out.replayed.Store(sq.replayedRecords())
+			out.q = sq
+		}
 	} else {
 		out.q = newMemQueue(opt.QueueBytes, opt.Policy, out.drop)
 	}
