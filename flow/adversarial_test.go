@@ -41,7 +41,7 @@ func TestSYNFloodBoundedTable(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			seen := map[string]int{}
 			tr := NewTracker(Config{MaxConnections: tc.max}, func(c *Conn) {
-				seen[c.UID]++
+				seen[strings.Clone(c.UID)]++
 				if c.ConnState != "S0" || c.History != "S" || c.OrigPkts != 1 {
 					t.Fatalf("flood connection %+v", c)
 				}
@@ -156,7 +156,7 @@ func TestTimeGoingBackwards(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var ended []Conn
-			tr := NewTracker(Config{}, func(c *Conn) { ended = append(ended, *c) })
+			tr := NewTracker(Config{}, func(c *Conn) { ended = append(ended, c.Clone()) })
 			for i, s := range tc.steps {
 				n := len(ended)
 				if s.at < 0 {
@@ -189,7 +189,7 @@ func TestSequenceSpaceEdges(t *testing.T) {
 	// for the ISN just below 2^32) and the size keeps counting.
 	t.Run("more than 4 GiB", func(t *testing.T) {
 		var ended []Conn
-		tr := NewTracker(Config{}, func(c *Conn) { ended = append(ended, *c) })
+		tr := NewTracker(Config{}, func(c *Conn) { ended = append(ended, c.Clone()) })
 		payload := make([]byte, 65000)
 		const segs = 70000 // 4.55 GB
 		isn := uint32(0xFFFFF000)

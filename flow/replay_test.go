@@ -64,7 +64,7 @@ func TestReplay(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var ended []Conn
-			tr := NewTracker(Config{}, func(c *Conn) { ended = append(ended, *c) })
+			tr := NewTracker(Config{}, func(c *Conn) { ended = append(ended, c.Clone()) })
 			src := &fakeSource{frames: append([]capture.Frame(nil), frames...), err: tc.srcErr}
 			err := Replay(context.Background(), src, capture.NewDecoder(capture.DecoderOptions{IgnoreChecksums: true}), tr)
 			if (err != nil) != tc.wantErr {

@@ -32,8 +32,8 @@ type conn struct {
 
 	start, lastTime int64 // Unix ns
 	serial          uint64
-	uid             string
-	parents         []string // UIDs of the UDP tunnel flows that carried it
+	uid             uid
+	parents         []uid // UIDs of the UDP tunnel flows that carried it
 	incarnation     uint32
 	removed         bool
 
@@ -160,13 +160,13 @@ func (c *conn) noteTunnel(svc string, isOrig bool) {
 }
 
 // addParent records the UID of a tunnel flow that carried this connection.
-func (c *conn) addParent(uid string) {
+func (c *conn) addParent(u uid) {
 	for _, p := range c.parents {
-		if p == uid {
+		if p == u {
 			return
 		}
 	}
 	if len(c.parents) < maxTunnelParents {
-		c.parents = append(c.parents, uid)
+		c.parents = append(c.parents, u)
 	}
 }

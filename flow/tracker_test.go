@@ -45,9 +45,7 @@ type harness struct {
 func newHarness(t *testing.T, cfg Config) *harness {
 	h := &harness{t: t}
 	h.tr = NewTracker(cfg, func(c *Conn) {
-		cp := *c
-		cp.Services = append([]string(nil), c.Services...)
-		h.ended = append(h.ended, cp)
+		h.ended = append(h.ended, c.Clone())
 	})
 	return h
 }

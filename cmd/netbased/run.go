@@ -12,7 +12,6 @@ import (
 	"reflect"
 	"runtime"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -606,7 +605,7 @@ func (d *daemonState) deliver(c *flow.Conn) {
 			d.winEnd = d.windowEnd(max(end, d.clock.Load()))
 		}
 		if end >= d.winEnd {
-			d.held = append(d.held, cloneConn(c))
+			d.held = append(d.held, c.Clone())
 			return
 		}
 	}
@@ -620,20 +619,6 @@ func (d *daemonState) deliverLocked(c *flow.Conn) {
 	start := time.Now()
 	d.eng.deliver(c)
 	d.observeFlushLocked(before, start)
-}
-
-// cloneConn deep-copies an ended connection.
-func cloneConn(c *flow.Conn) flow.Conn {
-	cp := *c
-	cp.UID = strings.Clone(c.UID)
-	cp.ConnState = strings.Clone(c.ConnState)
-	cp.History = strings.Clone(c.History)
-	cp.Services = slices.Clone(c.Services)
-	for i, s := range cp.Services {
-		cp.Services[i] = strings.Clone(s)
-	}
-	cp.TunnelParents = slices.Clone(c.TunnelParents)
-	return cp
 }
 
 // reload re-reads the command line and configuration file (SIGHUP). The
