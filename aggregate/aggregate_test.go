@@ -518,19 +518,28 @@ func randomConns(n int, seed uint64) []*flow.Conn {
 	return out
 }
 
-func encodeAll(t *testing.T, cfg aggregate.Config, conns []*flow.Conn) []string {
+// encodeAll writes the records of conns as json lines, the connections
+// spread over accs accumulators by index (each keeps the end order).
+func encodeAll(t *testing.T, cfg aggregate.Config, conns []*flow.Conn, accs int) []string {
 	t.Helper()
 	col := &jsonCollector{enc: emit.NewEncoder(emit.FormatJSON, emit.EncoderOptions{})}
-	a, err := aggregate.New(cfg, col)
+	w, err := aggregate.NewWindows(cfg, col)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range conns {
-		if err := a.Add(c); err != nil {
+	as := make([]*aggregate.Accumulator, accs)
+	for i := range as {
+		as[i] = w.NewAccumulator()
+	}
+	for i, c := range conns {
+		if err := as[i%accs].Add(c); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := a.Close(); err != nil {
+	for _, a := range as {
+		a.Close()
+	}
+	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
 	out := make([]string, len(col.lines))
@@ -540,28 +549,30 @@ func encodeAll(t *testing.T, cfg aggregate.Config, conns []*flow.Conn) []string 
 	return out
 }
 
-// TestShardsIdentical checks that the sharded aggregator gives exactly the
-// records of the synchronous one.
-func TestShardsIdentical(t *testing.T) {
+// TestShardsAndAccumulatorsIdentical checks that the records do not depend
+// on how the connections were spread over accumulators (capture workers)
+// nor on the number of shards.
+func TestShardsAndAccumulatorsIdentical(t *testing.T) {
 	conns := randomConns(20000, 1)
 	for _, iv := range []time.Duration{0, time.Minute} {
 		base := aggregate.Config{Interval: iv, Mode: aggregate.ModeLocalNeighbors,
 			NeighborNets: mustNets(t, "2001:4860::/32")}
-		want := encodeAll(t, base, conns)
+		want := encodeAll(t, base, conns, 1)
 		if len(want) < 100 {
 			t.Fatalf("only %d records", len(want))
 		}
-		for _, shards := range []int{2, 4, 7} {
-			cfg := base
-			cfg.Shards = shards
-			cfg.BatchSize = 64
-			got := encodeAll(t, cfg, conns)
-			if len(got) != len(want) {
-				t.Fatalf("interval %v shards %d: %d records, want %d", iv, shards, len(got), len(want))
-			}
-			for i := range got {
-				if got[i] != want[i] {
-					t.Fatalf("interval %v shards %d record %d:\n got %s\nwant %s", iv, shards, i, got[i], want[i])
+		for _, accs := range []int{1, 2, 3} {
+			for _, shards := range []int{1, 2, 4, 7} {
+				cfg := base
+				cfg.Shards = shards
+				got := encodeAll(t, cfg, conns, accs)
+				if len(got) != len(want) {
+					t.Fatalf("interval %v accumulators %d shards %d: %d records, want %d", iv, accs, shards, len(got), len(want))
+				}
+				for i := range got {
+					if got[i] != want[i] {
+						t.Fatalf("interval %v accumulators %d shards %d record %d:\n got %s\nwant %s", iv, accs, shards, i, got[i], want[i])
+					}
 				}
 			}
 		}
