@@ -33,9 +33,10 @@ func (c *Classifier) modbus(st *State, in *input) verdict {
 	return c.firstPDU(st, in, svcModbus, modbusPDU)
 }
 
-// firstPDU runs a recognizer that confirms at the first whole PDU of
-// either direction and violates at a malformed one; both directions are
-// parsed from their starts.
+// firstPDU runs a recognizer that parses both directions from their starts,
+// confirms at the first whole PDU of either and violates at a malformed one
+// (which, after the confirmation, removes the service). Only each
+// direction's first PDU is checked.
 func (c *Classifier) firstPDU(st *State, in *input, svc uint8, pdu func([]byte) tri) verdict {
 	var r [2]tri
 	for d := 0; d < 2; d++ {
@@ -48,11 +49,10 @@ func (c *Classifier) firstPDU(st *State, in *input, svc uint8, pdu func([]byte) 
 		st.violate(svc)
 		return done
 	}
-	if r[0] == yes || r[1] == yes {
-		return done
-	}
-	if in.more[0] || in.more[1] {
-		return undecided
+	for d := 0; d < 2; d++ {
+		if r[d] == more && in.more[d] {
+			return undecided
+		}
 	}
 	return done
 }
