@@ -1,6 +1,10 @@
 package classify
 
-import "strings"
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
 
 // The analyzer table: every component of a default Zeek build (HEAD) that can
 // put a name in conn.log's service column, with what netbased does about it.
@@ -388,4 +392,74 @@ func LikelyServerPorts(names []string) Ports {
 		}
 	}
 	return out
+}
+
+// AnalyzersMarkdown renders the analyzer table as the ANALYZERS.md
+// document.
+func AnalyzersMarkdown() string {
+	var b strings.Builder
+	implemented, named := 0, 0
+	for i := range analyzerTable {
+		a := &analyzerTable[i]
+		named++
+		if a.Status != NotImplemented {
+			implemented++
+		}
+	}
+	b.WriteString("# Zeek analyzers that name a service\n\n")
+	b.WriteString("Generated from `analyzerTable` in analyzers.go (`go test ./classify -run TestAnalyzersDoc -update` rewrites it).\n")
+	b.WriteString("Every component of a default Zeek build (HEAD) that can put a name in conn.log's `service`: the protocol\n")
+	b.WriteString("analyzers, the tunnel packet analyzers and the names base scripts add. *Attach* is `Analyzer::register_for_ports`\n")
+	b.WriteString("in the base script (the responder ports the analyzer is attached on); *Server* the ports added to\n")
+	b.WriteString("`likely_server_ports` when they differ. A violation makes DPD disable the analyzer (it never confirms\n")
+	b.WriteString("afterwards); if it had confirmed, the service is removed (or, with `--track-removed-services`,\n")
+	b.WriteString("`-name` is added), unless the connection already carried `DPD::ignore_violations_after` (10 KiB).\n")
+	b.WriteString("Settings follow plain `zeek -r`.\n\n")
+	fmt.Fprintf(&b, "Coverage: %d of %d service-naming components are implemented (%d by this package's recognizers, %d in flow/capture).\n\n",
+		implemented, named, countStatus(Implemented), countStatus(Elsewhere))
+	b.WriteString("| service | loaded by | kind | attach | server | DPD signature | confirmation | violation | netbased | notes |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|\n")
+	rows := Analyzers()
+	sort.SliceStable(rows, func(i, j int) bool { return rows[i].Name < rows[j].Name })
+	for i := range rows {
+		a := &rows[i]
+		server := "="
+		if a.Server != nil {
+			server = a.Server.String()
+		}
+		if a.Attach.String() == "" && a.Server == nil {
+			server = ""
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+			a.Name, strings.Join(a.Scripts, ", "), a.Kind, a.Attach, server, mdCell(a.Signature), mdCell(a.Confirm),
+			mdCell(a.Violation), a.Status, mdCell(a.Notes))
+	}
+	return b.String()
+}
+
+func countStatus(s Status) int {
+	n := 0
+	for i := range analyzerTable {
+		if analyzerTable[i].Status == s {
+			n++
+		}
+	}
+	return n
+}
+
+// String writes the ports as "80/tcp 443/tcp 53/udp".
+func (p Ports) String() string {
+	var parts []string
+	for _, v := range p.TCP {
+		parts = append(parts, fmt.Sprintf("%d/tcp", v))
+	}
+	for _, v := range p.UDP {
+		parts = append(parts, fmt.Sprintf("%d/udp", v))
+	}
+	return strings.Join(parts, " ")
+}
+
+// mdCell escapes a table cell.
+func mdCell(s string) string {
+	return strings.NewReplacer("|", `\|`, "\n", " ").Replace(s)
 }
