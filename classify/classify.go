@@ -194,7 +194,7 @@ func (c *Classifier) Start(st *State, t Transport, origPort, respPort uint16, pa
 		st.flags |= flagPartial
 	}
 	if respPort != 0 {
-		st.attach = uint32(c.attach.lookup(t, respPort))
+		st.attach = c.attach.lookup(t, respPort)
 	}
 	if c.opts.TrackRemovedServices {
 		st.flags |= flagTrackRemoved

@@ -57,8 +57,14 @@ func (c *Classifier) dceRPC(st *State, in *input) verdict {
 	if !in.port {
 		s0, s1 := dceRPCSig(in.sig[0]), dceRPCSig(in.sig[1])
 		if s0 != yes && s1 != yes {
-			if (s0 == no || !sigCanGrow(in, 0)) && (s1 == no || !sigCanGrow(in, 1)) {
+			can0, can1 := s0 == more && sigCanGrow(in, 0), s1 == more && sigCanGrow(in, 1)
+			switch {
+			case !can0 && !can1:
 				return done
+			case !can0:
+				in.only = 1 // only the responder's stream start can still match
+			case !can1:
+				in.only = 0
 			}
 			return undecided
 		}

@@ -49,10 +49,16 @@ func (c *Classifier) firstPDU(st *State, in *input, svc uint8, pdu func([]byte) 
 		st.violate(svc)
 		return done
 	}
-	for d := 0; d < 2; d++ {
-		if r[d] == more && in.more[d] {
-			return undecided
-		}
+	w0, w1 := r[0] == more && in.more[0], r[1] == more && in.more[1]
+	switch {
+	case w0 && w1:
+		return undecided
+	case w0:
+		in.only = 0
+		return undecided
+	case w1:
+		in.only = 1
+		return undecided
 	}
 	return done
 }

@@ -272,35 +272,65 @@ func (c *Classifier) candidates(st *State) uint32 {
 func (st *State) attached(svc uint8) bool { return st.attach&(1<<svc) != 0 }
 
 // portAttach maps a responder port to the services attached there, per
-// transport: built once from the table by New.
+// transport: sorted slices built once from the table by New, searched
+// without allocating.
 type portAttach struct {
-	tcp, udp map[uint16]Set
+	tcp, udp []portServices
+}
+
+type portServices struct {
+	port uint16
+	set  uint32
 }
 
 func newPortAttach() portAttach {
-	pa := portAttach{tcp: map[uint16]Set{}, udp: map[uint16]Set{}}
+	add := func(list []portServices, p uint16, svc uint8) []portServices {
+		for i := range list {
+			if list[i].port == p {
+				list[i].set |= 1 << svc
+				return list
+			}
+		}
+		return append(list, portServices{p, 1 << svc})
+	}
+	var pa portAttach
 	for i := range analyzerTable {
 		a := &analyzerTable[i]
 		if a.svc == noService {
 			continue
 		}
 		for _, p := range a.Attach.TCP {
-			pa.tcp[p] |= 1 << a.svc
+			pa.tcp = add(pa.tcp, p, a.svc)
 		}
 		for _, p := range a.Attach.UDP {
-			pa.udp[p] |= 1 << a.svc
+			pa.udp = add(pa.udp, p, a.svc)
 		}
+	}
+	for _, l := range [][]portServices{pa.tcp, pa.udp} {
+		sort.Slice(l, func(i, j int) bool { return l[i].port < l[j].port })
 	}
 	return pa
 }
 
 // lookup returns the services attached to responder port p.
-func (pa *portAttach) lookup(t Transport, p uint16) Set {
-	switch t {
-	case TCP:
-		return pa.tcp[p]
-	case UDP:
-		return pa.udp[p]
+func (pa *portAttach) lookup(t Transport, p uint16) uint32 {
+	list := pa.tcp
+	if t == UDP {
+		list = pa.udp
+	} else if t != TCP {
+		return 0
+	}
+	lo, hi := 0, len(list)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if list[m].port < p {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	if lo < len(list) && list[lo].port == p {
+		return list[lo].set
 	}
 	return 0
 }

@@ -83,6 +83,8 @@ type sshDir struct {
 	// kexBuf captures the KEXINIT body up to the end of its kex_algorithms
 	// name-list (update_kex compares the two sides' lists).
 	kexBuf  []byte
+	kexLen  [4]byte
+	kexGot  uint16 // KEXINIT body bytes read up to the name-list
 	capture bool
 }
 
@@ -107,6 +109,12 @@ type streamState struct {
 
 // sshChunk feeds one chunk of direction d.
 func (c *Classifier) sshChunk(st *State, d int, data []byte, inWindow bool, off uint32) {
+	if st.sx == nil && !st.attached(svcSSH) && off == 0 && inWindow && len(data) >= 6 && !sshSig(data) {
+		// The signature fails on this stream's start: decided without
+		// allocating the walk.
+		st.pending &^= 1 << recSSH
+		return
+	}
 	if st.sx == nil {
 		st.sx = &streamState{}
 	}
@@ -156,8 +164,7 @@ func (s *sshConn) signature(d int, data []byte, inWindow bool, off uint32) bool 
 		off++
 		data = data[1:]
 		if sd.sigLen == uint8(len(sd.sigBuf)) {
-			b := sd.sigBuf[:]
-			if hasPrefixFold(b, "SSH-") && (b[4] == '1' || b[4] == '2') && b[5] == '.' {
+			if sshSig(sd.sigBuf[:]) {
 				sd.sig = 1
 			} else {
 				sd.sig = 2
@@ -298,7 +305,8 @@ func (s *sshConn) ssh2Message(d int, typ byte) bool {
 		}
 		if !s.kexDone && s.kexFirst != uint8(d)+1 {
 			sd.capture = true
-			sd.kexBuf = make([]byte, 0, 64)
+			sd.kexGot = 0
+			sd.kexBuf = nil
 		}
 	case sshKexECC:
 		if typ != 30 && typ != 31 {
@@ -319,29 +327,37 @@ func (s *sshConn) ssh2Message(d int, typ byte) bool {
 // sshMaxKexList bounds the captured kex_algorithms name-list.
 const sshMaxKexList = 2048
 
-// captureKex appends KEXINIT body bytes of direction d; last is set with
-// the packet's final bytes.
+// captureKex reads KEXINIT body bytes of direction d: the 16-byte cookie is
+// skipped, the kex_algorithms length read, and the name-list kept in a
+// buffer of exactly its size (at most sshMaxKexList). last is set with the
+// packet's final bytes.
 func (s *sshConn) captureKex(d int, b []byte, last bool) {
 	sd := &s.dir[d]
-	// cookie (16 bytes), name-list length (4), name-list.
-	need := 20
-	if len(sd.kexBuf) >= 20 {
-		need = 20 + int(min(be32(sd.kexBuf[16:20]), sshMaxKexList))
-	}
-	for len(b) > 0 && len(sd.kexBuf) < need {
-		n := min(need-len(sd.kexBuf), len(b))
-		sd.kexBuf = append(sd.kexBuf, b[:n]...)
-		b = b[n:]
-		if len(sd.kexBuf) == 20 {
-			need = 20 + int(min(be32(sd.kexBuf[16:20]), sshMaxKexList))
+	for len(b) > 0 && sd.capture {
+		switch {
+		case sd.kexGot < 16: // cookie
+			n := min(16-int(sd.kexGot), len(b))
+			sd.kexGot += uint16(n)
+			b = b[n:]
+		case sd.kexGot < 20: // name-list length
+			sd.kexLen[sd.kexGot-16] = b[0]
+			sd.kexGot++
+			b = b[1:]
+			if sd.kexGot == 20 {
+				sd.kexBuf = make([]byte, 0, min(be32(sd.kexLen[:]), sshMaxKexList))
+			}
+		default:
+			n := min(cap(sd.kexBuf)-len(sd.kexBuf), len(b))
+			sd.kexBuf = append(sd.kexBuf, b[:n]...)
+			b = b[n:]
+		}
+		if sd.kexGot == 20 && len(sd.kexBuf) == cap(sd.kexBuf) {
+			sd.capture = false
+			s.updateKex(d, sd.kexBuf)
+			return
 		}
 	}
-	if len(sd.kexBuf) >= 20 && len(sd.kexBuf) == need {
-		sd.capture = false
-		s.updateKex(d, sd.kexBuf[20:])
-		return
-	}
-	if last {
+	if last && sd.capture {
 		sd.capture = false // a KEXINIT cut short: binpac would throw
 		s.violated = true
 	}
@@ -474,4 +490,9 @@ func (s *sshConn) versionLine(d int) {
 	case cl == sshV1 && sv == sshV199, cl == sshV199 && sv == sshV1:
 		s.conn = sshV1
 	}
+}
+
+// sshSig is ^[sS][sS][hH]-[12]\. on at least 6 bytes.
+func sshSig(b []byte) bool {
+	return hasPrefixFold(b, "SSH-") && (b[4] == '1' || b[4] == '2') && b[5] == '.'
 }
