@@ -105,7 +105,8 @@ func TestParseSetFromTable(t *testing.T) {
 		"dce-rpc": {"dce_rpc"},
 		"smb":     {"smb", "gssapi", "ntlm", "dce_rpc"},
 		"ldap":    {"ldap_tcp", "ldap_udp"},
-		"sip":     nil,
+		"sip":     {"sip"},
+		"snmp":    nil,
 		"modbus":  {"modbus"},
 	} {
 		s, err := ParseSet(list)

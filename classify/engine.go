@@ -332,6 +332,9 @@ func (c *Classifier) deliverUDP(st *State, fromOrig bool, data []byte) Action {
 	if st.pending&(1<<recRDPEUDP) != 0 {
 		c.rdpeudp(st, fromOrig, data, inWindow)
 	}
+	if st.pending&(1<<recSIP) != 0 {
+		c.sip(st, fromOrig, data, inWindow)
+	}
 	return act
 }
 

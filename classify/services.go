@@ -37,6 +37,7 @@ const (
 	svcModbus
 	svcDCERPC
 	svcRDPEUDP
+	svcSIP
 	numServices
 )
 
@@ -87,6 +88,7 @@ const (
 	recModbus
 	recDCERPC
 	recRDPEUDP
+	recSIP
 )
 
 // streamRecs are the recognizers that work chunk by chunk without a
@@ -228,6 +230,7 @@ func (c *Classifier) candidates(st *State) uint32 {
 		add(recQUIC, svcQUIC)
 		add(recDTLS, svcDTLS)
 		add(recRDPEUDP, svcRDPEUDP)
+		add(recSIP, svcSIP)
 	case TCP:
 		if st.attached(svcDNS) {
 			add(recDNS, svcDNS)

@@ -366,3 +366,34 @@ func FuzzRDPEUDP(f *testing.F) {
 		fuzzConn(t, ft, data)
 	})
 }
+
+func TestZeekSIP(t *testing.T) {
+	invite := "INVITE sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.1:5060\r\nContent-Length: 0\r\n\r\n"
+	trying := "SIP/2.0 100 Trying\r\nVia: SIP/2.0/UDP 10.0.0.1:5060\r\nContent-Length: 0\r\n\r\n"
+	ok := "SIP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n"
+	runCases(t, []traceCase{
+		{name: "sip-invite-trying", t: UDP, origPort: 5060, respPort: 5060, want: "sip",
+			chunks: []chunk{{true, hx(str(invite))}, {false, hx(str(trying))}, {false, hx(str(ok))}}},
+		{name: "sip-signature-other-port", t: UDP, origPort: 40000, respPort: 5080, want: "sip",
+			chunks: []chunk{{true, hx(str(invite))}, {false, hx(str(ok))}}},
+		{name: "sip-request-only", t: UDP, origPort: 5060, respPort: 5060, want: "",
+			chunks: []chunk{{true, hx(str(invite))}, {true, hx(str(invite))}}},
+		{name: "sip-reply-without-signature", t: UDP, origPort: 40000, respPort: 5080, want: "",
+			chunks: []chunk{{true, hx(str(invite))}, {false, hx(str("SIP/2.0 200OK\r\n\r\n"))}}},
+		{name: "sip-not-a-reply", t: UDP, origPort: 5060, respPort: 5060, want: "",
+			chunks: []chunk{{true, hx(str(invite))}, {false, hx(str("HTTP/1.1 200 OK\r\n\r\n"))}, {false, hx(str(ok))}}},
+		{name: "sip-violation-after-confirmation", t: UDP, origPort: 5060, respPort: 5060, want: "",
+			chunks: []chunk{{true, hx(str(invite))}, {false, hx(str(ok))}, {true, hx(str("\r\n\r\n"))}}},
+	})
+}
+
+func FuzzSIP(f *testing.F) {
+	f.Add(seedChunks(0, chunk{true, hx(str("INVITE sip:a@b SIP/2.0\r\n\r\n"))}, chunk{false, hx(str("SIP/2.0 200 OK\r\n\r\n"))}))
+	ft := fuzzTarget{enabled: "sip", t: UDP, ports: []uint16{5060, 5080}}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		sipSig(data)
+		sipRequestLine(data)
+		sipReplyLine(data)
+		fuzzConn(t, ft, data)
+	})
+}
