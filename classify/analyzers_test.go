@@ -106,7 +106,8 @@ func TestParseSetFromTable(t *testing.T) {
 		"smb":     {"smb", "gssapi", "ntlm", "dce_rpc"},
 		"ldap":    {"ldap_tcp", "ldap_udp"},
 		"sip":     {"sip"},
-		"snmp":    nil,
+		"snmp":    {"snmp"},
+		"syslog":  nil,
 		"modbus":  {"modbus"},
 	} {
 		s, err := ParseSet(list)

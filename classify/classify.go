@@ -153,7 +153,7 @@ const (
 
 // The per-connection bit sets are 32 bits wide.
 const _ = uint32(1<<numServices - 1)
-const _ = uint32(1<<(recSIP+1) - 1)
+const _ = uint32(1<<(recRADIUS+1) - 1)
 
 // State is the per-connection classification state. Its zero value is not
 // ready: call Classifier.Start. It is about 64 bytes; buffers live behind x,

@@ -335,6 +335,12 @@ func (c *Classifier) deliverUDP(st *State, fromOrig bool, data []byte) Action {
 	if st.pending&(1<<recSIP) != 0 {
 		c.sip(st, fromOrig, data, inWindow)
 	}
+	if st.pending&(1<<recSNMP) != 0 {
+		c.snmp(st, fromOrig, data)
+	}
+	if st.pending&(1<<recRADIUS) != 0 {
+		c.radius(st, data)
+	}
 	return act
 }
 

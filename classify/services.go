@@ -38,6 +38,8 @@ const (
 	svcDCERPC
 	svcRDPEUDP
 	svcSIP
+	svcSNMP
+	svcRADIUS
 	numServices
 )
 
@@ -89,6 +91,8 @@ const (
 	recDCERPC
 	recRDPEUDP
 	recSIP
+	recSNMP
+	recRADIUS
 )
 
 // streamRecs are the recognizers that work chunk by chunk without a
@@ -231,6 +235,12 @@ func (c *Classifier) candidates(st *State) uint32 {
 		add(recDTLS, svcDTLS)
 		add(recRDPEUDP, svcRDPEUDP)
 		add(recSIP, svcSIP)
+		if st.attached(svcSNMP) {
+			add(recSNMP, svcSNMP)
+		}
+		if st.attached(svcRADIUS) {
+			add(recRADIUS, svcRADIUS)
+		}
 	case TCP:
 		if st.attached(svcDNS) {
 			add(recDNS, svcDNS)

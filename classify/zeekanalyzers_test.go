@@ -397,3 +397,68 @@ func FuzzSIP(f *testing.F) {
 		fuzzConn(t, ft, data)
 	})
 }
+
+// snmpGet is an SNMPv2c GetRequest (RFC 3416) with community "public";
+// pduTag A0 is GetRequest, A2 the Response.
+func snmpMsg(version byte, pduTag byte) []byte {
+	pdu := []byte{pduTag, 0x19, 0x02, 0x04, 0, 0, 0, 1, 0x02, 0x01, 0, 0x02, 0x01, 0,
+		0x30, 0x0b, 0x30, 0x09, 0x06, 0x05, 0x2b, 0x06, 0x01, 0x02, 0x01, 0x05, 0x00}
+	body := append([]byte{0x02, 0x01, version, 0x04, 0x06}, "public"...)
+	body = append(body, pdu...)
+	return append([]byte{0x30, byte(len(body))}, body...)
+}
+
+func TestZeekSNMP(t *testing.T) {
+	get, resp := snmpMsg(1, 0xa0), snmpMsg(1, 0xa2)
+	runCases(t, []traceCase{
+		{name: "snmp-get-response", t: UDP, origPort: 40000, respPort: 161, want: "snmp",
+			chunks: []chunk{{true, hx(get)}, {false, hx(resp)}}},
+		{name: "snmp-request-only", t: UDP, origPort: 40000, respPort: 161, want: "",
+			chunks: []chunk{{true, hx(get)}, {true, hx(get)}}},
+		{name: "snmp-trap-to-162", t: UDP, origPort: 40000, respPort: 162, want: "",
+			chunks: []chunk{{true, hx(snmpMsg(0, 0xa4))}}},
+		{name: "snmp-other-port", t: UDP, origPort: 40000, respPort: 1161, want: "",
+			chunks: []chunk{{true, hx(get)}, {false, hx(resp)}}},
+		{name: "snmp-bad-community-tag", t: UDP, origPort: 40000, respPort: 161, want: "",
+			chunks: []chunk{{true, hx(get)}, {false, hx(append([]byte{0x30, 0x05, 0x02, 0x01, 0x01, 0x05, 0x00}))}, {false, hx(resp)}}},
+		{name: "snmp-violation-after-confirmation", t: UDP, origPort: 40000, respPort: 161, want: "",
+			chunks: []chunk{{true, hx(get)}, {false, hx(resp)}, {true, hx(str("garbage"))}}},
+	})
+}
+
+// radiusMsg is an Access-Request (RFC 2865) with a User-Name attribute.
+func radiusMsg(code byte, attrs ...byte) []byte {
+	b := []byte{code, 7, 0, 0}
+	b = append(b, make([]byte, 16)...)
+	b = append(b, attrs...)
+	binary.BigEndian.PutUint16(b[2:4], uint16(len(b)))
+	return b
+}
+
+func TestZeekRADIUS(t *testing.T) {
+	req := radiusMsg(1, 1, 7, 'a', 'l', 'i', 'c', 'e')
+	accept := radiusMsg(2)
+	runCases(t, []traceCase{
+		{name: "radius-access", t: UDP, origPort: 40000, respPort: 1812, want: "radius",
+			chunks: []chunk{{true, hx(req)}, {false, hx(accept)}}},
+		{name: "radius-request-only", t: UDP, origPort: 40000, respPort: 1812, want: "radius",
+			chunks: []chunk{{true, hx(req)}}},
+		{name: "radius-other-port", t: UDP, origPort: 40000, respPort: 1645, want: "",
+			chunks: []chunk{{true, hx(req)}, {false, hx(accept)}}},
+		{name: "radius-length-beyond-datagram", t: UDP, origPort: 40000, respPort: 1812, want: "",
+			chunks: []chunk{{true, hx(req[:len(req)-3])}, {false, hx(accept)}}},
+		{name: "radius-violation-after-confirmation", t: UDP, origPort: 40000, respPort: 1812, want: "",
+			chunks: []chunk{{true, hx(req)}, {false, hx(radiusMsg(2, 1, 1))}}},
+	})
+}
+
+func FuzzSNMPRADIUS(f *testing.F) {
+	f.Add(seedChunks(0, chunk{true, hx(snmpMsg(1, 0xa0))}, chunk{false, hx(snmpMsg(1, 0xa2))}))
+	f.Add(seedChunks(1, chunk{true, hx(radiusMsg(1, 1, 3, 'x'))}, chunk{false, hx(radiusMsg(2))}))
+	ft := fuzzTarget{enabled: "snmp,radius", t: UDP, ports: []uint16{161, 1812, 9999}}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		snmpHeader(data)
+		radiusMessage(data)
+		fuzzConn(t, ft, data)
+	})
+}
