@@ -420,7 +420,7 @@ func TestZeekSNMP(t *testing.T) {
 		{name: "snmp-other-port", t: UDP, origPort: 40000, respPort: 1161, want: "",
 			chunks: []chunk{{true, hx(get)}, {false, hx(resp)}}},
 		{name: "snmp-bad-community-tag", t: UDP, origPort: 40000, respPort: 161, want: "",
-			chunks: []chunk{{true, hx(get)}, {false, hx(append([]byte{0x30, 0x05, 0x02, 0x01, 0x01, 0x05, 0x00}))}, {false, hx(resp)}}},
+			chunks: []chunk{{true, hx(get)}, {false, hx([]byte{0x30, 0x05, 0x02, 0x01, 0x01, 0x05, 0x00})}, {false, hx(resp)}}},
 		{name: "snmp-violation-after-confirmation", t: UDP, origPort: 40000, respPort: 161, want: "",
 			chunks: []chunk{{true, hx(get)}, {false, hx(resp)}, {true, hx(str("garbage"))}}},
 	})
