@@ -7,6 +7,13 @@
 //
 // # Model
 //
+// The analyzer table (analyzers.go, rendered as ANALYZERS.md) lists every
+// Zeek component that can name a service, with its ports, DPD signature,
+// confirmation and violation conditions and netbased's status; it is the
+// one place that knows analyzer names and ports. A violation disables the
+// analyzer as Zeek's dpd.zeek does, removing a confirmed service (or,
+// with Options.TrackRemovedServices, adding "-name").
+//
 // Every recognizer is either attached by port (the responder port is one of
 // the ports Zeek registers the analyzer for) or gated by a DPD-signature
 // equivalent that must match in the first dpdWindowBytes bytes / dpdWindowChunks
