@@ -7,6 +7,13 @@
 //
 // # Model
 //
+// The analyzer table (analyzers.go, rendered as ANALYZERS.md) lists every
+// Zeek component that can name a service, with its ports, DPD signature,
+// confirmation and violation conditions and netbased's status; it is the
+// one place that knows analyzer names and ports. A violation disables the
+// analyzer as Zeek's dpd.zeek does, removing a confirmed service (or,
+// with Options.TrackRemovedServices, adding "-name").
+//
 // Every recognizer is either attached by port (the responder port is one of
 // the ports Zeek registers the analyzer for) or gated by a DPD-signature
 // equivalent that must match in the first dpdWindowBytes bytes / dpdWindowChunks
@@ -94,10 +101,29 @@ const (
 // read-only after New and safe for concurrent use.
 type Classifier struct {
 	enabled Set
+	opts    Options
+	attach  portAttach
 }
 
-// New returns a classifier running the recognizers in enabled.
-func New(enabled Set) *Classifier { return &Classifier{enabled: enabled} }
+// Options are the settings of Zeek's scripts that change what the service
+// column shows. The zero value is plain `zeek -r`.
+type Options struct {
+	// TrackRemovedServices is DPD::track_removed_services_in_connection:
+	// a confirmed analyzer removed after a violation stays in the services
+	// and "-name" is added after it (e.g. "ftp,-ftp"), instead of the name
+	// being deleted.
+	TrackRemovedServices bool
+}
+
+// New returns a classifier running the recognizers in enabled, with plain
+// `zeek -r` script settings.
+func New(enabled Set) *Classifier { return NewWithOptions(enabled, Options{}) }
+
+// NewWithOptions returns a classifier running the recognizers in enabled
+// with the given script settings.
+func NewWithOptions(enabled Set, opts Options) *Classifier {
+	return &Classifier{enabled: enabled, opts: opts, attach: newPortAttach()}
+}
 
 // Enabled returns the set the classifier runs.
 func (c *Classifier) Enabled() Set { return c.enabled }
@@ -116,16 +142,25 @@ const (
 	flagRespFirst // the responder sent the connection's first payload
 	flagDataSeen  // some payload was delivered
 	flagLDAPUDPSig
-	flagFrozenOrig  // no pending prefix recognizer needs more originator bytes
-	flagFrozenResp  // … responder bytes
-	flagSSLHello    // the SSL recognizer confirmed a ClientHello
-	flagHTTPReq     // the HTTP recognizer parsed the request line
-	flagHTTP09      // … an HTTP/0.9 request (no status line expected)
-	flagHTTPConnect // … a CONNECT request (tunnel follows)
-	flagWatch       // the expected-connection line watch runs (expect.go)
-	flagGridFTP     // gridftp.zeek labelled the connection "gridftp"
-	flagWatchEnded  // the line watch stopped for good
+	flagFrozenOrig       // no pending prefix recognizer needs more originator bytes
+	flagFrozenResp       // … responder bytes
+	flagSSLHello         // the SSL recognizer confirmed a ClientHello
+	flagHTTPReq          // the HTTP recognizer parsed the request line
+	flagHTTP09           // … an HTTP/0.9 request (no status line expected)
+	flagHTTPConnect      // … a CONNECT request (tunnel follows)
+	flagWatch            // the expected-connection line watch runs (expect.go)
+	flagGridFTP          // gridftp.zeek labelled the connection "gridftp"
+	flagWatchEnded       // the line watch stopped for good
+	flagTrackRemoved     // DPD::track_removed_services_in_connection
+	flagRDPEUDPSyn       // RDPEUDP: the originator's SYN was seen (NEED_SYNACK)
+	flagRDPEUDPConfirmed // RDPEUDP: the handshake confirmed
+	flagRDPEUDPEnabled   // RDPEUDP: the signature matched
+	flagSIPEnabled       // SIP: the signature matched
 )
+
+// The per-connection bit sets are 32 bits wide.
+const _ = uint32(1<<numServices - 1)
+const _ = uint32(1<<(recRADIUS+1) - 1)
 
 // State is the per-connection classification state. Its zero value is not
 // ready: call Classifier.Start. It is about 64 bytes; buffers live behind x,
@@ -134,7 +169,7 @@ type State struct {
 	x         *buffers
 	sx        *streamState // the SSH packet walk and FTP reply watch, while they run
 	pending   uint32       // recognizers still running (bit per rec)
-	violated  uint32       // services disabled by a violation (bit per svc)
+	attach    uint32       // services attached by the responder port at Start
 	order     [maxServices]uint8
 	n         uint8
 	transport Transport
@@ -165,6 +200,12 @@ func (c *Classifier) Start(st *State, t Transport, origPort, respPort uint16, pa
 	*st = State{transport: t, origPort: origPort, respPort: respPort, flags: flagStarted}
 	if partial && t == TCP {
 		st.flags |= flagPartial
+	}
+	if respPort != 0 {
+		st.attach = c.attach.lookup(t, respPort)
+	}
+	if c.opts.TrackRemovedServices {
+		st.flags |= flagTrackRemoved
 	}
 	st.pending = c.candidates(st)
 }
@@ -251,7 +292,9 @@ func (c *Classifier) Gap(st *State, fromOrig bool) {
 	}
 	st.flags &^= flagSMBSynced
 	st.watchGap(dirIndex(fromOrig))
-	st.pending &^= 1 << recRDP
+	// RDP skips everything after a gap; SSH.cc and DCE_RPC.cc stop parsing
+	// both directions once either had one.
+	st.pending &^= 1<<recRDP | 1<<recSSH | 1<<recDCERPC
 	if st.flags&(flagGapOrig|flagGapResp) == flagGapOrig|flagGapResp {
 		st.pending &= 1<<recSMB | 1<<recFTPWatch
 	}
@@ -280,7 +323,7 @@ func (st *State) Flip() {
 		}
 	}
 	if st.sx != nil {
-		st.sx.dir[0], st.sx.dir[1] = st.sx.dir[1], st.sx.dir[0]
+		st.sx.ssh.flip()
 		if st.sx.ew != nil {
 			st.sx.ew.flip()
 		}
@@ -318,10 +361,26 @@ func (st *State) Wants(fromOrig bool) bool {
 	return st.x == nil || len(st.x.buf[d]) < prefixCap
 }
 
-// Services appends the confirmed services, lowercase, in confirmation order.
+// Order entries are service ids, or ids with one of these marks: removedMark
+// records a confirmed service removed after a violation, written "-name"
+// with DPD::track_removed_services_in_connection; disabledMark records an
+// analyzer DPD disabled, which is not written.
+const (
+	removedMark  = 0x80
+	disabledMark = 0x40
+)
+
+// Services appends the confirmed services, lowercase, in confirmation order
+// (with TrackRemovedServices, "-name" entries where a confirmed analyzer was
+// removed after a violation).
 func (st *State) Services(dst []string) []string {
 	for i := uint8(0); i < st.n; i++ {
-		dst = append(dst, serviceNames[st.order[i]])
+		switch o := st.order[i]; {
+		case o&removedMark != 0:
+			dst = append(dst, removedNames[o&^removedMark])
+		case o&disabledMark == 0:
+			dst = append(dst, serviceNames[o])
+		}
 	}
 	return dst
 }
@@ -330,7 +389,7 @@ func (st *State) Services(dst []string) []string {
 // confirmed.
 func (st *State) Has(name string) bool {
 	for i := uint8(0); i < st.n; i++ {
-		if serviceNames[st.order[i]] == name {
+		if o := st.order[i]; o&(removedMark|disabledMark) == 0 && serviceNames[o] == name {
 			return true
 		}
 	}
@@ -348,18 +407,28 @@ func dirIndex(fromOrig bool) int {
 // disabled it (Zeek's dpd.zeek disables an analyzer at its first violation,
 // so it cannot confirm again).
 func (st *State) confirm(svc uint8) {
-	if st.violated&(1<<svc) != 0 {
+	if st.has(svc) || st.disabled(svc) {
 		return
 	}
-	for i := uint8(0); i < st.n; i++ {
-		if st.order[i] == svc {
-			return
-		}
-	}
+	st.add(svc)
+}
+
+// add appends an order entry if there is room.
+func (st *State) add(entry uint8) {
 	if st.n < maxServices {
-		st.order[st.n] = svc
+		st.order[st.n] = entry
 		st.n++
 	}
+}
+
+// disabled reports whether a violation disabled svc's analyzer.
+func (st *State) disabled(svc uint8) bool {
+	for i := uint8(0); i < st.n; i++ {
+		if o := st.order[i]; o == svc|disabledMark || o == svc|removedMark {
+			return true
+		}
+	}
+	return false
 }
 
 // has reports whether svc is confirmed.
@@ -374,24 +443,28 @@ func (st *State) has(svc uint8) bool {
 
 // violate records an analyzer violation for svc: Zeek's dpd.zeek disables
 // the analyzer (it never confirms afterwards) and, if it was confirmed,
-// deletes the service — unless the connection already carried more than
+// deletes the service, or with DPD::track_removed_services_in_connection
+// adds "-name" after it — unless the connection already carried more than
 // violationWindow payload bytes (DPD::ignore_violations_after), when the
 // violation is ignored.
 func (st *State) violate(svc uint8) {
 	if st.seen[0]+st.seen[1] > violationWindow {
 		return
 	}
-	st.violated |= 1 << svc
-	st.remove(svc)
-}
-
-// remove deletes svc from the confirmed services.
-func (st *State) remove(svc uint8) {
+	if st.disabled(svc) {
+		return
+	}
+	if !st.has(svc) {
+		st.add(svc | disabledMark)
+		return
+	}
+	if st.flags&flagTrackRemoved != 0 {
+		st.add(svc | removedMark)
+		return
+	}
 	for i := uint8(0); i < st.n; i++ {
 		if st.order[i] == svc {
-			copy(st.order[i:st.n], st.order[i+1:st.n])
-			st.n--
-			return
+			st.order[i] = svc | disabledMark
 		}
 	}
 }

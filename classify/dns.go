@@ -120,7 +120,7 @@ func (c *Classifier) dnsUDP(st *State, fromOrig bool, data []byte) (act Action, 
 		// "DNS_Conn_count_too_large" is an analyzer violation: DNS is
 		// disabled (and deleted if it was confirmed).
 		st.violate(svcDNS)
-		if st.violated&(1<<svcDNS) != 0 {
+		if st.disabled(svcDNS) {
 			return act, true
 		}
 	}

@@ -254,7 +254,7 @@ func (c *Classifier) watchChunk(st *State, fromOrig bool, data []byte) {
 		if ew == nil {
 			return
 		}
-		if ew.proto == watchFTP && st.violated&(1<<svcFTP) != 0 || ew.proto == watchIRC && st.violated&(1<<svcIRC) != 0 {
+		if ew.proto == watchFTP && st.disabled(svcFTP) || ew.proto == watchIRC && st.disabled(svcIRC) {
 			// dpd.zeek disabled the analyzer: no more lines are parsed.
 			st.stopWatch()
 			return

@@ -103,7 +103,7 @@ func ftpSig(in *input) tri {
 
 // ftp is the FTP recognizer.
 func (c *Classifier) ftp(st *State, in *input) verdict {
-	if st.violated&(1<<svcFTP) != 0 {
+	if st.disabled(svcFTP) {
 		return done
 	}
 	if !in.port {
@@ -133,7 +133,7 @@ func (c *Classifier) ftp(st *State, in *input) verdict {
 		if !confirmed {
 			confirmed = true
 			c.confirm(st, svcFTP)
-			if st.has(svcFTP) && !in.inner && st.pending&(1<<recFTPWatch) == 0 && !ftpPort(st.respPort) {
+			if st.has(svcFTP) && !in.inner && st.pending&(1<<recFTPWatch) == 0 && !st.attached(svcFTP) {
 				// Signature-enabled: watch replies from now on.
 				st.pending |= 1 << recFTPWatch
 			}

@@ -22,7 +22,7 @@ func hasSMBHeader(b []byte) bool {
 
 // smbChunk handles one TCP chunk.
 func (c *Classifier) smbChunk(st *State, d int, off uint32, data []byte, inWindow bool) {
-	if !smbPort(st.respPort) && st.flags&flagSMBSig == 0 {
+	if !st.attached(svcSMB) && st.flags&flagSMBSig == 0 {
 		// Signature: anchored at the start of a direction's stream.
 		if off == 0 && inWindow && hasSMBHeader(data) {
 			st.flags |= flagSMBSig

@@ -94,6 +94,8 @@ type Options struct {
 	IgnoreChecksums bool      `yaml:"ignore_checksums"`
 	Services        listValue `yaml:"services"`
 	MaxConnections  int       `yaml:"max_connections"`
+	// TrackRemovedServices is Zeek's DPD::track_removed_services_in_connection.
+	TrackRemovedServices bool `yaml:"track_removed_services"`
 
 	// Monitoring.
 	Mode           string    `yaml:"mode"`
@@ -160,6 +162,7 @@ func (o *Options) register(fs *flag.FlagSet, daemon bool) *string {
 	fs.BoolVar(&o.IgnoreChecksums, "ignore-checksums", o.IgnoreChecksums, "accept packets with bad checksums (like zeek -C)")
 	fs.Var(&o.Services, "services", "service recognizers to run: all, none, or comma-separated `names`")
 	fs.IntVar(&o.MaxConnections, "max-connections", o.MaxConnections, "connection table bound (oldest idle evicted and counted)")
+	fs.BoolVar(&o.TrackRemovedServices, "track-removed-services", o.TrackRemovedServices, "keep a service removed after a protocol violation and add -name (like Zeek's DPD::track_removed_services_in_connection)")
 	fs.StringVar(&o.Mode, "mode", o.Mode, "which addresses get records: local, private or local+neighbors")
 	fs.Var(&o.LocalNets, "local-nets", "local networks: comma-separated CIDRs; `private` = Zeek's private address space")
 	fs.Var(&o.NeighborNets, "neighbor-nets", "neighbor networks (CIDRs), monitored in local+neighbors mode")

@@ -108,7 +108,7 @@ func newEngine(o Options, stdout io.Writer) (*engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", err, errUsage)
 	}
-	e := &engine{opts: o, set: set, classifier: classify.New(set.services), expected: flow.NewExpectedTable()}
+	e := &engine{opts: o, set: set, classifier: classify.NewWithOptions(set.services, classify.Options{TrackRemovedServices: o.TrackRemovedServices}), expected: flow.NewExpectedTable()}
 	if e.out, err = openOutput(&o, stdout); err != nil {
 		return nil, err
 	}
