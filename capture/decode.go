@@ -129,7 +129,7 @@ type Decoder struct {
 	// inTeredo is set while decoding the inner packet of a Teredo tunnel.
 	inTeredo bool
 	// encap is the innermost encapsulation entered so far.
-	encap encapType
+	encap encapState
 	// missing is the number of frame bytes the snap length cut off.
 	missing int
 }
@@ -208,7 +208,7 @@ func (d *Decoder) Decode(f Frame, out []Packet) ([]Packet, error) {
 	}
 	d.full = wire <= len(data)
 	d.missing = wire - len(data)
-	d.encap = encapNone
+	d.encap = encapState{}
 	err := d.decodeLink(f.LinkType, data, wire)
 	out = d.out
 	d.out = nil
@@ -476,7 +476,9 @@ const (
 )
 
 // decodeEtherType follows an EtherType through the L2 shims Zeek knows, with
-// the dispatch tables of scripts/base/packet-protocols/{ethernet,vlan,vntag}.
+// the dispatch tables of scripts/base/packet-protocols/{ethernet,vlan,vntag}:
+// Ethernet → VLAN (0x8100, 0x88A8, 0x9100) or VN-Tag; VLAN → VLAN (0x8100
+// only) or VN-Tag; VN-Tag → VLAN (all three) only.
 func (d *Decoder) decodeEtherType(et uint16, data []byte, wire, depth int) error {
 	ctx := fromEthernet
 	for {
@@ -496,7 +498,7 @@ func (d *Decoder) decodeEtherType(et uint16, data []byte, wire, depth int) error
 			if ctx == fromVLAN && et != 0x8100 {
 				return nil
 			}
-			if len(data) < 4 {
+			if len(data) <= 4 { // Zeek: truncated_VLAN_header
 				return errTruncatedLink
 			}
 			d.vlan = binary.BigEndian.Uint16(data) & 0x0fff
@@ -504,10 +506,12 @@ func (d *Decoder) decodeEtherType(et uint16, data []byte, wire, depth int) error
 			data, wire = data[4:], wire-4
 			ctx = fromVLAN
 		case 0x8926: // VN-Tag: 4-byte tag, then the EtherType
-			if ctx != fromEthernet {
+			// Registered after Ethernet and after VLAN (zeek/zeek#4286:
+			// VN-Tag inside an 802.1Q tag).
+			if ctx == fromVNTag {
 				return nil
 			}
-			if len(data) < 6 {
+			if len(data) <= 6 { // Zeek: truncated_vntag_header
 				return errTruncatedLink
 			}
 			et = binary.BigEndian.Uint16(data[4:6])

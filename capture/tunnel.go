@@ -1,6 +1,9 @@
 package capture
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"net/netip"
+)
 
 // Tunnel decapsulation, following Zeek's packet analyzers (src/packet_analysis/
 // protocol/{iptunnel,gre,erspan,vxlan,geneve,teredo,ayiya,gtpv1}) and the
@@ -32,10 +35,18 @@ import "encoding/binary"
 //   - After an analyzer violation Zeek stops decapsulating that connection
 //     for good (AnalyzerViolated); the decoder is stateless and keeps trying
 //     packet by packet. This only matters for malformed tunnel traffic.
-//   - Geneve maps 0x6558 to Ethernet, 0x0800 and 0x08DD (sic: Zeek's typo for
-//     0x86DD) to IP and 0x0806 to ARP; an IPv6 Geneve payload with 0x86DD is
-//     therefore not decapsulated, as in Zeek.
+//   - Geneve maps 0x6558 to Ethernet, 0x0800 and 0x86DD to IP and 0x0806 to
+//     ARP (Zeek registered 0x08DD, a typo, until it was fixed; current Zeek
+//     decapsulates IPv6 directly in Geneve, btest core.tunnels.geneve-ipv6).
 //   - Tunnel::max_depth = 4: a tunnel found at depth 4 is not decapsulated.
+//     The UDP tunnel analyzers (VXLAN, Geneve, Teredo, AYIYA) then add 'X'
+//     to the history of the outer UDP connection (Packet.AnalysisPartial).
+//   - tunnel_parents: an inner connection's parent is the connection of the
+//     outer UDP packet for UDP tunnels, and for IP-in-IP and GRE (ERSPAN,
+//     Aruba and PPTP included) a tunnel named by the carrying IP header's
+//     address pair, which Zeek gives a UID of its own (IPLayerTunnelAnalyzer,
+//     Tunnel::ip_tunnel_timeout). Packet.Encap, EncapSrc and EncapDst carry
+//     what the flow tracker needs to name them.
 
 // Well-known UDP tunnel ports.
 const (
@@ -140,15 +151,40 @@ func innerError(r innerResult) error {
 // the snap length cut off the frame (Zeek's build_inner_packet).
 func (d *Decoder) innerWire(inner []byte) int { return len(inner) + d.missing }
 
-// enter records the encapsulation type while an inner packet is decoded and
-// returns the previous one for leave.
-func (d *Decoder) enter(t encapType) encapType {
+// encapState is the innermost encapsulation entered so far: its type and,
+// for IP-in-IP and GRE, the addresses of the IP header that carries it.
+type encapState struct {
+	typ      encapType
+	src, dst netip.Addr
+}
+
+// enter records the encapsulation while an inner packet is decoded and
+// returns the previous one for leave. ip is the carrying IP header of an
+// IP-in-IP or GRE tunnel (nil for UDP tunnels).
+func (d *Decoder) enter(t encapType, ip *ipHeader) encapState {
 	prev := d.encap
-	d.encap = t
+	d.encap = encapState{typ: t}
+	if ip != nil {
+		d.encap.src, d.encap.dst = ip.src, ip.dst
+	}
 	return prev
 }
 
-func (d *Decoder) leave(prev encapType) { d.encap = prev }
+func (d *Decoder) leave(prev encapState) { d.encap = prev }
+
+// public is the Encapsulation that Packet.Encap reports for packets decoded
+// inside an encapsulation of type e.
+func (e encapType) public() Encapsulation {
+	switch e {
+	case encapNone:
+		return EncapNone
+	case encapIP:
+		return EncapIPinIP
+	case encapGRE:
+		return EncapGRE
+	}
+	return EncapUDPTunnel
+}
 
 // decodeIPTunnel handles IP-in-IP (protocols 4 and 41).
 func (d *Decoder) decodeIPTunnel(ip *ipHeader, proto uint8, rem []byte, plen, depth int) error {
@@ -161,7 +197,7 @@ func (d *Decoder) decodeIPTunnel(ip *ipHeader, proto uint8, rem []byte, plen, de
 	if r := parseInnerIP(inner, proto == protoIPv6); r != innerOK {
 		return innerError(r)
 	}
-	prev := d.enter(encapIP)
+	prev := d.enter(encapIP, ip)
 	err := d.decodeIPByVersion(inner, d.innerWire(inner), depth+1)
 	d.leave(prev)
 	return err
@@ -230,13 +266,13 @@ func (d *Decoder) decodeGRE(ip *ipHeader, data []byte, plen, depth int) error {
 		if r := parseInnerIP(inner, pppProto == 0x0057); r != innerOK {
 			return innerError(r)
 		}
-		prev := d.enter(encapGRE)
+		prev := d.enter(encapGRE, ip)
 		err := d.decodeIPByVersion(inner, d.innerWire(inner), depth+1)
 		d.leave(prev)
 		return err
 	}
 	inner := data[greLen:]
-	prev := d.enter(encapGRE)
+	prev := d.enter(encapGRE, ip)
 	defer d.leave(prev)
 	wire := d.innerWire(inner)
 	switch {
@@ -348,6 +384,7 @@ func udpTunnelByPort(p uint16) encapType {
 
 func (d *Decoder) decodeVXLAN(idx int, data []byte, depth int) error {
 	if depth >= d.opts.MaxTunnelDepth {
+		d.out[idx].AnalysisPartial = true
 		return errTunnelDepth
 	}
 	if len(data) < 8 || data[0]&0x08 == 0 { // header truncated or I flag not set
@@ -358,7 +395,7 @@ func (d *Decoder) decodeVXLAN(idx int, data []byte, depth int) error {
 	if len(inner) == 0 {
 		return errEmptyTunnel
 	}
-	prev := d.enter(encapVXLAN)
+	prev := d.enter(encapVXLAN, nil)
 	err := d.decodeEthernet(inner, d.innerWire(inner), depth+1)
 	d.leave(prev)
 	return err
@@ -366,6 +403,7 @@ func (d *Decoder) decodeVXLAN(idx int, data []byte, depth int) error {
 
 func (d *Decoder) decodeGeneve(idx int, data []byte, depth int) error {
 	if depth >= d.opts.MaxTunnelDepth {
+		d.out[idx].AnalysisPartial = true
 		return errTunnelDepth
 	}
 	if len(data) < 8 {
@@ -384,13 +422,13 @@ func (d *Decoder) decodeGeneve(idx int, data []byte, depth int) error {
 	if len(inner) == 0 {
 		return errEmptyTunnel
 	}
-	prev := d.enter(encapGeneve)
+	prev := d.enter(encapGeneve, nil)
 	defer d.leave(prev)
 	wire := d.innerWire(inner)
 	switch next {
 	case 0x6558:
 		return d.decodeEthernet(inner, wire, depth+1)
-	case 0x0800, 0x08dd:
+	case 0x0800, 0x86dd:
 		return d.decodeIPByVersion(inner, wire, depth+1)
 	}
 	return nil // ARP or unregistered protocol: no inner IP packet
@@ -443,6 +481,7 @@ func teredoPattern(b []byte) bool {
 
 func (d *Decoder) decodeTeredo(idx int, data []byte, depth int) error {
 	if depth >= d.opts.MaxTunnelDepth {
+		d.out[idx].AnalysisPartial = true
 		return errTunnelDepth
 	}
 	inner, ok := parseTeredo(data)
@@ -460,7 +499,7 @@ func (d *Decoder) decodeTeredo(idx int, data []byte, depth int) error {
 		return errTunnelViolation
 	}
 	d.out[idx].TunnelService = ServiceTeredo
-	prev := d.enter(encapTeredo)
+	prev := d.enter(encapTeredo, nil)
 	wasTeredo := d.inTeredo
 	d.inTeredo = true
 	err := d.decodeIPv6(inner, d.innerWire(inner), depth+1)
@@ -513,6 +552,7 @@ func detectAYIYA(data []byte) bool {
 
 func (d *Decoder) decodeAYIYA(idx int, data []byte, depth int) error {
 	if depth >= d.opts.MaxTunnelDepth {
+		d.out[idx].AnalysisPartial = true
 		return errTunnelDepth
 	}
 	if len(data) < 8 {
@@ -538,7 +578,7 @@ func (d *Decoder) decodeAYIYA(idx int, data []byte, depth int) error {
 	if next != protoIPIP && next != protoIPv6 {
 		return nil
 	}
-	prev := d.enter(encapAYIYA)
+	prev := d.enter(encapAYIYA, nil)
 	err := d.decodeIPByVersion(inner, d.innerWire(inner), depth+1)
 	d.leave(prev)
 	return err
@@ -550,7 +590,7 @@ func (d *Decoder) decodeGTPv1(idx int, data []byte, depth int) error {
 	if depth >= d.opts.MaxTunnelDepth {
 		return errTunnelDepth
 	}
-	if d.encap == encapGTP { // GTP is never tunnelled in GTP
+	if d.encap.typ == encapGTP { // GTP is never tunnelled in GTP
 		return errTunnelViolation
 	}
 	if len(data) < 8 {
@@ -598,7 +638,7 @@ func (d *Decoder) decodeGTPv1(idx int, data []byte, depth int) error {
 		return errTunnelViolation
 	}
 	d.out[idx].TunnelService = ServiceGTPv1
-	prev := d.enter(encapGTP)
+	prev := d.enter(encapGTP, nil)
 	err := d.decodeIPByVersion(inner, d.innerWire(inner), depth+1)
 	d.leave(prev)
 	return err
