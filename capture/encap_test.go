@@ -163,3 +163,48 @@ func TestDecodeTruncatedNestedTunnel(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeErrorsByReason checks the per-reason counters and the reason
+// table.
+func TestDecodeErrorsByReason(t *testing.T) {
+	seen := map[string]bool{}
+	for r := DecodeReason(1); r < NumDecodeReasons; r++ {
+		name := r.String()
+		if name == "" || name == "none" || name == "unknown" || seen[name] {
+			t.Errorf("reason %d: name %q empty or repeated", r, name)
+		}
+		seen[name] = true
+		if e := &decodeErrors[r]; e.Code != r || e.Reason != name {
+			t.Errorf("reason %d: error %+v", r, e)
+		}
+	}
+	if NumDecodeReasons.String() != "unknown" {
+		t.Errorf("out-of-range reason named %q", NumDecodeReasons.String())
+	}
+	pkt := tcp4(t, "10.0.0.1", "10.0.0.2", 1234, 80, "S", nil)
+	d := NewDecoder(DecoderOptions{})
+	frames := []Frame{
+		ethFrame(eth(0x0800, pkt[:10])),                     // truncated_IP
+		ethFrame(eth(0x0800, pkt[:10])),                     // truncated_IP
+		ethFrame(eth(0x0800, corrupt(pkt, 10))),             // bad_IP_checksum
+		frameOf(4242, pkt),                                  // unknown_link_type
+		ethFrame(eth(0x0800, pkt)),                          // fine
+		ethFrame(eth(0x8100, cat(tag(1, 0x0800), pkt[:4]))), // truncated_IP
+	}
+	var out []Packet
+	for _, f := range frames {
+		out, _ = d.Decode(f, out[:0])
+	}
+	st := d.Stats()
+	want := map[DecodeReason]uint64{ReasonTruncatedIP: 3, ReasonBadIPChecksum: 1, ReasonUnknownLinkType: 1}
+	var sum uint64
+	for r, n := range st.ErrorsByReason {
+		sum += n
+		if n != want[DecodeReason(r)] {
+			t.Errorf("%s: %d errors, want %d", DecodeReason(r), n, want[DecodeReason(r)])
+		}
+	}
+	if sum != st.Errors || st.Errors != 5 {
+		t.Errorf("errors %d, by reason %d, want 5", st.Errors, sum)
+	}
+}

@@ -81,22 +81,6 @@ const (
 	encapGTP
 )
 
-var (
-	errTruncatedGRE    = &DecodeError{"truncated_GRE"}
-	errGREVersion      = &DecodeError{"unknown_gre_version"}
-	errGREProto        = &DecodeError{"egre_protocol_type"}
-	errGRERouting      = &DecodeError{"gre_routing"}
-	errGREFlags        = &DecodeError{"unknown_gre_flags"}
-	errNonIPInEncap    = &DecodeError{"non_ip_packet_in_encap"}
-	errTruncatedERSPAN = &DecodeError{"truncated_ERSPAN"}
-	errERSPANVersion   = &DecodeError{"unknown_ERSPAN_version"}
-	errInnerIPVersion  = &DecodeError{"invalid_inner_IP_version"}
-	errInnerIPLen      = &DecodeError{"inner_IP_payload_length_mismatch"}
-	errTunnelViolation = &DecodeError{"tunnel_analyzer_violation"}
-	errEmptyTunnel     = &DecodeError{"empty_tunnel_packet"}
-	errGeneveVersion   = &DecodeError{"geneve_invalid_version"}
-)
-
 // innerResult is the result of Zeek's IP::ParsePacket on an inner packet.
 type innerResult uint8
 
