@@ -83,6 +83,7 @@ func TestDecodeTunnelDepthPartial(t *testing.T) {
 	teredoIn := udp4(t, "10.9.0.1", "10.9.0.2", 40001, 3544, teredo)
 	ayiyaIn := udp4(t, "10.9.0.1", "10.9.0.2", 40001, 5072, cat([]byte{0x41, 0x52, 0x11, 4}, be32(0), make([]byte, 16), inner))
 	gtpIn := udp4(t, "10.9.0.1", "10.9.0.2", 2152, 2152, cat([]byte{0x30, 0xff}, be16(uint16(len(inner))), be32(1), inner))
+	greIn := udp4(t, "10.9.0.1", "10.9.0.2", 40001, 4754, cat(be16(0), be16(0x0800), inner))
 	for _, tc := range []struct {
 		name    string
 		carried []byte
@@ -92,8 +93,8 @@ func TestDecodeTunnelDepthPartial(t *testing.T) {
 		{"geneve", geneveIn, true},
 		{"teredo", teredoIn, true},
 		{"ayiya", ayiyaIn, true},
-		// Zeek's GTPv1 analyzer reports the depth as a weird only.
-		{"gtpv1", gtpIn, false},
+		{"gtpv1", gtpIn, true},
+		{"gre over udp", greIn, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// Tunnel::max_depth 1: the outer VXLAN is decapsulated, the

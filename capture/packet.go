@@ -117,9 +117,10 @@ type Packet struct {
 	// otherwise.
 	EncapSrc, EncapDst netip.Addr
 	// AnalysisPartial is set on the outer packet of a UDP tunnel (VXLAN,
-	// Geneve, Teredo, AYIYA) that was not decapsulated because
-	// Tunnel::max_depth was reached: Zeek then adds 'X' ("connection
-	// analysis partial") to the history of that UDP connection.
+	// Geneve, Teredo, AYIYA, GTPv1, GRE over UDP) that was not
+	// decapsulated because Tunnel::max_depth was reached: Zeek then adds
+	// 'X' ("connection analysis partial") to the history of that UDP
+	// connection.
 	AnalysisPartial bool
 	// VLAN is the innermost VLAN id (0 when none), informational only.
 	VLAN uint16

@@ -39,8 +39,10 @@ import (
 //     ARP (Zeek registered 0x08DD, a typo, until it was fixed; current Zeek
 //     decapsulates IPv6 directly in Geneve, btest core.tunnels.geneve-ipv6).
 //   - Tunnel::max_depth = 4: a tunnel found at depth 4 is not decapsulated.
-//     The UDP tunnel analyzers (VXLAN, Geneve, Teredo, AYIYA) then add 'X'
-//     to the history of the outer UDP connection (Packet.AnalysisPartial).
+//     The tunnel analyzers' depth check (TunnelAnalyzer::CheckTunnelDepth)
+//     then adds 'X' to the history of the UDP connection that carries the
+//     tunnel, if any: VXLAN, Geneve, Teredo, AYIYA, GTPv1 and GRE over UDP
+//     (Packet.AnalysisPartial); IP-in-IP and GRE over IP have none.
 //   - tunnel_parents: an inner connection's parent is the connection of the
 //     outer UDP packet for UDP tunnels, and for IP-in-IP and GRE (ERSPAN,
 //     Aruba and PPTP included) a tunnel named by the carrying IP header's
@@ -343,6 +345,11 @@ func (d *Decoder) udpTunnel(idx int, ip *ipHeader, payload []byte, depth int) er
 	case encapGTP:
 		return d.decodeGTPv1(idx, payload, depth)
 	case encapGRE:
+		if depth >= d.opts.MaxTunnelDepth {
+			// The GRE analyzer's depth check sees the UDP connection.
+			d.out[idx].AnalysisPartial = true
+			return errTunnelDepth
+		}
 		return d.decodeGRE(ip, payload, len(payload), depth)
 	}
 	return nil
@@ -572,6 +579,7 @@ func (d *Decoder) decodeAYIYA(idx int, data []byte, depth int) error {
 // 255); control messages carry no inner packet.
 func (d *Decoder) decodeGTPv1(idx int, data []byte, depth int) error {
 	if depth >= d.opts.MaxTunnelDepth {
+		d.out[idx].AnalysisPartial = true
 		return errTunnelDepth
 	}
 	if d.encap.typ == encapGTP { // GTP is never tunnelled in GTP
