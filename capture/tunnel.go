@@ -259,31 +259,38 @@ func (d *Decoder) decodeGRE(ip *ipHeader, data []byte, plen, depth int) error {
 	}
 	inner := data[greLen:]
 	prev := d.enter(encapGRE, ip)
-	defer d.leave(prev)
-	wire := d.innerWire(inner)
+	err := d.decodeGREPayload(pt, flags, inner, d.innerWire(inner), depth+1)
+	d.leave(prev)
+	return err
+}
+
+// decodeGREPayload dispatches the payload of a GRE version 0 packet by its
+// protocol type (no defer in decodeGRE: too many returns for an open-coded
+// one).
+func (d *Decoder) decodeGREPayload(pt, flags uint16, inner []byte, wire, depth int) error {
 	switch {
 	case pt == 0x0800 || pt == 0x86dd:
-		return d.decodeIPByVersion(inner, wire, depth+1)
+		return d.decodeIPByVersion(inner, wire, depth)
 	case pt == 0x8847:
-		return d.decodeMPLS(inner, wire, depth+1)
+		return d.decodeMPLS(inner, wire, depth)
 	case pt == 0x6558:
 		if len(inner) <= 14 {
 			return errTruncatedGRE
 		}
-		return d.decodeEthernet(inner, wire, depth+1)
+		return d.decodeEthernet(inner, wire, depth)
 	case pt == 0x88be && flags&0x1000 == 0:
 		// ERSPAN type I: no ERSPAN header, the mirrored frame follows.
 		if len(inner) <= 14 {
 			return errTruncatedGRE
 		}
-		return d.decodeEthernet(inner, wire, depth+1)
+		return d.decodeEthernet(inner, wire, depth)
 	case pt == 0x88be || pt == 0x22eb:
-		return d.decodeERSPAN(inner, wire, depth+1)
+		return d.decodeERSPAN(inner, wire, depth)
 	case isArubaGRE(pt):
 		if len(inner) == 0 {
 			return errTruncatedGRE
 		}
-		return d.decode80211(inner, wire, depth+1)
+		return d.decode80211(inner, wire, depth)
 	}
 	return nil // no analyzer for this protocol type
 }
@@ -413,16 +420,16 @@ func (d *Decoder) decodeGeneve(idx int, data []byte, depth int) error {
 	if len(inner) == 0 {
 		return errEmptyTunnel
 	}
+	var err error
 	prev := d.enter(encapGeneve, nil)
-	defer d.leave(prev)
-	wire := d.innerWire(inner)
-	switch next {
+	switch wire := d.innerWire(inner); next {
 	case 0x6558:
-		return d.decodeEthernet(inner, wire, depth+1)
+		err = d.decodeEthernet(inner, wire, depth+1)
 	case 0x0800, 0x86dd:
-		return d.decodeIPByVersion(inner, wire, depth+1)
+		err = d.decodeIPByVersion(inner, wire, depth+1)
 	}
-	return nil // ARP or unregistered protocol: no inner IP packet
+	d.leave(prev) // ARP or an unregistered protocol: no inner IP packet
+	return err
 }
 
 // detectTeredo is TeredoAnalyzer::DetectProtocol.
