@@ -62,8 +62,11 @@ type DecoderStats struct {
 	// NonIP counts frames that yielded no packet and no error: ARP, LLDP,
 	// STP, ..., IGMP, ESP, Teredo bubbles, fragments still waiting.
 	NonIP uint64
-	// Errors counts Decode calls that returned an error.
-	Errors uint64
+	// Errors counts Decode calls that returned an error, and
+	// ErrorsByReason counts them by the error's DecodeReason (index 0,
+	// ReasonNone, stays 0).
+	Errors         uint64
+	ErrorsByReason [NumDecodeReasons]uint64
 	// BadIPChecksum counts IPv4 packets dropped for a bad header checksum.
 	BadIPChecksum uint64
 	// Fragments counts IP fragments seen; Reassembled counts datagrams that
@@ -77,40 +80,6 @@ type DecoderStats struct {
 	// FragmentsPending is the number of datagrams waiting for fragments.
 	FragmentsPending int
 }
-
-// DecodeError is the error Decode returns for a frame Zeek would drop as
-// malformed. Reason is Zeek's weird name where there is one (e.g.
-// "truncated_IP"). The values are preallocated so that returning one does not
-// allocate.
-type DecodeError struct {
-	Reason string
-}
-
-func (e *DecodeError) Error() string { return "capture: decode: " + e.Reason }
-
-var (
-	errTruncatedLink     = &DecodeError{"truncated_link_header"}
-	errTruncatedIP       = &DecodeError{"truncated_IP"}
-	errTruncatedIPLen    = &DecodeError{"truncated_IP_len"}
-	errUnknownIPVersion  = &DecodeError{"unknown_ip_version"}
-	errIPHdrLenZero      = &DecodeError{"ip_hdr_len_zero"}
-	errInvalidIPHdrSize  = &DecodeError{"invalid_IP_header_size"}
-	errInternallyTrunc   = &DecodeError{"internally_truncated_header"}
-	errIPv4MinHdr        = &DecodeError{"IPv4_min_header_size"}
-	errBadIPChecksum     = &DecodeError{"bad_IP_checksum"}
-	errTruncatedHeader   = &DecodeError{"truncated_header"}
-	errBadTCPHeaderLen   = &DecodeError{"bad_TCP_header_len"}
-	errIncompleteFrag    = &DecodeError{"incompletely_captured_fragment"}
-	errIPv6ExtTruncated  = &DecodeError{"truncated_IPv6_extension_header"}
-	errUnknownLinkType   = &DecodeError{"unknown_link_type"}
-	errTooManyShims      = &DecodeError{"too_many_l2_headers"}
-	errTruncatedMPLS     = &DecodeError{"truncated_mpls_header"}
-	errTunnelDepth       = &DecodeError{"exceeded_tunnel_max_depth"}
-	errInnerTruncated    = &DecodeError{"inner_packet_truncated"}
-	errNoNextHeader      = &DecodeError{"ipv6_no_next"}
-	errTruncatedRadiotap = &DecodeError{"truncated_radiotap_header"}
-	errTruncated80211    = &DecodeError{"truncated_802_11_header"}
-)
 
 // Decoder turns frames into Packets. It is not safe for concurrent use: use
 // one Decoder per worker.
@@ -129,7 +98,7 @@ type Decoder struct {
 	// inTeredo is set while decoding the inner packet of a Teredo tunnel.
 	inTeredo bool
 	// encap is the innermost encapsulation entered so far.
-	encap encapType
+	encap encapState
 	// missing is the number of frame bytes the snap length cut off.
 	missing int
 }
@@ -208,12 +177,15 @@ func (d *Decoder) Decode(f Frame, out []Packet) ([]Packet, error) {
 	}
 	d.full = wire <= len(data)
 	d.missing = wire - len(data)
-	d.encap = encapNone
+	d.encap = encapState{}
 	err := d.decodeLink(f.LinkType, data, wire)
 	out = d.out
 	d.out = nil
 	if err != nil {
 		d.stats.Errors++
+		if de, ok := err.(*DecodeError); ok {
+			d.stats.ErrorsByReason[de.Code]++
+		}
 	} else if d.emitted == 0 {
 		d.stats.NonIP++
 	}
@@ -476,7 +448,9 @@ const (
 )
 
 // decodeEtherType follows an EtherType through the L2 shims Zeek knows, with
-// the dispatch tables of scripts/base/packet-protocols/{ethernet,vlan,vntag}.
+// the dispatch tables of scripts/base/packet-protocols/{ethernet,vlan,vntag}:
+// Ethernet → VLAN (0x8100, 0x88A8, 0x9100) or VN-Tag; VLAN → VLAN (0x8100
+// only) or VN-Tag; VN-Tag → VLAN (all three) only.
 func (d *Decoder) decodeEtherType(et uint16, data []byte, wire, depth int) error {
 	ctx := fromEthernet
 	for {
@@ -496,7 +470,7 @@ func (d *Decoder) decodeEtherType(et uint16, data []byte, wire, depth int) error
 			if ctx == fromVLAN && et != 0x8100 {
 				return nil
 			}
-			if len(data) < 4 {
+			if len(data) <= 4 { // Zeek: truncated_VLAN_header
 				return errTruncatedLink
 			}
 			d.vlan = binary.BigEndian.Uint16(data) & 0x0fff
@@ -504,10 +478,12 @@ func (d *Decoder) decodeEtherType(et uint16, data []byte, wire, depth int) error
 			data, wire = data[4:], wire-4
 			ctx = fromVLAN
 		case 0x8926: // VN-Tag: 4-byte tag, then the EtherType
-			if ctx != fromEthernet {
+			// Registered after Ethernet and after VLAN (zeek/zeek#4286:
+			// VN-Tag inside an 802.1Q tag).
+			if ctx == fromVNTag {
 				return nil
 			}
-			if len(data) < 6 {
+			if len(data) <= 6 { // Zeek: truncated_vntag_header
 				return errTruncatedLink
 			}
 			et = binary.BigEndian.Uint16(data[4:6])

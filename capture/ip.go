@@ -252,6 +252,10 @@ func (d *Decoder) newPacket(ip *ipHeader, proto uint8, depth int) *Packet {
 	p.Proto = proto
 	p.IPLen = ip.ipLen
 	p.TunnelDepth = uint8(depth)
+	if depth > 0 {
+		p.Encap = d.encap.typ.public()
+		p.EncapSrc, p.EncapDst = d.encap.src, d.encap.dst
+	}
 	p.VLAN = d.vlan
 	d.emitted++
 	d.stats.Packets++

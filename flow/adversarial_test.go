@@ -335,7 +335,7 @@ func TestPerConnectionStateBounded(t *testing.T) {
 		outer := capture.Packet{Timestamp: ts, Proto: capture.ProtoUDP, Src: outerA, Dst: outerB, SrcPort: uint16(10000 + i),
 			DstPort: 4789, UDPLength: 60, PayloadLen: 52, Payload: make([]byte, 52), IPLen: 80, TunnelService: "vxlan"}
 		inner := capture.Packet{Timestamp: ts, Proto: capture.ProtoUDP, Src: hostA, Dst: hostB, SrcPort: 5000, DstPort: 7000,
-			UDPLength: 10, PayloadLen: 2, Payload: make([]byte, 2), IPLen: 30, TunnelDepth: 1}
+			UDPLength: 10, PayloadLen: 2, Payload: make([]byte, 2), IPLen: 30, TunnelDepth: 1, Encap: capture.EncapUDPTunnel}
 		h.tr.Packet(&outer)
 		h.tr.Packet(&inner)
 	}

@@ -19,6 +19,10 @@ const (
 	histMultiFlag   uint32 = 0x40
 	histOrigDataPkt uint32 = 0x100
 	histRespDataPkt uint32 = 0x200
+	// histUnknownPkt is Session's HIST_UNKNOWN_PKT: 'X', "connection
+	// analysis partial", added once (tunnel depth exceeded, an analyzer
+	// limit reached).
+	histUnknownPkt uint32 = 0x400
 )
 
 // conn is one live connection. Structs are recycled through the tracker's
@@ -33,7 +37,7 @@ type conn struct {
 	start, lastTime int64 // Unix ns
 	serial          uint64
 	uid             uid
-	parents         []uid // UIDs of the UDP tunnel flows that carried it
+	parents         []uid // UIDs of the tunnels that carried it (tunnel.go)
 	incarnation     uint32
 	removed         bool
 

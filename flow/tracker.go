@@ -61,11 +61,12 @@ type Tracker struct {
 	parentUIDs []string
 	services   []string
 
-	// The UDP tunnel flow of the last outer tunnel packet and its time: the
-	// decoder emits an outer packet right before the packets it carries.
-	outerUID uid
-	outerSet bool
-	outerTS  int64
+	// tunnelUIDs[d] is the UID of the latest UDP tunnel connection seen at
+	// tunnel depth d: the decoder appends an outer tunnel packet right
+	// before the packets it carries (tunnel.go).
+	tunnelUIDs []tunnelUID
+	// ipTun names the IP-in-IP and GRE tunnels (tunnel.go).
+	ipTun ipTunnels
 
 	// Expected (announced) data connections, expect.go.
 	expect   expectState
@@ -187,18 +188,8 @@ func (t *Tracker) Packet(p *capture.Packet) {
 	default:
 		t.otherPacket(c, p, isOrig, ts)
 	}
-	switch {
-	case p.TunnelService != "":
-		if !c.removed {
-			c.noteTunnel(p.TunnelService, isOrig)
-		}
-		t.outerUID, t.outerSet, t.outerTS = c.uid, true, ts
-	case p.TunnelDepth > 0:
-		if t.outerSet && t.outerTS == ts && !c.removed {
-			c.addParent(t.outerUID)
-		}
-	default:
-		t.outerSet = false
+	if p.TunnelDepth > 0 || p.TunnelService != "" {
+		t.noteEncapsulation(c, p, isOrig)
 	}
 }
 
@@ -681,10 +672,14 @@ func (t *Tracker) udpPacket(c *conn, p *capture.Packet, isOrig bool, ts int64) {
 		c.checkHistory(histRespDataPkt, 'd')
 	}
 	c.addSize(side, int64(p.UDPLength)-8)
-	full := len(p.Payload) >= p.PayloadLen
-	if !full {
-		return
+	if p.AnalysisPartial {
+		// A tunnel analyzer gave up for Tunnel::max_depth; it runs
+		// before the session analyzers.
+		c.checkHistory(histUnknownPkt, 'X')
 	}
+	// Current Zeek (since zeek/zeek#3080) forwards a datagram the snap
+	// length cut short like any other: the analyzers get the captured
+	// part (p.Payload) and ConnSize counts it.
 	if t.cfg.Classifier != nil {
 		if !c.clsStarted {
 			t.cfg.Classifier.Start(&c.cls, classify.UDP, c.origPort, c.respPort, false)

@@ -567,7 +567,7 @@ func TestTunnelServiceAndParents(t *testing.T) {
 	}
 	inner := func(at0 float64) {
 		p := capture.Packet{Timestamp: at(at0), Proto: capture.ProtoICMP, Src: hostA, Dst: hostB, SrcPort: 8, PayloadLen: 56,
-			Payload: make([]byte, 56), IPLen: 84, TunnelDepth: 1}
+			Payload: make([]byte, 56), IPLen: 84, TunnelDepth: 1, Encap: capture.EncapUDPTunnel}
 		h.tr.Packet(&p)
 	}
 	outer(0, true, "vxlan", 4789)

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/netbased/netbased/capture"
 )
 
 // listValue is a comma-separated list on the command line and either a
@@ -88,6 +90,9 @@ func (d *durationValue) UnmarshalYAML(n *yaml.Node) error {
 // flag and the same-named key (with underscores) in the YAML configuration
 // file; a flag given on the command line wins over the file.
 type Options struct {
+	// Capture filter: a tcpdump expression (capture.CompileFilter).
+	Filter string `yaml:"filter"`
+
 	// Connections and services.
 	ConnLog         string    `yaml:"conn_log"`
 	ConnLogFormat   string    `yaml:"conn_log_format"`
@@ -157,6 +162,7 @@ func defaultOptions() Options {
 // `run` has.
 func (o *Options) register(fs *flag.FlagSet, daemon bool) *string {
 	config := fs.String("config", "", "YAML configuration file (keys as the flags, with underscores); flags win")
+	fs.StringVar(&o.Filter, "filter", o.Filter, "capture filter, a tcpdump `expression` (as zeek -f); run attaches it in the kernel, replay applies it to every frame")
 	fs.StringVar(&o.ConnLog, "conn-log", o.ConnLog, "write ended connections as a conn log to `PATH` (- for stdout)")
 	fs.StringVar(&o.ConnLogFormat, "conn-log-format", o.ConnLogFormat, "conn log format: json or zeek")
 	fs.BoolVar(&o.IgnoreChecksums, "ignore-checksums", o.IgnoreChecksums, "accept packets with bad checksums (like zeek -C)")
@@ -192,6 +198,19 @@ func (o *Options) register(fs *flag.FlagSet, daemon bool) *string {
 		fs.StringVar(&o.Progress, "progress", o.Progress, "progress bar: auto (on a terminal), always or never")
 	}
 	return config
+}
+
+// captureFilter compiles the filter option; nil when there is none. Its
+// error is a usage error.
+func (o *Options) captureFilter() (*capture.Filter, error) {
+	if strings.TrimSpace(o.Filter) == "" {
+		return nil, nil
+	}
+	f, err := capture.CompileFilter(o.Filter)
+	if err != nil {
+		return nil, fmt.Errorf("filter: %w: %w", err, errUsage)
+	}
+	return f, nil
 }
 
 // loadConfig reads a YAML configuration file into o. Unknown keys and bad

@@ -20,9 +20,16 @@ func replayCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if len(files) == 0 {
 		return fmt.Errorf("no input files (netbased replay [flags] FILE...): %w", errUsage)
 	}
+	filter, err := opts.captureFilter()
+	if err != nil {
+		return err
+	}
 	src, err := capture.OpenFiles(files...)
 	if err != nil {
 		return err
+	}
+	if filter != nil {
+		src = capture.NewFilterSource(src, filter)
 	}
 	defer src.Close()
 	eng, err := newEngine(opts, stdout)

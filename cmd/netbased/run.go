@@ -50,6 +50,10 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if _, err := opts.validate(); err != nil {
 		return fmt.Errorf("%w: %w", err, errUsage)
 	}
+	filter, err := opts.captureFilter()
+	if err != nil {
+		return err
+	}
 	level := zap.NewAtomicLevel()
 	if err := level.UnmarshalText([]byte(opts.LogLevel)); err != nil {
 		return fmt.Errorf("--log-level: %w: %w", err, errUsage)
@@ -70,6 +74,7 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		FanoutGroup: uint16(opts.FanoutGroup),
 		Promiscuous: opts.Promiscuous,
 		PollTimeout: min(tick, capture.DefaultLivePollTimeout),
+		Filter:      filter,
 	})
 	if err != nil {
 		if errors.Is(err, syscall.EPERM) {
