@@ -74,6 +74,10 @@ type Config struct {
 	// and the merged window are bounded alike.
 	MaxHosts int
 
+	// Written, if not nil, is called on the Windows' goroutine after each
+	// window it writes (metrics, logs).
+	Written func(WindowReport)
+
 	// Record metadata copied into every Interval.
 	NodeHostname        string
 	NodeIPAddress       string

@@ -32,6 +32,15 @@ type Stats struct {
 	OutputErrors uint64 // windows whose output failed
 }
 
+// WindowReport describes one window Windows wrote.
+type WindowReport struct {
+	Start, End time.Time
+	Records    uint64
+	// Took is the time the merge and the output took.
+	Took time.Duration
+	Err  error
+}
+
 // maxPendingWindows is how many handed-over windows may wait to be
 // written before an accumulator ahead of the others waits too.
 const maxPendingWindows = 4
@@ -62,11 +71,13 @@ type Windows struct {
 	stats    Stats
 	firstErr error
 	lastErr  error
-	started  bool
-	closing  bool
-	done     chan struct{}
-	wake     chan struct{}
-	rec      Interval // reused for every record (Windows' goroutine only)
+	// lastFailed: the latest window written failed (health).
+	lastFailed bool
+	started    bool
+	closing    bool
+	done       chan struct{}
+	wake       chan struct{}
+	rec        Interval // reused for every record (Windows' goroutine only)
 }
 
 // reconfig is a configuration that takes over from window start from.
@@ -294,7 +305,12 @@ func (w *Windows) run() {
 			}
 			out, md := w.outputForLocked(wp.start)
 			w.mu.Unlock()
+			began := time.Now()
 			records, err := w.write(wp, start, end, out, &md)
+			if w.cfg.Written != nil && (records > 0 || err != nil) {
+				w.cfg.Written(WindowReport{Start: time.Unix(0, start).UTC(), End: time.Unix(0, end).UTC(),
+					Records: records, Took: time.Since(began), Err: err})
+			}
 			w.mu.Lock()
 			w.finishLocked(wp, records, err)
 			if last {
@@ -446,6 +462,7 @@ func (w *Windows) finishLocked(wp *windowParts, records uint64, err error) {
 		}
 		w.free = append(w.free, p)
 	}
+	w.lastFailed = err != nil
 	if err != nil {
 		w.stats.OutputErrors++
 		w.lastErr = err
@@ -453,6 +470,25 @@ func (w *Windows) finishLocked(wp *windowParts, records uint64, err error) {
 			w.firstErr = err
 		}
 	}
+}
+
+// Healthy returns the error of the latest window written when writing it
+// failed, nil when it succeeded (or none was written yet): the output's
+// current state, not its history.
+func (w *Windows) Healthy() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.lastFailed {
+		return w.lastErr
+	}
+	return nil
+}
+
+// Pending is the number of windows handed over and not yet written.
+func (w *Windows) Pending() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.pending)
 }
 
 // Sync waits until every window the watermark passed is written.

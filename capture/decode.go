@@ -30,6 +30,7 @@ package capture
 
 import (
 	"encoding/binary"
+	"net/netip"
 	"time"
 
 	"github.com/gopacket/gopacket/layers"
@@ -101,6 +102,10 @@ type Decoder struct {
 	encap encapState
 	// missing is the number of frame bytes the snap length cut off.
 	missing int
+	// probe is set by OuterAddrs: the first IP header ends the walk, its
+	// addresses go to probeSrc/probeDst.
+	probe              bool
+	probeSrc, probeDst netip.Addr
 }
 
 // NewDecoder returns a Decoder with the given options.
@@ -191,6 +196,31 @@ func (d *Decoder) Decode(f Frame, out []Packet) ([]Packet, error) {
 	}
 	return out, err
 }
+
+// OuterAddrs returns the addresses of frame f's outermost IP header,
+// walking the link layer and L2 shims exactly as Decode does but stopping
+// there (no checksum, transport or tunnel work, no statistics). ok is
+// false for a frame without an IP header (ARP, …) or one Decode would
+// reject before reaching it. A reader spreading frames over workers by
+// this address pair sends every packet of a connection, its fragments and
+// the tunnels it rides in to one worker.
+func (d *Decoder) OuterAddrs(f Frame) (src, dst netip.Addr, ok bool) {
+	data := f.Data
+	if f.CaptureLength > 0 && f.CaptureLength < len(data) {
+		data = data[:f.CaptureLength]
+	}
+	wire := max(f.Length, len(data))
+	d.probe, d.probeSrc, d.probeDst, d.shims = true, netip.Addr{}, netip.Addr{}, 0
+	err := d.decodeLink(f.LinkType, data, wire)
+	d.probe = false
+	if err != errProbeDone {
+		return netip.Addr{}, netip.Addr{}, false
+	}
+	return d.probeSrc, d.probeDst, true
+}
+
+// errProbeDone ends an OuterAddrs walk at the first IP header.
+var errProbeDone = &DecodeError{Reason: "probe"}
 
 func (d *Decoder) decodeLink(lt layers.LinkType, data []byte, wire int) error {
 	switch lt {

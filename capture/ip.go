@@ -23,6 +23,10 @@ func (d *Decoder) decodeIPv4(data []byte, wire, depth int) error {
 	if data[0]>>4 != 4 {
 		return errUnknownIPVersion
 	}
+	if d.probe {
+		d.probeSrc, d.probeDst = netip.AddrFrom4([4]byte(data[12:16])), netip.AddrFrom4([4]byte(data[16:20]))
+		return errProbeDone
+	}
 	hl := int(data[0]&0x0f) * 4
 	total := int(binary.BigEndian.Uint16(data[2:4]))
 	ipLen := uint32(total)
@@ -109,6 +113,10 @@ func (d *Decoder) decodeIPv6(data []byte, wire, depth int) error {
 	}
 	if data[0]>>4 != 6 {
 		return errUnknownIPVersion
+	}
+	if d.probe {
+		d.probeSrc, d.probeDst = netip.AddrFrom16([16]byte(data[8:24])), netip.AddrFrom16([16]byte(data[24:40]))
+		return errProbeDone
 	}
 	total := int(binary.BigEndian.Uint16(data[4:6])) + 40
 	if wire < total {

@@ -30,7 +30,6 @@ type Stats struct {
 	Ended       uint64 // connections handed to onEnd
 	Evictions   uint64 // connections ended early because the table was full
 	Reused      uint64 // TCP connections ended by a reusing SYN
-	DecodeErrs  uint64 // frames that failed to decode (counted by Replay)
 	// TimerCompactions counts rebuilds of the timer queue that dropped
 	// cancelled timers.
 	TimerCompactions uint64
@@ -51,7 +50,9 @@ type Tracker struct {
 
 	now     int64 // network time (Unix ns); 0 before the first packet
 	started bool
-	stats   Stats
+	// frameClock is set once Tick was called: timers fire per frame.
+	frameClock bool
+	stats      Stats
 
 	// out is the record handed to onEnd; its strings and slices point
 	// into the scratch buffers below (valid only during the call).
@@ -111,17 +112,23 @@ func (t *Tracker) Advance(ts time.Time) {
 	t.fireTimers(-1)
 }
 
-// Tick moves network time to ts as a packet at ts that this tracker does
-// not see would (a packet of another tracker of the same traffic): due
-// timers fire as they would before that packet, so connections end at the
-// same network time as with one tracker for all the traffic.
+// Tick is the arrival of a frame at ts, as Zeek's packet dispatch sees it
+// before any analysis: network time moves to ts (never back) and up to
+// max_timer_expires due timers fire. A capture worker calls Tick for every
+// frame it reads, IP or not, and for every frame another worker of the
+// same traffic reads, so that connections end at the network time they
+// would with one tracker for all the traffic. Once Tick was called,
+// Packet no longer fires timers itself (the frame's Tick did).
 func (t *Tracker) Tick(ts time.Time) {
 	n := ts.UnixNano()
 	n -= n % 1000
-	if !t.started || n <= t.now {
-		return
+	t.frameClock = true
+	if !t.started {
+		t.started = true
+		t.now = n
+	} else if n > t.now {
+		t.now = n
 	}
-	t.now = n
 	t.fireTimers(t.cfg.Timeouts.MaxTimerExpiresPerPkt)
 }
 
@@ -149,7 +156,8 @@ func (t *Tracker) Flush() {
 }
 
 // Packet processes one packet: network time advances to its timestamp (it
-// never goes back), due timers fire first (at most max_timer_expires), then
+// never goes back), due timers fire first (at most max_timer_expires;
+// unless the packet's frame was announced by Tick, which fired them), then
 // the packet updates its connection.
 func (t *Tracker) Packet(p *capture.Packet) {
 	t.stats.Packets++
@@ -162,7 +170,9 @@ func (t *Tracker) Packet(p *capture.Packet) {
 	} else if ts > t.now {
 		t.now = ts
 	}
-	t.fireTimers(t.cfg.Timeouts.MaxTimerExpiresPerPkt)
+	if !t.frameClock {
+		t.fireTimers(t.cfg.Timeouts.MaxTimerExpiresPerPkt)
+	}
 
 	key, origPort, respPort := t.makeKey(p)
 	c := t.table[key]

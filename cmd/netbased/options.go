@@ -120,10 +120,14 @@ type Options struct {
 	NodeIP        string        `yaml:"node_ip"`
 	ForwarderType string        `yaml:"forwarder_type"`
 	Shards        int           `yaml:"shards"`
+	MaxHosts      int           `yaml:"max_hosts"`
+
+	// Workers is the number of capture workers (0: one per CPU for run,
+	// one for replay).
+	Workers int `yaml:"workers"`
 
 	// Daemon (netbased run).
 	Interface     string        `yaml:"interface"`
-	Workers       int           `yaml:"workers"`
 	Snaplen       int           `yaml:"snaplen"`
 	RingSizeMB    int           `yaml:"ring_size_mb"`
 	FanoutGroup   int           `yaml:"fanout_group"`
@@ -133,7 +137,14 @@ type Options struct {
 
 	LogLevel string `yaml:"log_level"`
 	Progress string `yaml:"progress"`
+	// CPUProfile is replay's --cpuprofile (no configuration key).
+	CPUProfile string `yaml:"-"`
 }
+
+// defaultMaxHosts bounds the monitored addresses of a window by default:
+// with the default connection bound the whole process stays under 2 GiB
+// (see deploy/README.md).
+const defaultMaxHosts = 1_000_000
 
 func defaultOptions() Options {
 	return Options{
@@ -147,6 +158,7 @@ func defaultOptions() Options {
 		Out:            "-",
 		ForwarderType:  "zeek",
 		Shards:         1,
+		MaxHosts:       defaultMaxHosts,
 		Snaplen:        65535,
 		RingSizeMB:     64,
 		FanoutGroup:    42,
@@ -183,11 +195,12 @@ func (o *Options) register(fs *flag.FlagSet, daemon bool) *string {
 	fs.StringVar(&o.NodeHostname, "node-hostname", o.NodeHostname, "node_hostname (default: this host's name)")
 	fs.StringVar(&o.NodeIP, "node-ip", o.NodeIP, "node_ip_address (default: this host's primary address)")
 	fs.StringVar(&o.ForwarderType, "forwarder-type", o.ForwarderType, "forwarder_type written in each record")
-	fs.IntVar(&o.Shards, "shards", o.Shards, "aggregation shards (goroutines)")
+	fs.IntVar(&o.Shards, "shards", o.Shards, "split each window's per-address states into this many shards, merged in parallel")
+	fs.IntVar(&o.MaxHosts, "max-hosts", o.MaxHosts, "monitored addresses per window (beyond it an address's updates are refused and counted; 0 = no bound)")
 	fs.StringVar(&o.LogLevel, "log-level", o.LogLevel, "log level: debug, info, warn, error")
 	if daemon {
+		fs.IntVar(&o.Workers, "workers", o.Workers, "capture workers, one fanout socket each (0 = number of CPUs)")
 		fs.StringVar(&o.Interface, "interface", o.Interface, "network interface to capture on")
-		fs.IntVar(&o.Workers, "workers", o.Workers, "capture workers (0 = number of CPUs)")
 		fs.IntVar(&o.Snaplen, "snaplen", o.Snaplen, "capture snap length in bytes")
 		fs.IntVar(&o.RingSizeMB, "ring-size-mb", o.RingSizeMB, "TPACKET_V3 ring size per worker in MiB")
 		fs.IntVar(&o.FanoutGroup, "fanout-group", o.FanoutGroup, "PACKET_FANOUT group id")
@@ -195,6 +208,8 @@ func (o *Options) register(fs *flag.FlagSet, daemon bool) *string {
 		fs.StringVar(&o.MetricsListen, "metrics-listen", o.MetricsListen, "address for /metrics and /healthz (empty = off)")
 		fs.Var(&o.ClockTick, "clock-tick", "how often the clock moves network time forward on an idle link")
 	} else {
+		fs.IntVar(&o.Workers, "workers", o.Workers, "workers: a reader spreads the frames over them by address pair (0 or 1: the reader does it all)")
+		fs.StringVar(&o.CPUProfile, "cpuprofile", o.CPUProfile, "write a Go CPU profile of the replay to `FILE` (go tool pprof)")
 		fs.StringVar(&o.Progress, "progress", o.Progress, "progress bar: auto (on a terminal), always or never")
 	}
 	return config
