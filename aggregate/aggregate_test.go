@@ -154,7 +154,7 @@ func TestUpdateRules(t *testing.T) {
 		{orig: "0.0.0.0", resp: "255.255.255.255", rport: 67, proto: 17, state: "S0", ob: 300, op: 1},
 	})
 	r1 := col.find(t, "10.0.0.1")
-	want1 := aggregate.Counts{
+	want1 := aggregate.Counts{Totals: aggregate.Totals{
 		ConnectionsCount:                     7,
 		OriginatingConnectionCount:           3,
 		SuccessfulOriginatingConnectionCount: 1,
@@ -176,7 +176,7 @@ func TestUpdateRules(t *testing.T) {
 		InternalOriginatingBytesReceived:      90,
 		InternalOriginatingPacketsSent:        2,
 		InternalOriginatingPacketsReceived:    1,
-	}
+	}}
 	want1.Services[aggregate.SSL] = aggregate.ServiceCounts{ClientConnections: 1,
 		PCR: pcrOf(-0.5)}
 	// dns: +1 (40/0), -0.5 (30/90), +1 (50/0)
