@@ -141,10 +141,17 @@ type Options struct {
 	CPUProfile string `yaml:"-"`
 }
 
-// defaultMaxHosts bounds the monitored addresses of a window by default:
-// with the default connection bound the whole process stays under 2 GiB
-// (see deploy/README.md).
-const defaultMaxHosts = 1_000_000
+// Default bounds (deploy/README.md, "Bounds"):
+//   - defaultMaxHosts monitored addresses per window: with the default
+//     connection bound the whole process stays under 2 GiB even when every
+//     connection comes from another address (a spoofed flood);
+//   - defaultMaxSetSize members per unique-set array written: the largest
+//     record (six arrays of IPv6 addresses) stays under 1 MB, Kafka's
+//     default message size limit and the smallest of the outputs'.
+const (
+	defaultMaxHosts   = 500_000
+	defaultMaxSetSize = 3_000
+)
 
 func defaultOptions() Options {
 	return Options{
@@ -159,6 +166,7 @@ func defaultOptions() Options {
 		ForwarderType:  "zeek",
 		Shards:         1,
 		MaxHosts:       defaultMaxHosts,
+		MaxSetSize:     defaultMaxSetSize,
 		Snaplen:        65535,
 		RingSizeMB:     64,
 		FanoutGroup:    42,
