@@ -36,8 +36,8 @@ type conn struct {
 
 	start, lastTime int64 // Unix ns
 	serial          uint64
-	uid             uid
-	parents         []uid // UIDs of the tunnels that carried it (tunnel.go)
+	uid             UID
+	parents         []UID // UIDs of the tunnels that carried it (tunnel.go)
 	incarnation     uint32
 	removed         bool
 
@@ -164,7 +164,7 @@ func (c *conn) noteTunnel(svc string, isOrig bool) {
 }
 
 // addParent records the UID of a tunnel flow that carried this connection.
-func (c *conn) addParent(u uid) {
+func (c *conn) addParent(u UID) {
 	for _, p := range c.parents {
 		if p == u {
 			return
