@@ -119,11 +119,12 @@ func serverPorts(p Ports) *Ports   { return &p }
 var analyzerTable = []Analyzer{
 	{Name: "dce_rpc", Scripts: scripts("dce-rpc", "dce_rpc", "smb"), Kind: ProtocolAnalyzer, Attach: tcp(135),
 		Signature: `dpd_dce_rpc: ^\x05[\x00\x01][\x00-\x13]\x03, either direction`,
-		Confirm:   "a whole connection-oriented PDU (16-byte header, frag_length bytes) parsed (proc_dce_rpc_pdu)",
-		Violation: "binpac exception (frag_length shorter than the header); nothing after a content gap",
+		Confirm: "each whole connection-oriented PDU that parses (proc_dce_rpc_pdu; a single-fragment PDU's body too); " +
+			"also the child SMB attaches per named-pipe file id (pipe reads, writes, transactions, FSCTL_PIPE_TRANSCEIVE)",
+		Violation: "none acted on: base/protocols/dce-rpc puts DCE_RPC in DPD::ignore_violations (a bad PDU drops the rest of its delivery)",
 		Status:    Implemented, svc: svcDCERPC,
-		Notes: "TCP only. The DCE_RPC child SMB attaches to named pipes is not modelled (needs SMB's tree/pipe " +
-			"parsing), so smb connections never add dce_rpc."},
+		Notes: "TCP only. The auth trailer feeds the GSSAPI (type 9) and NTLM (type 10) children; Kerberos (type 16) " +
+			"reaches the KRB packet analyzer as a stream, which it ignores."},
 	{Name: "dhcp", Scripts: scripts("dhcp"), Kind: ProtocolAnalyzer, Attach: udp(67, 68), Server: serverPorts(udp(67, 4011)),
 		Signature: `dhcp_cookie: ^.*\x63\x82\x53\x63 (udp)`,
 		Confirm:   "a BOOTP message (op 1/2, hlen ≤ 16, ≥ 240 bytes) with the DHCP magic cookie parses",
@@ -166,8 +167,10 @@ var analyzerTable = []Analyzer{
 		Notes: "needs certificate and cipher parsing plus skip_further_processing (the connection's counters stop); " +
 			"with the plain `zeek -r` threshold of 1 GiB it names only very large transfers"},
 	{Name: "gssapi", Scripts: scripts("gssapi", "smb"), Kind: ProtocolAnalyzer,
-		Confirm: "a child of SMB/HTTP/LDAP: a GSSAPI/SPNEGO token parses",
-		Status:  Implemented, svc: svcGSSAPI, Notes: "only inside LDAP SASL binds"},
+		Confirm: "a child of SMB (security blobs), DCE_RPC (auth type 9) and LDAP SASL binds: each token that parses " +
+			"(GSSAPI_SELECT: MIC/Wrap token, or SPNEGO NegTokenInit/NegTokenResp with [0]–[3] arguments)",
+		Violation: "a token that does not parse; the child is not in the analyzer tree, so only a confirmed service is removed",
+		Status:    Implemented, svc: svcGSSAPI, Notes: "mechTokens go to NTLM (\"NTLMSSP\") and KRB (0x60 GSS token)"},
 	{Name: "http", Scripts: scripts("http"), Kind: ProtocolAnalyzer, Attach: tcp(80, 81, 631, 1080, 3128, 8000, 8080, 8888),
 		Signature: "dpd_http_client: a method and whitespace; dpd_http_server: ^HTTP/[0-9] (requires-reverse)",
 		Confirm:   "a request line parses, or a reply line while a request is pending",
@@ -184,8 +187,8 @@ var analyzerTable = []Analyzer{
 		Confirm: "dcc-send.zeek labels the connection a DCC SEND announced", Status: Elsewhere, svc: noService},
 	{Name: "krb", Scripts: scripts("krb"), Kind: ProtocolAnalyzer, Attach: udp(88),
 		Signature: "dpd_krb_udp_requests/replies: ASN.1 application tags 10–14, 30",
-		Confirm:   "a KDC request or reply parses", Violation: "binpac exception",
-		Status: Implemented, svc: svcKRB},
+		Confirm:   "a KDC request or reply parses; as GSSAPI's child, the AP-REQ/AP-REP a Kerberos GSS token carries",
+		Violation: "binpac exception", Status: Implemented, svc: svcKRB},
 	{Name: "krb_tcp", Scripts: scripts("krb"), Kind: ProtocolAnalyzer, Attach: tcp(88),
 		Confirm: "a length-prefixed KDC message parses", Violation: "binpac exception",
 		Status: Implemented, svc: svcKRBTCP},
@@ -208,8 +211,10 @@ var analyzerTable = []Analyzer{
 		Confirm: "the server handshake (protocol 10) and the client's response parse", Violation: "binpac exception",
 		Status: Implemented, svc: svcMySQL},
 	{Name: "ntlm", Scripts: scripts("ntlm", "smb"), Kind: ProtocolAnalyzer,
-		Confirm: "a child of SMB/HTTP/GSSAPI: an NTLMSSP message parses", Status: Implemented, svc: svcNTLM,
-		Notes: "only inside LDAP SASL binds"},
+		Confirm: "a child of SMB (raw NTLMSSP blobs), GSSAPI and DCE_RPC (auth type 10): each NTLMSSP message that parses " +
+			"(NEGOTIATE/CHALLENGE/AUTHENTICATE fixed fields and the strings the flags announce)",
+		Violation: "none acted on: base/protocols/ntlm puts NTLM in DPD::ignore_violations",
+		Status:    Implemented, svc: svcNTLM},
 	{Name: "ntp", Scripts: scripts("ntp"), Kind: ProtocolAnalyzer, Attach: udp(123),
 		Confirm:   "an NTP message parses (mode 1–7); flips when the first message is a server mode",
 		Violation: "binpac exception", Status: Implemented, svc: svcNTP},
@@ -257,7 +262,9 @@ var analyzerTable = []Analyzer{
 	{Name: "smb", Scripts: scripts("smb"), Kind: ProtocolAnalyzer, Attach: tcp(139, 445),
 		Signature: `dpd_smb: ^....[\xfe\xff]SMB (either direction)`,
 		Confirm:   "three stream chunks after syncing on an SMB header at offset 4 (SMB.cc)",
-		Violation: "binpac exception", Status: Implemented, svc: svcSMB},
+		Violation: "binpac exception", Status: Implemented, svc: svcSMB,
+		Notes: "its GSSAPI, NTLM, KRB and DCE_RPC children are modelled (smb.go); binpac's own parse exceptions " +
+			"(violation, resync) are not"},
 	{Name: "smtp", Scripts: scripts("smtp"), Kind: ProtocolAnalyzer, Attach: tcp(25, 587),
 		Signature: "dpd_smtp_client/server: EHLO/HELO and a 220 greeting",
 		Confirm:   "a reply to EHLO/HELO", Violation: "an unknown command in command mode",

@@ -130,7 +130,7 @@ func (c *Classifier) Enabled() Set { return c.enabled }
 
 // State flag bits.
 const (
-	flagPartial uint32 = 1 << iota
+	flagPartial uint64 = 1 << iota
 	flagMulticastResp
 	flagGapOrig
 	flagGapResp
@@ -156,32 +156,34 @@ const (
 	flagRDPEUDPConfirmed // RDPEUDP: the handshake confirmed
 	flagRDPEUDPEnabled   // RDPEUDP: the signature matched
 	flagSIPEnabled       // SIP: the signature matched
+	flagNBNS             // a port is 137 (NetBIOS name service framing for DNS)
+	flagDCESigFailed     // DCE_RPC: the originator's stream start failed dpd_dce_rpc
+	flagDCESigFailedResp // … the responder's
+	flagSMBWalk          // the SMB message walk runs (smb.go)
 )
 
-// The per-connection bit sets are 32 bits wide.
-const _ = uint32(1<<numServices - 1)
-const _ = uint32(1<<(recRADIUS+1) - 1)
+// The per-connection bit sets are 64 bits wide (attach: 32 slots per
+// transport, see attachSlots).
+const _ = uint64(1<<numServices - 1)
+const _ = uint64(1<<(numRecs) - 1)
 
 // State is the per-connection classification state. Its zero value is not
 // ready: call Classifier.Start. It is about 64 bytes; buffers live behind x,
 // allocated only while a recognizer waits for more bytes.
 type State struct {
 	x         *buffers
-	sx        *streamState // the SSH packet walk and FTP reply watch, while they run
-	pending   uint32       // recognizers still running (bit per rec)
-	attach    uint32       // services attached by the responder port at Start
+	sx        *streamState // the streaming recognizers' state, while they run
+	pending   uint64       // recognizers still running (bit per rec)
+	flags     uint64
+	attach    uint32    // services attached by the responder port at Start (attachSlots)
+	seen      [2]uint32 // stream bytes delivered per direction
 	order     [maxServices]uint8
+	sigLen    [2]uint16 // bytes per direction the DPD signatures could see
+	dpdBytes  uint16
 	n         uint8
 	transport Transport
-	flags     uint32
-	origPort  uint16
-	respPort  uint16
-	dpdBytes  uint16
 	dpdChunks uint8
-	smbChunks uint8
-	chunks    [2]uint8  // chunks seen per direction (at most maxChunks)
-	sigLen    [2]uint16 // bytes per direction the DPD signatures could see
-	seen      [2]uint32 // stream bytes delivered per direction
+	chunks    [2]uint8 // chunks seen per direction (at most maxChunks)
 }
 
 // maxServices bounds how many services one connection can carry.
@@ -197,7 +199,10 @@ type buffers struct {
 // partial is true for a TCP connection whose handshake was not seen (Zeek's
 // IsPartial): HTTP, SSL and RDP are then not attempted.
 func (c *Classifier) Start(st *State, t Transport, origPort, respPort uint16, partial bool) {
-	*st = State{transport: t, origPort: origPort, respPort: respPort, flags: flagStarted}
+	*st = State{transport: t, flags: flagStarted}
+	if origPort == 137 || respPort == 137 {
+		st.flags |= flagNBNS
+	}
 	if partial && t == TCP {
 		st.flags |= flagPartial
 	}
@@ -237,6 +242,10 @@ func (c *Classifier) Deliver(st *State, fromOrig bool, data []byte) Action {
 		return None
 	}
 	watching := st.flags&flagWatch != 0
+	if st.transport == TCP {
+		// SMB's walk feeds its children past the chunk budget.
+		c.smbDeliver(st, dirIndex(fromOrig), data)
+	}
 	act := c.deliverRecognizers(st, fromOrig, data)
 	if st.flags&flagWatch != 0 {
 		// The expected-connection watch sees every chunk, past the
@@ -290,7 +299,7 @@ func (c *Classifier) Gap(st *State, fromOrig bool) {
 	} else {
 		st.flags |= flagGapResp
 	}
-	st.flags &^= flagSMBSynced
+	st.smbGap()
 	st.watchGap(dirIndex(fromOrig))
 	// RDP skips everything after a gap; SSH.cc and DCE_RPC.cc stop parsing
 	// both directions once either had one.
@@ -305,14 +314,14 @@ func (c *Classifier) Gap(st *State, fromOrig bool) {
 
 // Flip tells the state that originator and responder swapped.
 func (st *State) Flip() {
-	st.origPort, st.respPort = st.respPort, st.origPort
 	st.chunks[0], st.chunks[1] = st.chunks[1], st.chunks[0]
 	st.sigLen[0], st.sigLen[1] = st.sigLen[1], st.sigLen[0]
 	if st.flags&flagDataSeen != 0 {
 		st.flags ^= flagRespFirst
 	}
 	st.seen[0], st.seen[1] = st.seen[1], st.seen[0]
-	for _, pair := range [...][2]uint32{{flagGapOrig, flagGapResp}, {flagFrozenOrig, flagFrozenResp}} {
+	for _, pair := range [...][2]uint64{{flagGapOrig, flagGapResp}, {flagFrozenOrig, flagFrozenResp},
+		{flagDCESigFailed, flagDCESigFailedResp}} {
 		g := st.flags & (pair[0] | pair[1])
 		st.flags &^= pair[0] | pair[1]
 		if g&pair[0] != 0 {
@@ -340,7 +349,7 @@ func (st *State) Wants(fromOrig bool) bool {
 	if st.flags&flagStarted == 0 {
 		return false
 	}
-	if st.flags&flagWatch != 0 {
+	if st.flags&(flagWatch|flagSMBWalk) != 0 {
 		return true
 	}
 	if st.pending == 0 {
@@ -478,7 +487,16 @@ func (st *State) release() {
 // dropStream releases the streaming state once no streaming recognizer
 // and no expected-connection watch uses it.
 func (st *State) dropStream() {
-	if st.pending&(1<<recSSH|1<<recFTPWatch) == 0 && (st.sx == nil || st.sx.ew == nil) {
+	if st.sx == nil {
+		return
+	}
+	if st.pending&(1<<recDCERPC) == 0 {
+		st.sx.dce = nil
+	}
+	if st.pending&(1<<recSMB) == 0 && st.flags&flagSMBWalk == 0 {
+		st.sx.smb = nil
+	}
+	if st.pending&(1<<recSSH|1<<recFTPWatch) == 0 && st.sx.ew == nil && st.sx.smb == nil && st.sx.dce == nil {
 		st.sx = nil
 	}
 }
