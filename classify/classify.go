@@ -160,6 +160,8 @@ const (
 	flagDCESigFailed     // DCE_RPC: the originator's stream start failed dpd_dce_rpc
 	flagDCESigFailedResp // … the responder's
 	flagSMBWalk          // the SMB message walk runs (smb.go)
+	flagMQTTSigFailed    // MQTT: the originator's stream start failed dpd_mqtt
+	flagMQTTSigFailedResp
 )
 
 // The per-connection bit sets are 64 bits wide (attach: 32 slots per
@@ -303,7 +305,7 @@ func (c *Classifier) Gap(st *State, fromOrig bool) {
 	st.watchGap(dirIndex(fromOrig))
 	// RDP skips everything after a gap; SSH.cc and DCE_RPC.cc stop parsing
 	// both directions once either had one.
-	st.pending &^= 1<<recRDP | 1<<recSSH | 1<<recDCERPC
+	st.pending &^= 1<<recRDP | 1<<recSSH | 1<<recDCERPC | 1<<recRFB
 	if st.flags&(flagGapOrig|flagGapResp) == flagGapOrig|flagGapResp {
 		st.pending &= 1<<recSMB | 1<<recFTPWatch
 	}
@@ -321,7 +323,7 @@ func (st *State) Flip() {
 	}
 	st.seen[0], st.seen[1] = st.seen[1], st.seen[0]
 	for _, pair := range [...][2]uint64{{flagGapOrig, flagGapResp}, {flagFrozenOrig, flagFrozenResp},
-		{flagDCESigFailed, flagDCESigFailedResp}} {
+		{flagDCESigFailed, flagDCESigFailedResp}, {flagMQTTSigFailed, flagMQTTSigFailedResp}} {
 		g := st.flags & (pair[0] | pair[1])
 		st.flags &^= pair[0] | pair[1]
 		if g&pair[0] != 0 {
@@ -493,10 +495,20 @@ func (st *State) dropStream() {
 	if st.pending&(1<<recDCERPC) == 0 {
 		st.sx.dce = nil
 	}
+	if st.pending&(1<<recDNP3) == 0 {
+		st.sx.dnp3 = nil
+	}
+	if st.pending&(1<<recMQTT) == 0 {
+		st.sx.mqtt = nil
+	}
+	if st.pending&(1<<recSyslog) == 0 {
+		st.sx.syslog = nil
+	}
 	if st.pending&(1<<recSMB) == 0 && st.flags&flagSMBWalk == 0 {
 		st.sx.smb = nil
 	}
-	if st.pending&(1<<recSSH|1<<recFTPWatch) == 0 && st.sx.ew == nil && st.sx.smb == nil && st.sx.dce == nil {
+	if st.pending&(1<<recSSH|1<<recFTPWatch) == 0 && st.sx.ew == nil && st.sx.smb == nil && st.sx.dce == nil &&
+		st.sx.dnp3 == nil && st.sx.mqtt == nil && st.sx.syslog == nil {
 		st.sx = nil
 	}
 }

@@ -257,7 +257,7 @@ func (c *Classifier) dceRPCChunk(st *State, d int, data []byte, off uint32, inWi
 				if off == 0 {
 					st.flags |= flagDCESigFailed << d
 				}
-				if st.flags&(flagDCESigFailed|flagDCESigFailed<<1) == flagDCESigFailed|flagDCESigFailed<<1 || !inWindow {
+				if st.flags&(flagDCESigFailed|flagDCESigFailedResp) == flagDCESigFailed|flagDCESigFailedResp || !inWindow {
 					st.pending &^= 1 << recDCERPC
 				}
 				return

@@ -40,6 +40,15 @@ const (
 	svcSIP
 	svcSNMP
 	svcRADIUS
+	svcDNP3TCP
+	svcDNP3UDP
+	svcMQTT
+	svcSOCKS
+	svcSyslog
+	svcSyslogTCP
+	svcFinger
+	svcRFB
+	svcWebSocket
 	numServices
 )
 
@@ -93,12 +102,18 @@ const (
 	recSIP
 	recSNMP
 	recRADIUS
+	recDNP3   // DNP3_TCP and DNP3_UDP
+	recMQTT   // streaming
+	recSOCKS  // prefix
+	recSyslog // Syslog (UDP) and Syslog_TCP
+	recFinger // prefix
+	recRFB    // prefix
 	numRecs
 )
 
 // streamRecs are the recognizers that work chunk by chunk without a
 // buffered prefix.
-const streamRecs = 1<<recSMB | 1<<recSSH | 1<<recFTPWatch | 1<<recDCERPC
+const streamRecs = 1<<recSMB | 1<<recSSH | 1<<recFTPWatch | 1<<recDCERPC | 1<<recDNP3 | 1<<recMQTT | 1<<recSyslog
 
 // All enables every recognizer.
 const All Set = 1<<numServices - 1
@@ -242,6 +257,12 @@ func (c *Classifier) candidates(st *State) uint64 {
 		if st.attached(svcRADIUS) {
 			add(recRADIUS, svcRADIUS)
 		}
+		if st.attached(svcDNP3UDP) {
+			add(recDNP3, svcDNP3UDP)
+		}
+		if st.attached(svcSyslog) {
+			add(recSyslog, svcSyslog)
+		}
 	case TCP:
 		if st.attached(svcDNS) {
 			add(recDNS, svcDNS)
@@ -277,6 +298,20 @@ func (c *Classifier) candidates(st *State) uint64 {
 			add(recModbus, svcModbus)
 		}
 		add(recDCERPC, svcDCERPC)
+		if st.attached(svcDNP3TCP) {
+			add(recDNP3, svcDNP3TCP)
+		}
+		add(recMQTT, svcMQTT)
+		if !partial {
+			add(recSOCKS, svcSOCKS) // SOCKS.cc and RFB.cc skip partial connections
+			add(recRFB, svcRFB)
+		}
+		if st.attached(svcSyslogTCP) {
+			add(recSyslog, svcSyslogTCP)
+		}
+		if st.attached(svcFinger) {
+			add(recFinger, svcFinger)
+		}
 	}
 	return p
 }
