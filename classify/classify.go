@@ -162,6 +162,7 @@ const (
 	flagSMBWalk          // the SMB message walk runs (smb.go)
 	flagMQTTSigFailed    // MQTT: the originator's stream start failed dpd_mqtt
 	flagMQTTSigFailedResp
+	flagLimitReached // an analyzer hit a configured limit (AnalysisLimitReached)
 )
 
 // The per-connection bit sets are 64 bits wide (attach: 32 slots per
@@ -313,6 +314,13 @@ func (c *Classifier) Gap(st *State, fromOrig bool) {
 		st.release()
 	}
 }
+
+// AnalysisLimitReached reports whether an analyzer hit one of its
+// configured limits (Zeek's Analyzer::LimitReachedWeird, which adds the
+// history letter 'X' through Session::CheckHistory(HIST_UNKNOWN_PKT)):
+// FTP's FTP::max_command_length on a confirmed connection. It stays true;
+// the caller adds 'X' after the Deliver that set it.
+func (st *State) AnalysisLimitReached() bool { return st.flags&flagLimitReached != 0 }
 
 // Flip tells the state that originator and responder swapped.
 func (st *State) Flip() {
