@@ -161,11 +161,14 @@ var analyzerTable = []Analyzer{
 		Confirm: "gridftp.zeek: ssl_established on an FTP control connection whose last AUTH argument contains GSSAPI",
 		Status:  Implemented, svc: noService},
 	{Name: "gridftp-data", Scripts: scripts("ftp"), Kind: ScriptLabel,
-		Confirm: "gridftp.zeek: a TLS session with client and server certificates and a NULL bulk cipher that crosses " +
-			"GridFTP::size_threshold (1 GiB) bytes in one direction within GridFTP::max_time (2 min)",
+		Confirm: "gridftp.zeek: at ssl_established, a TLS session with client and server certificates and a NULL bulk cipher " +
+			"(data_channel_initial_criteria) polls ConnThreshold; the label is added when one direction's IP bytes cross " +
+			"GridFTP::size_threshold (1 GiB) while the connection is younger than GridFTP::max_time (2 min), and " +
+			"skip_further_processing then freezes every counter of the connection",
 		Status: NotImplemented, svc: noService,
-		Notes: "needs certificate and cipher parsing plus skip_further_processing (the connection's counters stop); " +
-			"with the plain `zeek -r` threshold of 1 GiB it names only very large transfers"},
+		Notes: "under plain `zeek -r` it names only NULL-cipher, mutually authenticated transfers of 1 GiB within two minutes; " +
+			"modelling it needs the certificates and cipher past the 4 KiB prefix and flow to stop counting at the crossing; " +
+			"the corpus test that shows it redefines the threshold to 2 bytes"},
 	{Name: "gssapi", Scripts: scripts("gssapi", "smb"), Kind: ProtocolAnalyzer,
 		Confirm: "a child of SMB (security blobs), DCE_RPC (auth type 9) and LDAP SASL binds: each token that parses " +
 			"(GSSAPI_SELECT: MIC/Wrap token, or SPNEGO NegTokenInit/NegTokenResp with [0]–[3] arguments)",

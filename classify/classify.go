@@ -304,9 +304,9 @@ func (c *Classifier) Gap(st *State, fromOrig bool) {
 	}
 	st.smbGap()
 	st.watchGap(dirIndex(fromOrig))
-	// RDP skips everything after a gap; SSH.cc and DCE_RPC.cc stop parsing
-	// both directions once either had one.
-	st.pending &^= 1<<recRDP | 1<<recSSH | 1<<recDCERPC | 1<<recRFB
+	// RDP skips everything after a gap; SSL.cc, SSH.cc, DCE_RPC.cc and
+	// RFB.cc stop parsing both directions once either had one (had_gap).
+	st.pending &^= 1<<recRDP | 1<<recSSH | 1<<recDCERPC | 1<<recRFB | 1<<recSSL
 	if st.flags&(flagGapOrig|flagGapResp) == flagGapOrig|flagGapResp {
 		st.pending &= 1<<recSMB | 1<<recFTPWatch
 	}
