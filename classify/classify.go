@@ -346,6 +346,24 @@ func (st *State) Flip() {
 		if st.sx.ew != nil {
 			st.sx.ew.flip()
 		}
+		if w := st.sx.smb; w != nil {
+			w.dir[0], w.dir[1] = w.dir[1], w.dir[0]
+			for i := range w.dce {
+				w.dce[i].dir[0], w.dce[i].dir[1] = w.dce[i].dir[1], w.dce[i].dir[0]
+			}
+		}
+		if a := st.sx.dce; a != nil {
+			a.dir[0], a.dir[1] = a.dir[1], a.dir[0]
+		}
+		if d := st.sx.dnp3; d != nil {
+			d.dir[0], d.dir[1] = d.dir[1], d.dir[0]
+		}
+		if m := st.sx.mqtt; m != nil {
+			m.dir[0], m.dir[1] = m.dir[1], m.dir[0]
+		}
+		if y := st.sx.syslog; y != nil {
+			y.dir[0], y.dir[1] = y.dir[1], y.dir[0]
+		}
 	}
 	if st.x != nil {
 		st.x.buf[0], st.x.buf[1] = st.x.buf[1], st.x.buf[0]
