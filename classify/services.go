@@ -141,7 +141,8 @@ var knownNames = map[string]bool{
 // comma-separated names, case-insensitive. Names are the services of Names,
 // Zeek analyzer aliases (ssl also enables dtls, krb also krb_tcp, ldap is
 // ldap_tcp), or Zeek analyzer names this package does not implement (they
-// enable nothing). An unknown name is an error naming it.
+// enable nothing). An unknown name is an error naming it; so is a list
+// with both all and none.
 func ParseSet(list string) (Set, error) {
 	list = strings.TrimSpace(list)
 	switch strings.ToLower(list) {
@@ -151,6 +152,7 @@ func ParseSet(list string) (Set, error) {
 		return NoServices, nil
 	}
 	var s Set
+	var allSeen, noneSeen bool
 	for _, raw := range strings.Split(list, ",") {
 		name := strings.ToLower(strings.TrimSpace(raw))
 		if name == "" {
@@ -158,9 +160,11 @@ func ParseSet(list string) (Set, error) {
 		}
 		if name == "all" {
 			s |= All
+			allSeen = true
 			continue
 		}
 		if name == "none" || name == "-" {
+			noneSeen = true
 			continue // nothing to add
 		}
 		if ids, ok := aliases[name]; ok {
@@ -181,6 +185,9 @@ func ParseSet(list string) (Set, error) {
 			continue
 		}
 		return 0, fmt.Errorf("classify: unknown service %q in %q", strings.TrimSpace(raw), list)
+	}
+	if allSeen && noneSeen {
+		return 0, fmt.Errorf("classify: %q asks for all and none of the recognizers", list)
 	}
 	return s, nil
 }
