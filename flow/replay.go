@@ -3,7 +3,6 @@ package flow
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 
 	"github.com/netbased/netbased/capture"
@@ -30,7 +29,7 @@ func Replay(ctx context.Context, src capture.Source, dec *capture.Decoder, tr *T
 			if errors.Is(err, io.EOF) {
 				return nil
 			}
-			return fmt.Errorf("replay: %w", err)
+			return err // the source's error names the file and offset
 		}
 		var derr error
 		pkts, derr = dec.Decode(f, pkts[:0])
