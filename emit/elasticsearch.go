@@ -189,24 +189,9 @@ func NewElasticsearchSink(cfg ElasticsearchConfig) (*ElasticsearchSink, error) {
 		redacted[i] = u.String()
 	}
 	s := &ElasticsearchSink{cfg: cfg, urls: strings.Join(redacted, ","), index: idx}
-	transport := cfg.Transport
-	if transport == nil {
-		ht := http.DefaultTransport.(*http.Transport).Clone()
-		ht.MaxIdleConnsPerHost = cfg.Workers + 1
-		tc := &tls.Config{InsecureSkipVerify: cfg.InsecureSkipVerify} //nolint:gosec // opt-in by the operator
-		if cfg.CAFile != "" {
-			pem, err := os.ReadFile(cfg.CAFile)
-			if err != nil {
-				return nil, fmt.Errorf("elasticsearch: reading CA file: %w", err)
-			}
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("elasticsearch: CA file %s holds no PEM certificate", cfg.CAFile)
-			}
-			tc.RootCAs = pool
-		}
-		ht.TLSClientConfig = tc
-		transport = ht
+	transport, err := cfg.transport()
+	if err != nil {
+		return nil, err
 	}
 	if c, ok := transport.(interface{ CloseIdleConnections() }); ok {
 		s.idle = c
@@ -231,6 +216,29 @@ func NewElasticsearchSink(cfg ElasticsearchConfig) (*ElasticsearchSink, error) {
 		go s.work()
 	}
 	return s, nil
+}
+
+// transport is cfg.Transport, or an HTTP transport with cfg's TLS settings.
+func (cfg *ElasticsearchConfig) transport() (http.RoundTripper, error) {
+	if cfg.Transport != nil {
+		return cfg.Transport, nil
+	}
+	ht := http.DefaultTransport.(*http.Transport).Clone()
+	ht.MaxIdleConnsPerHost = cfg.Workers + 1
+	tc := &tls.Config{InsecureSkipVerify: cfg.InsecureSkipVerify} //nolint:gosec // opt-in by the operator
+	if cfg.CAFile != "" {
+		pem, err := os.ReadFile(cfg.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("elasticsearch: reading CA file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("elasticsearch: CA file %s holds no PEM certificate", cfg.CAFile)
+		}
+		tc.RootCAs = pool
+	}
+	ht.TLSClientConfig = tc
+	return ht, nil
 }
 
 func (cfg *ElasticsearchConfig) setDefaults() error {

@@ -90,6 +90,10 @@ type FileOptions struct {
 	Now func() time.Time
 	// Perm is the mode of new files (default 0644).
 	Perm os.FileMode
+	// Truncate empties an existing file when OpenFile opens it (a replay
+	// overwrites its output, as Zeek overwrites its logs); files opened
+	// later by rotation or Reopen are appended to.
+	Truncate bool
 }
 
 // FileSink appends to a file. Rotation renames the finished file to
@@ -103,7 +107,8 @@ type FileSink struct {
 	opened time.Time
 }
 
-// OpenFile opens (creating or appending to) path.
+// OpenFile opens (creating or appending to, or with opt.Truncate
+// overwriting) path.
 func OpenFile(path string, opt FileOptions) (*FileSink, error) {
 	if opt.Now == nil {
 		opt.Now = time.Now
@@ -112,14 +117,21 @@ func OpenFile(path string, opt FileOptions) (*FileSink, error) {
 		opt.Perm = 0o644
 	}
 	s := &FileSink{path: path, opt: opt}
-	if err := s.open(); err != nil {
+	if err := s.openFlags(opt.Truncate); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
-func (s *FileSink) open() error {
-	f, err := os.OpenFile(s.path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, s.opt.Perm)
+func (s *FileSink) open() error { return s.openFlags(false) }
+
+// openFlags opens the path for appending, emptying it first when truncate.
+func (s *FileSink) openFlags(truncate bool) error {
+	flags := os.O_WRONLY | os.O_CREATE | os.O_APPEND
+	if truncate {
+		flags |= os.O_TRUNC
+	}
+	f, err := os.OpenFile(s.path, flags, s.opt.Perm)
 	if err != nil {
 		return fmt.Errorf("opening output file: %w", err)
 	}
