@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -27,45 +28,53 @@ type settings struct {
 }
 
 // validate checks every option and parses the lists; errors name the
-// option and the bad value.
+// option and the bad value, and the error joins every problem found.
 func (o *Options) validate() (*settings, error) {
 	s := &settings{}
+	var errs []error
+	check := func(option string, err error) {
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", option, err))
+		}
+	}
 	var err error
-	if s.local, err = site.Parse(strings.Join(o.LocalNets, ",")); err != nil {
-		return nil, fmt.Errorf("local_nets: %w", err)
-	}
-	if s.neighbors, err = site.Parse(strings.Join(o.NeighborNets, ",")); err != nil {
-		return nil, fmt.Errorf("neighbor_nets: %w", err)
-	}
-	if s.critical, err = site.Parse(strings.Join(o.CriticalAssets, ",")); err != nil {
-		return nil, fmt.Errorf("critical_assets: %w", err)
-	}
-	if s.mode, err = aggregate.ParseMode(o.Mode); err != nil {
-		return nil, fmt.Errorf("mode: %w", err)
-	}
+	s.local, err = site.Parse(strings.Join(o.LocalNets, ","))
+	check("local_nets", err)
+	s.neighbors, err = site.Parse(strings.Join(o.NeighborNets, ","))
+	check("neighbor_nets", err)
+	s.critical, err = site.Parse(strings.Join(o.CriticalAssets, ","))
+	check("critical_assets", err)
+	s.mode, err = aggregate.ParseMode(o.Mode)
+	check("mode", err)
 	s.serviceNames = o.Services
-	if s.services, err = classify.ParseSet(strings.Join(o.Services, ",")); err != nil {
-		return nil, fmt.Errorf("services: %w", err)
-	}
-	if s.connLogFormat, err = connlog.ParseFormat(o.ConnLogFormat); err != nil {
-		return nil, fmt.Errorf("conn_log_format: %w", err)
-	}
+	s.services, err = classify.ParseSet(strings.Join(o.Services, ","))
+	check("services", err)
+	s.connLogFormat, err = connlog.ParseFormat(o.ConnLogFormat)
+	check("conn_log_format", err)
 	switch o.Format {
-	case "json", "dynamite", "zeek":
+	case "json", "dynamite":
+	case "zeek":
+		// A Zeek log is a file format, not documents or messages.
+		if _, isES, _ := emit.ParseElasticsearchOut(o.Out); isES || strings.HasPrefix(o.Out, emit.KafkaURLScheme) {
+			errs = append(errs, fmt.Errorf("format: zeek is a log file format; the Elasticsearch and Kafka outputs take json or dynamite"))
+		}
 	default:
-		return nil, fmt.Errorf("format: %q is not json, dynamite or zeek", o.Format)
+		errs = append(errs, fmt.Errorf("format: %q is not json, dynamite or zeek", o.Format))
 	}
 	if o.MaxConnections < 0 {
-		return nil, fmt.Errorf("max_connections: %d is negative", o.MaxConnections)
+		errs = append(errs, fmt.Errorf("max_connections: %d is negative", o.MaxConnections))
 	}
 	if o.MaxSetSize < 0 {
-		return nil, fmt.Errorf("max_set_size: %d is negative", o.MaxSetSize)
+		errs = append(errs, fmt.Errorf("max_set_size: %d is negative", o.MaxSetSize))
 	}
 	if o.Shards < 1 || o.Shards > 256 {
-		return nil, fmt.Errorf("shards: %d is not between 1 and 256", o.Shards)
+		errs = append(errs, fmt.Errorf("shards: %d is not between 1 and 256", o.Shards))
 	}
 	if o.RotateSize < 0 {
-		return nil, fmt.Errorf("rotate_size: %d is negative", o.RotateSize)
+		errs = append(errs, fmt.Errorf("rotate_size: %d is negative", o.RotateSize))
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
 	return s, nil
 }
@@ -140,8 +149,13 @@ func newEngine(o Options, stdout io.Writer) (*engine, error) {
 		var w io.Writer = stdout
 		if o.ConnLog != "-" {
 			// Append, like the records file: a restart or a reload
-			// never truncates what was logged before.
-			f, err := os.OpenFile(o.ConnLog, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+			// never truncates what was logged before. A replay
+			// overwrites (o.overwrite) unless --append.
+			flags := os.O_WRONLY | os.O_CREATE | os.O_APPEND
+			if o.overwrite {
+				flags |= os.O_TRUNC
+			}
+			f, err := os.OpenFile(o.ConnLog, flags, 0o644)
 			if err != nil {
 				e.out.Close()
 				return nil, fmt.Errorf("conn_log: %w", err)
