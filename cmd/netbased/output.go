@@ -16,7 +16,8 @@ import (
 //   - "-" (or empty): standard output;
 //   - es+http://[user:pass@]host:9200[,host2:9200][/index-pattern] (or
 //     es+https://): Elasticsearch's _bulk API, index pattern default
-//     netbase-%Y.%m.%d; an API key may come from $NETBASED_ES_API_KEY;
+//     netbase-%Y.%m.%d; the TLS settings and the API key come from the
+//     es_* options (applyElasticsearchOptions);
 //   - kafka://broker[,broker]/topic[?compression=…&tls=true&sasl=…&user=…]:
 //     one Kafka record per interval, keyed by address; a SASL password comes
 //     from $NETBASED_KAFKA_PASSWORD;
@@ -38,8 +39,8 @@ func openOutput(o *Options, stdout io.Writer) (*emit.Writer, error) {
 			return nil, fmt.Errorf("out: %w", err)
 		}
 		cfg.Format = format
-		if key := os.Getenv("NETBASED_ES_API_KEY"); key != "" {
-			cfg.APIKey = key
+		if err := o.applyElasticsearchOptions(&cfg); err != nil {
+			return nil, fmt.Errorf("out: %w", err)
 		}
 		sink, err := emit.NewElasticsearchSink(cfg)
 		if err != nil {
@@ -61,7 +62,7 @@ func openOutput(o *Options, stdout io.Writer) (*emit.Writer, error) {
 		}
 		return emit.NewWriter(sink, enc), nil
 	}
-	sink, err := emit.OpenFile(o.Out, emit.FileOptions{RotateSize: o.RotateSize, RotateEvery: time.Duration(o.RotateEvery)})
+	sink, err := emit.OpenFile(o.Out, emit.FileOptions{RotateSize: o.RotateSize, RotateEvery: time.Duration(o.RotateEvery), Truncate: o.overwrite})
 	if err != nil {
 		return nil, fmt.Errorf("out: %w", err)
 	}

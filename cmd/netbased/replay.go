@@ -20,6 +20,7 @@ func replayCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if len(files) == 0 {
 		return fmt.Errorf("no input files (netbased replay [flags] FILE...): %w", errUsage)
 	}
+	opts.overwrite = !opts.Append // a replay's outputs hold that replay's records, like Zeek's logs
 	src, err := capture.OpenFiles(files...)
 	if err != nil {
 		return err
