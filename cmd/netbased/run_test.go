@@ -376,7 +376,7 @@ func TestRunMetrics(t *testing.T) {
 	if ended != m["netbased_aggregate_connections_total"] {
 		t.Errorf("connections ended %v but aggregated %v", ended, m["netbased_aggregate_connections_total"])
 	}
-	for _, name := range []string{"netbased_network_time_seconds", "netbased_process_resident_memory_bytes", "go_goroutines"} {
+	for _, name := range []string{"netbased_network_time_seconds", "process_resident_memory_bytes", "process_cpu_seconds_total", "go_goroutines"} {
 		if _, ok := m[name]; !ok {
 			t.Errorf("metric %s missing", name)
 		}
