@@ -89,7 +89,7 @@ func checkOptions(ctx context.Context, o *Options, connect bool) []string {
 	add(o.validateRun())
 	if o.Interface != "" {
 		if _, err := net.InterfaceByName(o.Interface); err != nil {
-			add(fmt.Errorf("interface %s: %w", o.Interface, err))
+			add(fmt.Errorf("interface %s: no such network interface on this host", o.Interface))
 		}
 	}
 	if o.MetricsListen != "" {

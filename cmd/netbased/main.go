@@ -14,6 +14,8 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"github.com/netbased/netbased/capture"
 )
 
 const usage = `netbased — Zeek-exact per-host interval records from packets
@@ -130,9 +132,16 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 	ctx, interrupted, stop := signalContext()
 	defer stop()
 	err := cmd.run(ctx, args[1:], stdout, stderr)
-	if sig := interrupted(); sig != 0 && cmd.interruptible && (err == nil || errors.Is(err, context.Canceled)) {
+	if sig := interrupted(); sig != 0 && cmd.interruptible {
 		// What was computed before the signal is written; the exit
-		// status says the input was not read to its end.
+		// status says the input was not read to its end. An input
+		// that ends mid-record then is the signal's doing (Ctrl-C
+		// also stops the writer of a pipe): only other errors are
+		// worth a word.
+		var inputErr *capture.FileError
+		if err != nil && !errors.Is(err, context.Canceled) && !errors.As(err, &inputErr) {
+			printError(stderr, name, err.Error())
+		}
 		return 128 + int(sig)
 	}
 	switch {
