@@ -19,9 +19,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/elastic/go-elasticsearch/v8"
-	"github.com/elastic/go-elasticsearch/v8/esapi"
 )
 
 // DefaultElasticsearchIndex is the index pattern used when none is given:
@@ -123,7 +120,7 @@ type ElasticsearchStats struct {
 // failed, with an error describing the failures since the previous Sync.
 type ElasticsearchSink struct {
 	cfg    ElasticsearchConfig
-	client *elasticsearch.Client
+	client *esBulkClient
 	urls   string // the node URLs without credentials, for messages
 	index  indexPattern
 	idle   interface{ CloseIdleConnections() }
@@ -196,17 +193,7 @@ func NewElasticsearchSink(cfg ElasticsearchConfig) (*ElasticsearchSink, error) {
 	if c, ok := transport.(interface{ CloseIdleConnections() }); ok {
 		s.idle = c
 	}
-	s.client, err = elasticsearch.NewClient(elasticsearch.Config{
-		Addresses:    redacted,
-		Username:     cfg.Username,
-		Password:     cfg.Password,
-		APIKey:       cfg.APIKey,
-		DisableRetry: true, // the sink retries itself, per document
-		Transport:    transport,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("elasticsearch: %w", err)
-	}
+	s.client = newESBulkClient(transport, redacted, cfg.Username, cfg.Password, cfg.APIKey)
 	s.done = sync.NewCond(&s.mu)
 	s.queue = make(chan *esBatch, cfg.QueueBatches)
 	s.free = make(chan *esBatch, cfg.QueueBatches+cfg.Workers+1)
@@ -700,7 +687,7 @@ func (s *ElasticsearchSink) attempt(b *esBatch, pending []int, body []byte) ([]i
 	s.requests.Add(1)
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
 	defer cancel()
-	res, err := esapi.BulkRequest{Body: bytes.NewReader(body)}.Do(ctx, s.client)
+	res, err := s.client.bulk(ctx, body)
 	if err != nil {
 		s.failedRequests.Add(1)
 		return pending, fmt.Errorf("bulk request: %w", err)
