@@ -168,7 +168,8 @@ func scriptServices(name string) (s Set, known bool) {
 // and dtls, krb loads krb and krb_tcp, ldap loads ldap_tcp and ldap_udp,
 // rdp loads rdp and rdpeudp, smb loads smb, gssapi, ntlm and dce_rpc);
 // names of analyzers this package does not implement enable nothing. An
-// unknown name is an error naming it.
+// unknown name is an error naming it; so is a list with both all and
+// none.
 func ParseSet(list string) (Set, error) {
 	list = strings.TrimSpace(list)
 	switch strings.ToLower(list) {
@@ -178,6 +179,7 @@ func ParseSet(list string) (Set, error) {
 		return NoServices, nil
 	}
 	var s Set
+	var allSeen, noneSeen bool
 	for _, raw := range strings.Split(list, ",") {
 		name := strings.ToLower(strings.TrimSpace(raw))
 		if name == "" {
@@ -185,9 +187,11 @@ func ParseSet(list string) (Set, error) {
 		}
 		if name == "all" {
 			s |= All
+			allSeen = true
 			continue
 		}
 		if name == "none" || name == "-" {
+			noneSeen = true
 			continue // nothing to add
 		}
 		if add, known := scriptServices(name); known {
@@ -195,6 +199,9 @@ func ParseSet(list string) (Set, error) {
 			continue
 		}
 		return 0, fmt.Errorf("classify: unknown service %q in %q", strings.TrimSpace(raw), list)
+	}
+	if allSeen && noneSeen {
+		return 0, fmt.Errorf("classify: %q asks for all and none of the recognizers", list)
 	}
 	return s, nil
 }

@@ -15,9 +15,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
-
-	"github.com/elastic/go-elasticsearch/v8"
-	"github.com/elastic/go-elasticsearch/v8/esapi"
 )
 
 // DefaultElasticsearchIndex is the index pattern used when none is given:
@@ -80,7 +77,7 @@ type ElasticsearchStats struct {
 // malformed or too large are permanent failures.
 type ElasticsearchSink struct {
 	cfg    ElasticsearchConfig
-	client *elasticsearch.Client
+	client *esBulkClient
 	urls   string // the node URLs without credentials, for messages
 	index  indexPattern
 	idle   interface{ CloseIdleConnections() }
@@ -116,40 +113,38 @@ func NewElasticsearchSink(cfg ElasticsearchConfig) (*ElasticsearchSink, error) {
 		redacted[i] = u.String()
 	}
 	s := &ElasticsearchSink{cfg: cfg, urls: strings.Join(redacted, ","), index: idx}
-	transport := cfg.Transport
-	if transport == nil {
-		ht := http.DefaultTransport.(*http.Transport).Clone()
-		ht.MaxIdleConnsPerHost = 2
-		tc := &tls.Config{InsecureSkipVerify: cfg.InsecureSkipVerify} //nolint:gosec // opt-in by the operator
-		if cfg.CAFile != "" {
-			pem, err := os.ReadFile(cfg.CAFile)
-			if err != nil {
-				return nil, fmt.Errorf("elasticsearch: reading CA file: %w", err)
-			}
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("elasticsearch: CA file %s holds no PEM certificate", cfg.CAFile)
-			}
-			tc.RootCAs = pool
-		}
-		ht.TLSClientConfig = tc
-		transport = ht
+	transport, err := cfg.transport()
+	if err != nil {
+		return nil, err
 	}
 	if c, ok := transport.(interface{ CloseIdleConnections() }); ok {
 		s.idle = c
 	}
-	s.client, err = elasticsearch.NewClient(elasticsearch.Config{
-		Addresses:    redacted,
-		Username:     cfg.Username,
-		Password:     cfg.Password,
-		APIKey:       cfg.APIKey,
-		DisableRetry: true, // the Output retries, per document
-		Transport:    transport,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("elasticsearch %s: %w", s.urls, err)
-	}
+	s.client = newESBulkClient(transport, redacted, cfg.Username, cfg.Password, cfg.APIKey)
 	return s, nil
+}
+
+// transport is cfg.Transport, or an HTTP transport with cfg's TLS settings.
+func (cfg *ElasticsearchConfig) transport() (http.RoundTripper, error) {
+	if cfg.Transport != nil {
+		return cfg.Transport, nil
+	}
+	ht := http.DefaultTransport.(*http.Transport).Clone()
+	ht.MaxIdleConnsPerHost = 2
+	tc := &tls.Config{InsecureSkipVerify: cfg.InsecureSkipVerify} //nolint:gosec // opt-in by the operator
+	if cfg.CAFile != "" {
+		pem, err := os.ReadFile(cfg.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("elasticsearch: reading CA file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("elasticsearch: CA file %s holds no PEM certificate", cfg.CAFile)
+		}
+		tc.RootCAs = pool
+	}
+	ht.TLSClientConfig = tc
+	return ht, nil
 }
 
 func (cfg *ElasticsearchConfig) setDefaults() error {
@@ -157,7 +152,7 @@ func (cfg *ElasticsearchConfig) setDefaults() error {
 		return badOutput("elasticsearch: no URL given")
 	}
 	if !isLineFormat(cfg.Format) {
-		return badOutput("elasticsearch: format %s is not supported (want json or dynamite)", cfg.Format)
+		return badOutput("elasticsearch output: the %s format is not supported, use json or dynamite", cfg.Format)
 	}
 	if cfg.Index == "" {
 		cfg.Index = DefaultElasticsearchIndex
@@ -358,7 +353,7 @@ func (s *ElasticsearchSink) bulk(ctx context.Context, docs []Document, body []by
 	s.requests.Add(1)
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
 	defer cancel()
-	res, err := esapi.BulkRequest{Body: bytes.NewReader(body)}.Do(ctx, s.client)
+	res, err := s.client.bulk(ctx, body)
 	if err != nil {
 		s.failedRequests.Add(1)
 		return fmt.Errorf("elasticsearch %s: bulk request: %w", s.urls, err)

@@ -275,8 +275,12 @@ func TestZeekLog(t *testing.T) {
 	for i, f := range fields {
 		col[f] = i
 	}
-	if rows[1][col["pcr_dns_avg"]] != "-" || rows[1][col["ext_ports"]] != "(empty)" || rows[0][col["ext_ports"]] != "443/tcp,53/udp" {
+	if rows[1][col["pcr_dns_avg"]] != "-" || rows[1][col["ext_ports"]] != "(empty)" || rows[0][col["ext_ports"]] != "443,53" {
 		t.Errorf("unset/empty/set columns: %q %q %q", rows[1][col["pcr_dns_avg"]], rows[1][col["ext_ports"]], rows[0][col["ext_ports"]])
+	}
+	// Zeek writes an integral double with ".0" (1.0, never 1).
+	if got := rows[0][col["pcr_dns_max"]]; got != "1.0" {
+		t.Errorf("pcr_dns_max %q, want 1.0", got)
 	}
 	if rows[1][col["starttime"]] != "1795748400.123456" {
 		t.Errorf("starttime %q", rows[1][col["starttime"]])

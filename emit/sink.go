@@ -117,6 +117,10 @@ type FileOptions struct {
 	Now func() time.Time
 	// Perm is the mode of new files (default 0644).
 	Perm os.FileMode
+	// Truncate empties an existing file when OpenFile opens it (a replay
+	// overwrites its output, as Zeek overwrites its logs); files opened
+	// later by rotation or Reopen are appended to.
+	Truncate bool
 }
 
 // outFile is the part of *os.File a FileSink uses (tests inject a full
@@ -148,7 +152,8 @@ type FileSink struct {
 	openFile func(name string, flag int, perm os.FileMode) (outFile, error)
 }
 
-// OpenFile opens (creating or appending to) path, writing enc's encoding.
+// OpenFile opens (creating or appending to, or with opt.Truncate
+// overwriting) path, writing enc's encoding.
 func OpenFile(path string, enc Encoder, opt FileOptions) (*FileSink, error) {
 	return openFileSink(path, enc, opt, func(name string, flag int, perm os.FileMode) (outFile, error) {
 		return os.OpenFile(name, flag, perm)
@@ -163,14 +168,21 @@ func openFileSink(path string, enc Encoder, opt FileOptions, open func(string, i
 		opt.Perm = 0o644
 	}
 	s := &FileSink{path: path, enc: enc, opt: opt, openFile: open}
-	if err := s.open(); err != nil {
+	if err := s.openFlags(opt.Truncate); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
-func (s *FileSink) open() error {
-	f, err := s.openFile(s.path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, s.opt.Perm)
+func (s *FileSink) open() error { return s.openFlags(false) }
+
+// openFlags opens the path for appending, emptying it first when truncate.
+func (s *FileSink) openFlags(truncate bool) error {
+	flags := os.O_WRONLY | os.O_CREATE | os.O_APPEND
+	if truncate {
+		flags |= os.O_TRUNC
+	}
+	f, err := s.openFile(s.path, flags, s.opt.Perm)
 	if err != nil {
 		return fmt.Errorf("opening output file: %w", err)
 	}

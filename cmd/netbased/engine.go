@@ -35,48 +35,50 @@ type settings struct {
 // option and the bad value.
 func (o *Options) validate() (*settings, error) {
 	s := &settings{}
+	var errs []error
+	check := func(option string, err error) {
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", option, err))
+		}
+	}
 	var err error
-	if s.local, err = site.Parse(strings.Join(o.LocalNets, ",")); err != nil {
-		return nil, fmt.Errorf("local_nets: %w", err)
-	}
-	if s.neighbors, err = site.Parse(strings.Join(o.NeighborNets, ",")); err != nil {
-		return nil, fmt.Errorf("neighbor_nets: %w", err)
-	}
-	if s.critical, err = site.Parse(strings.Join(o.CriticalAssets, ",")); err != nil {
-		return nil, fmt.Errorf("critical_assets: %w", err)
-	}
-	if s.mode, err = aggregate.ParseMode(o.Mode); err != nil {
-		return nil, fmt.Errorf("mode: %w", err)
-	}
+	s.local, err = site.Parse(strings.Join(o.LocalNets, ","))
+	check("local_nets", err)
+	s.neighbors, err = site.Parse(strings.Join(o.NeighborNets, ","))
+	check("neighbor_nets", err)
+	s.critical, err = site.Parse(strings.Join(o.CriticalAssets, ","))
+	check("critical_assets", err)
+	s.mode, err = aggregate.ParseMode(o.Mode)
+	check("mode", err)
 	s.serviceNames = o.Services
-	if s.services, err = classify.ParseSet(strings.Join(o.Services, ",")); err != nil {
-		return nil, fmt.Errorf("services: %w", err)
-	}
-	if s.connLogFormat, err = connlog.ParseFormat(o.ConnLogFormat); err != nil {
-		return nil, fmt.Errorf("conn_log_format: %w", err)
-	}
+	s.services, err = classify.ParseSet(strings.Join(o.Services, ","))
+	check("services", err)
+	s.connLogFormat, err = connlog.ParseFormat(o.ConnLogFormat)
+	check("conn_log_format", err)
 	switch o.Format {
 	case "json", "dynamite", "zeek":
 	default:
-		return nil, fmt.Errorf("format: %q is not json, dynamite or zeek", o.Format)
+		errs = append(errs, fmt.Errorf("format: %q is not json, dynamite or zeek", o.Format))
 	}
-	if o.MaxConnections < 0 {
-		return nil, fmt.Errorf("max_connections: %d is negative", o.MaxConnections)
+	negative := func(option string, v int64) {
+		if v < 0 {
+			errs = append(errs, fmt.Errorf("%s: %d is negative", option, v))
+		}
 	}
-	if o.MaxSetSize < 0 {
-		return nil, fmt.Errorf("max_set_size: %d is negative", o.MaxSetSize)
-	}
+	negative("max_connections", int64(o.MaxConnections))
+	negative("max_set_size", int64(o.MaxSetSize))
+	negative("max_hosts", int64(o.MaxHosts))
+	negative("rotate_size", o.RotateSize)
+	negative("spool_max_bytes", o.SpoolMaxBytes)
+	negative("output_queue_bytes", o.OutputQueueBytes)
 	if o.Shards < 1 || o.Shards > 256 {
-		return nil, fmt.Errorf("shards: %d is not between 1 and 256", o.Shards)
-	}
-	if o.MaxHosts < 0 {
-		return nil, fmt.Errorf("max_hosts: %d is negative", o.MaxHosts)
+		errs = append(errs, fmt.Errorf("shards: %d is not between 1 and 256", o.Shards))
 	}
 	if o.Workers < 0 || o.Workers > 1024 {
-		return nil, fmt.Errorf("workers: %d is not between 0 and 1024", o.Workers)
+		errs = append(errs, fmt.Errorf("workers: %d is not between 0 and 1024", o.Workers))
 	}
-	if o.RotateSize < 0 {
-		return nil, fmt.Errorf("rotate_size: %d is negative", o.RotateSize)
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
 	return s, nil
 }
@@ -133,7 +135,7 @@ func newEngine(o Options, stdout io.Writer, n int, written func(aggregate.Window
 		return nil, err
 	}
 	if o.ConnLog != "" {
-		if e.connLog, err = openConnLog(o.ConnLog, set.connLogFormat, stdout); err != nil {
+		if e.connLog, err = openConnLog(o.ConnLog, set.connLogFormat, stdout, o.overwrite); err != nil {
 			_ = closeOutput(&o, e.out)
 			return nil, fmt.Errorf("conn_log: %w", err)
 		}

@@ -211,10 +211,24 @@ func newDaemonMetrics() (*daemonMetrics, error) {
 	}
 	m.reloads.WithLabelValues("ok")
 	m.reloads.WithLabelValues("error")
+	build := readBuildInfo()
+	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "netbased_build_info",
+		Help: "Always 1; the labels say which build runs (netbased version).",
+		ConstLabels: prometheus.Labels{
+			"version":   build.Version,
+			"revision":  build.Commit,
+			"builddate": build.Date,
+			"goversion": build.GoVersion,
+		},
+	})
+	buildInfo.Set(1)
 	for _, c := range []prometheus.Collector{
-		m.flushDuration, m.reloads, m.networkTime,
+		m.flushDuration, m.reloads, m.networkTime, buildInfo,
+		// The standard names (go_*, process_*), which stock dashboards
+		// and alerts query.
 		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{Namespace: "netbased"}),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	} {
 		if err := m.reg.Register(c); err != nil {
 			return nil, fmt.Errorf("registering metrics: %w", err)

@@ -10,17 +10,15 @@ import (
 	"github.com/netbased/netbased/emit"
 )
 
-// outputCloseTimeout bounds how long the daemon delivers what is queued
-// when it closes an output (SIGTERM, a reload); what is left stays in the
-// spool for the next start. It leaves room in systemd's 60 s stop timeout.
-const outputCloseTimeout = 20 * time.Second
-
 // openOutput opens the --out destination in the --format encoding through
 // the output registry (see emit.DefaultRegistry for the destinations:
-// "-", a file path, es+http(s)://…, kafka://…). The daemon (an interface
-// is set) never waits for an output: full queues drop their oldest records,
-// counted. Replay waits for room instead, so that every record is
-// delivered or the run fails.
+// "-", a file path, es+http(s)://…, kafka://…, clickhouse://…), with the
+// es_* options (applyElasticsearchOptions). The daemon (an interface is
+// set) never waits for an output: what a back end cannot take yet waits in
+// the memory queue and the --spool-dir spool, and beyond their bounds the
+// oldest records are dropped, counted. Replay waits for room instead, so
+// that every record is delivered or the run fails; it overwrites a file
+// unless --append.
 func openOutput(o *Options, stdout io.Writer) (*emit.Output, error) {
 	format, err := emit.ParseFormat(o.Format)
 	if err != nil {
@@ -30,11 +28,14 @@ func openOutput(o *Options, stdout io.Writer) (*emit.Output, error) {
 		Format:  format,
 		Encoder: emit.EncoderOptions{MaxSetSize: o.MaxSetSize},
 		Stdout:  stdout,
-		File:    emit.FileOptions{RotateSize: o.RotateSize, RotateEvery: time.Duration(o.RotateEvery)},
+		File: emit.FileOptions{RotateSize: o.RotateSize, RotateEvery: time.Duration(o.RotateEvery),
+			Truncate: o.overwrite},
+		ConfigureElasticsearch: o.applyElasticsearchOptions,
 	}
-	opt := emit.OutputOptions{Policy: emit.Block}
+	opt := emit.OutputOptions{Policy: emit.Block, QueueBytes: o.OutputQueueBytes}
 	if o.Interface != "" {
 		opt.Policy = emit.DropOldest
+		opt.SpoolDir, opt.SpoolMaxBytes = o.SpoolDir, o.SpoolMaxBytes
 	}
 	out, err := emit.DefaultRegistry().Open(context.Background(), o.Out, params, opt)
 	if err != nil {
@@ -46,13 +47,14 @@ func openOutput(o *Options, stdout io.Writer) (*emit.Output, error) {
 	return out, nil
 }
 
-// closeOutput closes an output: the daemon's within outputCloseTimeout,
-// replay's once everything is delivered or given up.
+// closeOutput closes an output: the daemon's within --output-stop-timeout
+// (what is left stays in the spool for the next start), replay's once
+// everything is delivered or given up.
 func closeOutput(o *Options, out *emit.Output) error {
 	ctx := context.Background()
 	if o.Interface != "" {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, outputCloseTimeout)
+		ctx, cancel = context.WithTimeout(ctx, time.Duration(o.OutputStopTimeout))
 		defer cancel()
 	}
 	return out.Close(ctx)

@@ -35,14 +35,8 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if len(positional) > 0 {
 		return fmt.Errorf("unexpected arguments %q (run takes only flags; replay reads files): %w", positional, errUsage)
 	}
-	if opts.Interface == "" {
-		return fmt.Errorf("--interface is required (or `interface:` in --config): %w", errUsage)
-	}
-	if opts.FanoutGroup < 0 || opts.FanoutGroup > 0xffff {
-		return fmt.Errorf("--fanout-group %d is not between 0 and 65535: %w", opts.FanoutGroup, errUsage)
-	}
-	if opts.Workers < 0 || opts.Snaplen < 0 || opts.RingSizeMB < 0 {
-		return fmt.Errorf("--workers, --snaplen and --ring-size-mb must not be negative: %w", errUsage)
+	if err := opts.validateRun(); err != nil {
+		return fmt.Errorf("%w: %w", err, errUsage)
 	}
 	if _, err := opts.validate(); err != nil {
 		return fmt.Errorf("%w: %w", err, errUsage)

@@ -23,8 +23,6 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/netbased/netbased/capture"
-
-	"github.com/netbased/netbased/internal/testenv"
 )
 
 // fakeSource serves a pcap's frames as a live source would: after the last
@@ -381,7 +379,7 @@ func TestRunMetrics(t *testing.T) {
 	if ended != m["netbased_aggregate_connections_total"] {
 		t.Errorf("connections ended %v but aggregated %v", ended, m["netbased_aggregate_connections_total"])
 	}
-	for _, name := range []string{"netbased_network_time_seconds", "netbased_process_resident_memory_bytes", "go_goroutines"} {
+	for _, name := range []string{"netbased_network_time_seconds", "process_resident_memory_bytes", "process_cpu_seconds_total", "go_goroutines"} {
 		if _, ok := m[name]; !ok {
 			t.Errorf("metric %s missing", name)
 		}
@@ -873,18 +871,16 @@ func recordsWithoutWindow(t *testing.T, data []byte) []map[string]any {
 	}
 }
 
-// demoPcap is pcaps/demo.pcap (falling back to a Zeek ground-truth trace
-// while the demo is missing).
+// demoPcap is the bundled pcaps/demo.pcap (tests that need no Zeek ground
+// truth replay it).
 func demoPcap(t *testing.T) string {
 	t.Helper()
-	if p, err := filepath.Abs("../../pcaps/demo.pcap"); err == nil {
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
+	p, err := filepath.Abs(filepath.Join("..", "..", "pcaps", "demo.pcap"))
+	if err == nil {
+		_, err = os.Stat(p)
 	}
-	p := filepath.Join(testenv.SharedDir(t), "testdata", "zeek", "opt.basic", "trace.pcap")
-	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("no pcap to replay: pcaps/demo.pcap and %s are missing", p)
+	if err != nil {
+		t.Fatalf("the bundled demo pcap: %v (make pcaps regenerates it)", err)
 	}
 	return p
 }
