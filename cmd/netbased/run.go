@@ -335,8 +335,9 @@ func (d *daemonState) maxWorkerTime() time.Time {
 	return m
 }
 
-// clockLoop publishes the network time every tick and pings the systemd
-// watchdog while the daemon is healthy. Idle workers move their own
+// clockLoop publishes the network time every tick, logs health changes and
+// pings the systemd watchdog while the capture is alive (an output that is
+// down shows in /healthz and the metrics, not as a restart). Idle workers move their own
 // network time with the clock (pipeline.Live), so windows close on time.
 func (d *daemonState) clockLoop(stop <-chan struct{}) {
 	ticker := time.NewTicker(d.tick)
@@ -362,7 +363,7 @@ func (d *daemonState) clockLoop(stop <-chan struct{}) {
 			d.log.Warn("unhealthy", zap.Error(err))
 			lastErr = err.Error()
 		}
-		if watchdog > 0 && err == nil && time.Since(lastPing) >= watchdog/3 {
+		if watchdog > 0 && d.alive() == nil && time.Since(lastPing) >= watchdog/3 {
 			d.p.notify(daemon.SdNotifyWatchdog)
 			lastPing = time.Now()
 		}
@@ -499,16 +500,27 @@ func (d *daemonState) engineCounters() engineCounters {
 	return c
 }
 
-// healthy reports an error when a worker stopped turning (no publish for
-// many ticks) or the latest window could not be written: the current
-// state, so health comes back when the output does.
-func (d *daemonState) healthy() error {
+// alive reports an error when a capture worker stopped turning (no
+// publish for many ticks: a stuck capture, or a window engine that no
+// longer takes windows). It is what the systemd watchdog acts on: a
+// restart can mend it, unlike an output whose back end is down.
+func (d *daemonState) alive() error {
 	now := d.p.now()
 	limit := max(20*d.tick, 5*time.Second)
 	for _, w := range d.eng.workers {
 		if _, alive := w.Snapshot(); now.Sub(alive) > limit {
 			return fmt.Errorf("capture worker %d has not reported for %v", w.ID(), now.Sub(alive).Round(time.Second))
 		}
+	}
+	return nil
+}
+
+// healthy is /healthz: alive, and the records output delivering or
+// spooling within its bounds now (the current state: health comes back
+// when the output does).
+func (d *daemonState) healthy() error {
+	if err := d.alive(); err != nil {
+		return err
 	}
 	if err := d.eng.windows.Healthy(); err != nil {
 		return fmt.Errorf("output: %w", err)
