@@ -337,8 +337,9 @@ func (d *daemonState) maxWorkerTime() time.Time {
 
 // clockLoop publishes the network time every tick, logs health changes and
 // pings the systemd watchdog while the capture is alive (an output that is
-// down shows in /healthz and the metrics, not as a restart). Idle workers move their own
-// network time with the clock (pipeline.Live), so windows close on time.
+// down shows in /healthz and the metrics, not as a restart). Idle workers
+// move their own network time with the clock (pipeline.Live), so windows
+// close on time.
 func (d *daemonState) clockLoop(stop <-chan struct{}) {
 	ticker := time.NewTicker(d.tick)
 	defer ticker.Stop()
