@@ -520,8 +520,9 @@ type ClickHouseStats struct {
 // clickHouseClient inserts blocks of rows into ClickHouse, creating the
 // schema on first use.
 type clickHouseClient struct {
-	cfg  ClickHouseConfig
-	conn driver.Conn
+	cfg         ClickHouseConfig
+	conn        driver.Conn
+	insertQuery string
 
 	mu      sync.Mutex // guards ensured
 	ensured bool
@@ -552,7 +553,12 @@ func newClickHouseClient(cfg ClickHouseConfig) (*clickHouseClient, error) {
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse output: %w", err)
 	}
-	return &clickHouseClient{cfg: cfg, conn: conn}, nil
+	names := make([]string, 0, len(chSchemaColumns()))
+	for _, col := range chSchemaColumns() {
+		names = append(names, col.name)
+	}
+	insertQuery := "INSERT INTO " + cfg.Schema.InsertTable() + " (" + strings.Join(names, ", ") + ")"
+	return &clickHouseClient{cfg: cfg, conn: conn, insertQuery: insertQuery}, nil
 }
 
 func (cfg *ClickHouseConfig) options(hosts []string) *clickhouse.Options {
@@ -642,7 +648,9 @@ func (c *clickHouseClient) insert(ctx context.Context, blk *chBlock) error {
 }
 
 func (c *clickHouseClient) send(ctx context.Context, blk *chBlock) error {
-	batch, err := c.conn.PrepareBatch(ctx, "INSERT INTO "+c.cfg.Schema.InsertTable(), driver.WithReleaseConnection())
+	// ClickHouse 18.16 sends the block structure only for an explicit
+	// column list.
+	batch, err := c.conn.PrepareBatch(ctx, c.insertQuery, driver.WithReleaseConnection())
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,308 @@
+package emit
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/netbased/netbased/aggregate"
+	"github.com/netbased/netbased/flow"
+	"github.com/netbased/netbased/internal/clickhousetest"
+	"github.com/netbased/netbased/internal/testenv"
+)
+
+// splitTraffic is the records of a traffic split over sensors by
+// connection, and of one sensor that saw it all.
+type splitTraffic struct {
+	// whole is the json records of the sensor that saw everything.
+	whole []byte
+	// rows are each sensor's records in the clickhouse format, one body
+	// per record, in emission order.
+	rows [][][]byte
+	// sensors names the sensors (node_hostname).
+	sensors []string
+}
+
+// recordSink encodes every record it receives with enc, one body each.
+type recordSink struct {
+	enc    Encoder
+	bodies [][]byte
+	all    []byte
+}
+
+func (s *recordSink) WriteInterval(r *aggregate.Interval) error {
+	n := len(s.all)
+	s.all = s.enc.Append(s.all, r)
+	s.bodies = append(s.bodies, s.all[n:len(s.all):len(s.all)])
+	return nil
+}
+
+func (s *recordSink) EndWindow(_, _ time.Time) error { return nil }
+
+// genConns makes n random ended connections between local hosts (IPv4 and
+// IPv6) and external ones, over every transport, service, state and byte
+// pattern the record counts, ending over about span after start, sorted by
+// end time.
+func genConns(seed uint64, n int, start time.Time, span time.Duration) []flow.Conn {
+	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	local := func() netip.Addr {
+		switch r.IntN(4) {
+		case 0:
+			return netip.AddrFrom16([16]byte{0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, byte(1 + r.IntN(20))})
+		case 1:
+			return netip.AddrFrom4([4]byte{192, 168, 1, byte(1 + r.IntN(30))})
+		}
+		return netip.AddrFrom4([4]byte{10, 0, byte(r.IntN(3)), byte(1 + r.IntN(60))})
+	}
+	external := func() netip.Addr {
+		if r.IntN(5) == 0 {
+			return netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, byte(r.IntN(3)), byte(1 + r.IntN(200))})
+		}
+		return netip.AddrFrom4([4]byte{byte(1 + r.IntN(100)), 8, byte(r.IntN(4)), byte(1 + r.IntN(250))})
+	}
+	services := [][]string{nil, nil, {"dns"}, {"http"}, {"ssl"}, {"smb"}, {"rdp"}, {"ssl", "http"}, {"ftp"}, {"rdp", "ssl"}}
+	states := []string{"SF", "SF", "S0", "REJ", "S1", "RSTO", "RSTR", "SH", "OTH", "S3"}
+	protos := []uint8{6, 6, 6, 17, 17, 1, 58, 47}
+	ports := []uint16{53, 80, 443, 445, 3389, 22, 8080, 5353, 0, 3, 49152, 1024, 1023}
+	conns := make([]flow.Conn, n)
+	for i := range conns {
+		c := &conns[i]
+		end := start.Add(time.Duration(r.Int64N(int64(span))))
+		c.UID = fmt.Sprintf("C%d", i)
+		c.End = end
+		c.Start = end.Add(-time.Duration(r.Int64N(int64(time.Minute))))
+		c.LastTime = end
+		switch r.IntN(5) {
+		case 0, 1: // outbound
+			c.Orig, c.Resp = local(), external()
+		case 2, 3: // internal (sometimes a host to itself)
+			c.Orig, c.Resp = local(), local()
+		default: // inbound
+			c.Orig, c.Resp = external(), local()
+		}
+		c.IPProto = protos[r.IntN(len(protos))]
+		c.OrigPort = uint16(1024 + r.IntN(60000))
+		c.RespPort = ports[r.IntN(len(ports))]
+		if r.IntN(4) == 0 {
+			c.RespPort = uint16(r.IntN(65536))
+		}
+		c.Services = services[r.IntN(len(services))]
+		c.ConnState = states[r.IntN(len(states))]
+		switch r.IntN(6) {
+		case 0:
+			c.OrigBytes, c.RespBytes = 0, 0
+		case 1:
+			c.OrigBytes, c.RespBytes = uint64(r.IntN(500)), 0
+		case 2:
+			c.OrigBytes, c.RespBytes = 0, uint64(r.IntN(1<<20))
+		case 3:
+			c.OrigBytes = c.RespBytes
+		default:
+			c.OrigBytes, c.RespBytes = uint64(r.Int64N(1<<34)), uint64(r.Int64N(1<<30))
+		}
+		c.OrigPkts, c.RespPkts = uint64(1+r.IntN(1000)), uint64(r.IntN(1000))
+	}
+	slices.SortStableFunc(conns, func(a, b flow.Conn) int { return a.End.Compare(b.End) })
+	return conns
+}
+
+// splitConns feeds conns to one aggregator and, split by connection
+// (pick), to len(sensors) aggregators that share its network clock (every
+// sensor advances with every connection, as live sensors share the
+// clock), with 5-minute windows.
+func splitConns(t testing.TB, conns []flow.Conn, sensors []string, pick func(i int) int) *splitTraffic {
+	t.Helper()
+	cfg := aggregate.Config{Interval: 5 * time.Minute, NodeHostname: "whole", NodeIPAddress: "192.0.2.1", OriginatingAgentTag: "all"}
+	whole := &recordSink{enc: NewEncoder(FormatJSON, EncoderOptions{})}
+	wa, err := aggregate.New(cfg, whole)
+	if err != nil {
+		t.Fatal(err)
+	}
+	outs := make([]*recordSink, len(sensors))
+	aggs := make([]*aggregate.Aggregator, len(sensors))
+	for i, name := range sensors {
+		c := cfg
+		c.NodeHostname, c.NodeIPAddress, c.OriginatingAgentTag = name, fmt.Sprintf("192.0.2.%d", 10+i), "tag-"+name
+		outs[i] = &recordSink{enc: NewClickHouseEncoder()}
+		if aggs[i], err = aggregate.New(c, outs[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range conns {
+		c := &conns[i]
+		if err := wa.Add(c); err != nil {
+			t.Fatal(err)
+		}
+		k := pick(i)
+		for j, a := range aggs {
+			if j == k {
+				err = a.Add(c)
+			} else {
+				err = a.Advance(c.End)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	last := conns[len(conns)-1].End.Add(1500 * time.Millisecond)
+	for _, a := range append(aggs, wa) {
+		if err := a.Advance(last); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := &splitTraffic{whole: whole.all, sensors: sensors}
+	for _, o := range outs {
+		st.rows = append(st.rows, o.bodies)
+	}
+	return st
+}
+
+// chTestTraffic is the traffic of the merge tests: 20 000 connections
+// over about 17 minutes (four windows, the last one partial), split
+// randomly over two sensors.
+func chTestTraffic(t testing.TB) *splitTraffic {
+	start := time.Date(2026, 11, 27, 3, 1, 7, 123456789, time.UTC)
+	conns := genConns(7, 20000, start, 17*time.Minute)
+	r := rand.New(rand.NewPCG(3, 4))
+	picks := make([]int, len(conns))
+	for i := range picks {
+		picks[i] = r.IntN(2)
+	}
+	return splitConns(t, conns, []string{"sensor-a", "sensor-b"}, func(i int) int { return picks[i] })
+}
+
+// insertRows inserts bodies in blocks of batch rows.
+func insertRows(t testing.TB, c *clickHouseClient, bodies [][]byte, batch int) {
+	t.Helper()
+	blk := newCHBlock()
+	for len(bodies) > 0 {
+		n := min(batch, len(bodies))
+		blk.reset()
+		for _, b := range bodies[:n] {
+			if err := blk.appendRow(b); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := c.insert(context.Background(), blk); err != nil {
+			t.Fatal(err)
+		}
+		bodies = bodies[n:]
+	}
+}
+
+// checkMerged compares the merged view with the whole traffic's json
+// records, every field, the node fields apart (they must name the
+// sensors that wrote each record).
+func checkMerged(t testing.TB, addr, view string, st *splitTraffic) clickhousetest.Result {
+	t.Helper()
+	got, err := clickhousetest.QueryView(context.Background(), addr, view)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := clickhousetest.ParseJSON(st.whole)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(want) == 0 {
+		t.Fatal("the whole traffic gave no records")
+	}
+	res := clickhousetest.Compare(got, want, "node_hostname", "node_ip_address", "originating_agent_tag")
+	if !res.OK() {
+		t.Fatalf("merged view %s against one sensor's records: %s", view, res.Summary())
+	}
+	all := strings.Join(st.sensors, ",")
+	both := 0
+	for _, g := range got {
+		if g["node_hostname"] == all {
+			both++
+		}
+		h, _ := g["node_hostname"].(string)
+		names := strings.Split(h, ",")
+		if !slices.IsSorted(names) || len(names) == 0 {
+			t.Fatalf("record %s: node_hostname %q does not list its sensors in order", g.Key(), h)
+		}
+		for _, n := range names {
+			if !slices.Contains(st.sensors, n) {
+				t.Fatalf("record %s: node_hostname %q names a sensor not in %q", g.Key(), h, all)
+			}
+		}
+	}
+	if both == 0 {
+		t.Fatal("no record merges several sensors' partial records: the test proves nothing")
+	}
+	t.Logf("%s: %d of %d records merge partial records of every sensor", view, both, len(got))
+	return res
+}
+
+func TestClickHouseEncoderRowRoundTrip(t *testing.T) {
+	st := chTestTraffic(t)
+	blk := newCHBlock()
+	for _, rows := range st.rows {
+		for _, b := range rows {
+			if err := blk.appendRow(b); err != nil {
+				t.Fatalf("%v in %s", err, b)
+			}
+		}
+	}
+	if blk.rows == 0 {
+		t.Fatal("no rows")
+	}
+	if err := blk.appendRow([]byte(`{"address":"10.0.0.1","start_ns":x}`)); err == nil {
+		t.Fatal("a malformed row was accepted")
+	}
+	for i, c := range blk.cols {
+		if n := chColumnLen(&blk.data[i], c.kind); n != blk.rows {
+			t.Fatalf("column %s has %d values for %d rows after a bad row", c.name, n, blk.rows)
+		}
+	}
+}
+
+func chColumnLen(d *chColumnData, k chKind) int {
+	switch k {
+	case chInt64:
+		return len(d.i)
+	case chUint64:
+		return len(d.u)
+	case chFloat64:
+		return len(d.f)
+	case chStrings:
+		return len(d.a)
+	}
+	return len(d.s)
+}
+
+// TestClickHouseMergeDirect inserts two sensors' partial records over the
+// native protocol and compares the merged view with the records of one
+// sensor that saw everything; then redelivers and compares again.
+func TestClickHouseMergeDirect(t *testing.T) {
+	srv := testenv.StartClickHouse(t)
+	st := chTestTraffic(t)
+	c, err := newClickHouseClient(ClickHouseConfig{Hosts: []string{srv.Addr()}, Schema: ClickHouseSchema{Database: "netbase"}, CreateSchema: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for _, rows := range st.rows {
+		insertRows(t, c, rows, 700)
+	}
+	res := checkMerged(t, srv.Addr(), "netbase.intervals", st)
+	t.Logf("direct: %d+%d partial records; %s", len(st.rows[0]), len(st.rows[1]), res.Summary())
+
+	// Redelivery: a batch twice, and one sensor's records all over again.
+	insertRows(t, c, st.rows[0][100:800], 700)
+	insertRows(t, c, st.rows[1], 5000)
+	res = checkMerged(t, srv.Addr(), "netbase.intervals", st)
+	t.Logf("after redelivery: %s", res.Summary())
+	if n := srv.Query("SELECT count() FROM netbase.interval_parts"); strings.TrimSpace(n) == fmt.Sprint(len(st.rows[0])+len(st.rows[1])) {
+		t.Logf("(the duplicates were already merged away)")
+	}
+}
