@@ -306,3 +306,42 @@ func TestClickHouseMergeDirect(t *testing.T) {
 		t.Logf("(the duplicates were already merged away)")
 	}
 }
+
+// TestClickHouseMergeCluster inserts into a Distributed table over two
+// shards (two servers) and reads the merged view through either server.
+func TestClickHouseMergeCluster(t *testing.T) {
+	srvs := testenv.StartClickHouseCluster(t, "netbased", 2)
+	st := chTestTraffic(t)
+	hosts := []string{srvs[0].Addr(), srvs[1].Addr()}
+	c, err := newClickHouseClient(ClickHouseConfig{Hosts: hosts, Schema: ClickHouseSchema{Database: "netbase", Cluster: "netbased"}, CreateSchema: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for _, rows := range st.rows {
+		insertRows(t, c, rows, 1000)
+	}
+	for i, s := range srvs {
+		n := strings.TrimSpace(s.Query("SELECT count() FROM netbase.interval_parts"))
+		if n == "0" {
+			t.Fatalf("shard %d holds no partial record: the table is not sharded", i)
+		}
+		t.Logf("shard %d: %s partial records", i, n)
+		// No address has partial records on both shards.
+		other := srvs[1-i]
+		mine := s.Query("SELECT DISTINCT address FROM netbase.interval_parts ORDER BY address")
+		theirs := other.Query("SELECT DISTINCT address FROM netbase.interval_parts ORDER BY address")
+		for _, a := range strings.Fields(mine) {
+			if slices.Contains(strings.Fields(theirs), a) {
+				t.Fatalf("address %s has partial records on both shards", a)
+			}
+		}
+	}
+	for _, s := range srvs {
+		res := checkMerged(t, s.Addr(), "netbase.intervals", st)
+		t.Logf("cluster, read through %s: %s", s.Addr(), res.Summary())
+	}
+	insertRows(t, c, st.rows[0], 1000) // redelivered
+	res := checkMerged(t, srvs[1].Addr(), "netbase.intervals", st)
+	t.Logf("cluster after redelivery: %s", res.Summary())
+}

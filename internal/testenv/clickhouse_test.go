@@ -21,4 +21,3 @@ func TestClickHouseStartStop(t *testing.T) {
 		t.Fatalf("after a restart the table holds %q, want 7", got)
 	}
 }
-
