@@ -10,6 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
 	"github.com/netbased/netbased/aggregate"
 	"github.com/netbased/netbased/flow"
 	"github.com/netbased/netbased/internal/clickhousetest"
@@ -344,4 +348,106 @@ func TestClickHouseMergeCluster(t *testing.T) {
 	insertRows(t, c, st.rows[0], 1000) // redelivered
 	res := checkMerged(t, srvs[1].Addr(), "netbase.intervals", st)
 	t.Logf("cluster after redelivery: %s", res.Summary())
+}
+
+// produceRows produces bodies to topic, keyed by address as the Kafka
+// output does, and waits for the acknowledgements.
+func produceRows(t testing.TB, cl *kgo.Client, topic string, bodies [][]byte) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var recs []*kgo.Record
+	for _, b := range bodies {
+		recs = append(recs, &kgo.Record{Topic: topic, Key: recordAddress(b), Value: b})
+	}
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitConsumed waits until group committed every partition's end offset
+// of topic: ClickHouse's Kafka engine commits after writing a block.
+func waitConsumed(t testing.TB, cl *kgo.Client, group, topic string) {
+	t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ends := map[int32]int64{}
+		lreq := kmsg.NewPtrListOffsetsRequest()
+		lt := kmsg.NewListOffsetsRequestTopic()
+		lt.Topic = topic
+		for p := int32(0); p < 3; p++ {
+			lp := kmsg.NewListOffsetsRequestTopicPartition()
+			lp.Partition, lp.Timestamp = p, -1
+			lt.Partitions = append(lt.Partitions, lp)
+		}
+		lreq.Topics = append(lreq.Topics, lt)
+		lresp, err := lreq.RequestWith(ctx, cl)
+		if err == nil {
+			for _, rt := range lresp.Topics {
+				for _, rp := range rt.Partitions {
+					ends[rp.Partition] = rp.Offset
+				}
+			}
+		}
+		freq := kmsg.NewPtrOffsetFetchRequest()
+		freq.Group = group
+		ft := kmsg.NewOffsetFetchRequestTopic()
+		ft.Topic, ft.Partitions = topic, []int32{0, 1, 2}
+		freq.Topics = append(freq.Topics, ft)
+		fresp, ferr := freq.RequestWith(ctx, cl)
+		cancel()
+		done := err == nil && ferr == nil && len(ends) == 3
+		if done {
+			for _, rt := range fresp.Topics {
+				for _, rp := range rt.Partitions {
+					if rp.Offset != ends[rp.Partition] {
+						done = false
+					}
+				}
+			}
+		}
+		if done {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ClickHouse did not consume topic %s in 90 s (ends %v, last error %v %v)", topic, ends, err, ferr)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestClickHouseMergeKafka has the sensors produce their rows to Kafka
+// (kfake); ClickHouse's Kafka engine consumes them into the same merged
+// view. Redelivered messages change nothing.
+func TestClickHouseMergeKafka(t *testing.T) {
+	srv := testenv.StartClickHouse(t)
+	kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, "netbase-rows"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(kc.Close)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(kc.ListenAddrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	st := chTestTraffic(t)
+	schema := ClickHouseSchema{Database: "netbase", Kafka: &ClickHouseKafka{Brokers: kc.ListenAddrs(), Topic: "netbase-rows"}}
+	for _, stmt := range schema.Statements() {
+		srv.Query(stmt)
+	}
+	for _, rows := range st.rows {
+		produceRows(t, cl, "netbase-rows", rows)
+	}
+	waitConsumed(t, cl, chDefaultKafkaGrp, "netbase-rows")
+	res := checkMerged(t, srv.Addr(), "netbase.intervals", st)
+	t.Logf("kafka: %s", res.Summary())
+
+	// At least once: the same messages again.
+	produceRows(t, cl, "netbase-rows", st.rows[0][:1000])
+	produceRows(t, cl, "netbase-rows", st.rows[1])
+	waitConsumed(t, cl, chDefaultKafkaGrp, "netbase-rows")
+	res = checkMerged(t, srv.Addr(), "netbase.intervals", st)
+	t.Logf("kafka after redelivery: %s", res.Summary())
 }
