@@ -96,7 +96,7 @@ type engine struct {
 	connLog     *connlog.Writer
 	connLogFile io.Closer
 	agg         *aggregate.Aggregator
-	out         *emit.Writer
+	out         *emit.Output
 	err         error  // first sink error; later connections still count
 	errs        uint64 // every sink error
 	ended       uint64
@@ -132,7 +132,7 @@ func newEngine(o Options, stdout io.Writer) (*engine, error) {
 		ForwarderType:       o.ForwarderType,
 	}, e.out)
 	if err != nil {
-		e.out.Close()
+		_ = closeOutput(&o, e.out)
 		return nil, err
 	}
 	if o.ConnLog != "" {
@@ -142,7 +142,7 @@ func newEngine(o Options, stdout io.Writer) (*engine, error) {
 			// never truncates what was logged before.
 			f, err := os.OpenFile(o.ConnLog, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 			if err != nil {
-				e.out.Close()
+				_ = closeOutput(&o, e.out)
 				return nil, fmt.Errorf("conn_log: %w", err)
 			}
 			w, e.connLogFile = f, f
@@ -217,7 +217,7 @@ func (e *engine) close() error {
 	if e.connLogFile != nil {
 		e.keep(e.connLogFile.Close())
 	}
-	e.keep(e.out.Close())
+	e.keep(closeOutput(&e.opts, e.out))
 	return e.err
 }
 

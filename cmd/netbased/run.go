@@ -23,6 +23,7 @@ import (
 
 	"github.com/netbased/netbased/aggregate"
 	"github.com/netbased/netbased/capture"
+	"github.com/netbased/netbased/emit"
 	"github.com/netbased/netbased/flow"
 	"github.com/netbased/netbased/site"
 )
@@ -244,7 +245,7 @@ func runDaemon(ctx context.Context, p daemonParams) error {
 	d.log.Info("capturing",
 		zap.String("interface", p.opts.Interface), zap.Int("workers", len(d.workers)),
 		zap.Duration("interval", time.Duration(p.opts.Interval)), zap.String("format", p.opts.Format),
-		zap.String("out", p.opts.Out), zap.String("mode", p.opts.Mode))
+		zap.String("out", emit.Redact(p.opts.Out)), zap.String("mode", p.opts.Mode))
 	p.notify(daemon.SdNotifyReady)
 	p.notify(fmt.Sprintf("STATUS=capturing on %s with %d workers", p.opts.Interface, len(d.workers)))
 	if p.started != nil {
@@ -665,7 +666,7 @@ func (d *daemonState) reload() {
 	if err := d.eng.reopenOutputs(); err != nil {
 		log.Error("reopening the records output", zap.Error(err))
 	} else {
-		log.Info("records output reopened", zap.String("out", d.opts.Out))
+		log.Info("records output reopened", zap.String("out", emit.Redact(d.opts.Out)))
 	}
 	if !recordSettingsChanged(&d.opts, &opts) {
 		d.pending = nil
@@ -684,7 +685,7 @@ func (d *daemonState) reload() {
 	}
 	log.Info("configuration reloaded; it applies from the next window",
 		zap.String("from", from), zap.String("mode", opts.Mode),
-		zap.Strings("local_nets", opts.LocalNets), zap.String("out", opts.Out))
+		zap.Strings("local_nets", opts.LocalNets), zap.String("out", emit.Redact(opts.Out)))
 }
 
 // recordSettingsChanged reports whether b differs from a in anything but
@@ -801,9 +802,13 @@ func (d *daemonState) healthy() error {
 	}
 	d.mu.Lock()
 	err := d.eng.firstErr()
+	out := d.eng.out
 	d.mu.Unlock()
 	if err != nil {
 		return fmt.Errorf("output: %w", err)
+	}
+	if h := out.Health(); !h.OK() {
+		return fmt.Errorf("output %s is %s: %w", out.Kind(), h.State, h.Err)
 	}
 	return nil
 }
