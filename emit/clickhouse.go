@@ -68,7 +68,7 @@ func ParseClickHouseURL(dest string) (ClickHouseConfig, error) {
 	cfg := ClickHouseConfig{CreateSchema: true}
 	bad := func(why string) error {
 		return badOutput("clickhouse output %s: %s (want %s://[USER[:PASSWORD]@]HOST[:PORT][,HOST[:PORT]...]/DATABASE)",
-			redactClickHouse(dest), why, ClickHouseURLScheme)
+			Redact(dest), why, ClickHouseURLScheme)
 	}
 	rest, ok := strings.CutPrefix(dest, ClickHouseURLScheme+"://")
 	if !ok {
@@ -144,32 +144,81 @@ func ParseClickHouseURL(dest string) (ClickHouseConfig, error) {
 	return cfg, nil
 }
 
-// redactClickHouse removes a password from a clickhouse URL.
-func redactClickHouse(dest string) string {
-	rest, ok := strings.CutPrefix(dest, ClickHouseURLScheme+"://")
-	if !ok {
-		return dest
-	}
-	authEnd := strings.IndexAny(rest, "/?")
-	if authEnd < 0 {
-		authEnd = len(rest)
-	}
-	at := strings.LastIndex(rest[:authEnd], "@")
-	if at < 0 {
-		return dest
-	}
-	user, _, hasPass := strings.Cut(rest[:at], ":")
-	if !hasPass {
-		return dest
-	}
-	return ClickHouseURLScheme + "://" + user + ":xxxxx" + rest[at:]
+// clickHouseKind is the ClickHouse output: clickhouse:// destinations. It
+// encodes with ClickHouseEncoder whatever --format says (the rows are not
+// for people to read) and inserts large batches.
+func clickHouseKind() Kind {
+	return Kind{Name: "clickhouse", Schemes: []string{ClickHouseURLScheme}, Open: func(_ context.Context, dest string, p OpenParams) (Opened, error) {
+		cfg, err := ParseClickHouseURL(dest)
+		if err != nil {
+			return Opened{}, err
+		}
+		if cfg.Password == "" {
+			cfg.Password = p.getenv(ClickHousePasswordEnv)
+		}
+		s, err := NewClickHouseSink(cfg)
+		if err != nil {
+			return Opened{}, err
+		}
+		return Opened{Sink: s, Encoder: NewClickHouseEncoder(), Destination: Redact(dest),
+			MaxBatchDocs: clickHouseBatchDocs, MaxBatchBytes: clickHouseBatchBytes, Remote: true}, nil
+	}}
 }
 
-// chSensorOf names the sensor that wrote r (as the documents do: node
-// hostname, node IP address and agent tag joined by "/").
-func chSensorOf(r *aggregate.Interval) string {
-	return r.NodeHostname + "/" + r.NodeIPAddress + "/" + r.OriginatingAgentTag
+// ClickHouse inserts are batched large: a part per insert, and ClickHouse
+// merges parts in the background (one row per insert manages ~30 rows/s).
+const (
+	clickHouseBatchDocs  = 20000
+	clickHouseBatchBytes = 32 << 20
+)
+
+// ClickHouseSink inserts documents whose bodies are clickhouse rows
+// (ClickHouseEncoder) into DATABASE.interval_parts (interval_parts_all on a
+// cluster), one INSERT per Deliver, creating the schema on first use. A
+// row that cannot be parsed fails for good (Permanent); a failed INSERT
+// fails every document retryably: a retry after an INSERT that did land
+// replaces its rows (ReplacingMergeTree), it does not double them.
+type ClickHouseSink struct {
+	c   *clickHouseClient
+	blk *chBlock
 }
+
+var _ Sink = (*ClickHouseSink)(nil)
+
+// NewClickHouseSink returns a sink for cfg. It does not connect: the first
+// Deliver does.
+func NewClickHouseSink(cfg ClickHouseConfig) (*ClickHouseSink, error) {
+	c, err := newClickHouseClient(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &ClickHouseSink{c: c, blk: newCHBlock()}, nil
+}
+
+// Deliver inserts docs as one block.
+func (s *ClickHouseSink) Deliver(ctx context.Context, docs []Document) error {
+	s.blk.reset()
+	var failed []DocError
+	for i := range docs {
+		if err := s.blk.appendRow(docs[i].Body); err != nil {
+			s.c.badRows.Add(1)
+			failed = append(failed, DocError{Index: i, Err: Permanent(err)})
+		}
+	}
+	if err := s.c.insert(ctx, s.blk); err != nil {
+		return err
+	}
+	if len(failed) > 0 {
+		return &PartialError{Failed: failed}
+	}
+	return nil
+}
+
+// Stats returns the sink's counters.
+func (s *ClickHouseSink) Stats() ClickHouseStats { return s.c.Stats() }
+
+// Close closes the connections.
+func (s *ClickHouseSink) Close() error { return s.c.Close() }
 
 // ClickHouseEncoder writes each record as one JSON object on one line whose
 // keys are the columns of DATABASE.interval_queue (the clickhouse format):
@@ -180,14 +229,13 @@ func chSensorOf(r *aggregate.Interval) string {
 // them over the native protocol. --max-set-size does not apply: an exact
 // merge needs the whole sets.
 type ClickHouseEncoder struct {
-	cols   []chColumn
 	fields []field
-	sensor struct{ host, ip, tag, name string }
+	sensor sensorCache
 }
 
 // NewClickHouseEncoder returns the clickhouse row encoder.
 func NewClickHouseEncoder() *ClickHouseEncoder {
-	return &ClickHouseEncoder{cols: chSchemaColumns(), fields: recordFields(0)}
+	return &ClickHouseEncoder{fields: recordFields(0)}
 }
 
 // Header appends nothing.
@@ -195,15 +243,6 @@ func (e *ClickHouseEncoder) Header(dst []byte, _ time.Time) []byte { return dst 
 
 // Footer appends nothing.
 func (e *ClickHouseEncoder) Footer(dst []byte, _ time.Time) []byte { return dst }
-
-func (e *ClickHouseEncoder) sensorOf(r *aggregate.Interval) string {
-	c := &e.sensor
-	if c.name == "" || r.NodeHostname != c.host || r.NodeIPAddress != c.ip || r.OriginatingAgentTag != c.tag {
-		c.host, c.ip, c.tag = r.NodeHostname, r.NodeIPAddress, r.OriginatingAgentTag
-		c.name = chSensorOf(r)
-	}
-	return c.name
-}
 
 // Append appends r as one row and a newline.
 func (e *ClickHouseEncoder) Append(b []byte, r *aggregate.Interval) []byte {
@@ -214,7 +253,7 @@ func (e *ClickHouseEncoder) Append(b []byte, r *aggregate.Interval) []byte {
 	b = append(b, `,"end_ns":`...)
 	b = strconv.AppendInt(b, r.EndTime.UnixNano(), 10)
 	b = append(b, `,"sensor":`...)
-	b = appendJSONString(b, e.sensorOf(r))
+	b = appendJSONString(b, e.sensor.of(r))
 	b = append(b, `,"hostname":`...)
 	b = appendJSONString(b, r.NodeHostname)
 	b = append(b, `,"ipaddr":`...)
