@@ -118,8 +118,26 @@ func genConns(seed uint64, n int, start time.Time, span time.Duration) []flow.Co
 // splitConns feeds conns to one aggregator and, split by connection
 // (pick), to len(sensors) aggregators that share its network clock (every
 // sensor advances with every connection, as live sensors share the
-// clock), with 5-minute windows.
+// clock), with 5-minute windows. Each sensor's records go to its
+// clickhouse-row recordSink.
 func splitConns(t testing.TB, conns []flow.Conn, sensors []string, pick func(i int) int) *splitTraffic {
+	t.Helper()
+	outs := make([]aggregate.Output, len(sensors))
+	sinks := make([]*recordSink, len(sensors))
+	for i := range sensors {
+		sinks[i] = &recordSink{enc: NewClickHouseEncoder()}
+		outs[i] = sinks[i]
+	}
+	st := feedSensors(t, conns, sensors, outs, pick, nil)
+	for _, o := range sinks {
+		st.rows = append(st.rows, o.bodies)
+	}
+	return st
+}
+
+// feedSensors runs the aggregators of splitConns with the sensors'
+// records going to outs; hook, if set, runs before connection i.
+func feedSensors(t testing.TB, conns []flow.Conn, sensors []string, outs []aggregate.Output, pick func(i int) int, hook func(i int)) *splitTraffic {
 	t.Helper()
 	cfg := aggregate.Config{Interval: 5 * time.Minute, NodeHostname: "whole", NodeIPAddress: "192.0.2.1", OriginatingAgentTag: "all"}
 	whole := &recordSink{enc: NewEncoder(FormatJSON, EncoderOptions{})}
@@ -127,17 +145,18 @@ func splitConns(t testing.TB, conns []flow.Conn, sensors []string, pick func(i i
 	if err != nil {
 		t.Fatal(err)
 	}
-	outs := make([]*recordSink, len(sensors))
 	aggs := make([]*aggregate.Aggregator, len(sensors))
 	for i, name := range sensors {
 		c := cfg
 		c.NodeHostname, c.NodeIPAddress, c.OriginatingAgentTag = name, fmt.Sprintf("192.0.2.%d", 10+i), "tag-"+name
-		outs[i] = &recordSink{enc: NewClickHouseEncoder()}
 		if aggs[i], err = aggregate.New(c, outs[i]); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for i := range conns {
+		if hook != nil {
+			hook(i)
+		}
 		c := &conns[i]
 		if err := wa.Add(c); err != nil {
 			t.Fatal(err)
@@ -163,17 +182,19 @@ func splitConns(t testing.TB, conns []flow.Conn, sensors []string, pick func(i i
 			t.Fatal(err)
 		}
 	}
-	st := &splitTraffic{whole: whole.all, sensors: sensors}
-	for _, o := range outs {
-		st.rows = append(st.rows, o.bodies)
-	}
-	return st
+	return &splitTraffic{whole: whole.all, sensors: sensors}
 }
 
 // chTestTraffic is the traffic of the merge tests: 20 000 connections
 // over about 17 minutes (four windows, the last one partial), split
 // randomly over two sensors.
 func chTestTraffic(t testing.TB) *splitTraffic {
+	conns, pick := chTestConns()
+	return splitConns(t, conns, []string{"sensor-a", "sensor-b"}, pick)
+}
+
+// chTestConns are the connections of chTestTraffic and their split.
+func chTestConns() ([]flow.Conn, func(i int) int) {
 	start := time.Date(2026, 11, 27, 3, 1, 7, 123456789, time.UTC)
 	conns := genConns(7, 20000, start, 17*time.Minute)
 	r := rand.New(rand.NewPCG(3, 4))
@@ -181,7 +202,7 @@ func chTestTraffic(t testing.TB) *splitTraffic {
 	for i := range picks {
 		picks[i] = r.IntN(2)
 	}
-	return splitConns(t, conns, []string{"sensor-a", "sensor-b"}, func(i int) int { return picks[i] })
+	return conns, func(i int) int { return picks[i] }
 }
 
 // insertRows inserts bodies in blocks of batch rows.
@@ -451,4 +472,66 @@ func TestClickHouseMergeKafka(t *testing.T) {
 	waitConsumed(t, cl, chDefaultKafkaGrp, "netbase-rows")
 	res = checkMerged(t, srv.Addr(), "netbase.intervals", st)
 	t.Logf("kafka after redelivery: %s", res.Summary())
+}
+
+// TestClickHouseOutputServerRestart runs two sensors' records through the
+// real clickhouse:// outputs (queue, retries) while ClickHouse is killed
+// mid-stream and started again: the merged view still equals the whole
+// traffic's records — nothing lost, nothing doubled.
+func TestClickHouseOutputServerRestart(t *testing.T) {
+	srv := testenv.StartClickHouse(t)
+	conns, pick := chTestConns()
+	sensors := []string{"sensor-a", "sensor-b"}
+	dest := "clickhouse://default@" + srv.Addr() + "/netbase?dial_timeout=1s"
+	outs := make([]aggregate.Output, len(sensors))
+	opened := make([]*Output, len(sensors))
+	for i := range sensors {
+		o, err := DefaultRegistry().Open(context.Background(), dest, OpenParams{Format: FormatJSON},
+			OutputOptions{Policy: Block, BackoffMin: 20 * time.Millisecond, BackoffMax: 300 * time.Millisecond, SpoolDir: t.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		opened[i], outs[i] = o, o
+	}
+	stopAt, startAt := len(conns)*2/5, len(conns)*3/4
+	var deliveredAtStop uint64
+	st := feedSensors(t, conns, sensors, outs, pick, func(i int) {
+		switch i {
+		case stopAt:
+			for _, o := range opened { // the first windows are in
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				if err := o.Flush(ctx); err != nil {
+					t.Fatal(err)
+				}
+				cancel()
+				deliveredAtStop += o.Stats().Delivered
+			}
+			srv.Stop()
+		case startAt:
+			time.Sleep(500 * time.Millisecond) // let the outputs fail and retry
+			srv.Start()
+		}
+	})
+	for _, o := range opened {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		err := o.Close(ctx)
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	var delivered, retried, dropped uint64
+	for _, o := range opened {
+		s := o.Stats()
+		delivered, retried, dropped = delivered+s.Delivered, retried+s.Retried, dropped+s.DroppedTotal()
+	}
+	if deliveredAtStop == 0 || retried == 0 {
+		t.Fatalf("the restart did not interrupt delivery (delivered before the stop %d, retried %d)", deliveredAtStop, retried)
+	}
+	if dropped != 0 {
+		t.Fatalf("%d records dropped", dropped)
+	}
+	res := checkMerged(t, srv.Addr(), "netbase.intervals", st)
+	t.Logf("server killed after %d records were delivered and started again: %d delivered, %d re-sends, 0 dropped; %s",
+		deliveredAtStop, delivered, retried, res.Summary())
 }
