@@ -20,6 +20,7 @@ const usage = `netbased — Zeek-exact per-host interval records from packets
 Usage:
   netbased replay [flags] FILE...   replay pcap/pcapng files (gzip too) and print intervals
   netbased run --interface IF [flags]   capture live (AF_PACKET) as a daemon
+  netbased clickhouse-schema [flags]   print the ClickHouse DDL of --out clickhouse://
   netbased help [replay|run]        flags of a command
 
 Run 'netbased replay -h' for the flags.
@@ -43,6 +44,8 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 		err = replayCommand(ctx, args[1:], stdout, stderr)
 	case "run":
 		err = runCommand(ctx, args[1:], stdout, stderr)
+	case "clickhouse-schema":
+		err = clickhouseSchemaCommand(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		if len(args) > 1 {
 			return runMain([]string{args[1], "-h"}, stdout, stderr)
