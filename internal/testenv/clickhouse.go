@@ -172,10 +172,15 @@ func (s *ClickHouse) Query(query string) string {
 }
 
 // TryQuery runs one statement over HTTP and returns its output or error.
-func (s *ClickHouse) TryQuery(query string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+func (s *ClickHouse) TryQuery(query string) (string, error) { return s.TryQueryWith(query, "") }
+
+// TryQueryWith runs one statement over HTTP with settings given as URL
+// parameters (name=value&…; ClickHouse 18.16 takes settings there rather
+// than in a SETTINGS clause) and returns its output or error.
+func (s *ClickHouse) TryQueryWith(query, settings string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.HTTPURL()+"/", strings.NewReader(query))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.HTTPURL()+"/?"+settings, strings.NewReader(query))
 	if err != nil {
 		return "", err
 	}
