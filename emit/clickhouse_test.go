@@ -186,3 +186,42 @@ func TestClickHouseDeliverServerDown(t *testing.T) {
 		t.Fatalf("Deliver after the restart: %v", err)
 	}
 }
+
+// FuzzClickHouseRow feeds arbitrary bodies to the row parser: it never
+// panics, and a rejected row leaves the block as it was.
+func FuzzClickHouseRow(f *testing.F) {
+	enc := NewClickHouseEncoder()
+	for _, r := range sampleRecords() {
+		f.Add(enc.Append(nil, &r))
+	}
+	f.Add([]byte(`{"address":"10.0.0.1","start_ns":-1}`))
+	f.Add([]byte(`{"address":"\u0031","start_ns":`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		blk := newCHBlock()
+		if err := blk.appendRow(body); err != nil {
+			if blk.rows != 0 {
+				t.Fatal("a rejected row counted")
+			}
+		} else if blk.rows != 1 {
+			t.Fatal("an accepted row not counted")
+		}
+		for i, c := range blk.cols {
+			if n := chColumnLen(&blk.data[i], c.kind); n != blk.rows {
+				t.Fatalf("column %s has %d values for %d rows", c.name, n, blk.rows)
+			}
+		}
+	})
+}
+
+// FuzzParseClickHouseURL never panics and never shows a password in its
+// errors.
+func FuzzParseClickHouseURL(f *testing.F) {
+	f.Add("clickhouse://u:secretpw@h1:9000,h2/db?cluster=c&create_schema=false")
+	f.Add("clickhouse://@/")
+	f.Fuzz(func(t *testing.T, dest string) {
+		_, err := ParseClickHouseURL(dest)
+		if err != nil && strings.Contains(dest, ":secretpw@") && strings.Contains(err.Error(), "secretpw") {
+			t.Fatalf("error shows the password: %v", err)
+		}
+	})
+}
