@@ -3,6 +3,7 @@ package emit
 import (
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"net/netip"
 	"slices"
@@ -547,4 +548,79 @@ func TestClickHouseOutputServerRestart(t *testing.T) {
 	res := checkMerged(t, srv.Addr(), "netbase.intervals", st)
 	t.Logf("server killed after %d records were delivered and started again: %d delivered, %d re-sends, 0 dropped; %s",
 		deliveredAtStop, delivered, retried, res.Summary())
+}
+
+// TestClickHousePCRAverageBits checks the view's average expression
+// against aggregate.PCR: many sensors' partial statistics (up to 200 000
+// samples, sums of either sign, Lo carrying into Hi) merged in ClickHouse
+// give PCR.Average of the merged statistics, bit for bit, and min/max.
+func TestClickHousePCRAverageBits(t *testing.T) {
+	srv := testenv.StartClickHouse(t)
+	c, err := newClickHouseClient(ClickHouseConfig{Hosts: []string{srv.Addr()}, Schema: ClickHouseSchema{Database: "nb"}, CreateSchema: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	r := rand.New(rand.NewPCG(11, 12))
+	start := time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)
+	enc := NewClickHouseEncoder()
+	blk := newCHBlock()
+	want := map[string]aggregate.PCR{}
+	for h := range 3000 {
+		addr := netip.AddrFrom4([4]byte{10, 9, byte(h >> 8), byte(h)})
+		var merged aggregate.PCR
+		for s := range 1 + r.IntN(4) {
+			rec := aggregate.Interval{Address: addr, StartTime: start, EndTime: start.Add(5 * time.Minute),
+				NodeHostname: fmt.Sprintf("s%d", s), EventType: aggregate.EventType}
+			n := r.IntN(20)
+			if h%500 == 0 {
+				n = 200000
+			}
+			bias := r.Float64()*2 - 1
+			for range n {
+				v := bias + (r.Float64()-0.5)*0.2
+				v = max(-1, min(1, v))
+				if r.IntN(10) == 0 {
+					v = float64(r.IntN(3) - 1) // exactly -1, 0 or 1
+				}
+				rec.Services[aggregate.DNS].PCR.Add(v)
+			}
+			merged.Merge(&rec.Services[aggregate.DNS].PCR)
+			if err := blk.appendRow(enc.Append(nil, &rec)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want[addr.String()] = merged
+	}
+	if err := c.insert(context.Background(), blk); err != nil {
+		t.Fatal(err)
+	}
+	got, err := clickhousetest.QueryView(context.Background(), srv.Addr(), "nb.intervals")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d merged records, want %d", len(got), len(want))
+	}
+	compared := 0
+	for _, g := range got {
+		p := want[g["address"].(string)]
+		for _, f := range []struct {
+			name string
+			v    float64
+		}{{"dns_producer_consumer_ratio_average", p.Average()}, {"dns_producer_consumer_ratio_min", p.Min}, {"dns_producer_consumer_ratio_max", p.Max}} {
+			gv := g[f.name]
+			if p.Count == 0 {
+				if gv != nil {
+					t.Fatalf("%s: %s = %v without samples", g["address"], f.name, gv)
+				}
+				continue
+			}
+			if x, ok := gv.(float64); !ok || math.Float64bits(x) != math.Float64bits(f.v) {
+				t.Fatalf("%s: %s = %v, aggregate.PCR says %v (%d samples)", g["address"], f.name, gv, f.v, p.Count)
+			}
+			compared++
+		}
+	}
+	t.Logf("%d PCR statistics of %d merged records equal aggregate.PCR's bit for bit", compared, len(got))
 }
