@@ -461,6 +461,11 @@ func elasticsearchKind() Kind {
 			if key := p.getenv(ESAPIKeyEnv); key != "" {
 				cfg.APIKey = key
 			}
+			if p.ConfigureElasticsearch != nil {
+				if err := p.ConfigureElasticsearch(&cfg); err != nil {
+					return Opened{}, err
+				}
+			}
 			s, err := NewElasticsearchSink(cfg)
 			if err != nil {
 				return Opened{}, err

@@ -37,8 +37,8 @@ type KafkaConfig struct {
 	// request (default 10s).
 	ProduceTimeout time.Duration
 	// DeliveryTimeout bounds how long kgo keeps retrying a record within
-	// one Deliver before failing it (default 30s); the Output retries
-	// after that, with backoff.
+	// one Deliver before failing it (default 10s); the Output retries
+	// after that, with backoff, and reports the failure in its health.
 	DeliveryTimeout time.Duration
 	// TLS, when not nil, connects with TLS using this configuration.
 	TLS *tls.Config
@@ -85,7 +85,7 @@ const (
 	defaultKafkaClientID        = "netbased"
 	defaultKafkaBufferedRecords = 10000
 	defaultKafkaProduceTimeout  = 10 * time.Second
-	defaultKafkaDeliveryTimeout = 30 * time.Second
+	defaultKafkaDeliveryTimeout = 10 * time.Second
 )
 
 // NewKafkaSink returns a sink producing to cfg.Topic. It does not connect:
@@ -164,7 +164,7 @@ func kafkaCompression(name string) (kgo.CompressionCodec, error) {
 	case "zstd":
 		return kgo.ZstdCompression(), nil
 	}
-	return kgo.CompressionCodec{}, fmt.Errorf("kafka output: compression %q: want none, snappy, lz4 or zstd", name)
+	return kgo.CompressionCodec{}, badOutput("kafka output: compression %q: want none, snappy, lz4 or zstd", name)
 }
 
 func kafkaSASL(mechanism, user, pass string) (kgo.Opt, error) {
@@ -176,7 +176,7 @@ func kafkaSASL(mechanism, user, pass string) (kgo.Opt, error) {
 	case "scram-sha-512":
 		return kgo.SASL(scram.Auth{User: user, Pass: pass}.AsSha512Mechanism()), nil
 	}
-	return nil, fmt.Errorf("kafka output: SASL mechanism %q: want plain, scram-sha-256 or scram-sha-512", mechanism)
+	return nil, badOutput("kafka output: SASL mechanism %q: want plain, scram-sha-256 or scram-sha-512", mechanism)
 }
 
 // Deliver produces docs and waits until the brokers acknowledged each or
@@ -201,7 +201,17 @@ func (s *KafkaSink) Deliver(ctx context.Context, docs []Document) error {
 		off = end
 	}
 	s.keys, s.keyEnds = keys[:0], ends[:0]
+	// Flush alongside: it makes kgo drain retried batches at once (see
+	// flushSlice).
+	fctx, stopFlush := context.WithCancel(ctx)
+	flushed := make(chan struct{})
+	go func() {
+		defer close(flushed)
+		s.flushSliced(fctx)
+	}()
 	results := s.cl.ProduceSync(ctx, ptrs...)
+	stopFlush()
+	<-flushed
 	var pe *PartialError
 	for i, r := range results {
 		if r.Err == nil {
@@ -226,6 +236,27 @@ func (s *KafkaSink) Deliver(ctx context.Context, docs []Document) error {
 		return pe.Failed[0].Err
 	}
 	return pe
+}
+
+// flushSlice is how long one kgo Flush call waits before flushSliced calls
+// it again. Each call re-triggers draining every partition: kgo v1.22.3 can
+// otherwise leave retried batches idle until the next record is produced
+// (seen after a NOT_ENOUGH_REPLICAS answer: the idempotent epoch is bumped
+// and nothing drains until DeliveryTimeout fails the records).
+const flushSlice = 250 * time.Millisecond
+
+// flushSliced calls Flush in slices of flushSlice until it succeeds or ctx
+// ends, refreshing the metadata between slices.
+func (s *KafkaSink) flushSliced(ctx context.Context) {
+	for {
+		slice, cancel := context.WithTimeout(ctx, flushSlice)
+		err := s.cl.Flush(slice)
+		cancel()
+		if err == nil || ctx.Err() != nil {
+			return
+		}
+		s.cl.ForceMetadataRefresh()
+	}
 }
 
 // Close closes the client (Deliver already waited for its records).
@@ -280,6 +311,11 @@ func kafkaKind() Kind {
 		if pass := p.getenv(KafkaPasswordEnv); pass != "" {
 			cfg.SASLPassword = pass
 		}
+		if p.ConfigureKafka != nil {
+			if err := p.ConfigureKafka(&cfg); err != nil {
+				return Opened{}, err
+			}
+		}
 		s, err := NewKafkaSink(cfg)
 		if err != nil {
 			return Opened{}, err
@@ -294,8 +330,9 @@ func kafkaKind() Kind {
 // the mechanism defaults to plain); the password is better left to
 // $NETBASED_KAFKA_PASSWORD than written on a command line. The query may
 // set compression (none, snappy, lz4, zstd), client_id, tls (true: TLS
-// with the system's roots), sasl (plain, scram-sha-256, scram-sha-512)
-// and user. Errors never show the password.
+// with the system's roots), sasl (plain, scram-sha-256, scram-sha-512),
+// user and delivery_timeout (a duration, default 10s). Errors never show
+// the password.
 func ParseKafkaURL(s string) (KafkaConfig, error) {
 	var cfg KafkaConfig
 	shown := Redact(s)
@@ -366,12 +403,18 @@ func ParseKafkaURL(s string) (KafkaConfig, error) {
 			cfg.SASLMechanism = v
 		case "user":
 			cfg.SASLUser = v
+		case "delivery_timeout":
+			d, err := time.ParseDuration(v)
+			if err != nil || d < time.Second {
+				return KafkaConfig{}, badOutput("kafka output %s: delivery_timeout=%q: want a duration of at least 1s", shown, v)
+			}
+			cfg.DeliveryTimeout = d
 		default:
 			if secretParam(key) {
 				return KafkaConfig{}, badOutput("kafka output %s: parameter %q: secrets go in $%s, not in the URL",
 					shown, key, KafkaPasswordEnv)
 			}
-			return KafkaConfig{}, badOutput("kafka output %s: unknown parameter %q (want compression, client_id, tls, sasl or user)", shown, key)
+			return KafkaConfig{}, badOutput("kafka output %s: unknown parameter %q (want compression, client_id, tls, sasl, user or delivery_timeout)", shown, key)
 		}
 	}
 	return cfg, nil

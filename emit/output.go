@@ -53,6 +53,10 @@ type OutputOptions struct {
 	// HealthWindow is how long a drop keeps the output's health at
 	// StateDropping (default 1 min).
 	HealthWindow time.Duration
+	// StallTimeout is how long one delivery may wait for the back end
+	// before the health says StateSpooling (default 10 s): a back end
+	// that accepts and never answers is not a healthy one.
+	StallTimeout time.Duration
 	// Now is the clock of health and retries (default time.Now).
 	Now func() time.Time
 }
@@ -65,6 +69,7 @@ const (
 	defaultBackoffMin    = 100 * time.Millisecond
 	defaultBackoffMax    = 30 * time.Second
 	defaultHealthWindow  = time.Minute
+	defaultStallTimeout  = 10 * time.Second
 	defaultBatchDocs     = 5000
 	defaultBatchBytes    = 5 << 20
 	// chunkBytes and chunkDocs bound the producer's chunks: the unit
@@ -101,6 +106,9 @@ func (opt *OutputOptions) setDefaults() error {
 	if opt.HealthWindow <= 0 {
 		opt.HealthWindow = defaultHealthWindow
 	}
+	if opt.StallTimeout <= 0 {
+		opt.StallTimeout = defaultStallTimeout
+	}
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
@@ -133,16 +141,18 @@ const (
 	DropSpoolWrite
 	// DropTooLarge: a record larger than MaxRecordBytes.
 	DropTooLarge
-	numDropReasons
+	// NumDropReasons is the number of reasons (the size of
+	// OutputStats.Dropped).
+	NumDropReasons
 )
 
-var dropReasonNames = [numDropReasons]string{
+var dropReasonNames = [NumDropReasons]string{
 	"queue_full", "spool_full", "rejected", "retries_exhausted", "shutdown", "spool_corrupt", "spool_write", "too_large",
 }
 
 // String is the reason's metric label value.
 func (r DropReason) String() string {
-	if r < numDropReasons {
+	if r < NumDropReasons {
 		return dropReasonNames[r]
 	}
 	return "unknown"
@@ -150,7 +160,7 @@ func (r DropReason) String() string {
 
 // DropReasons lists every reason, for metrics that export zeros too.
 func DropReasons() []DropReason {
-	rs := make([]DropReason, numDropReasons)
+	rs := make([]DropReason, NumDropReasons)
 	for i := range rs {
 		rs[i] = DropReason(i)
 	}
@@ -215,7 +225,7 @@ type OutputStats struct {
 	// QueuedBytes are held in memory; SpooledBytes on disk.
 	QueuedBytes, SpooledBytes int64
 	// Dropped counts the lost records by reason (index: DropReason).
-	Dropped [numDropReasons]uint64
+	Dropped [NumDropReasons]uint64
 	Health  Health
 }
 
@@ -261,8 +271,11 @@ type Output struct {
 	cancelSend context.CancelFunc
 	done       chan struct{}
 
+	// sending is when the delivery in progress began (Unix ns; 0: none).
+	sending atomic.Int64
+
 	records, replayed, delivered, retried atomic.Uint64
-	dropped                               [numDropReasons]atomic.Uint64
+	dropped                               [NumDropReasons]atomic.Uint64
 
 	hmu       sync.Mutex
 	failing   error     // the last delivery error, nil after a success
@@ -270,6 +283,7 @@ type Output struct {
 	lastDrop  time.Time
 	dropErr   error
 	idle      *sync.Cond // signalled when a batch finished (Flush)
+	signals   uint64     // … counted, so that Flush misses none
 }
 
 var _ aggregate.Output = (*Output)(nil)
@@ -290,7 +304,7 @@ func newOutput(kind string, o Opened, opt OutputOptions) (*Output, error) {
 	out.chunkDocs = min(chunkDocs, out.maxDocs)
 	out.idle = sync.NewCond(&out.hmu)
 	if o.Remote && opt.SpoolDir != "" {
-		sq, err := openSpool(spoolPath(opt.SpoolDir, kind, o.Destination), opt.SpoolMaxBytes, opt.Policy, out.drop)
+		sq, err := openSpool(spoolPath(opt.SpoolDir, kind, o.spoolKey), opt.SpoolMaxBytes, opt.Policy, out.drop)
 		if err != nil {
 			return nil, fmt.Errorf("output %s: %w", o.Destination, err)
 		}
@@ -395,15 +409,17 @@ func (o *Output) Flush(ctx context.Context) error {
 		}
 	}
 	o.pmu.Unlock()
-	stop := context.AfterFunc(ctx, func() {
-		o.hmu.Lock()
-		o.idle.Broadcast()
-		o.hmu.Unlock()
-	})
+	stop := context.AfterFunc(ctx, o.signal)
 	defer stop()
-	o.hmu.Lock()
-	defer o.hmu.Unlock()
-	for o.pending() > 0 || !o.q.idle() {
+	for {
+		// The queue's lock is taken outside hmu (the queue calls drop,
+		// which takes hmu, under its own).
+		o.hmu.Lock()
+		gen := o.signals
+		o.hmu.Unlock()
+		if o.pending() <= 0 && o.q.idle() {
+			return nil
+		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -412,9 +428,20 @@ func (o *Output) Flush(ctx context.Context) error {
 			return nil
 		default:
 		}
-		o.idle.Wait()
+		o.hmu.Lock()
+		for o.signals == gen {
+			o.idle.Wait()
+		}
+		o.hmu.Unlock()
 	}
-	return nil
+}
+
+// signal wakes Flush.
+func (o *Output) signal() {
+	o.hmu.Lock()
+	o.signals++
+	o.idle.Broadcast()
+	o.hmu.Unlock()
 }
 
 // Close ends the input, delivers what is queued until ctx's deadline, and
@@ -518,10 +545,20 @@ func (o *Output) Health() Health {
 	o.hmu.Lock()
 	defer o.hmu.Unlock()
 	if !o.lastDrop.IsZero() && now.Sub(o.lastDrop) < o.opt.HealthWindow {
-		return Health{State: StateDropping, Err: o.dropErr, Since: o.lastDrop}
+		err := o.dropErr
+		if o.failing != nil {
+			err = fmt.Errorf("%w; delivering: %w", err, o.failing)
+		}
+		return Health{State: StateDropping, Err: err, Since: o.lastDrop}
 	}
 	if o.failing != nil {
 		return Health{State: StateSpooling, Err: o.failing, Since: o.failSince}
+	}
+	if began := o.sending.Load(); began != 0 {
+		if since := time.Unix(0, began); now.Sub(since) >= o.opt.StallTimeout {
+			return Health{State: StateSpooling, Since: since,
+				Err: fmt.Errorf("output %s: a delivery has been waiting for the back end for %s", o.dest, now.Sub(since).Round(time.Second))}
+		}
 	}
 	return Health{State: StateDelivering}
 }
@@ -535,6 +572,7 @@ func (o *Output) drop(reason DropReason, n int, why error) {
 	o.hmu.Lock()
 	o.lastDrop = o.opt.Now()
 	o.dropErr = fmt.Errorf("%d records dropped (%s): %w", n, reason, why)
+	o.signals++
 	o.idle.Broadcast()
 	o.hmu.Unlock()
 }
@@ -552,6 +590,7 @@ func (o *Output) setDelivered(n int) {
 	o.delivered.Add(uint64(n))
 	o.hmu.Lock()
 	o.failing = nil
+	o.signals++
 	o.idle.Broadcast()
 	o.hmu.Unlock()
 }
@@ -559,6 +598,7 @@ func (o *Output) setDelivered(n int) {
 // deliverLoop is the delivery goroutine: it takes batches from the queue
 // until the queue is closed and drained or Close's deadline passed.
 func (o *Output) deliverLoop() {
+	defer o.signal() // after done is closed: Flush sees it
 	defer close(o.done)
 	for {
 		b := o.q.next(o.sendCtx, o.maxDocs, o.maxBytes)
@@ -580,9 +620,7 @@ func (o *Output) deliverLoop() {
 			}
 		}
 		o.q.ack(b)
-		o.hmu.Lock()
-		o.idle.Broadcast()
-		o.hmu.Unlock()
+		o.signal()
 	}
 }
 
@@ -599,15 +637,16 @@ func (o *Output) send(b *batch) bool {
 			return true
 		}
 		o.sinkMu.Lock()
+		o.sending.Store(o.opt.Now().UnixNano())
 		err := o.sink.Deliver(o.sendCtx, docs)
+		o.sending.Store(0)
 		o.sinkMu.Unlock()
 		if err == nil {
 			o.setDelivered(len(docs))
 			b.settled += len(docs)
 			return true
 		}
-		if o.sendCtx.Err() != nil {
-			o.setFailing(err)
+		if o.sendCtx.Err() != nil { // Close's deadline: keep the last real failure
 			return false
 		}
 		var retry []Document

@@ -2,6 +2,7 @@ package emit
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 )
@@ -23,4 +24,65 @@ func newTestOutput(t testing.TB, sink Sink, enc Encoder, opt OutputOptions) *Out
 		_ = o.Close(ctx)
 	})
 	return o
+}
+
+// discardSink accepts everything.
+type discardSink struct{}
+
+func (discardSink) Deliver(context.Context, []Document) error { return nil }
+func (discardSink) Close() error                              { return nil }
+
+// stalledSink fails every delivery, as a dead back end does.
+type stalledSink struct{}
+
+func (stalledSink) Deliver(context.Context, []Document) error { return errors.New("back end down") }
+func (stalledSink) Close() error                              { return nil }
+
+// BenchmarkOutputEnqueue measures the caller's side of an output (the
+// window merger's cost per record: encoding json and queueing), with a
+// back end that keeps up (memory queue), one that is down (the memory
+// queue drops its oldest), and a disk spool (a write per chunk, an fsync
+// per window of 1000 records).
+func BenchmarkOutputEnqueue(b *testing.B) {
+	recs := testRecords(1000, esDay)
+	for _, tc := range []struct {
+		name  string
+		sink  Sink
+		spool bool
+	}{
+		{"memory", discardSink{}, false},
+		{"memory-backend-down", stalledSink{}, false},
+		{"spool", discardSink{}, true},
+		{"spool-backend-down", stalledSink{}, true},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			opt := OutputOptions{QueueBytes: 16 << 20, SpoolMaxBytes: 256 << 20, BackoffMin: time.Millisecond, BackoffMax: time.Millisecond}
+			if tc.spool {
+				opt.SpoolDir = b.TempDir()
+			}
+			o, err := newOutput("bench", Opened{Sink: tc.sink, Encoder: NewEncoder(FormatJSON, EncoderOptions{}), Remote: true}, opt)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+				defer cancel()
+				o.Close(ctx)
+			}()
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				if err := o.WriteInterval(&recs[i]); err != nil {
+					b.Fatal(err)
+				}
+				if i++; i == len(recs) {
+					i = 0
+					if err := o.EndWindow(recs[0].StartTime, recs[0].EndTime); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+		})
+	}
 }

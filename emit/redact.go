@@ -1,6 +1,7 @@
 package emit
 
 import (
+	"net/url"
 	"strings"
 )
 
@@ -11,8 +12,8 @@ const redacted = "xxxxx"
 // an error or a metric label. A URL's password (user:PASSWORD@host, the
 // userinfo ending at the last '@' before the query, as the parsers read
 // it) and the values of query parameters that name a secret (password,
-// token, key, secret, auth, credential…) become "xxxxx"; a fragment is
-// dropped. Anything that is not SCHEME://… (a file path) is returned
+// token, key, secret, auth, credential…) become "xxxxx", a malformed query
+// becomes "xxxxx" whole, and a fragment is dropped. Anything that is not SCHEME://… (a file path) is returned
 // as is. Redact never fails: a malformed URL is redacted all the same.
 func Redact(dest string) string {
 	scheme, ok := schemeOf(dest)
@@ -36,6 +37,11 @@ func Redact(dest string) string {
 	b.WriteString(main)
 	if hasQuery {
 		b.WriteByte('?')
+		if _, err := url.ParseQuery(query); err != nil {
+			// A malformed query may hold a secret anywhere.
+			b.WriteString(redacted)
+			return b.String()
+		}
 		for i, param := range strings.Split(query, "&") {
 			if i > 0 {
 				b.WriteByte('&')

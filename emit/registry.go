@@ -42,6 +42,12 @@ type OpenParams struct {
 	Stdout io.Writer
 	// File configures file destinations (rotation).
 	File FileOptions
+	// ConfigureElasticsearch and ConfigureKafka, when set, adjust a
+	// parsed destination's settings before its sink is made (settings
+	// that are options rather than part of the URL: TLS files, an API key
+	// read from a file). An error wrapping ErrBadOutput is a usage error.
+	ConfigureElasticsearch func(*ElasticsearchConfig) error
+	ConfigureKafka         func(*KafkaConfig) error
 }
 
 // getenv reads an environment variable through p.Getenv.
@@ -68,6 +74,11 @@ type Opened struct {
 	// go through the disk spool when there is one (a file or standard
 	// output is written locally and has no use for one).
 	Remote bool
+
+	// spoolKey names the destination's spool: the destination without
+	// credentials and query, so that a new password or a tuning
+	// parameter does not leave the spooled records behind.
+	spoolKey string
 }
 
 // Registry maps destination schemes to output kinds. The zero value is
@@ -190,6 +201,7 @@ func (r *Registry) Open(ctx context.Context, dest string, p OpenParams, opt Outp
 	if o.Destination == "" {
 		o.Destination = Redact(dest)
 	}
+	o.spoolKey = spoolKey(dest)
 	out, err := newOutput(k.Name, o, opt)
 	if err != nil {
 		return nil, errorsJoinClose(err, o.Sink)
@@ -202,4 +214,19 @@ func (r *Registry) Open(ctx context.Context, dest string, p OpenParams, opt Outp
 func errorsJoinClose(err error, s Sink) error {
 	_ = s.Close()
 	return err
+}
+
+// spoolKey is dest without its userinfo, query and fragment.
+func spoolKey(dest string) string {
+	scheme, ok := schemeOf(dest)
+	if !ok {
+		return dest
+	}
+	rest := dest[len(scheme)+len("://"):]
+	rest, _, _ = strings.Cut(rest, "#")
+	rest, _, _ = strings.Cut(rest, "?")
+	if at := strings.LastIndexByte(rest, '@'); at >= 0 {
+		rest = rest[at+1:]
+	}
+	return scheme + "://" + rest
 }

@@ -243,38 +243,53 @@ func (q *spool) check(id uint64, ackAt int64) (spoolSegment, checked, error) {
 	if err != nil {
 		return seg, c, fmt.Errorf("spool: %w", err)
 	}
+	seg.records, seg.size, c = scanSegment(data, ackAt)
+	if seg.size < int64(len(data)) && seg.size >= int64(len(spoolMagic)) {
+		if err := os.Truncate(q.segPath(id), seg.size); err != nil {
+			return seg, c, fmt.Errorf("spool: cutting the damaged tail off %s: %w", q.segPath(id), err)
+		}
+	}
+	return seg, c, nil
+}
+
+// scanSegment checks a segment's bytes entry by entry: the records, the
+// size of its valid part (0 when the magic is wrong), and what it found
+// (corrupt regions, the records before offset ackAt when it is an entry
+// boundary).
+func scanSegment(data []byte, ackAt int64) (records int, size int64, c checked) {
 	if len(data) < len(spoolMagic) || string(data[:len(spoolMagic)]) != spoolMagic {
 		if len(data) > 0 {
 			c.corrupt++
 		}
-		return seg, c, nil // removed by the caller: no records
+		return 0, 0, c
 	}
 	sr := segmentReader{buf: data, size: int64(len(data)), off: int64(len(spoolMagic))}
 	for sr.off < sr.size {
 		if sr.off == ackAt {
-			c.ackBoundary, c.before = true, seg.records
+			c.ackBoundary, c.before = true, records
 		}
-		kind, _, next, status := sr.entry()
+		kind, payload, next, status := sr.entry()
+		if status == entryOK && kind == entryRecord {
+			if _, _, ok := decodeRecordEntry(payload); !ok {
+				status = entryCorrupt
+			}
+		}
 		if status == entryOK {
 			if kind == entryRecord {
-				seg.records++
+				records++
 			}
 		} else {
 			c.corrupt++
 		}
 		if status == entryTorn {
-			if err := os.Truncate(q.segPath(id), sr.off); err != nil {
-				return seg, c, fmt.Errorf("spool: cutting the damaged tail off %s: %w", q.segPath(id), err)
-			}
 			break
 		}
 		sr.off = next
 	}
 	if sr.off == ackAt {
-		c.ackBoundary, c.before = true, seg.records
+		c.ackBoundary, c.before = true, records
 	}
-	seg.size = sr.off
-	return seg, c, nil
+	return records, sr.off, c
 }
 
 // newSegment starts segment id for writing.
@@ -499,11 +514,11 @@ func (q *spool) next(ctx context.Context, maxDocs, maxBytes int) *batch {
 	for sr.off < seg.size && len(b.docs) < maxDocs && (bytes < maxBytes || len(b.docs) == 0) {
 		kind, payload, next, status := sr.entry()
 		if status == entryShort {
-			if len(b.docs) > 0 || b.records > 0 {
+			if sr.off > b.from {
 				break // the next batch starts with it
 			}
 			// One entry larger than the buffer: read it whole.
-			if !q.fill(sr.off, next-sr.off) {
+			if !q.fill(sr.off, min(max(next-sr.off, want), seg.size-sr.off)) {
 				return q.emptyBatch()
 			}
 			sr = segmentReader{buf: q.rbuf, base: sr.off, off: sr.off, size: seg.size}
@@ -524,12 +539,11 @@ func (q *spool) next(ctx context.Context, maxDocs, maxBytes int) *batch {
 			b.start, b.end = decodeWindowEntry(payload)
 			break
 		}
-		b.records++
 		d, ok := q.decodeRecord(payload)
-		if !ok {
-			q.drop(DropSpoolCorrupt, 1, fmt.Errorf("spool segment %s has a malformed record", q.segPath(seg.id)))
+		if !ok { // counted when the spool was opened
 			continue
 		}
+		b.records++
 		b.docs = append(b.docs, d)
 		bytes += len(d.Body)
 	}
@@ -759,7 +773,7 @@ func (sr *segmentReader) read(off int64, n int) ([]byte, int) {
 func (sr *segmentReader) entry() (kind byte, payload []byte, next int64, status int) {
 	head, st := sr.read(sr.off, spoolEntryHead)
 	if st != entryOK {
-		return 0, nil, sr.off, st
+		return 0, nil, sr.off + spoolEntryHead, st
 	}
 	n := binary.LittleEndian.Uint32(head)
 	sum := binary.LittleEndian.Uint32(head[4:])

@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/netbased/netbased/capture"
+	"github.com/netbased/netbased/emit"
 )
 
 // workerCounters is what one capture worker publishes for the metrics: a
@@ -77,6 +78,14 @@ type engineCounters struct {
 	Output                             string
 	Delivered, Retried, DeliveryFailed uint64
 	Pending                            int64
+	// OutputKind names the records output for every output (stdout, file,
+	// elasticsearch, kafka); Dropped counts its lost records by
+	// emit.DropReason; QueuedBytes and SpooledBytes are what it holds;
+	// OutputHealthy is its current health.
+	OutputKind                string
+	Dropped                   [emit.NumDropReasons]uint64
+	QueuedBytes, SpooledBytes int64
+	OutputHealthy             bool
 	// HeldConns is the number of ended connections held for the next
 	// window until every worker's network time passed the open window's end.
 	HeldConns int
@@ -94,6 +103,7 @@ type daemonCollector struct {
 	conns, records, windows, late, emitErrs, held *prometheus.Desc
 	workersDesc, monitored                        *prometheus.Desc
 	delivered, retried, deliveryFailed, pending   *prometheus.Desc
+	dropped, queued, spooled, outputHealthy       *prometheus.Desc
 }
 
 func newDaemonCollector(workers []*workerStats, live []liveStatser, engine func() engineCounters) *daemonCollector {
@@ -124,6 +134,10 @@ func newDaemonCollector(workers []*workerStats, live []liveStatser, engine func(
 		retried:        d("output_retried_records_total", "Record re-sends to the remote output.", "output"),
 		deliveryFailed: d("output_failed_records_total", "Records the remote output definitively failed.", "output"),
 		pending:        d("output_pending_records", "Records accepted by the remote output's queue, not yet acknowledged.", "output"),
+		dropped:        d("output_records_dropped_total", "Records the output lost, by reason (queue_full, spool_full, rejected, retries_exhausted, shutdown, spool_corrupt, spool_write, too_large).", "output", "reason"),
+		queued:         d("output_queued_bytes", "Encoded records the output holds in memory.", "output"),
+		spooled:        d("output_spooled_bytes", "Bytes in the output's disk spool.", "output"),
+		outputHealthy:  d("output_healthy", "1 while the output loses nothing (delivering, or spooling within its bounds), 0 while it drops records.", "output"),
 	}
 }
 
@@ -131,7 +145,7 @@ func newDaemonCollector(workers []*workerStats, live []liveStatser, engine func(
 func (c *daemonCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.packets, c.bytes, c.drops, c.freezes, c.decodeErrors, c.active,
 		c.ended, c.evictions, c.conns, c.records, c.windows, c.late, c.emitErrs, c.held, c.workersDesc, c.monitored,
-		c.delivered, c.retried, c.deliveryFailed, c.pending} {
+		c.delivered, c.retried, c.deliveryFailed, c.pending, c.dropped, c.queued, c.spooled, c.outputHealthy} {
 		ch <- d
 	}
 }
@@ -185,6 +199,18 @@ func (c *daemonCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.retried, e.Retried, e.Output)
 		counter(c.deliveryFailed, e.DeliveryFailed, e.Output)
 		ch <- prometheus.MustNewConstMetric(c.pending, prometheus.GaugeValue, float64(e.Pending), e.Output)
+	}
+	if e.OutputKind != "" {
+		for _, r := range emit.DropReasons() {
+			counter(c.dropped, e.Dropped[r], e.OutputKind, r.String())
+		}
+		ch <- prometheus.MustNewConstMetric(c.queued, prometheus.GaugeValue, float64(e.QueuedBytes), e.OutputKind)
+		ch <- prometheus.MustNewConstMetric(c.spooled, prometheus.GaugeValue, float64(e.SpooledBytes), e.OutputKind)
+		healthy := 0.0
+		if e.OutputHealthy {
+			healthy = 1
+		}
+		ch <- prometheus.MustNewConstMetric(c.outputHealthy, prometheus.GaugeValue, healthy, e.OutputKind)
 	}
 }
 

@@ -785,6 +785,13 @@ func (d *daemonState) engineCountersLocked() engineCounters {
 		c.DeliveryFailed += ds.Failed
 		c.Pending = ds.Pending
 	}
+	st := d.eng.out.Stats()
+	c.OutputKind = st.Kind
+	for r, n := range st.Dropped {
+		c.Dropped[r] += n
+	}
+	c.QueuedBytes, c.SpooledBytes = st.QueuedBytes, st.SpooledBytes
+	c.OutputHealthy = st.Health.OK()
 	c.Monitored = d.eng.agg.Monitored()
 	c.HeldConns = len(d.held)
 	return c

@@ -349,16 +349,20 @@ func TestRunMetrics(t *testing.T) {
 		bytesIn += float64(f.Length)
 	}
 	want := map[string]float64{
-		`netbased_capture_packets_total{worker="0"}`:       float64(len(src.frames)),
-		`netbased_capture_bytes_total{worker="0"}`:         bytesIn,
-		`netbased_capture_kernel_drops_total{worker="0"}`:  0,
-		`netbased_capture_queue_freezes_total{worker="0"}`: 0,
-		`netbased_capture_workers`:                         1,
-		`netbased_connection_table_evictions_total`:        0,
-		`netbased_emit_errors_total`:                       0,
-		`netbased_emit_queue_depth`:                        0,
-		`netbased_reloads_total{result="ok"}`:              0,
-		`netbased_window_flush_duration_seconds_count`:     0, // interval 0: one window, written at stop
+		`netbased_capture_packets_total{worker="0"}`:                                 float64(len(src.frames)),
+		`netbased_capture_bytes_total{worker="0"}`:                                   bytesIn,
+		`netbased_capture_kernel_drops_total{worker="0"}`:                            0,
+		`netbased_capture_queue_freezes_total{worker="0"}`:                           0,
+		`netbased_capture_workers`:                                                   1,
+		`netbased_connection_table_evictions_total`:                                  0,
+		`netbased_emit_errors_total`:                                                 0,
+		`netbased_emit_queue_depth`:                                                  0,
+		`netbased_reloads_total{result="ok"}`:                                        0,
+		`netbased_window_flush_duration_seconds_count`:                               0, // interval 0: one window, written at stop
+		`netbased_output_records_dropped_total{output="stdout",reason="queue_full"}`: 0,
+		`netbased_output_records_dropped_total{output="stdout",reason="rejected"}`:   0,
+		`netbased_output_healthy{output="stdout"}`:                                   1,
+		`netbased_output_spooled_bytes{output="stdout"}`:                             0,
 	}
 	for name, v := range want {
 		got, ok := m[name]
