@@ -3,6 +3,7 @@ package emit
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -241,7 +242,7 @@ func (s *ClickHouseSchema) Statements() []string {
 	if s.Cluster != "" {
 		local = chLocalViewName
 	}
-	stmts = append(stmts, "CREATE VIEW IF NOT EXISTS "+db+"."+local+" AS\n"+chMergeSelect(db+"."+chPartsTable))
+	stmts = append(stmts, "CREATE VIEW IF NOT EXISTS "+db+"."+local+" AS\n"+chMergeSelect(db+"."+chPartsTable, chDedupTuples))
 
 	target := db + "." + chPartsTable
 	if s.Cluster != "" {
@@ -313,7 +314,34 @@ func chTimeText(ns string) string {
 }
 
 // chMergeSelect is the SELECT of the merged view over parts.
-func chMergeSelect(parts string) string {
+//
+// Duplicates (the same partial record delivered twice) are removed by the
+// dedup step: chDedupTuples (the view's) sums each counter over the
+// distinct (sensor, window end, counters…) tuples of the group, an
+// idempotent union like the sets'; chDedupFinal reads the table FINAL
+// instead (which keeps ClickHouse from pushing a WHERE on address into
+// the query); chDedupNone does not dedup (benchmarks only: wrong under
+// redelivery until the background merges ran).
+func chMergeSelect(parts string, dedup chDedup) string {
+	var summed []string // the columns that add, in tuple order
+	for _, c := range chSchemaColumns() {
+		if c.kind == chUint64 || c.kind == chInt64 {
+			if c.name != "start_ns" && c.name != "end_ns" {
+				summed = append(summed, c.name)
+			}
+		}
+	}
+	sum := func(col string) string { return "sum(" + col + ")" }
+	if dedup == chDedupTuples {
+		partsExpr := "arrayReduce('groupUniqArray', groupArray((sensor, end_ns, " + strings.Join(summed, ", ") + ")))"
+		sum = func(col string) string {
+			k := slices.Index(summed, col)
+			if k < 0 {
+				panic("clickhouse schema: no summed column " + col)
+			}
+			return fmt.Sprintf("arraySum(arrayMap(t -> tupleElement(t, %d), %s))", k+3, partsExpr)
+		}
+	}
 	var cols []string
 	add := func(expr, name string) {
 		if expr == name {
@@ -346,19 +374,19 @@ func chMergeSelect(parts string) string {
 			if set := setCounts[f.json]; set != "" {
 				add("length("+setExpr(set)+")", f.json)
 			} else {
-				add("sum("+f.zeek+")", f.json)
+				add(sum(f.zeek), f.json)
 			}
 		case kindPCRAvg, kindPCRMax, kindPCRMin:
 			p := "pcr_" + f.svc.String() + "_"
-			n := "sum(" + p + "count)"
+			n := sum(p + "count")
 			var v string
 			switch f.kind {
 			case kindPCRAvg:
 				// FixedSum.Float64 / float64(Count), operation for
 				// operation: carry Lo's high half into Hi, then
 				// (float64(hi)·2³² + float64(lo mod 2³²)) / 2⁶².
-				hi := "sum(" + p + "sum_hi) + toInt64(bitShiftRight(sum(" + p + "sum_lo), 32))"
-				lo := "bitAnd(sum(" + p + "sum_lo), 4294967295)"
+				hi := sum(p+"sum_hi") + " + toInt64(bitShiftRight(" + sum(p+"sum_lo") + ", 32))"
+				lo := "bitAnd(" + sum(p+"sum_lo") + ", 4294967295)"
 				v = "(toFloat64(" + hi + ") * 4294967296. + toFloat64(" + lo + ")) / 4611686018427387904. / toFloat64(" + n + ")"
 			case kindPCRMax:
 				v = "maxIf(" + p + "max, " + p + "count > 0)"
@@ -376,5 +404,18 @@ func chMergeSelect(parts string) string {
 	add("arrayStringConcat(arraySort(arrayReduce('groupUniqArray', groupArray(agent_tag))), ',')", "originating_agent_tag")
 	add("any(event)", "event_type")
 	add("any(forwarder)", "forwarder_type")
-	return "SELECT\n" + strings.Join(cols, ",\n") + "\nFROM " + parts + " FINAL\nGROUP BY address, start_ns"
+	from := parts
+	if dedup == chDedupFinal {
+		from += " FINAL"
+	}
+	return "SELECT\n" + strings.Join(cols, ",\n") + "\nFROM " + from + "\nGROUP BY address, start_ns"
 }
+
+// chDedup is how a merge removes duplicate partial records.
+type chDedup uint8
+
+const (
+	chDedupTuples chDedup = iota
+	chDedupFinal
+	chDedupNone
+)

@@ -178,7 +178,7 @@ func (s *ClickHouse) TryQuery(query string) (string, error) { return s.TryQueryW
 // parameters (name=value&…; ClickHouse 18.16 takes settings there rather
 // than in a SETTINGS clause) and returns its output or error.
 func (s *ClickHouse) TryQueryWith(query, settings string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.HTTPURL()+"/?"+settings, strings.NewReader(query))
 	if err != nil {
