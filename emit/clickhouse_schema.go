@@ -19,12 +19,15 @@ import (
 //     records for it. Columns have the netbase (zeek format) names; unique
 //     sets are whole arrays of their text form; PCR statistics are a count,
 //     the two parts of the fixed-point sum (aggregate.FixedSum) and min/max.
-//   - DB.intervals (a view) reads interval_parts FINAL (duplicates removed)
-//     and groups by (address, window start): counts and sums add, sets
-//     union (counts are the union's size), min/max combine, averages are
-//     the merged fixed-point sum over the merged count, computed with
+//   - DB.intervals (a view) groups interval_parts by (address, window
+//     start) with idempotent steps only, so that duplicates the background
+//     merges have not removed yet change nothing: counters are summed over
+//     the distinct (sensor, window end, counters…) tuples, sets union
+//     (counts are the union's size), min/max combine, averages are the
+//     merged fixed-point sum over the merged count, computed with
 //     FixedSum.Float64's float64 operations, the end time is the latest.
-//     Its columns have the json format's names and values.
+//     Its columns have the json format's names and values. (Reading FINAL
+//     instead would keep ClickHouse from pushing a WHERE into the view.)
 //   - Kafka path: DB.interval_queue (Kafka engine, JSONEachRow rows of the
 //     clickhouse format) and DB.interval_queue_mv, which moves them into
 //     interval_parts.
