@@ -229,13 +229,34 @@ func (s *ClickHouseSink) Close() error { return s.c.Close() }
 // them over the native protocol. --max-set-size does not apply: an exact
 // merge needs the whole sets.
 type ClickHouseEncoder struct {
-	fields []field
+	counts []field     // the counters stored (not the sets' counts)
+	pcrs   []chPCRKeys // per service, in column order
+	sets   []field     // the unique sets
 	sensor sensorCache
+}
+
+// chPCRKeys are the row keys of one service's PCR statistics.
+type chPCRKeys struct {
+	svc                         aggregate.Service
+	count, hi, lo, minBits, max string
 }
 
 // NewClickHouseEncoder returns the clickhouse row encoder.
 func NewClickHouseEncoder() *ClickHouseEncoder {
-	return &ClickHouseEncoder{fields: recordFields(0)}
+	e := &ClickHouseEncoder{}
+	for _, f := range recordFields(0) {
+		switch {
+		case f.kind == kindCount && setCounts[f.json] == "":
+			e.counts = append(e.counts, f)
+		case f.kind == kindPCRAvg:
+			pre := "pcr_" + f.svc.String() + "_"
+			e.pcrs = append(e.pcrs, chPCRKeys{svc: f.svc, count: pre + "count", hi: pre + "sum_hi", lo: pre + "sum_lo",
+				minBits: pre + "min_bits", max: pre + "max_bits"})
+		case f.kind == kindPorts || f.kind == kindAddrs:
+			e.sets = append(e.sets, f)
+		}
+	}
+	return e
 }
 
 // Header appends nothing.
@@ -264,33 +285,22 @@ func (e *ClickHouseEncoder) Append(b []byte, r *aggregate.Interval) []byte {
 	b = appendJSONString(b, r.EventType)
 	b = append(b, `,"forwarder":`...)
 	b = appendJSONString(b, r.ForwarderType)
-	fs := e.fields
-	for i := range fs {
-		if f := &fs[i]; f.kind == kindCount && setCounts[f.json] == "" {
-			b = appendKey(b, f.zeek)
-			b = strconv.AppendUint(b, f.count(r), 10)
-		}
+	for i := range e.counts {
+		f := &e.counts[i]
+		b = appendKey(b, f.zeek)
+		b = strconv.AppendUint(b, f.count(r), 10)
 	}
-	for i := range fs {
-		f := &fs[i]
-		if f.kind != kindPCRAvg {
-			continue
-		}
-		p := &r.Services[f.svc].PCR
-		pre := "pcr_" + f.svc.String() + "_"
-		b = appendKey(b, pre+"count")
-		b = strconv.AppendUint(b, p.Count, 10)
-		b = appendKey(b, pre+"sum_hi")
-		b = strconv.AppendInt(b, p.Sum.Hi, 10)
-		b = appendKey(b, pre+"sum_lo")
-		b = strconv.AppendUint(b, p.Sum.Lo, 10)
-		b = appendKey(b, pre+"min_bits")
-		b = strconv.AppendUint(b, math.Float64bits(p.Min), 10)
-		b = appendKey(b, pre+"max_bits")
-		b = strconv.AppendUint(b, math.Float64bits(p.Max), 10)
+	for i := range e.pcrs {
+		k := &e.pcrs[i]
+		p := &r.Services[k.svc].PCR
+		b = strconv.AppendUint(appendKey(b, k.count), p.Count, 10)
+		b = strconv.AppendInt(appendKey(b, k.hi), p.Sum.Hi, 10)
+		b = strconv.AppendUint(appendKey(b, k.lo), p.Sum.Lo, 10)
+		b = strconv.AppendUint(appendKey(b, k.minBits), math.Float64bits(p.Min), 10)
+		b = strconv.AppendUint(appendKey(b, k.max), math.Float64bits(p.Max), 10)
 	}
-	for i := range fs {
-		switch f := &fs[i]; f.kind {
+	for i := range e.sets {
+		switch f := &e.sets[i]; f.kind {
 		case kindPorts:
 			b = appendStringArray(appendKey(b, f.zeek), f.ports(r), aggregate.PortKey.AppendText)
 		case kindAddrs:
@@ -390,12 +400,12 @@ func (blk *chBlock) parseRow(p *chParser) error {
 				return err
 			}
 		}
-		key, err := p.plainString()
+		key, escaped, err := p.rawString()
 		if err != nil {
 			return err
 		}
-		if key != c.row {
-			return p.errorf("key %q where %q belongs", key, c.row)
+		if escaped || string(key[1:len(key)-1]) != c.row {
+			return p.errorf("key %s where %q belongs", key, c.row)
 		}
 		if err := p.byte(':'); err != nil {
 			return err
@@ -403,27 +413,29 @@ func (blk *chBlock) parseRow(p *chParser) error {
 		d := &blk.data[i]
 		switch c.kind {
 		case chString:
-			s, err := p.string()
+			// The sensor's fields repeat from row to row: reuse the
+			// previous row's string when the text is the same.
+			tok, escaped, err := p.rawString()
+			if err != nil {
+				return err
+			}
+			if n := len(d.s); !escaped && n > 0 && d.s[n-1] == string(tok[1:len(tok)-1]) {
+				d.s = append(d.s, d.s[n-1])
+				continue
+			}
+			s, err := p.unquote(tok, escaped)
 			if err != nil {
 				return err
 			}
 			d.s = append(d.s, s)
 		case chInt64:
-			n, err := p.number()
-			if err != nil {
-				return err
-			}
-			v, err := strconv.ParseInt(n, 10, 64)
+			v, err := p.int()
 			if err != nil {
 				return p.errorf("%s: %v", c.row, err)
 			}
 			d.i = append(d.i, v)
 		case chUint64, chFloat64:
-			n, err := p.number()
-			if err != nil {
-				return err
-			}
-			v, err := strconv.ParseUint(n, 10, 64)
+			v, err := p.uint()
 			if err != nil {
 				return p.errorf("%s: %v", c.row, err)
 			}
@@ -483,23 +495,16 @@ func (p *chParser) rawString() ([]byte, bool, error) {
 	return nil, false, p.errorf("unterminated string")
 }
 
-// plainString reads a string without escapes (a key) without copying it.
-func (p *chParser) plainString() (string, error) {
-	tok, escaped, err := p.rawString()
-	if err != nil {
-		return "", err
-	}
-	if escaped {
-		return "", p.errorf("escaped key")
-	}
-	return string(tok[1 : len(tok)-1]), nil
-}
-
 func (p *chParser) string() (string, error) {
 	tok, escaped, err := p.rawString()
 	if err != nil {
 		return "", err
 	}
+	return p.unquote(tok, escaped)
+}
+
+// unquote returns the value of a string token.
+func (p *chParser) unquote(tok []byte, escaped bool) (string, error) {
 	if !escaped {
 		return string(tok[1 : len(tok)-1]), nil
 	}
@@ -510,18 +515,41 @@ func (p *chParser) string() (string, error) {
 	return s, nil
 }
 
-func (p *chParser) number() (string, error) {
+// uint reads an unsigned decimal integer.
+func (p *chParser) uint() (uint64, error) {
 	start := p.pos
-	if p.pos < len(p.b) && p.b[p.pos] == '-' {
-		p.pos++
-	}
+	var v uint64
 	for p.pos < len(p.b) && p.b[p.pos] >= '0' && p.b[p.pos] <= '9' {
+		d := uint64(p.b[p.pos] - '0')
+		if v > (math.MaxUint64-d)/10 {
+			return 0, p.errorf("number out of range")
+		}
+		v = v*10 + d
 		p.pos++
 	}
 	if p.pos == start {
-		return "", p.errorf("want a number")
+		return 0, p.errorf("want a number")
 	}
-	return string(p.b[start:p.pos]), nil
+	return v, nil
+}
+
+// int reads a signed decimal integer.
+func (p *chParser) int() (int64, error) {
+	neg := p.pos < len(p.b) && p.b[p.pos] == '-'
+	if neg {
+		p.pos++
+	}
+	u, err := p.uint()
+	if err != nil {
+		return 0, err
+	}
+	switch {
+	case neg && u <= 1<<63:
+		return int64(-u), nil //nolint:gosec // two's complement of u ≤ 2⁶³
+	case !neg && u <= math.MaxInt64:
+		return int64(u), nil
+	}
+	return 0, p.errorf("number out of range")
 }
 
 func (p *chParser) stringArray() ([]string, error) {
