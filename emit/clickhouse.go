@@ -71,8 +71,8 @@ func ParseClickHouseURL(dest string) (ClickHouseConfig, error) {
 			Redact(dest), why, ClickHouseURLScheme)
 	}
 	rest, ok := strings.CutPrefix(dest, ClickHouseURLScheme+"://")
-	if !ok {
-		return cfg, bad("not a clickhouse URL")
+	if !ok { // not a URL: nothing of it is shown, it may hold a secret
+		return cfg, badOutput("clickhouse output: not a %s:// URL", ClickHouseURLScheme)
 	}
 	rest, rawQuery, _ := strings.Cut(rest, "?")
 	authority, db, ok := strings.Cut(rest, "/")
