@@ -407,7 +407,7 @@ const kafkaSentinelPrefix = "198.51.100."
 // until all are in interval_parts (each partition is consumed in order,
 // and its blocks written in order). The committed offsets alone do not
 // say it: ClickHouse 18.16 commits before its last block is written.
-func waitKafkaRows(t testing.TB, srv *testenv.ClickHouse, brokers []string, topic string, wave int) {
+func waitKafkaRows(t testing.TB, srv *testenv.ClickHouse, table string, brokers []string, topic string, wave int) {
 	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	if err != nil {
@@ -428,7 +428,7 @@ func waitKafkaRows(t testing.TB, srv *testenv.ClickHouse, brokers []string, topi
 	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
-	q := fmt.Sprintf("SELECT count() FROM netbase.interval_parts WHERE address IN ('%s')", strings.Join(want, "','"))
+	q := fmt.Sprintf("SELECT uniqExact(address) FROM %s WHERE address IN ('%s')", table, strings.Join(want, "','"))
 	deadline := time.Now().Add(90 * time.Second)
 	for strings.TrimSpace(srv.Query(q)) != "3" {
 		if time.Now().After(deadline) {
@@ -479,7 +479,7 @@ func TestClickHouseMergeKafka(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitKafkaRows(t, srv, kc.ListenAddrs(), "netbase-rows", 1)
+	waitKafkaRows(t, srv, "netbase.interval_parts", kc.ListenAddrs(), "netbase-rows", 1)
 	res := checkMerged(t, srv.Addr(), "netbase.intervals", st)
 	t.Logf("kafka: %s", res.Summary())
 
@@ -487,7 +487,7 @@ func TestClickHouseMergeKafka(t *testing.T) {
 	rows := chTestTraffic(t).rows
 	produceRows(t, cl, "netbase-rows", rows[0][:1000])
 	produceRows(t, cl, "netbase-rows", rows[1])
-	waitKafkaRows(t, srv, kc.ListenAddrs(), "netbase-rows", 2)
+	waitKafkaRows(t, srv, "netbase.interval_parts", kc.ListenAddrs(), "netbase-rows", 2)
 	res = checkMerged(t, srv.Addr(), "netbase.intervals", st)
 	t.Logf("kafka after redelivery: %s", res.Summary())
 }
@@ -632,4 +632,41 @@ func TestClickHousePCRAverageBits(t *testing.T) {
 		}
 	}
 	t.Logf("%d PCR statistics of %d merged records equal aggregate.PCR's bit for bit", compared, len(got))
+}
+
+// TestClickHouseMergeKafkaCluster is the Kafka path on a two-shard
+// cluster: both servers consume the topic in one consumer group and write
+// through the Distributed table; the merged view is the same.
+func TestClickHouseMergeKafkaCluster(t *testing.T) {
+	srvs := testenv.StartClickHouseCluster(t, "netbased", 2)
+	kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, "netbase-rows"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(kc.Close)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(kc.ListenAddrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	schema := ClickHouseSchema{Database: "netbase", Cluster: "netbased", Kafka: &ClickHouseKafka{Brokers: kc.ListenAddrs(), Topic: "netbase-rows"}}
+	for _, s := range srvs {
+		for _, stmt := range schema.Statements() {
+			s.Query(stmt)
+		}
+	}
+	st := chTestTraffic(t)
+	for _, rows := range st.rows {
+		produceRows(t, cl, "netbase-rows", rows)
+	}
+	waitKafkaRows(t, srvs[0], "netbase.interval_parts_all", kc.ListenAddrs(), "netbase-rows", 1)
+	for i, s := range srvs {
+		t.Logf("shard %d: %s partial records stored", i, strings.TrimSpace(s.Query("SELECT count() FROM netbase.interval_parts")))
+	}
+	res := checkMerged(t, srvs[1].Addr(), "netbase.intervals", st)
+	t.Logf("kafka, two shards: %s", res.Summary())
+	produceRows(t, cl, "netbase-rows", st.rows[0])
+	waitKafkaRows(t, srvs[0], "netbase.interval_parts_all", kc.ListenAddrs(), "netbase-rows", 2)
+	res = checkMerged(t, srvs[0].Addr(), "netbase.intervals", st)
+	t.Logf("kafka, two shards, after redelivery: %s", res.Summary())
 }
