@@ -154,7 +154,7 @@ func TestUpdateRules(t *testing.T) {
 		{orig: "0.0.0.0", resp: "255.255.255.255", rport: 67, proto: 17, state: "S0", ob: 300, op: 1},
 	})
 	r1 := col.find(t, "10.0.0.1")
-	want1 := aggregate.Counts{
+	want1 := aggregate.Counts{Totals: aggregate.Totals{
 		ConnectionsCount:                     7,
 		OriginatingConnectionCount:           3,
 		SuccessfulOriginatingConnectionCount: 1,
@@ -176,7 +176,7 @@ func TestUpdateRules(t *testing.T) {
 		InternalOriginatingBytesReceived:      90,
 		InternalOriginatingPacketsSent:        2,
 		InternalOriginatingPacketsReceived:    1,
-	}
+	}}
 	want1.Services[aggregate.SSL] = aggregate.ServiceCounts{ClientConnections: 1,
 		PCR: pcrOf(-0.5)}
 	// dns: +1 (40/0), -0.5 (30/90), +1 (50/0)
@@ -518,19 +518,28 @@ func randomConns(n int, seed uint64) []*flow.Conn {
 	return out
 }
 
-func encodeAll(t *testing.T, cfg aggregate.Config, conns []*flow.Conn) []string {
+// encodeAll writes the records of conns as json lines, the connections
+// spread over accs accumulators by index (each keeps the end order).
+func encodeAll(t *testing.T, cfg aggregate.Config, conns []*flow.Conn, accs int) []string {
 	t.Helper()
 	col := &jsonCollector{enc: emit.NewEncoder(emit.FormatJSON, emit.EncoderOptions{})}
-	a, err := aggregate.New(cfg, col)
+	w, err := aggregate.NewWindows(cfg, col)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range conns {
-		if err := a.Add(c); err != nil {
+	as := make([]*aggregate.Accumulator, accs)
+	for i := range as {
+		as[i] = w.NewAccumulator()
+	}
+	for i, c := range conns {
+		if err := as[i%accs].Add(c); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := a.Close(); err != nil {
+	for _, a := range as {
+		a.Close()
+	}
+	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
 	out := make([]string, len(col.lines))
@@ -540,30 +549,72 @@ func encodeAll(t *testing.T, cfg aggregate.Config, conns []*flow.Conn) []string 
 	return out
 }
 
-// TestShardsIdentical checks that the sharded aggregator gives exactly the
-// records of the synchronous one.
-func TestShardsIdentical(t *testing.T) {
+// TestShardsAndAccumulatorsIdentical checks that the records do not depend
+// on how the connections were spread over accumulators (capture workers)
+// nor on the number of shards.
+func TestShardsAndAccumulatorsIdentical(t *testing.T) {
 	conns := randomConns(20000, 1)
 	for _, iv := range []time.Duration{0, time.Minute} {
 		base := aggregate.Config{Interval: iv, Mode: aggregate.ModeLocalNeighbors,
 			NeighborNets: mustNets(t, "2001:4860::/32")}
-		want := encodeAll(t, base, conns)
+		want := encodeAll(t, base, conns, 1)
 		if len(want) < 100 {
 			t.Fatalf("only %d records", len(want))
 		}
-		for _, shards := range []int{2, 4, 7} {
-			cfg := base
-			cfg.Shards = shards
-			cfg.BatchSize = 64
-			got := encodeAll(t, cfg, conns)
-			if len(got) != len(want) {
-				t.Fatalf("interval %v shards %d: %d records, want %d", iv, shards, len(got), len(want))
-			}
-			for i := range got {
-				if got[i] != want[i] {
-					t.Fatalf("interval %v shards %d record %d:\n got %s\nwant %s", iv, shards, i, got[i], want[i])
+		for _, accs := range []int{1, 2, 3} {
+			for _, shards := range []int{1, 2, 4, 7} {
+				cfg := base
+				cfg.Shards = shards
+				got := encodeAll(t, cfg, conns, accs)
+				if len(got) != len(want) {
+					t.Fatalf("interval %v accumulators %d shards %d: %d records, want %d", iv, accs, shards, len(got), len(want))
+				}
+				for i := range got {
+					if got[i] != want[i] {
+						t.Fatalf("interval %v accumulators %d shards %d record %d:\n got %s\nwant %s", iv, accs, shards, i, got[i], want[i])
+					}
 				}
 			}
 		}
+	}
+}
+
+// TestMaxHosts: a window holds at most MaxHosts addresses; the first seen
+// keep exact records, later ones are refused and counted, alike for one
+// accumulator or several and any shard count.
+func TestMaxHosts(t *testing.T) {
+	var specs []connSpec
+	for i := range 50 {
+		// Each connection: a new local originator to one external server.
+		specs = append(specs, connSpec{orig: fmt.Sprintf("10.0.%d.%d", i/200, 1+i%200), resp: "8.8.8.8", rport: 53, proto: 17, state: "SF", ob: 10, rb: 20})
+	}
+	for _, shards := range []int{1, 4} {
+		col := &collector{}
+		a, err := aggregate.New(aggregate.Config{MaxHosts: 20, Shards: shards}, col)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range specs {
+			if err := a.Add(s.conn()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := a.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if len(col.recs) > 20 || len(col.recs) < 15 {
+			t.Errorf("shards %d: %d records, want at most 20 (and not far fewer)", shards, len(col.recs))
+		}
+		if st := a.Stats(); st.HostsRefused != uint64(50-len(col.recs)) {
+			t.Errorf("shards %d: %d updates refused, want %d", shards, st.HostsRefused, 50-len(col.recs))
+		}
+		for _, r := range col.recs {
+			if r.ConnectionsCount != 1 || r.ExternalOriginatingBytesSent != 10 {
+				t.Errorf("kept record %v is not exact: %+v", r.Address, r.Totals)
+			}
+		}
+	}
+	if _, err := aggregate.New(aggregate.Config{MaxHosts: -1}, &collector{}); err == nil {
+		t.Error("negative MaxHosts accepted")
 	}
 }

@@ -65,31 +65,32 @@ func benchConns(n int) []*flow.Conn {
 	return out
 }
 
-// BenchmarkAdd measures ended connections per second into 1, 2 and 4
-// shards (the shards' work is included: the loop ends with a drain).
+// BenchmarkAdd measures ended connections per second into an accumulator
+// whose windows have 1, 2 and 4 shard tables (the per-connection path:
+// classification and the update rules).
 func BenchmarkAdd(b *testing.B) {
 	conns := benchConns(1 << 16)
 	for _, shards := range []int{1, 2, 4} {
 		b.Run(fmt.Sprintf("shards=%d", shards), func(b *testing.B) {
-			a, err := New(Config{Shards: shards}, &discard{})
+			w, err := NewWindows(Config{Shards: shards}, &discard{})
 			if err != nil {
 				b.Fatal(err)
 			}
+			acc := w.NewAccumulator()
 			for _, c := range conns[:4096] { // warm the state
-				a.Add(c)
+				acc.Add(c)
 			}
-			a.drain(false)
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				if err := a.Add(conns[i&(len(conns)-1)]); err != nil {
+				if err := acc.Add(conns[i&(len(conns)-1)]); err != nil {
 					b.Fatal(err)
 				}
 			}
-			a.drain(false)
 			b.StopTimer()
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "conns/s")
-			a.Close()
+			acc.Close()
+			w.Close()
 		})
 	}
 }
@@ -178,8 +179,9 @@ func BenchmarkMemoryPerMember(b *testing.B) {
 	}
 }
 
-// BenchmarkFlush100k measures the flush of a window holding 100,000
-// monitored addresses (records built, sorted and handed to the output).
+// BenchmarkFlush100k measures the writing of a window holding 100,000
+// monitored addresses (states merged, sorted, records built and handed to
+// the output) as 1 or 2 accumulators saw them, in 1 or 2 shards.
 func BenchmarkFlush100k(b *testing.B) {
 	const n = 100_000
 	conns := make([]flow.Conn, 0, 3*n)
@@ -192,28 +194,33 @@ func BenchmarkFlush100k(b *testing.B) {
 				Services: []string{"http"}, End: benchT0})
 		}
 	}
-	for _, shards := range []int{1, 2} {
-		b.Run(fmt.Sprintf("shards=%d", shards), func(b *testing.B) {
-			b.ReportAllocs()
-			out := &discard{}
-			for i := 0; i < b.N; i++ {
-				b.StopTimer()
-				a, _ := New(Config{Shards: shards}, out)
-				for j := range conns {
-					a.Add(&conns[j])
+	for _, accs := range []int{1, 2} {
+		for _, shards := range []int{1, 2} {
+			b.Run(fmt.Sprintf("accumulators=%d/shards=%d", accs, shards), func(b *testing.B) {
+				b.ReportAllocs()
+				out := &discard{}
+				for i := 0; i < b.N; i++ {
+					b.StopTimer()
+					w, _ := NewWindows(Config{Shards: shards}, out)
+					as := make([]*Accumulator, accs)
+					for k := range as {
+						as[k] = w.NewAccumulator()
+					}
+					for j := range conns {
+						as[j%accs].Add(&conns[j])
+					}
+					b.StartTimer()
+					for _, a := range as {
+						a.Close()
+					}
+					if err := w.Close(); err != nil {
+						b.Fatal(err)
+					}
 				}
-				a.drain(false)
-				b.StartTimer()
-				if err := a.flush(benchT0, benchT0.Add(5*time.Minute)); err != nil {
-					b.Fatal(err)
+				if out.n != n*b.N {
+					b.Fatalf("%d records, want %d", out.n, n*b.N)
 				}
-				b.StopTimer()
-				a.Close()
-				b.StartTimer()
-			}
-			if out.n != n*b.N {
-				b.Fatalf("%d records, want %d", out.n, n*b.N)
-			}
-		})
+			})
+		}
 	}
 }

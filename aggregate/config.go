@@ -64,11 +64,21 @@ type Config struct {
 	// CriticalAssets are monitored in every mode (they never change
 	// directions).
 	CriticalAssets *site.Nets
-	// Shards is the number of shard goroutines; ≤ 1 runs synchronously.
+	// Shards splits each window's address states by address hash into
+	// that many tables, merged and sorted in parallel when the window is
+	// written (default 1, at most 256). Records do not depend on it.
 	Shards int
-	// BatchSize is the number of connections sent to a shard at once
-	// (default 256).
-	BatchSize int
+	// MaxHosts bounds the monitored addresses of a window (0: no bound):
+	// an address that finds the window full is not counted (Stats
+	// HostsRefused counts each refused update): the addresses first seen
+	// keep their records. Each accumulator's states and the merged window
+	// are bounded alike (each shard to its share), so memory grows with
+	// the number of accumulators (capture workers).
+	MaxHosts int
+
+	// Written, if not nil, is called on the Windows' goroutine after each
+	// window it writes (metrics, logs).
+	Written func(WindowReport)
 
 	// Record metadata copied into every Interval.
 	NodeHostname        string

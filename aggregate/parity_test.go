@@ -152,7 +152,7 @@ func runParity(t *testing.T, dir string, shards int) (records, exact, fieldMisma
 		t.Fatalf("%s: %v", dir, err)
 	}
 	col := &jsonCollector{enc: emit.NewEncoder(emit.FormatJSON, emit.EncoderOptions{})}
-	agg, err := aggregate.New(aggregate.Config{LocalNets: localNets(t, rows), Shards: shards, BatchSize: 3}, col)
+	agg, err := aggregate.New(aggregate.Config{LocalNets: localNets(t, rows), Shards: shards}, col)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"runtime"
 	"strings"
@@ -439,6 +440,8 @@ func TestGzipHostile(t *testing.T) {
 	gz := gzipped(good)
 	badCRC := append([]byte(nil), gz...)
 	badCRC[len(badCRC)-8] ^= 0xff // CRC-32 in the trailer
+	badBlock := append([]byte(nil), gz...)
+	badBlock[10] |= 0x06 // first deflate block: BTYPE 11 (reserved)
 	half := len(good) - 20
 	twoMembers := cat(gzipped(good[:half]), gzipped(good[half:]))
 	cases := []struct {
@@ -447,23 +450,40 @@ func TestGzipHostile(t *testing.T) {
 		wantFrames int
 		wantErr    string
 	}{
-		{"garbage after the stream", cat(gz, []byte("garbage that is not gzip")), 3, "gzip: invalid header"},
-		{"bad checksum", badCRC, 3, "gzip: invalid checksum"},
-		{"trailer cut off", gz[:len(gz)-4], 3, "unexpected EOF"},
+		{"garbage after the stream", cat(gz, []byte("garbage that is not gzip")), 3, "corrupt gzip data at compressed offset " + itoa(len(gz)+10) + ": gzip: invalid header"},
+		{"bad checksum", badCRC, 3, "corrupt gzip data at compressed offset %d: gzip: invalid checksum"},
+		{"trailer cut off", gz[:len(gz)-4], 3, "truncated gzip file: the compressed data ends at offset %d, inside the gzip stream"},
+		{"deflate data cut", gz[:len(gz)/2], 0, "truncated gzip file: the compressed data ends at offset %d"},
+		{"deflate block type reserved", badBlock, 0, "corrupt gzip data at compressed offset 11: flate: corrupt input"},
 		{"two members are one stream", twoMembers, 3, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			src, err := OpenFiles(writeTemp(t, "trace.pcap.gz", tc.file))
-			if err != nil {
-				t.Fatal(err)
+			var frames []Frame
+			if err == nil { // else the fault is in the file header
+				frames, err = readAll(t, src)
+				src.Close()
 			}
-			defer src.Close()
-			frames, err := readAll(t, src)
 			if len(frames) != tc.wantFrames {
 				t.Errorf("%d frames, want %d", len(frames), tc.wantFrames)
 			}
-			checkEnd(t, err, tc.wantErr)
+			want := tc.wantErr
+			if strings.Contains(want, "%d") {
+				want = fmt.Sprintf(want, len(tc.file))
+			}
+			checkEnd(t, err, want)
+			if want == "" {
+				return
+			}
+			// The gzip fault is typed, and the offsets say which they count.
+			var ge *GzipError
+			if !errors.As(err, &ge) || ge.Offset > int64(len(tc.file)) || ge.Truncated != strings.Contains(want, "truncated") {
+				t.Errorf("%v: want a *GzipError within the file", err)
+			}
+			if !strings.Contains(err.Error(), "decompressed offset") {
+				t.Errorf("%v: the offset does not say it counts decompressed bytes", err)
+			}
 		})
 	}
 }

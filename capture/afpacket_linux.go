@@ -13,6 +13,7 @@ import (
 
 	"github.com/gopacket/gopacket/afpacket"
 	"github.com/gopacket/gopacket/layers"
+	"golang.org/x/net/bpf"
 )
 
 // Live-capture defaults (LiveConfig zero values).
@@ -58,6 +59,10 @@ type LiveConfig struct {
 	// DrainLimit is the longest Next keeps returning frames after Stop
 	// when the link never goes quiet (0 = 2 s).
 	DrainLimit time.Duration
+	// Filter, when set, is attached in the kernel to every socket: frames
+	// it rejects never reach the ring. Frames that arrived before it was
+	// attached are discarded.
+	Filter *Filter
 }
 
 // LiveStats are the running totals of one live socket.
@@ -125,6 +130,13 @@ func OpenLive(cfg LiveConfig) ([]*LiveSource, error) {
 		drain = DefaultLiveDrainLimit
 	}
 	frameSize, blockSize, numBlocks := ringGeometry(snaplen, ringMB)
+	var prog []bpf.RawInstruction
+	if cfg.Filter != nil {
+		var err error
+		if prog, err = programFor(cfg.Filter); err != nil {
+			return nil, fmt.Errorf("capture: live: %w", err)
+		}
+	}
 
 	sources := make([]*LiveSource, 0, workers)
 	fail := func(err error) ([]*LiveSource, error) {
@@ -149,6 +161,13 @@ func OpenLive(cfg LiveConfig) ([]*LiveSource, error) {
 		}
 		s := &LiveSource{iface: cfg.Interface, index: i, tp: tp, drain: drain}
 		sources = append(sources, s)
+		if prog != nil {
+			// Reject everything until the ring is emptied of what came
+			// before the filter (as libpcap does), then filter.
+			if err := tp.SetBPF(rejectAll); err != nil {
+				return fail(fmt.Errorf("capture: live: attaching a filter to socket %d on %s: %w", i, cfg.Interface, err))
+			}
+		}
 		if workers > 1 {
 			if err := tp.SetFanout(afpacket.FanoutHashWithDefrag, cfg.FanoutGroup); err != nil {
 				return fail(fmt.Errorf("capture: live: joining fanout group %d on %s (is another capture using that id?): %w",
@@ -161,7 +180,31 @@ func OpenLive(cfg LiveConfig) ([]*LiveSource, error) {
 			}
 		}
 	}
+	if prog != nil {
+		for i, s := range sources {
+			if err := s.discardQueued(); err != nil {
+				return fail(err)
+			}
+			if err := s.tp.SetBPF(prog); err != nil {
+				return fail(fmt.Errorf("capture: live: attaching filter %q to socket %d on %s: %w", cfg.Filter, i, cfg.Interface, err))
+			}
+		}
+	}
 	return sources, nil
+}
+
+// discardQueued reads and drops every frame already in the ring, until a
+// poll times out. With a reject-all filter attached nothing new arrives.
+func (s *LiveSource) discardQueued() error {
+	for {
+		_, _, err := s.tp.ZeroCopyReadPacketData()
+		if errors.Is(err, afpacket.ErrTimeout) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("capture: live: emptying the ring of %s: %w", s.iface, err)
+		}
+	}
 }
 
 // ringGeometry picks the TPACKET_V3 frame and block sizes and the block

@@ -25,6 +25,7 @@ type LiveConfig struct {
 	BlockTimeout time.Duration
 	PollTimeout  time.Duration
 	DrainLimit   time.Duration
+	Filter       *Filter
 }
 
 // LiveStats are the running totals of one live socket.

@@ -30,6 +30,7 @@ package capture
 
 import (
 	"encoding/binary"
+	"net/netip"
 	"time"
 
 	"github.com/gopacket/gopacket/layers"
@@ -62,8 +63,11 @@ type DecoderStats struct {
 	// NonIP counts frames that yielded no packet and no error: ARP, LLDP,
 	// STP, ..., IGMP, ESP, Teredo bubbles, fragments still waiting.
 	NonIP uint64
-	// Errors counts Decode calls that returned an error.
-	Errors uint64
+	// Errors counts Decode calls that returned an error, and
+	// ErrorsByReason counts them by the error's DecodeReason (index 0,
+	// ReasonNone, stays 0).
+	Errors         uint64
+	ErrorsByReason [NumDecodeReasons]uint64
 	// BadIPChecksum counts IPv4 packets dropped for a bad header checksum.
 	BadIPChecksum uint64
 	// Fragments counts IP fragments seen; Reassembled counts datagrams that
@@ -77,40 +81,6 @@ type DecoderStats struct {
 	// FragmentsPending is the number of datagrams waiting for fragments.
 	FragmentsPending int
 }
-
-// DecodeError is the error Decode returns for a frame Zeek would drop as
-// malformed. Reason is Zeek's weird name where there is one (e.g.
-// "truncated_IP"). The values are preallocated so that returning one does not
-// allocate.
-type DecodeError struct {
-	Reason string
-}
-
-func (e *DecodeError) Error() string { return "capture: decode: " + e.Reason }
-
-var (
-	errTruncatedLink     = &DecodeError{"truncated_link_header"}
-	errTruncatedIP       = &DecodeError{"truncated_IP"}
-	errTruncatedIPLen    = &DecodeError{"truncated_IP_len"}
-	errUnknownIPVersion  = &DecodeError{"unknown_ip_version"}
-	errIPHdrLenZero      = &DecodeError{"ip_hdr_len_zero"}
-	errInvalidIPHdrSize  = &DecodeError{"invalid_IP_header_size"}
-	errInternallyTrunc   = &DecodeError{"internally_truncated_header"}
-	errIPv4MinHdr        = &DecodeError{"IPv4_min_header_size"}
-	errBadIPChecksum     = &DecodeError{"bad_IP_checksum"}
-	errTruncatedHeader   = &DecodeError{"truncated_header"}
-	errBadTCPHeaderLen   = &DecodeError{"bad_TCP_header_len"}
-	errIncompleteFrag    = &DecodeError{"incompletely_captured_fragment"}
-	errIPv6ExtTruncated  = &DecodeError{"truncated_IPv6_extension_header"}
-	errUnknownLinkType   = &DecodeError{"unknown_link_type"}
-	errTooManyShims      = &DecodeError{"too_many_l2_headers"}
-	errTruncatedMPLS     = &DecodeError{"truncated_mpls_header"}
-	errTunnelDepth       = &DecodeError{"exceeded_tunnel_max_depth"}
-	errInnerTruncated    = &DecodeError{"inner_packet_truncated"}
-	errNoNextHeader      = &DecodeError{"ipv6_no_next"}
-	errTruncatedRadiotap = &DecodeError{"truncated_radiotap_header"}
-	errTruncated80211    = &DecodeError{"truncated_802_11_header"}
-)
 
 // Decoder turns frames into Packets. It is not safe for concurrent use: use
 // one Decoder per worker.
@@ -129,9 +99,13 @@ type Decoder struct {
 	// inTeredo is set while decoding the inner packet of a Teredo tunnel.
 	inTeredo bool
 	// encap is the innermost encapsulation entered so far.
-	encap encapType
+	encap encapState
 	// missing is the number of frame bytes the snap length cut off.
 	missing int
+	// probe is set by Probe: the first IP header ends the walk, its
+	// findings go to probed.
+	probe  bool
+	probed Probe
 }
 
 // NewDecoder returns a Decoder with the given options.
@@ -208,17 +182,75 @@ func (d *Decoder) Decode(f Frame, out []Packet) ([]Packet, error) {
 	}
 	d.full = wire <= len(data)
 	d.missing = wire - len(data)
-	d.encap = encapNone
+	d.encap = encapState{}
 	err := d.decodeLink(f.LinkType, data, wire)
 	out = d.out
 	d.out = nil
 	if err != nil {
 		d.stats.Errors++
+		if de, ok := err.(*DecodeError); ok {
+			d.stats.ErrorsByReason[de.Code]++
+		}
 	} else if d.emitted == 0 {
 		d.stats.NonIP++
 	}
 	return out, err
 }
+
+// Probe is what a reader spreading frames over workers needs of a frame:
+// the addresses of its outermost IP header, and whether that header may
+// carry a tunnel (IP-in-IP, GRE, or UDP to or from a tunnel port, or an
+// IPv6 header whose payload the probe does not look into), in which case
+// the inner connections' addresses are known only by decoding it.
+type Probe struct {
+	Src, Dst  netip.Addr
+	MayTunnel bool
+}
+
+// Probe walks frame f's link layer and L2 shims exactly as Decode does but
+// stops at the outermost IP header (no checksum, transport or tunnel work,
+// no statistics). ok is false for a frame without an IP header (ARP, …)
+// or one Decode would reject before reaching it. A reader spreading frames
+// over workers by this address pair sends every packet of a connection,
+// its fragments and the tunnels it rides in to one worker.
+func (d *Decoder) Probe(f Frame) (p Probe, ok bool) {
+	data := f.Data
+	if f.CaptureLength > 0 && f.CaptureLength < len(data) {
+		data = data[:f.CaptureLength]
+	}
+	wire := max(f.Length, len(data))
+	d.probe, d.probed, d.shims = true, Probe{}, 0
+	err := d.decodeLink(f.LinkType, data, wire)
+	d.probe = false
+	if err != errProbeDone {
+		return Probe{}, false
+	}
+	return d.probed, true
+}
+
+// probeIP records the probe of an outermost IP header: addresses, and
+// whether the transport (proto, at data[off:] when unfragmented) may be a
+// tunnel.
+func (d *Decoder) probeIP(src, dst netip.Addr, proto uint8, transport []byte, v6 bool) {
+	d.probed = Probe{Src: src, Dst: dst}
+	switch proto {
+	case 4, 41, 47: // IP-in-IP, IPv6-in-IP, GRE
+		d.probed.MayTunnel = true
+	case 17:
+		if len(transport) < 4 {
+			d.probed.MayTunnel = true // a fragment: decode to know
+			return
+		}
+		sp, dp := binary.BigEndian.Uint16(transport), binary.BigEndian.Uint16(transport[2:])
+		d.probed.MayTunnel = udpTunnelByPort(sp) != encapNone || udpTunnelByPort(dp) != encapNone
+	case 6, 1, 58:
+	default:
+		d.probed.MayTunnel = v6 // an extension header: the probe does not follow the chain
+	}
+}
+
+// errProbeDone ends a Probe walk at the first IP header.
+var errProbeDone = &DecodeError{Reason: "probe"}
 
 func (d *Decoder) decodeLink(lt layers.LinkType, data []byte, wire int) error {
 	switch lt {
@@ -476,7 +508,9 @@ const (
 )
 
 // decodeEtherType follows an EtherType through the L2 shims Zeek knows, with
-// the dispatch tables of scripts/base/packet-protocols/{ethernet,vlan,vntag}.
+// the dispatch tables of scripts/base/packet-protocols/{ethernet,vlan,vntag}:
+// Ethernet → VLAN (0x8100, 0x88A8, 0x9100) or VN-Tag; VLAN → VLAN (0x8100
+// only) or VN-Tag; VN-Tag → VLAN (all three) only.
 func (d *Decoder) decodeEtherType(et uint16, data []byte, wire, depth int) error {
 	ctx := fromEthernet
 	for {
@@ -496,7 +530,7 @@ func (d *Decoder) decodeEtherType(et uint16, data []byte, wire, depth int) error
 			if ctx == fromVLAN && et != 0x8100 {
 				return nil
 			}
-			if len(data) < 4 {
+			if len(data) <= 4 { // Zeek: truncated_VLAN_header
 				return errTruncatedLink
 			}
 			d.vlan = binary.BigEndian.Uint16(data) & 0x0fff
@@ -504,10 +538,12 @@ func (d *Decoder) decodeEtherType(et uint16, data []byte, wire, depth int) error
 			data, wire = data[4:], wire-4
 			ctx = fromVLAN
 		case 0x8926: // VN-Tag: 4-byte tag, then the EtherType
-			if ctx != fromEthernet {
+			// Registered after Ethernet and after VLAN (zeek/zeek#4286:
+			// VN-Tag inside an 802.1Q tag).
+			if ctx == fromVNTag {
 				return nil
 			}
-			if len(data) < 6 {
+			if len(data) <= 6 { // Zeek: truncated_vntag_header
 				return errTruncatedLink
 			}
 			et = binary.BigEndian.Uint16(data[4:6])

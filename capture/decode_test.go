@@ -175,6 +175,12 @@ func TestDecodeShims(t *testing.T) {
 		{name: "vn-tag", frame: ethFrame(eth(0x8926, cat(be32(0x80010002), be16(0x8100), tag(3, 0x0800), pkt))), want: []want{withVLAN(wTCP, 3)}},
 		{name: "fabricpath", frame: ethFrame(cat(macA, macB, be16(0x8903), be16(0x0001), eth(0x0800, pkt))), want: []want{wTCP}},
 		{name: "vn-tag then ip: not in Zeek's table", frame: ethFrame(eth(0x8926, cat(be32(0x80010002), be16(0x0800), pkt)))},
+		// zeek/zeek#4286: VLAN → VN-Tag → VLAN → IP.
+		{name: "vn-tag inside vlan", frame: ethFrame(eth(0x8100, cat(tag(7, 0x8926), be32(0x80010002), be16(0x8100), tag(3, 0x0800), pkt))), want: []want{withVLAN(wTCP, 3)}},
+		{name: "vn-tag inside vlan then ip: not in Zeek's table", frame: ethFrame(eth(0x8100, cat(tag(7, 0x8926), be32(0x80010002), be16(0x0800), pkt)))},
+		{name: "vn-tag inside vn-tag: not in Zeek's table", frame: ethFrame(eth(0x8926, cat(be32(0x80010002), be16(0x8926), be32(0x80010002), be16(0x8100), tag(3, 0x0800), pkt)))},
+		{name: "vn-tag truncated", frame: ethFrame(eth(0x8926, cat(be32(0x80010002), be16(0x8100)))), wantErr: "truncated_link_header"},
+		{name: "vlan truncated", frame: ethFrame(eth(0x8100, tag(1, 0x0800))), wantErr: "truncated_link_header"},
 		{name: "88a8 inside vlan: not in Zeek's table", frame: ethFrame(eth(0x8100, cat(tag(1, 0x88a8), tag(2, 0x0800), pkt)))},
 		{name: "sll vlan not followed", frame: frameOf(113, cat(be16(0), be16(1), be16(6), macA, []byte{0, 0}, be16(0x8100), tag(1, 0x0800), pkt))},
 		{name: "too many tags", frame: ethFrame(eth(0x8100, cat(bytes.Repeat(tag(1, 0x8100), 20), pkt))), wantErr: "too_many_l2_headers"},

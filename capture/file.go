@@ -2,6 +2,7 @@ package capture
 
 import (
 	"bufio"
+	"compress/flate"
 	"compress/gzip"
 	"encoding/binary"
 	"errors"
@@ -50,18 +51,92 @@ type Progress interface {
 // FileError is the error a file source returns for unreadable or corrupt
 // input. Its message names the file and the byte offset of the fault, e.g.
 // "trace.pcap: offset 12345: truncated packet record: unexpected EOF". For
-// gzip files the offset counts decompressed bytes.
+// gzip files the offset counts decompressed bytes (Decompressed is set and
+// the message says "decompressed offset"); a fault of the gzip stream
+// itself is a *GzipError, which gives the compressed offset.
 type FileError struct {
-	Path   string
-	Offset int64
-	Err    error
+	Path         string
+	Offset       int64
+	Decompressed bool
+	Err          error
 }
 
 func (e *FileError) Error() string {
+	if e.Decompressed {
+		return fmt.Sprintf("%s: decompressed offset %d: %v", e.Path, e.Offset, e.Err)
+	}
 	return fmt.Sprintf("%s: offset %d: %v", e.Path, e.Offset, e.Err)
 }
 
 func (e *FileError) Unwrap() error { return e.Err }
+
+// GzipError is a fault of a gzip file's compressed stream: the file ends
+// before its gzip stream does (Truncated), or the compressed data is
+// corrupt (bad deflate data, a checksum or length mismatch, a damaged
+// header or trailing garbage). Offset is the position in the compressed
+// file where the fault was detected.
+type GzipError struct {
+	Offset    int64
+	Truncated bool
+	Err       error
+}
+
+func (e *GzipError) Error() string {
+	if e.Truncated {
+		return fmt.Sprintf("truncated gzip file: the compressed data ends at offset %d, inside the gzip stream", e.Offset)
+	}
+	return fmt.Sprintf("corrupt gzip data at compressed offset %d: %v", e.Offset, e.Err)
+}
+
+func (e *GzipError) Unwrap() error { return e.Err }
+
+// gzipStream is the decompressed stream of a gzip file. It reports the
+// decompressor's faults as *GzipError.
+type gzipStream struct {
+	gz  *gzip.Reader
+	raw *bufio.Reader // the compressed input, read through counter
+	r   *fileReader
+}
+
+func (g *gzipStream) Read(p []byte) (int, error) {
+	n, err := g.gz.Read(p)
+	if err != nil && err != io.EOF {
+		err = g.r.gzipError(err)
+	}
+	return n, err
+}
+
+// gzipError classifies a gzip or deflate error at the current compressed
+// position.
+func (r *fileReader) gzipError(err error) error {
+	var ge *GzipError
+	if errors.As(err, &ge) {
+		return err
+	}
+	off := r.counter.n
+	if r.raw != nil {
+		off -= int64(r.raw.Buffered())
+	}
+	var corrupt flate.CorruptInputError
+	switch {
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return &GzipError{Offset: off, Truncated: true, Err: io.ErrUnexpectedEOF}
+	case errors.Is(err, gzip.ErrChecksum), errors.Is(err, gzip.ErrHeader), errors.As(err, &corrupt):
+		return &GzipError{Offset: off, Err: err}
+	}
+	return err // an I/O error of the file itself
+}
+
+// FileStats counts what a file source skipped. The Source that OpenFiles
+// returns has a FileStats method.
+type FileStats struct {
+	// UnsupportedInterfaces counts pcapng interfaces whose link type the
+	// decoder does not support. They are skipped: a file is read as long
+	// as its packets are on supported interfaces, and a packet on an
+	// unsupported one reaches the decoder, which rejects it
+	// (ReasonUnknownLinkType).
+	UnsupportedInterfaces uint64
+}
 
 // fileSource replays several capture files in order as one stream.
 type fileSource struct {
@@ -76,6 +151,7 @@ type fileSource struct {
 	closed bool
 	// spare is the read buffer of the last finished file, reused for the next.
 	spare *bufio.Reader
+	stats FileStats // of the files already finished
 }
 
 // OpenFiles returns a Source that replays the given pcap / pcapng files
@@ -149,6 +225,7 @@ func (s *fileSource) Next() (Frame, error) {
 			return Frame{}, err
 		}
 		s.doneBytes += s.cur.counter.n
+		s.stats.UnsupportedInterfaces += s.cur.unsupportedIfaces
 		s.spare = s.cur.br
 		s.cur.close()
 		s.cur = nil
@@ -177,6 +254,15 @@ func (s *fileSource) BytesRead() int64 {
 
 // TotalBytes implements Progress.
 func (s *fileSource) TotalBytes() int64 { return s.total }
+
+// FileStats returns what was skipped so far.
+func (s *fileSource) FileStats() FileStats {
+	st := s.stats
+	if s.cur != nil {
+		st.UnsupportedInterfaces += s.cur.unsupportedIfaces
+	}
+	return st
+}
 
 // countingReader counts the bytes read from the underlying file.
 type countingReader struct {
@@ -212,6 +298,7 @@ type fileReader struct {
 	file    io.Closer
 	counter countingReader
 	gz      *gzip.Reader
+	raw     *bufio.Reader // the compressed input of a gzip file
 	// br reads the (decompressed) stream; frames point into its buffer.
 	br     *bufio.Reader
 	off    int64 // offset in the (decompressed) stream
@@ -225,6 +312,9 @@ type fileReader struct {
 	pcapIf       pcapInterface
 	ifaces       []pcapInterface // pcapng interfaces of the current section
 	sectionStart bool
+	// unsupportedIfaces counts the pcapng interfaces of an unsupported
+	// link type (FileStats).
+	unsupportedIfaces uint64
 }
 
 // newFileReader reads a capture file from f; path names it in errors.
@@ -254,15 +344,16 @@ func newFileReader(f io.ReadCloser, path string, reuse *bufio.Reader, size int64
 		if len(magic) == 0 && err == io.EOF {
 			return nil, r.errorf(0, "empty file")
 		}
-		return nil, r.errorf(0, "reading file header: %w", unexpected(err))
+		return nil, r.readError(0, "file header", err)
 	}
 	if magic[0] == 0x1f && magic[1] == 0x8b {
+		r.raw = raw
 		gz, err := gzip.NewReader(raw)
 		if err != nil {
-			return nil, r.errorf(0, "gzip header: %w", err)
+			return nil, &FileError{Path: path, Err: fmt.Errorf("gzip header: %w", r.gzipError(err))}
 		}
 		r.gz = gz
-		r.br = big(gz, readBufferSize)
+		r.br = big(&gzipStream{gz: gz, raw: raw, r: r}, readBufferSize)
 	} else {
 		r.br = big(raw, plainSize)
 	}
@@ -280,7 +371,18 @@ func (r *fileReader) close() error {
 }
 
 func (r *fileReader) errorf(off int64, format string, args ...any) error {
-	return &FileError{Path: r.path, Offset: off, Err: fmt.Errorf(format, args...)}
+	return &FileError{Path: r.path, Offset: off, Decompressed: r.gz != nil, Err: fmt.Errorf(format, args...)}
+}
+
+// readError reports a failed read of the structure what (e.g. "packet
+// record") that starts at off: a fault of the gzip stream says so, anything
+// else means the capture file ends inside the structure.
+func (r *fileReader) readError(off int64, what string, err error) error {
+	var ge *GzipError
+	if errors.As(err, &ge) {
+		return r.errorf(off, "reading %s: %w", what, err)
+	}
+	return r.errorf(off, "truncated %s: %w", what, unexpected(err))
 }
 
 // unexpected turns a plain EOF inside a structure into ErrUnexpectedEOF.
@@ -325,7 +427,7 @@ const (
 func (r *fileReader) readFileHeader() error {
 	magic, err := r.br.Peek(4)
 	if err != nil {
-		return r.errorf(0, "reading file header: %w", unexpected(err))
+		return r.readError(0, "file header", err)
 	}
 	le := binary.LittleEndian.Uint32(magic)
 	be := binary.BigEndian.Uint32(magic)
@@ -344,7 +446,7 @@ func (r *fileReader) readFileHeader() error {
 	r.format = formatPcap
 	h := r.hdr[:24]
 	if err := r.readFull(h); err != nil {
-		return r.errorf(0, "truncated pcap file header: %w", unexpected(err))
+		return r.readError(0, "pcap file header", err)
 	}
 	m := r.order.Uint32(h[0:4])
 	r.nanos = m == pcapMagicNano
@@ -405,7 +507,7 @@ func (r *fileReader) nextPcap() (Frame, error) {
 		if err == io.EOF && r.off == start {
 			return Frame{}, io.EOF
 		}
-		return Frame{}, r.errorf(start, "truncated packet record header: %w", unexpected(err))
+		return Frame{}, r.readError(start, "packet record header", err)
 	}
 	sec := r.order.Uint32(h[0:4])
 	frac := r.order.Uint32(h[4:8])
@@ -422,7 +524,7 @@ func (r *fileReader) nextPcap() (Frame, error) {
 	}
 	data, err := r.take(int(caplen))
 	if err != nil {
-		return Frame{}, r.errorf(start, "truncated packet record: %w", unexpected(err))
+		return Frame{}, r.readError(start, "packet record", err)
 	}
 	if caplen > r.pcapIf.snapLen {
 		// libpcap keeps the first snaplen bytes of a record that claims
@@ -457,7 +559,7 @@ func (r *fileReader) nextPcapNG() (Frame, error) {
 			if err == io.EOF && r.off == start {
 				return Frame{}, io.EOF
 			}
-			return Frame{}, r.errorf(start, "truncated pcapng block header: %w", unexpected(err))
+			return Frame{}, r.readError(start, "pcapng block header", err)
 		}
 		copy(h, b) // readSHB reads the length from r.hdr
 		if binary.LittleEndian.Uint32(h[0:4]) == pcapngSHB {
@@ -482,7 +584,7 @@ func (r *fileReader) nextPcapNG() (Frame, error) {
 				return Frame{}, r.errorf(start, "corrupt pcapng block: length %d exceeds maximum", total)
 			}
 			if err := r.discard(bodyLen + 4); err != nil {
-				return Frame{}, r.errorf(start, "truncated pcapng block (type %#x): %w", typ, unexpected(err))
+				return Frame{}, r.readError(start, fmt.Sprintf("pcapng block (type %#x)", typ), err)
 			}
 			continue
 		}
@@ -491,7 +593,7 @@ func (r *fileReader) nextPcapNG() (Frame, error) {
 		}
 		body, err := r.take(int(bodyLen) + 4)
 		if err != nil {
-			return Frame{}, r.errorf(start, "truncated pcapng block (type %#x): %w", typ, unexpected(err))
+			return Frame{}, r.readError(start, fmt.Sprintf("pcapng block (type %#x)", typ), err)
 		}
 		if trailer := r.order.Uint32(body[bodyLen:]); trailer != total {
 			return Frame{}, r.errorf(start, "corrupt pcapng block: trailing length %d != %d", trailer, total)
@@ -540,7 +642,7 @@ func (r *fileReader) readSHB(start int64) error {
 	// The block type is palindromic; the byte-order magic follows the length.
 	var bom [4]byte
 	if err := r.readFull(bom[:]); err != nil {
-		return r.errorf(start, "truncated pcapng section header: %w", unexpected(err))
+		return r.readError(start, "pcapng section header", err)
 	}
 	switch {
 	case binary.LittleEndian.Uint32(bom[:]) == pcapngByteOrder:
@@ -556,14 +658,14 @@ func (r *fileReader) readSHB(start int64) error {
 	}
 	var ver [4]byte
 	if err := r.readFull(ver[:]); err != nil {
-		return r.errorf(start, "truncated pcapng section header: %w", unexpected(err))
+		return r.readError(start, "pcapng section header", err)
 	}
 	if major := r.order.Uint16(ver[0:2]); major != 1 {
 		return r.errorf(start+12, "corrupt pcapng section header: unsupported version %d", major)
 	}
 	// section length (8), options, trailing length
 	if err := r.discard(int64(total) - 16); err != nil {
-		return r.errorf(start, "truncated pcapng section header: %w", unexpected(err))
+		return r.readError(start, "pcapng section header", err)
 	}
 	r.ifaces = r.ifaces[:0]
 	return nil
@@ -582,7 +684,9 @@ func (r *fileReader) readIDB(start int64, body []byte) error {
 		unitsPerSec: 1e6,
 	}
 	if !SupportedLinkType(ifc.linkType) {
-		return r.errorf(start, "unknown link type %d (interface %d)", ifc.linkType, len(r.ifaces))
+		// Skipped, not fatal: Zeek reads the packets of the other
+		// interfaces (a packet on this one fails to decode).
+		r.unsupportedIfaces++
 	}
 	opts := body[8:]
 	for len(opts) >= 4 {

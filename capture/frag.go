@@ -21,10 +21,6 @@ type FragmentOptions struct {
 
 const maxDatagram = 65535
 
-var (
-	errFragTooLarge = &DecodeError{"excessively_large_fragment"}
-)
-
 type fragKey struct {
 	src, dst netip.Addr
 	id       uint32

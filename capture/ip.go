@@ -23,6 +23,14 @@ func (d *Decoder) decodeIPv4(data []byte, wire, depth int) error {
 	if data[0]>>4 != 4 {
 		return errUnknownIPVersion
 	}
+	if d.probe {
+		var transport []byte
+		if hl := int(data[0]&0x0f) * 4; hl >= 20 && hl <= len(data) && binary.BigEndian.Uint16(data[6:8])&0x1fff == 0 {
+			transport = data[hl:]
+		}
+		d.probeIP(netip.AddrFrom4([4]byte(data[12:16])), netip.AddrFrom4([4]byte(data[16:20])), data[9], transport, false)
+		return errProbeDone
+	}
 	hl := int(data[0]&0x0f) * 4
 	total := int(binary.BigEndian.Uint16(data[2:4]))
 	ipLen := uint32(total)
@@ -109,6 +117,10 @@ func (d *Decoder) decodeIPv6(data []byte, wire, depth int) error {
 	}
 	if data[0]>>4 != 6 {
 		return errUnknownIPVersion
+	}
+	if d.probe {
+		d.probeIP(netip.AddrFrom16([16]byte(data[8:24])), netip.AddrFrom16([16]byte(data[24:40])), data[6], data[40:], true)
+		return errProbeDone
 	}
 	total := int(binary.BigEndian.Uint16(data[4:6])) + 40
 	if wire < total {
@@ -252,6 +264,10 @@ func (d *Decoder) newPacket(ip *ipHeader, proto uint8, depth int) *Packet {
 	p.Proto = proto
 	p.IPLen = ip.ipLen
 	p.TunnelDepth = uint8(depth)
+	if depth > 0 {
+		p.Encap = d.encap.typ.public()
+		p.EncapSrc, p.EncapDst = d.encap.src, d.encap.dst
+	}
 	p.VLAN = d.vlan
 	d.emitted++
 	d.stats.Packets++

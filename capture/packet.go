@@ -46,6 +46,22 @@ const (
 	FlagCWR
 )
 
+// Encapsulation is the kind of tunnel a packet was decapsulated from.
+type Encapsulation uint8
+
+const (
+	// EncapNone: the packet is not inside a tunnel.
+	EncapNone Encapsulation = iota
+	// EncapUDPTunnel: inside VXLAN, Geneve, Teredo, AYIYA or GTPv1, whose
+	// outer UDP packet is a connection of its own; it precedes this packet
+	// in the decoded frame, at TunnelDepth−1.
+	EncapUDPTunnel
+	// EncapIPinIP: inside IP-in-IP (IP protocols 4 and 41).
+	EncapIPinIP
+	// EncapGRE: inside GRE (plain, ERSPAN, Aruba, PPTP; also GRE over UDP).
+	EncapGRE
+)
+
 // IP protocol numbers the tracker treats specially.
 const (
 	ProtoICMP   uint8 = 1
@@ -91,6 +107,21 @@ type Packet struct {
 	TunnelService string
 	// TunnelDepth is 0 for a packet that is not inside any tunnel, 1 inside one, ….
 	TunnelDepth uint8
+	// Encap is the kind of the innermost tunnel the packet was found in
+	// (EncapNone when TunnelDepth is 0). It decides what Zeek writes in
+	// conn.log's tunnel_parents: the connection of the UDP packet one level
+	// up (EncapUDPTunnel), or the IP tunnel named by EncapSrc and EncapDst.
+	Encap Encapsulation
+	// EncapSrc and EncapDst are the addresses of the IP header that carries
+	// an IP-in-IP or GRE tunnel (Encap EncapIPinIP or EncapGRE); zero
+	// otherwise.
+	EncapSrc, EncapDst netip.Addr
+	// AnalysisPartial is set on the outer packet of a UDP tunnel (VXLAN,
+	// Geneve, Teredo, AYIYA, GTPv1, GRE over UDP) that was not
+	// decapsulated because Tunnel::max_depth was reached: Zeek then adds
+	// 'X' ("connection analysis partial") to the history of that UDP
+	// connection.
+	AnalysisPartial bool
 	// VLAN is the innermost VLAN id (0 when none), informational only.
 	VLAN uint16
 	// Truncated is true when fewer bytes than the IP header announces were

@@ -1,6 +1,9 @@
 package capture
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"net/netip"
+)
 
 // Tunnel decapsulation, following Zeek's packet analyzers (src/packet_analysis/
 // protocol/{iptunnel,gre,erspan,vxlan,geneve,teredo,ayiya,gtpv1}) and the
@@ -32,10 +35,20 @@ import "encoding/binary"
 //   - After an analyzer violation Zeek stops decapsulating that connection
 //     for good (AnalyzerViolated); the decoder is stateless and keeps trying
 //     packet by packet. This only matters for malformed tunnel traffic.
-//   - Geneve maps 0x6558 to Ethernet, 0x0800 and 0x08DD (sic: Zeek's typo for
-//     0x86DD) to IP and 0x0806 to ARP; an IPv6 Geneve payload with 0x86DD is
-//     therefore not decapsulated, as in Zeek.
+//   - Geneve maps 0x6558 to Ethernet, 0x0800 and 0x86DD to IP and 0x0806 to
+//     ARP (Zeek registered 0x08DD, a typo, until it was fixed; current Zeek
+//     decapsulates IPv6 directly in Geneve, btest core.tunnels.geneve-ipv6).
 //   - Tunnel::max_depth = 4: a tunnel found at depth 4 is not decapsulated.
+//     The tunnel analyzers' depth check (TunnelAnalyzer::CheckTunnelDepth)
+//     then adds 'X' to the history of the UDP connection that carries the
+//     tunnel, if any: VXLAN, Geneve, Teredo, AYIYA, GTPv1 and GRE over UDP
+//     (Packet.AnalysisPartial); IP-in-IP and GRE over IP have none.
+//   - tunnel_parents: an inner connection's parent is the connection of the
+//     outer UDP packet for UDP tunnels, and for IP-in-IP and GRE (ERSPAN,
+//     Aruba and PPTP included) a tunnel named by the carrying IP header's
+//     address pair, which Zeek gives a UID of its own (IPLayerTunnelAnalyzer,
+//     Tunnel::ip_tunnel_timeout). Packet.Encap, EncapSrc and EncapDst carry
+//     what the flow tracker needs to name them.
 
 // Well-known UDP tunnel ports.
 const (
@@ -68,22 +81,6 @@ const (
 	encapTeredo
 	encapAYIYA
 	encapGTP
-)
-
-var (
-	errTruncatedGRE    = &DecodeError{"truncated_GRE"}
-	errGREVersion      = &DecodeError{"unknown_gre_version"}
-	errGREProto        = &DecodeError{"egre_protocol_type"}
-	errGRERouting      = &DecodeError{"gre_routing"}
-	errGREFlags        = &DecodeError{"unknown_gre_flags"}
-	errNonIPInEncap    = &DecodeError{"non_ip_packet_in_encap"}
-	errTruncatedERSPAN = &DecodeError{"truncated_ERSPAN"}
-	errERSPANVersion   = &DecodeError{"unknown_ERSPAN_version"}
-	errInnerIPVersion  = &DecodeError{"invalid_inner_IP_version"}
-	errInnerIPLen      = &DecodeError{"inner_IP_payload_length_mismatch"}
-	errTunnelViolation = &DecodeError{"tunnel_analyzer_violation"}
-	errEmptyTunnel     = &DecodeError{"empty_tunnel_packet"}
-	errGeneveVersion   = &DecodeError{"geneve_invalid_version"}
 )
 
 // innerResult is the result of Zeek's IP::ParsePacket on an inner packet.
@@ -140,15 +137,40 @@ func innerError(r innerResult) error {
 // the snap length cut off the frame (Zeek's build_inner_packet).
 func (d *Decoder) innerWire(inner []byte) int { return len(inner) + d.missing }
 
-// enter records the encapsulation type while an inner packet is decoded and
-// returns the previous one for leave.
-func (d *Decoder) enter(t encapType) encapType {
+// encapState is the innermost encapsulation entered so far: its type and,
+// for IP-in-IP and GRE, the addresses of the IP header that carries it.
+type encapState struct {
+	typ      encapType
+	src, dst netip.Addr
+}
+
+// enter records the encapsulation while an inner packet is decoded and
+// returns the previous one for leave. ip is the carrying IP header of an
+// IP-in-IP or GRE tunnel (nil for UDP tunnels).
+func (d *Decoder) enter(t encapType, ip *ipHeader) encapState {
 	prev := d.encap
-	d.encap = t
+	d.encap = encapState{typ: t}
+	if ip != nil {
+		d.encap.src, d.encap.dst = ip.src, ip.dst
+	}
 	return prev
 }
 
-func (d *Decoder) leave(prev encapType) { d.encap = prev }
+func (d *Decoder) leave(prev encapState) { d.encap = prev }
+
+// public is the Encapsulation that Packet.Encap reports for packets decoded
+// inside an encapsulation of type e.
+func (e encapType) public() Encapsulation {
+	switch e {
+	case encapNone:
+		return EncapNone
+	case encapIP:
+		return EncapIPinIP
+	case encapGRE:
+		return EncapGRE
+	}
+	return EncapUDPTunnel
+}
 
 // decodeIPTunnel handles IP-in-IP (protocols 4 and 41).
 func (d *Decoder) decodeIPTunnel(ip *ipHeader, proto uint8, rem []byte, plen, depth int) error {
@@ -161,7 +183,7 @@ func (d *Decoder) decodeIPTunnel(ip *ipHeader, proto uint8, rem []byte, plen, de
 	if r := parseInnerIP(inner, proto == protoIPv6); r != innerOK {
 		return innerError(r)
 	}
-	prev := d.enter(encapIP)
+	prev := d.enter(encapIP, ip)
 	err := d.decodeIPByVersion(inner, d.innerWire(inner), depth+1)
 	d.leave(prev)
 	return err
@@ -230,38 +252,45 @@ func (d *Decoder) decodeGRE(ip *ipHeader, data []byte, plen, depth int) error {
 		if r := parseInnerIP(inner, pppProto == 0x0057); r != innerOK {
 			return innerError(r)
 		}
-		prev := d.enter(encapGRE)
+		prev := d.enter(encapGRE, ip)
 		err := d.decodeIPByVersion(inner, d.innerWire(inner), depth+1)
 		d.leave(prev)
 		return err
 	}
 	inner := data[greLen:]
-	prev := d.enter(encapGRE)
-	defer d.leave(prev)
-	wire := d.innerWire(inner)
+	prev := d.enter(encapGRE, ip)
+	err := d.decodeGREPayload(pt, flags, inner, d.innerWire(inner), depth+1)
+	d.leave(prev)
+	return err
+}
+
+// decodeGREPayload dispatches the payload of a GRE version 0 packet by its
+// protocol type (no defer in decodeGRE: too many returns for an open-coded
+// one).
+func (d *Decoder) decodeGREPayload(pt, flags uint16, inner []byte, wire, depth int) error {
 	switch {
 	case pt == 0x0800 || pt == 0x86dd:
-		return d.decodeIPByVersion(inner, wire, depth+1)
+		return d.decodeIPByVersion(inner, wire, depth)
 	case pt == 0x8847:
-		return d.decodeMPLS(inner, wire, depth+1)
+		return d.decodeMPLS(inner, wire, depth)
 	case pt == 0x6558:
 		if len(inner) <= 14 {
 			return errTruncatedGRE
 		}
-		return d.decodeEthernet(inner, wire, depth+1)
+		return d.decodeEthernet(inner, wire, depth)
 	case pt == 0x88be && flags&0x1000 == 0:
 		// ERSPAN type I: no ERSPAN header, the mirrored frame follows.
 		if len(inner) <= 14 {
 			return errTruncatedGRE
 		}
-		return d.decodeEthernet(inner, wire, depth+1)
+		return d.decodeEthernet(inner, wire, depth)
 	case pt == 0x88be || pt == 0x22eb:
-		return d.decodeERSPAN(inner, wire, depth+1)
+		return d.decodeERSPAN(inner, wire, depth)
 	case isArubaGRE(pt):
 		if len(inner) == 0 {
 			return errTruncatedGRE
 		}
-		return d.decode80211(inner, wire, depth+1)
+		return d.decode80211(inner, wire, depth)
 	}
 	return nil // no analyzer for this protocol type
 }
@@ -323,10 +352,19 @@ func (d *Decoder) udpTunnel(idx int, ip *ipHeader, payload []byte, depth int) er
 	case encapGTP:
 		return d.decodeGTPv1(idx, payload, depth)
 	case encapGRE:
+		if depth >= d.opts.MaxTunnelDepth {
+			// The GRE analyzer's depth check sees the UDP connection.
+			d.out[idx].AnalysisPartial = true
+			return errTunnelDepth
+		}
 		return d.decodeGRE(ip, payload, len(payload), depth)
 	}
 	return nil
 }
+
+// TunnelPort reports whether UDP port p is one of the tunnels' (VXLAN,
+// Geneve, Teredo, AYIYA, GTPv1, GRE over UDP).
+func TunnelPort(p uint16) bool { return udpTunnelByPort(p) != encapNone }
 
 func udpTunnelByPort(p uint16) encapType {
 	switch p {
@@ -348,6 +386,7 @@ func udpTunnelByPort(p uint16) encapType {
 
 func (d *Decoder) decodeVXLAN(idx int, data []byte, depth int) error {
 	if depth >= d.opts.MaxTunnelDepth {
+		d.out[idx].AnalysisPartial = true
 		return errTunnelDepth
 	}
 	if len(data) < 8 || data[0]&0x08 == 0 { // header truncated or I flag not set
@@ -358,7 +397,7 @@ func (d *Decoder) decodeVXLAN(idx int, data []byte, depth int) error {
 	if len(inner) == 0 {
 		return errEmptyTunnel
 	}
-	prev := d.enter(encapVXLAN)
+	prev := d.enter(encapVXLAN, nil)
 	err := d.decodeEthernet(inner, d.innerWire(inner), depth+1)
 	d.leave(prev)
 	return err
@@ -366,6 +405,7 @@ func (d *Decoder) decodeVXLAN(idx int, data []byte, depth int) error {
 
 func (d *Decoder) decodeGeneve(idx int, data []byte, depth int) error {
 	if depth >= d.opts.MaxTunnelDepth {
+		d.out[idx].AnalysisPartial = true
 		return errTunnelDepth
 	}
 	if len(data) < 8 {
@@ -384,16 +424,16 @@ func (d *Decoder) decodeGeneve(idx int, data []byte, depth int) error {
 	if len(inner) == 0 {
 		return errEmptyTunnel
 	}
-	prev := d.enter(encapGeneve)
-	defer d.leave(prev)
-	wire := d.innerWire(inner)
-	switch next {
+	var err error
+	prev := d.enter(encapGeneve, nil)
+	switch wire := d.innerWire(inner); next {
 	case 0x6558:
-		return d.decodeEthernet(inner, wire, depth+1)
-	case 0x0800, 0x08dd:
-		return d.decodeIPByVersion(inner, wire, depth+1)
+		err = d.decodeEthernet(inner, wire, depth+1)
+	case 0x0800, 0x86dd:
+		err = d.decodeIPByVersion(inner, wire, depth+1)
 	}
-	return nil // ARP or unregistered protocol: no inner IP packet
+	d.leave(prev) // ARP or an unregistered protocol: no inner IP packet
+	return err
 }
 
 // detectTeredo is TeredoAnalyzer::DetectProtocol.
@@ -443,6 +483,7 @@ func teredoPattern(b []byte) bool {
 
 func (d *Decoder) decodeTeredo(idx int, data []byte, depth int) error {
 	if depth >= d.opts.MaxTunnelDepth {
+		d.out[idx].AnalysisPartial = true
 		return errTunnelDepth
 	}
 	inner, ok := parseTeredo(data)
@@ -460,7 +501,7 @@ func (d *Decoder) decodeTeredo(idx int, data []byte, depth int) error {
 		return errTunnelViolation
 	}
 	d.out[idx].TunnelService = ServiceTeredo
-	prev := d.enter(encapTeredo)
+	prev := d.enter(encapTeredo, nil)
 	wasTeredo := d.inTeredo
 	d.inTeredo = true
 	err := d.decodeIPv6(inner, d.innerWire(inner), depth+1)
@@ -513,6 +554,7 @@ func detectAYIYA(data []byte) bool {
 
 func (d *Decoder) decodeAYIYA(idx int, data []byte, depth int) error {
 	if depth >= d.opts.MaxTunnelDepth {
+		d.out[idx].AnalysisPartial = true
 		return errTunnelDepth
 	}
 	if len(data) < 8 {
@@ -538,7 +580,7 @@ func (d *Decoder) decodeAYIYA(idx int, data []byte, depth int) error {
 	if next != protoIPIP && next != protoIPv6 {
 		return nil
 	}
-	prev := d.enter(encapAYIYA)
+	prev := d.enter(encapAYIYA, nil)
 	err := d.decodeIPByVersion(inner, d.innerWire(inner), depth+1)
 	d.leave(prev)
 	return err
@@ -548,9 +590,10 @@ func (d *Decoder) decodeAYIYA(idx int, data []byte, depth int) error {
 // 255); control messages carry no inner packet.
 func (d *Decoder) decodeGTPv1(idx int, data []byte, depth int) error {
 	if depth >= d.opts.MaxTunnelDepth {
+		d.out[idx].AnalysisPartial = true
 		return errTunnelDepth
 	}
-	if d.encap == encapGTP { // GTP is never tunnelled in GTP
+	if d.encap.typ == encapGTP { // GTP is never tunnelled in GTP
 		return errTunnelViolation
 	}
 	if len(data) < 8 {
@@ -598,7 +641,7 @@ func (d *Decoder) decodeGTPv1(idx int, data []byte, depth int) error {
 		return errTunnelViolation
 	}
 	d.out[idx].TunnelService = ServiceGTPv1
-	prev := d.enter(encapGTP)
+	prev := d.enter(encapGTP, nil)
 	err := d.decodeIPByVersion(inner, d.innerWire(inner), depth+1)
 	d.leave(prev)
 	return err

@@ -7,6 +7,13 @@
 //
 // # Model
 //
+// The analyzer table (analyzers.go, rendered as ANALYZERS.md) lists every
+// Zeek component that can name a service, with its ports, DPD signature,
+// confirmation and violation conditions and netbased's status; it is the
+// one place that knows analyzer names and ports. A violation disables the
+// analyzer as Zeek's dpd.zeek does, removing a confirmed service (or,
+// with Options.TrackRemovedServices, adding "-name").
+//
 // Every recognizer is either attached by port (the responder port is one of
 // the ports Zeek registers the analyzer for) or gated by a DPD-signature
 // equivalent that must match in the first dpdWindowBytes bytes / dpdWindowChunks
@@ -94,17 +101,36 @@ const (
 // read-only after New and safe for concurrent use.
 type Classifier struct {
 	enabled Set
+	opts    Options
+	attach  portAttach
 }
 
-// New returns a classifier running the recognizers in enabled.
-func New(enabled Set) *Classifier { return &Classifier{enabled: enabled} }
+// Options are the settings of Zeek's scripts that change what the service
+// column shows. The zero value is plain `zeek -r`.
+type Options struct {
+	// TrackRemovedServices is DPD::track_removed_services_in_connection:
+	// a confirmed analyzer removed after a violation stays in the services
+	// and "-name" is added after it (e.g. "ftp,-ftp"), instead of the name
+	// being deleted.
+	TrackRemovedServices bool
+}
+
+// New returns a classifier running the recognizers in enabled, with plain
+// `zeek -r` script settings.
+func New(enabled Set) *Classifier { return NewWithOptions(enabled, Options{}) }
+
+// NewWithOptions returns a classifier running the recognizers in enabled
+// with the given script settings.
+func NewWithOptions(enabled Set, opts Options) *Classifier {
+	return &Classifier{enabled: enabled, opts: opts, attach: newPortAttach()}
+}
 
 // Enabled returns the set the classifier runs.
 func (c *Classifier) Enabled() Set { return c.enabled }
 
 // State flag bits.
 const (
-	flagPartial uint32 = 1 << iota
+	flagPartial uint64 = 1 << iota
 	flagMulticastResp
 	flagGapOrig
 	flagGapResp
@@ -116,37 +142,51 @@ const (
 	flagRespFirst // the responder sent the connection's first payload
 	flagDataSeen  // some payload was delivered
 	flagLDAPUDPSig
-	flagFrozenOrig  // no pending prefix recognizer needs more originator bytes
-	flagFrozenResp  // … responder bytes
-	flagSSLHello    // the SSL recognizer confirmed a ClientHello
-	flagHTTPReq     // the HTTP recognizer parsed the request line
-	flagHTTP09      // … an HTTP/0.9 request (no status line expected)
-	flagHTTPConnect // … a CONNECT request (tunnel follows)
-	flagWatch       // the expected-connection line watch runs (expect.go)
-	flagGridFTP     // gridftp.zeek labelled the connection "gridftp"
-	flagWatchEnded  // the line watch stopped for good
+	flagFrozenOrig       // no pending prefix recognizer needs more originator bytes
+	flagFrozenResp       // … responder bytes
+	flagSSLHello         // the SSL recognizer confirmed a ClientHello
+	flagHTTPReq          // the HTTP recognizer parsed the request line
+	flagHTTP09           // … an HTTP/0.9 request (no status line expected)
+	flagHTTPConnect      // … a CONNECT request (tunnel follows)
+	flagWatch            // the expected-connection line watch runs (expect.go)
+	flagGridFTP          // gridftp.zeek labelled the connection "gridftp"
+	flagWatchEnded       // the line watch stopped for good
+	flagTrackRemoved     // DPD::track_removed_services_in_connection
+	flagRDPEUDPSyn       // RDPEUDP: the originator's SYN was seen (NEED_SYNACK)
+	flagRDPEUDPConfirmed // RDPEUDP: the handshake confirmed
+	flagRDPEUDPEnabled   // RDPEUDP: the signature matched
+	flagSIPEnabled       // SIP: the signature matched
+	flagNBNS             // a port is 137 (NetBIOS name service framing for DNS)
+	flagDCESigFailed     // DCE_RPC: the originator's stream start failed dpd_dce_rpc
+	flagDCESigFailedResp // … the responder's
+	flagSMBWalk          // the SMB message walk runs (smb.go)
+	flagMQTTSigFailed    // MQTT: the originator's stream start failed dpd_mqtt
+	flagMQTTSigFailedResp
+	flagLimitReached // an analyzer hit a configured limit (AnalysisLimitReached)
 )
+
+// The per-connection bit sets are 64 bits wide (attach: 32 slots per
+// transport, see attachSlots).
+const _ = uint64(1<<numServices - 1)
+const _ = uint64(1<<(numRecs) - 1)
 
 // State is the per-connection classification state. Its zero value is not
 // ready: call Classifier.Start. It is about 64 bytes; buffers live behind x,
 // allocated only while a recognizer waits for more bytes.
 type State struct {
 	x         *buffers
-	sx        *streamState // the SSH packet walk and FTP reply watch, while they run
-	pending   uint32       // recognizers still running (bit per rec)
-	violated  uint32       // services disabled by a violation (bit per svc)
+	sx        *streamState // the streaming recognizers' state, while they run
+	pending   uint64       // recognizers still running (bit per rec)
+	flags     uint64
+	attach    uint32    // services attached by the responder port at Start (attachSlots)
+	seen      [2]uint32 // stream bytes delivered per direction
 	order     [maxServices]uint8
+	sigLen    [2]uint16 // bytes per direction the DPD signatures could see
+	dpdBytes  uint16
 	n         uint8
 	transport Transport
-	flags     uint32
-	origPort  uint16
-	respPort  uint16
-	dpdBytes  uint16
 	dpdChunks uint8
-	smbChunks uint8
-	chunks    [2]uint8  // chunks seen per direction (at most maxChunks)
-	sigLen    [2]uint16 // bytes per direction the DPD signatures could see
-	seen      [2]uint32 // stream bytes delivered per direction
+	chunks    [2]uint8 // chunks seen per direction (at most maxChunks)
 }
 
 // maxServices bounds how many services one connection can carry.
@@ -162,9 +202,18 @@ type buffers struct {
 // partial is true for a TCP connection whose handshake was not seen (Zeek's
 // IsPartial): HTTP, SSL and RDP are then not attempted.
 func (c *Classifier) Start(st *State, t Transport, origPort, respPort uint16, partial bool) {
-	*st = State{transport: t, origPort: origPort, respPort: respPort, flags: flagStarted}
+	*st = State{transport: t, flags: flagStarted}
+	if origPort == 137 || respPort == 137 {
+		st.flags |= flagNBNS
+	}
 	if partial && t == TCP {
 		st.flags |= flagPartial
+	}
+	if respPort != 0 {
+		st.attach = c.attach.lookup(t, respPort)
+	}
+	if c.opts.TrackRemovedServices {
+		st.flags |= flagTrackRemoved
 	}
 	st.pending = c.candidates(st)
 }
@@ -196,6 +245,10 @@ func (c *Classifier) Deliver(st *State, fromOrig bool, data []byte) Action {
 		return None
 	}
 	watching := st.flags&flagWatch != 0
+	if st.transport == TCP {
+		// SMB's walk feeds its children past the chunk budget.
+		c.smbDeliver(st, dirIndex(fromOrig), data)
+	}
 	act := c.deliverRecognizers(st, fromOrig, data)
 	if st.flags&flagWatch != 0 {
 		// The expected-connection watch sees every chunk, past the
@@ -249,9 +302,11 @@ func (c *Classifier) Gap(st *State, fromOrig bool) {
 	} else {
 		st.flags |= flagGapResp
 	}
-	st.flags &^= flagSMBSynced
+	st.smbGap()
 	st.watchGap(dirIndex(fromOrig))
-	st.pending &^= 1 << recRDP
+	// RDP skips everything after a gap; SSL.cc, SSH.cc, DCE_RPC.cc and
+	// RFB.cc stop parsing both directions once either had one (had_gap).
+	st.pending &^= 1<<recRDP | 1<<recSSH | 1<<recDCERPC | 1<<recRFB | 1<<recSSL
 	if st.flags&(flagGapOrig|flagGapResp) == flagGapOrig|flagGapResp {
 		st.pending &= 1<<recSMB | 1<<recFTPWatch
 	}
@@ -260,16 +315,23 @@ func (c *Classifier) Gap(st *State, fromOrig bool) {
 	}
 }
 
+// AnalysisLimitReached reports whether an analyzer hit one of its
+// configured limits (Zeek's Analyzer::LimitReachedWeird, which adds the
+// history letter 'X' through Session::CheckHistory(HIST_UNKNOWN_PKT)):
+// FTP's FTP::max_command_length on a confirmed connection. It stays true;
+// the caller adds 'X' after the Deliver that set it.
+func (st *State) AnalysisLimitReached() bool { return st.flags&flagLimitReached != 0 }
+
 // Flip tells the state that originator and responder swapped.
 func (st *State) Flip() {
-	st.origPort, st.respPort = st.respPort, st.origPort
 	st.chunks[0], st.chunks[1] = st.chunks[1], st.chunks[0]
 	st.sigLen[0], st.sigLen[1] = st.sigLen[1], st.sigLen[0]
 	if st.flags&flagDataSeen != 0 {
 		st.flags ^= flagRespFirst
 	}
 	st.seen[0], st.seen[1] = st.seen[1], st.seen[0]
-	for _, pair := range [...][2]uint32{{flagGapOrig, flagGapResp}, {flagFrozenOrig, flagFrozenResp}} {
+	for _, pair := range [...][2]uint64{{flagGapOrig, flagGapResp}, {flagFrozenOrig, flagFrozenResp},
+		{flagDCESigFailed, flagDCESigFailedResp}, {flagMQTTSigFailed, flagMQTTSigFailedResp}} {
 		g := st.flags & (pair[0] | pair[1])
 		st.flags &^= pair[0] | pair[1]
 		if g&pair[0] != 0 {
@@ -280,9 +342,27 @@ func (st *State) Flip() {
 		}
 	}
 	if st.sx != nil {
-		st.sx.dir[0], st.sx.dir[1] = st.sx.dir[1], st.sx.dir[0]
+		st.sx.ssh.flip()
 		if st.sx.ew != nil {
 			st.sx.ew.flip()
+		}
+		if w := st.sx.smb; w != nil {
+			w.dir[0], w.dir[1] = w.dir[1], w.dir[0]
+			for i := range w.dce {
+				w.dce[i].dir[0], w.dce[i].dir[1] = w.dce[i].dir[1], w.dce[i].dir[0]
+			}
+		}
+		if a := st.sx.dce; a != nil {
+			a.dir[0], a.dir[1] = a.dir[1], a.dir[0]
+		}
+		if d := st.sx.dnp3; d != nil {
+			d.dir[0], d.dir[1] = d.dir[1], d.dir[0]
+		}
+		if m := st.sx.mqtt; m != nil {
+			m.dir[0], m.dir[1] = m.dir[1], m.dir[0]
+		}
+		if y := st.sx.syslog; y != nil {
+			y.dir[0], y.dir[1] = y.dir[1], y.dir[0]
 		}
 	}
 	if st.x != nil {
@@ -297,7 +377,7 @@ func (st *State) Wants(fromOrig bool) bool {
 	if st.flags&flagStarted == 0 {
 		return false
 	}
-	if st.flags&flagWatch != 0 {
+	if st.flags&(flagWatch|flagSMBWalk) != 0 {
 		return true
 	}
 	if st.pending == 0 {
@@ -318,10 +398,26 @@ func (st *State) Wants(fromOrig bool) bool {
 	return st.x == nil || len(st.x.buf[d]) < prefixCap
 }
 
-// Services appends the confirmed services, lowercase, in confirmation order.
+// Order entries are service ids, or ids with one of these marks: removedMark
+// records a confirmed service removed after a violation, written "-name"
+// with DPD::track_removed_services_in_connection; disabledMark records an
+// analyzer DPD disabled, which is not written.
+const (
+	removedMark  = 0x80
+	disabledMark = 0x40
+)
+
+// Services appends the confirmed services, lowercase, in confirmation order
+// (with TrackRemovedServices, "-name" entries where a confirmed analyzer was
+// removed after a violation).
 func (st *State) Services(dst []string) []string {
 	for i := uint8(0); i < st.n; i++ {
-		dst = append(dst, serviceNames[st.order[i]])
+		switch o := st.order[i]; {
+		case o&removedMark != 0:
+			dst = append(dst, removedNames[o&^removedMark])
+		case o&disabledMark == 0:
+			dst = append(dst, serviceNames[o])
+		}
 	}
 	return dst
 }
@@ -330,7 +426,7 @@ func (st *State) Services(dst []string) []string {
 // confirmed.
 func (st *State) Has(name string) bool {
 	for i := uint8(0); i < st.n; i++ {
-		if serviceNames[st.order[i]] == name {
+		if o := st.order[i]; o&(removedMark|disabledMark) == 0 && serviceNames[o] == name {
 			return true
 		}
 	}
@@ -348,18 +444,28 @@ func dirIndex(fromOrig bool) int {
 // disabled it (Zeek's dpd.zeek disables an analyzer at its first violation,
 // so it cannot confirm again).
 func (st *State) confirm(svc uint8) {
-	if st.violated&(1<<svc) != 0 {
+	if st.has(svc) || st.disabled(svc) {
 		return
 	}
-	for i := uint8(0); i < st.n; i++ {
-		if st.order[i] == svc {
-			return
-		}
-	}
+	st.add(svc)
+}
+
+// add appends an order entry if there is room.
+func (st *State) add(entry uint8) {
 	if st.n < maxServices {
-		st.order[st.n] = svc
+		st.order[st.n] = entry
 		st.n++
 	}
+}
+
+// disabled reports whether a violation disabled svc's analyzer.
+func (st *State) disabled(svc uint8) bool {
+	for i := uint8(0); i < st.n; i++ {
+		if o := st.order[i]; o == svc|disabledMark || o == svc|removedMark {
+			return true
+		}
+	}
+	return false
 }
 
 // has reports whether svc is confirmed.
@@ -374,24 +480,28 @@ func (st *State) has(svc uint8) bool {
 
 // violate records an analyzer violation for svc: Zeek's dpd.zeek disables
 // the analyzer (it never confirms afterwards) and, if it was confirmed,
-// deletes the service — unless the connection already carried more than
+// deletes the service, or with DPD::track_removed_services_in_connection
+// adds "-name" after it — unless the connection already carried more than
 // violationWindow payload bytes (DPD::ignore_violations_after), when the
 // violation is ignored.
 func (st *State) violate(svc uint8) {
 	if st.seen[0]+st.seen[1] > violationWindow {
 		return
 	}
-	st.violated |= 1 << svc
-	st.remove(svc)
-}
-
-// remove deletes svc from the confirmed services.
-func (st *State) remove(svc uint8) {
+	if st.disabled(svc) {
+		return
+	}
+	if !st.has(svc) {
+		st.add(svc | disabledMark)
+		return
+	}
+	if st.flags&flagTrackRemoved != 0 {
+		st.add(svc | removedMark)
+		return
+	}
 	for i := uint8(0); i < st.n; i++ {
 		if st.order[i] == svc {
-			copy(st.order[i:st.n], st.order[i+1:st.n])
-			st.n--
-			return
+			st.order[i] = svc | disabledMark
 		}
 	}
 }
@@ -405,7 +515,26 @@ func (st *State) release() {
 // dropStream releases the streaming state once no streaming recognizer
 // and no expected-connection watch uses it.
 func (st *State) dropStream() {
-	if st.pending&(1<<recSSH|1<<recFTPWatch) == 0 && (st.sx == nil || st.sx.ew == nil) {
+	if st.sx == nil {
+		return
+	}
+	if st.pending&(1<<recDCERPC) == 0 {
+		st.sx.dce = nil
+	}
+	if st.pending&(1<<recDNP3) == 0 {
+		st.sx.dnp3 = nil
+	}
+	if st.pending&(1<<recMQTT) == 0 {
+		st.sx.mqtt = nil
+	}
+	if st.pending&(1<<recSyslog) == 0 {
+		st.sx.syslog = nil
+	}
+	if st.pending&(1<<recSMB) == 0 && st.flags&flagSMBWalk == 0 {
+		st.sx.smb = nil
+	}
+	if st.pending&(1<<recSSH|1<<recFTPWatch) == 0 && st.sx.ew == nil && st.sx.smb == nil && st.sx.dce == nil &&
+		st.sx.dnp3 == nil && st.sx.mqtt == nil && st.sx.syslog == nil {
 		st.sx = nil
 	}
 }

@@ -42,11 +42,12 @@ func (in *input) needMore(d int) verdict {
 }
 
 // prefixRecs lists the prefix recognizers in evaluation order.
-var prefixRecs = [...]int{recDNS, recHTTP, recSSL, recRDP, recFTP, recSMTP, recPOP3, recIMAP, recIRC, recLDAP, recKRB, recMySQL, recRedis, recPostgres, recXMPP}
+var prefixRecs = [...]int{recDNS, recHTTP, recSSL, recRDP, recFTP, recSMTP, recPOP3, recIMAP, recIRC, recLDAP, recKRB,
+	recMySQL, recRedis, recPostgres, recXMPP, recModbus, recSOCKS, recFinger, recRFB}
 
 const prefixMask = 1<<recDNS | 1<<recHTTP | 1<<recSSL | 1<<recRDP | 1<<recFTP | 1<<recSMTP |
 	1<<recPOP3 | 1<<recIMAP | 1<<recIRC | 1<<recLDAP | 1<<recKRB | 1<<recMySQL | 1<<recRedis |
-	1<<recPostgres | 1<<recXMPP
+	1<<recPostgres | 1<<recXMPP | 1<<recModbus | 1<<recSOCKS | 1<<recFinger | 1<<recRFB
 
 // deliverTCP processes one in-order TCP chunk.
 func (c *Classifier) deliverTCP(st *State, fromOrig bool, data []byte) {
@@ -66,11 +67,20 @@ func (c *Classifier) deliverTCP(st *State, fromOrig bool, data []byte) {
 		st.setSigEnd(d, st.seen[d])
 	}
 
-	if st.pending&(1<<recSMB) != 0 {
-		c.smbChunk(st, d, off, data, inWindow)
+	if st.pending&(1<<recDCERPC) != 0 {
+		c.dceRPCChunk(st, d, data, off, inWindow)
+	}
+	if st.pending&(1<<recDNP3) != 0 {
+		c.dnp3Chunk(st, d, data)
+	}
+	if st.pending&(1<<recMQTT) != 0 {
+		c.mqttChunk(st, d, data, off, inWindow)
+	}
+	if st.pending&(1<<recSyslog) != 0 {
+		c.syslogChunk(st, d, data)
 	}
 	if st.pending&(1<<recSSH) != 0 {
-		c.sshChunk(st, d, data, off == 0 && inWindow)
+		c.sshChunk(st, d, data, inWindow, off)
 	}
 	if st.pending&(1<<recFTPWatch) != 0 && !fromOrig {
 		c.ftpWatch(st, data)
@@ -216,31 +226,31 @@ func (c *Classifier) evalPrefix(st *State, in *input) {
 			in.port = true
 			v = c.dnsTCP(st, in)
 		case recHTTP:
-			in.port = httpPort(st.respPort)
+			in.port = st.attached(svcHTTP)
 			v = c.http(st, in)
 		case recSSL:
-			in.port = sslPort(st.respPort)
+			in.port = st.attached(svcSSL)
 			v = c.ssl(st, in)
 		case recRDP:
-			in.port = rdpPort(st.respPort)
+			in.port = st.attached(svcRDP)
 			v = c.rdp(st, in)
 		case recFTP:
-			in.port = ftpPort(st.respPort)
+			in.port = st.attached(svcFTP)
 			v = c.ftp(st, in)
 		case recSMTP:
-			in.port = smtpPort(st.respPort)
+			in.port = st.attached(svcSMTP)
 			v = c.smtp(st, in)
 		case recPOP3:
-			in.port = pop3Port(st.respPort)
+			in.port = st.attached(svcPOP3)
 			v = c.pop3(st, in)
 		case recIMAP:
-			in.port = imapPort(st.respPort)
+			in.port = st.attached(svcIMAP)
 			v = c.imap(st, in)
 		case recIRC:
-			in.port = ircPort(st.respPort)
+			in.port = st.attached(svcIRC)
 			v = c.irc(st, in)
 		case recLDAP:
-			in.port = ldapPort(st.respPort)
+			in.port = st.attached(svcLDAP)
 			v = c.ldap(st, in)
 		case recKRB:
 			in.port = true
@@ -249,14 +259,26 @@ func (c *Classifier) evalPrefix(st *State, in *input) {
 			in.port = true
 			v = c.mysql(st, in)
 		case recRedis:
-			in.port = st.respPort == 6379
+			in.port = st.attached(svcRedis)
 			v = c.redis(st, in)
 		case recPostgres:
-			in.port = st.respPort == 5432
+			in.port = st.attached(svcPostgres)
 			v = c.postgres(st, in)
 		case recXMPP:
-			in.port = st.respPort == 5222 || st.respPort == 5269
+			in.port = st.attached(svcXMPP)
 			v = c.xmpp(st, in)
+		case recModbus:
+			in.port = true
+			v = c.modbus(st, in)
+		case recSOCKS:
+			in.port = st.attached(svcSOCKS)
+			v = c.socks(st, in)
+		case recFinger:
+			in.port = true
+			v = c.finger(st, in)
+		case recRFB:
+			in.port = false
+			v = c.rfb(st, in)
 		}
 		if v == done {
 			st.pending &^= 1 << rec
@@ -277,10 +299,10 @@ func (c *Classifier) deliverUDP(st *State, fromOrig bool, data []byte) Action {
 	// Signature-gated recognizers only see datagrams within the DPD window.
 	inWindow := st.countDPD(len(data))
 	if !inWindow {
-		if st.respPort != 67 && st.respPort != 68 {
+		if !st.attached(svcDHCP) {
 			st.pending &^= 1 << recDHCP
 		}
-		if st.respPort != 88 {
+		if !st.attached(svcKRB) {
 			st.pending &^= 1 << recKRB
 		}
 		st.pending &^= 1<<recDTLS | 1<<recQUIC
@@ -304,7 +326,7 @@ func (c *Classifier) deliverUDP(st *State, fromOrig bool, data []byte) Action {
 		c.confirm(st, svcDHCP)
 		st.pending &^= 1 << recDHCP
 	}
-	if st.pending&(1<<recKRB) != 0 && (st.respPort == 88 || krbUDPSig(data)) && krbMessage(data) {
+	if st.pending&(1<<recKRB) != 0 && (st.attached(svcKRB) || krbUDPSig(data)) && krbMessage(data) {
 		c.confirm(st, svcKRB)
 		st.pending &^= 1 << recKRB
 	}
@@ -321,6 +343,24 @@ func (c *Classifier) deliverUDP(st *State, fromOrig bool, data []byte) Action {
 	}
 	if st.pending&(1<<recLDAPUDP) != 0 {
 		c.ldapUDP(st, fromOrig, data, inWindow)
+	}
+	if st.pending&(1<<recRDPEUDP) != 0 {
+		c.rdpeudp(st, fromOrig, data, inWindow)
+	}
+	if st.pending&(1<<recSIP) != 0 {
+		c.sip(st, fromOrig, data, inWindow)
+	}
+	if st.pending&(1<<recSNMP) != 0 {
+		c.snmp(st, fromOrig, data)
+	}
+	if st.pending&(1<<recRADIUS) != 0 {
+		c.radius(st, data)
+	}
+	if st.pending&(1<<recDNP3) != 0 {
+		c.dnp3Chunk(st, dirIndex(fromOrig), data)
+	}
+	if st.pending&(1<<recSyslog) != 0 {
+		c.syslogChunk(st, dirIndex(fromOrig), data)
 	}
 	return act
 }

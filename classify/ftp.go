@@ -35,7 +35,13 @@ type ftpReplyState struct {
 }
 
 func isFTPCommand(w []byte) bool {
-	if len(w) < 3 || len(w) > ftpMaxCommand {
+	return len(w) <= ftpMaxCommand && isFTPCommandChars(w)
+}
+
+// isFTPCommandChars is FTP.cc's is_ftp_cmd: at least 3 bytes, printable
+// and not white space.
+func isFTPCommandChars(w []byte) bool {
+	if len(w) < 3 {
 		return false
 	}
 	for _, c := range w {
@@ -103,7 +109,7 @@ func ftpSig(in *input) tri {
 
 // ftp is the FTP recognizer.
 func (c *Classifier) ftp(st *State, in *input) verdict {
-	if st.violated&(1<<svcFTP) != 0 {
+	if st.disabled(svcFTP) {
 		return done
 	}
 	if !in.port {
@@ -133,7 +139,7 @@ func (c *Classifier) ftp(st *State, in *input) verdict {
 		if !confirmed {
 			confirmed = true
 			c.confirm(st, svcFTP)
-			if st.has(svcFTP) && !in.inner && st.pending&(1<<recFTPWatch) == 0 && !ftpPort(st.respPort) {
+			if st.has(svcFTP) && !in.inner && st.pending&(1<<recFTPWatch) == 0 && !st.attached(svcFTP) {
 				// Signature-enabled: watch replies from now on.
 				st.pending |= 1 << recFTPWatch
 			}

@@ -253,7 +253,7 @@ func ldapServerSig(b []byte) tri {
 // originator; dpd_ldap_server_udp: ^\x30 from the responder) within the
 // DPD window. Bound: maxChunks datagrams.
 func (c *Classifier) ldapUDP(st *State, fromOrig bool, data []byte, inWindow bool) {
-	if st.respPort != 389 {
+	if !st.attached(svcLDAPUDP) {
 		if !inWindow {
 			st.pending &^= 1 << recLDAPUDP
 			return

@@ -183,6 +183,15 @@ func TestGap(t *testing.T) {
 		t.Errorf("HTTP after a gap: services = %v, want none", got)
 	}
 
+	// SSL.cc parses nothing once either direction had a gap.
+	st = State{}
+	c.Start(&st, TCP, 40000, 443, false)
+	c.Gap(&st, false)
+	c.Deliver(&st, true, mustHex(t, hexClientHello))
+	if got := st.Services(nil); len(got) != 0 {
+		t.Errorf("SSL after a responder gap: services = %v, want none", got)
+	}
+
 	st = State{}
 	c.Start(&st, TCP, 40000, 445, false)
 	c.Deliver(&st, true, mustHex(t, hexSMB2Negotiate))

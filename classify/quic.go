@@ -268,7 +268,7 @@ func quicSig(b []byte) bool {
 
 // quic handles one UDP datagram.
 func (c *Classifier) quic(st *State, fromOrig bool, data []byte) {
-	onPort := st.respPort == 443
+	onPort := st.attached(svcQUIC)
 	if !fromOrig {
 		if st.chunks[0] == 0 && !onPort {
 			st.pending &^= 1 << recQUIC

@@ -6,7 +6,8 @@ import (
 	"strings"
 )
 
-// Service identifiers (indexes into serviceNames; bit positions in Set).
+// Service identifiers (bit positions in Set). Their names, ports and Zeek
+// semantics are in analyzerTable (analyzers.go).
 const (
 	svcDNS uint8 = iota
 	svcHTTP
@@ -33,37 +34,42 @@ const (
 	svcPostgres
 	svcXMPP
 	svcLDAPUDP
+	svcModbus
+	svcDCERPC
+	svcRDPEUDP
+	svcSIP
+	svcSNMP
+	svcRADIUS
+	svcDNP3TCP
+	svcDNP3UDP
+	svcMQTT
+	svcSOCKS
+	svcSyslog
+	svcSyslogTCP
+	svcFinger
+	svcRFB
+	svcWebSocket
 	numServices
 )
 
-// serviceNames are the conn.log names (Zeek's analyzer names, lowercase).
-var serviceNames = [numServices]string{
-	svcDNS:      "dns",
-	svcHTTP:     "http",
-	svcSSL:      "ssl",
-	svcSMB:      "smb",
-	svcRDP:      "rdp",
-	svcDTLS:     "dtls",
-	svcQUIC:     "quic",
-	svcSSH:      "ssh",
-	svcFTP:      "ftp",
-	svcSMTP:     "smtp",
-	svcPOP3:     "pop3",
-	svcIMAP:     "imap",
-	svcIRC:      "irc",
-	svcLDAP:     "ldap_tcp",
-	svcKRB:      "krb",
-	svcKRBTCP:   "krb_tcp",
-	svcGSSAPI:   "gssapi",
-	svcNTLM:     "ntlm",
-	svcMySQL:    "mysql",
-	svcRedis:    "redis",
-	svcNTP:      "ntp",
-	svcDHCP:     "dhcp",
-	svcPostgres: "postgresql",
-	svcXMPP:     "xmpp",
-	svcLDAPUDP:  "ldap_udp",
-}
+// serviceNames are the conn.log names of the services, from the table.
+var serviceNames = func() (names [numServices]string) {
+	for i := range analyzerTable {
+		if a := &analyzerTable[i]; a.svc != noService {
+			names[a.svc] = a.Name
+		}
+	}
+	return names
+}()
+
+// removedNames are the names DPD::track_removed_services_in_connection
+// writes for a service removed after a violation ("-" + name).
+var removedNames = func() (names [numServices]string) {
+	for i, n := range serviceNames {
+		names[i] = "-" + n
+	}
+	return names
+}()
 
 // Recognizer identifiers (bit positions in State.pending).
 const (
@@ -90,11 +96,24 @@ const (
 	recPostgres
 	recXMPP
 	recLDAPUDP
+	recModbus
+	recDCERPC
+	recRDPEUDP
+	recSIP
+	recSNMP
+	recRADIUS
+	recDNP3   // DNP3_TCP and DNP3_UDP
+	recMQTT   // streaming
+	recSOCKS  // prefix
+	recSyslog // Syslog (UDP) and Syslog_TCP
+	recFinger // prefix
+	recRFB    // prefix
+	numRecs
 )
 
 // streamRecs are the recognizers that work chunk by chunk without a
 // buffered prefix.
-const streamRecs = 1<<recSMB | 1<<recSSH | 1<<recFTPWatch
+const streamRecs = 1<<recSMB | 1<<recSSH | 1<<recFTPWatch | 1<<recDCERPC | 1<<recDNP3 | 1<<recMQTT | 1<<recSyslog
 
 // All enables every recognizer.
 const All Set = 1<<numServices - 1
@@ -112,36 +131,44 @@ func Names() []string {
 	return out
 }
 
-// aliases maps Zeek analyzer (or script package) names to the services
-// they enable: loading base/protocols/ssl loads SSL and DTLS, krb loads KRB
-// and KRB_TCP, ldap loads LDAP_TCP (and LDAP_UDP, not implemented).
-var aliases = map[string][]uint8{
-	"ssl":  {svcSSL, svcDTLS},
-	"krb":  {svcKRB, svcKRBTCP},
-	"ldap": {svcLDAP, svcLDAPUDP},
-	"smb":  {svcSMB, svcGSSAPI, svcNTLM},
+// otherAnalyzerNames are Zeek analyzer names that never name a service
+// (support analyzers and the PIA); a service list may name them: they enable
+// nothing.
+var otherAnalyzerNames = map[string]bool{
+	"conn": true, "contents": true, "conn_size": true, "connsize": true, "tcpstats": true, "steppingstone": true,
+	"pia_tcp": true, "pia_udp": true, "file": true, "zip": true, "ftp_data": true, "ftp_adat": true,
+	"irc_data": true, "smtp_bdat": true, "imap_starttls": true, "spicy_quic": true, "ntlmssp": true,
+	"ftp-data": true, "irc-dcc-data": true, "tunnels": true, "s7comm": true,
 }
 
-// knownNames are Zeek analyzer names that netbased accepts in a service list
-// but does not implement: they enable nothing.
-var knownNames = map[string]bool{
-	"ayiya": true, "bittorrent": true, "bittorrenttracker": true, "conn": true, "dce_rpc": true,
-	"dnp3": true, "dnp3_tcp": true, "dnp3_udp": true, "finger": true, "geneve": true, "gnutella": true,
-	"gridftp": true, "gtpv1": true, "ident": true, "login": true, "modbus": true,
-	"mount": true, "mqtt": true, "ncp": true, "netbios": true, "netbios_ssn": true, "nfs": true,
-	"portmap": true, "radius": true, "rdpeudp": true, "rfb": true, "rlogin": true,
-	"rsh": true, "s7comm": true, "sip": true, "snmp": true, "socks": true, "syslog": true,
-	"teredo": true, "telnet": true, "vxlan": true, "websocket": true, "zip": true,
-	"file": true, "ftp_data": true, "ftp-data": true, "irc-dcc-data": true, "ntlmssp": true,
-	"smtp_bdat": true, "pia_tcp": true, "pia_udp": true, "contents": true, "conn_size": true,
-	"tcpstats": true, "steppingstone": true, "imap_starttls": true, "spicy_quic": true,
+// scriptServices returns the services a service-list name enables: the
+// analyzers whose Name is name or that the script package name loads.
+// known is false when no table row and no other analyzer has that name.
+func scriptServices(name string) (s Set, known bool) {
+	for i := range analyzerTable {
+		a := &analyzerTable[i]
+		match := a.Name == name
+		for _, sc := range a.Scripts {
+			match = match || sc == name
+		}
+		if !match {
+			continue
+		}
+		known = true
+		if a.svc != noService {
+			s |= 1 << a.svc
+		}
+	}
+	return s, known || otherAnalyzerNames[name]
 }
 
 // ParseSet parses a service list: "all" (also the empty string), "none", or
-// comma-separated names, case-insensitive. Names are the services of Names,
-// Zeek analyzer aliases (ssl also enables dtls, krb also krb_tcp, ldap is
-// ldap_tcp), or Zeek analyzer names this package does not implement (they
-// enable nothing). An unknown name is an error naming it.
+// comma-separated names, case-insensitive. A name is an analyzer of the
+// table (Analyzers) or a script package that loads analyzers (ssl loads ssl
+// and dtls, krb loads krb and krb_tcp, ldap loads ldap_tcp and ldap_udp,
+// rdp loads rdp and rdpeudp, smb loads smb, gssapi, ntlm and dce_rpc);
+// names of analyzers this package does not implement enable nothing. An
+// unknown name is an error naming it.
 func ParseSet(list string) (Set, error) {
 	list = strings.TrimSpace(list)
 	switch strings.ToLower(list) {
@@ -163,21 +190,8 @@ func ParseSet(list string) (Set, error) {
 		if name == "none" || name == "-" {
 			continue // nothing to add
 		}
-		if ids, ok := aliases[name]; ok {
-			for _, id := range ids {
-				s |= 1 << id
-			}
-			continue
-		}
-		found := false
-		for id, n := range serviceNames {
-			if n == name {
-				s |= 1 << uint(id)
-				found = true
-				break
-			}
-		}
-		if found || knownNames[name] {
+		if add, known := scriptServices(name); known {
+			s |= add
 			continue
 		}
 		return 0, fmt.Errorf("classify: unknown service %q in %q", strings.TrimSpace(raw), list)
@@ -213,20 +227,21 @@ func (c *Classifier) on(svc uint8) bool { return c.enabled&(1<<svc) != 0 }
 
 // candidates returns the recognizers that may run on a new connection: the
 // enabled ones for its transport, attached by the responder port or able to
-// be enabled by a signature; HTTP, SSL and RDP never on partial TCP.
-func (c *Classifier) candidates(st *State) uint32 {
-	var p uint32
+// be enabled by a signature; HTTP, SSL, RDP and SSH never on partial TCP.
+func (c *Classifier) candidates(st *State) uint64 {
+	var p uint64
 	add := func(rec int, svc uint8) {
 		if c.on(svc) {
 			p |= 1 << rec
 		}
 	}
 	partial := st.flags&flagPartial != 0
-	if st.transport == UDP {
-		if dnsPort(UDP, st.respPort) {
+	switch st.transport {
+	case UDP:
+		if st.attached(svcDNS) {
 			add(recDNS, svcDNS)
 		}
-		if st.respPort == 123 {
+		if st.attached(svcNTP) {
 			add(recNTP, svcNTP)
 		}
 		add(recDHCP, svcDHCP)
@@ -234,77 +249,172 @@ func (c *Classifier) candidates(st *State) uint32 {
 		add(recLDAPUDP, svcLDAPUDP)
 		add(recQUIC, svcQUIC)
 		add(recDTLS, svcDTLS)
-		return p
+		add(recRDPEUDP, svcRDPEUDP)
+		add(recSIP, svcSIP)
+		if st.attached(svcSNMP) {
+			add(recSNMP, svcSNMP)
+		}
+		if st.attached(svcRADIUS) {
+			add(recRADIUS, svcRADIUS)
+		}
+		if st.attached(svcDNP3UDP) {
+			add(recDNP3, svcDNP3UDP)
+		}
+		if st.attached(svcSyslog) {
+			add(recSyslog, svcSyslog)
+		}
+	case TCP:
+		if st.attached(svcDNS) {
+			add(recDNS, svcDNS)
+		}
+		if !partial {
+			add(recHTTP, svcHTTP)
+			add(recSSL, svcSSL)
+			add(recRDP, svcRDP)
+			add(recSSH, svcSSH) // SSH.cc parses nothing of a partial connection
+		}
+		add(recSMB, svcSMB)
+		add(recFTP, svcFTP)
+		if st.attached(svcFTP) {
+			add(recFTPWatch, svcFTP)
+		}
+		add(recSMTP, svcSMTP)
+		add(recPOP3, svcPOP3)
+		if st.attached(svcIMAP) {
+			add(recIMAP, svcIMAP)
+		}
+		add(recIRC, svcIRC)
+		add(recLDAP, svcLDAP)
+		if st.attached(svcKRBTCP) {
+			add(recKRB, svcKRBTCP)
+		}
+		if st.attached(svcMySQL) {
+			add(recMySQL, svcMySQL)
+		}
+		add(recRedis, svcRedis)
+		add(recPostgres, svcPostgres)
+		add(recXMPP, svcXMPP)
+		if st.attached(svcModbus) {
+			add(recModbus, svcModbus)
+		}
+		add(recDCERPC, svcDCERPC)
+		if st.attached(svcDNP3TCP) {
+			add(recDNP3, svcDNP3TCP)
+		}
+		add(recMQTT, svcMQTT)
+		if !partial {
+			add(recSOCKS, svcSOCKS) // SOCKS.cc and RFB.cc skip partial connections
+			add(recRFB, svcRFB)
+		}
+		if st.attached(svcSyslogTCP) {
+			add(recSyslog, svcSyslogTCP)
+		}
+		if st.attached(svcFinger) {
+			add(recFinger, svcFinger)
+		}
 	}
-	if st.transport != TCP {
-		return 0
-	}
-	if dnsPort(TCP, st.respPort) {
-		add(recDNS, svcDNS)
-	}
-	if !partial {
-		add(recHTTP, svcHTTP)
-		add(recSSL, svcSSL)
-		add(recRDP, svcRDP)
-	}
-	add(recSMB, svcSMB)
-	add(recSSH, svcSSH)
-	add(recFTP, svcFTP)
-	if ftpPort(st.respPort) {
-		add(recFTPWatch, svcFTP)
-	}
-	add(recSMTP, svcSMTP)
-	add(recPOP3, svcPOP3)
-	if imapPort(st.respPort) {
-		add(recIMAP, svcIMAP)
-	}
-	add(recIRC, svcIRC)
-	add(recLDAP, svcLDAP)
-	if st.respPort == 88 {
-		add(recKRB, svcKRBTCP)
-	}
-	if st.respPort == 3306 {
-		add(recMySQL, svcMySQL)
-	}
-	add(recRedis, svcRedis)
-	add(recPostgres, svcPostgres)
-	add(recXMPP, svcXMPP)
 	return p
 }
 
-// Port attachment (Zeek HEAD's Analyzer::register_for_ports in base scripts).
-
-func dnsPort(t Transport, p uint16) bool {
-	if t == TCP {
-		return p == 53
+// attached reports whether svc's analyzer was attached by the responder
+// port when the connection started (Zeek's BuildSessionAnalyzerTree).
+func (st *State) attached(svc uint8) bool {
+	if st.transport != TCP && st.transport != UDP {
+		return false
 	}
-	return p == 53 || p == 137 || p == 5353 || p == 5355
+	slot := attachSlots[st.transport-1][svc]
+	return slot != noSlot && st.attach&(1<<slot) != 0
 }
 
-func httpPort(p uint16) bool {
-	switch p {
-	case 80, 81, 631, 1080, 3128, 8000, 8080, 8888:
-		return true
+// noSlot marks a service not attached by port on a transport.
+const noSlot = 0xff
+
+// attachSlots numbers, per transport (TCP, UDP), the services the table
+// attaches by port: State.attach has a bit per slot, so that it stays 32
+// bits wide while the services outgrow 32.
+var attachSlots = func() (slots [2][numServices]uint8) {
+	for t := range slots {
+		for i := range slots[t] {
+			slots[t][i] = noSlot
+		}
 	}
-	return false
-}
-
-func sslPort(p uint16) bool {
-	switch p {
-	case 443, 465, 563, 585, 614, 636, 989, 990, 992, 993, 995, 5223:
-		return true
+	var next [2]uint8
+	for i := range analyzerTable {
+		a := &analyzerTable[i]
+		if a.svc == noService {
+			continue
+		}
+		for t, ports := range [2][]uint16{a.Attach.TCP, a.Attach.UDP} {
+			if len(ports) > 0 && slots[t][a.svc] == noSlot {
+				slots[t][a.svc] = next[t]
+				next[t]++
+			}
+		}
 	}
-	return false
+	return slots
+}()
+
+// portAttach maps a responder port to the attach slots of the services
+// attached there, per transport: sorted slices built once from the table
+// by New, searched without allocating.
+type portAttach struct {
+	tcp, udp []portServices
 }
 
-func smbPort(p uint16) bool { return p == 139 || p == 445 }
-func rdpPort(p uint16) bool { return p == 3389 }
-func sshPort(p uint16) bool { return p == 22 }
-func ftpPort(p uint16) bool { return p == 21 || p == 2811 }
-func smtpPort(p uint16) bool {
-	return p == 25 || p == 587
+type portServices struct {
+	port uint16
+	set  uint32
 }
-func pop3Port(p uint16) bool { return p == 110 }
-func imapPort(p uint16) bool { return p == 143 }
-func ircPort(p uint16) bool  { return p >= 6666 && p <= 6669 }
-func ldapPort(p uint16) bool { return p == 389 || p == 3268 }
+
+func newPortAttach() portAttach {
+	add := func(list []portServices, p uint16, slot uint8) []portServices {
+		for i := range list {
+			if list[i].port == p {
+				list[i].set |= 1 << slot
+				return list
+			}
+		}
+		return append(list, portServices{p, 1 << slot})
+	}
+	var pa portAttach
+	for i := range analyzerTable {
+		a := &analyzerTable[i]
+		if a.svc == noService {
+			continue
+		}
+		for _, p := range a.Attach.TCP {
+			pa.tcp = add(pa.tcp, p, attachSlots[0][a.svc])
+		}
+		for _, p := range a.Attach.UDP {
+			pa.udp = add(pa.udp, p, attachSlots[1][a.svc])
+		}
+	}
+	for _, l := range [][]portServices{pa.tcp, pa.udp} {
+		sort.Slice(l, func(i, j int) bool { return l[i].port < l[j].port })
+	}
+	return pa
+}
+
+// lookup returns the attach slots of the services attached to responder
+// port p.
+func (pa *portAttach) lookup(t Transport, p uint16) uint32 {
+	list := pa.tcp
+	if t == UDP {
+		list = pa.udp
+	} else if t != TCP {
+		return 0
+	}
+	lo, hi := 0, len(list)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if list[m].port < p {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	if lo < len(list) && list[lo].port == p {
+		return list[lo].set
+	}
+	return 0
+}

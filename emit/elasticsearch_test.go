@@ -535,11 +535,17 @@ func TestOutputMemoryQueueDropsOldest(t *testing.T) {
 // Replay's Block policy gives up on a batch after MaxRetryTime, counts it
 // and says so at Close.
 func TestOutputBlockGivesUpAfterMaxRetryTime(t *testing.T) {
-	o := openES(t, "http://"+freePort(t), FormatJSON, OutputOptions{Policy: Block, MaxRetryTime: 200 * time.Millisecond})
-	writeWindow(t, o, testRecords(10, esDay))
+	o := openES(t, "http://"+freePort(t), FormatJSON, OutputOptions{Policy: Block, MaxRetryTime: 300 * time.Millisecond})
+	for w := range 20 { // 20 batches: one gives up after 300ms, the others at once
+		writeWindow(t, o, testRecords(10, esDay.Add(time.Duration(w)*time.Minute)))
+	}
+	began := time.Now()
 	err := o.Close(context.Background())
-	if err == nil || !strings.Contains(err.Error(), "10 records lost (10 retries_exhausted)") {
+	if err == nil || !strings.Contains(err.Error(), "200 records lost (200 retries_exhausted)") {
 		t.Errorf("Close: %v", err)
+	}
+	if took := time.Since(began); took > 3*time.Second {
+		t.Errorf("Close took %v: every batch waited its own MaxRetryTime", took)
 	}
 }
 
@@ -688,4 +694,48 @@ func TestSpoolDirectoryPermissions(t *testing.T) {
 	if err != nil || st.Mode().Perm()&0o077 != 0 {
 		t.Errorf("spool directory mode %v (%v): want no access for group and others", st.Mode(), err)
 	}
+}
+
+// A reload opens the new output while the old one still holds the spool:
+// the new one keeps its records in memory, takes the spool over once the
+// old one is closed, and delivers the old one's leftovers and its own,
+// each once by _id.
+func TestOutputTakesTheSpoolOverFromTheOutputItReplaces(t *testing.T) {
+	addr := freePort(t)
+	spool := t.TempDir()
+	opt := OutputOptions{SpoolDir: spool}
+	old := openES(t, "http://"+addr, FormatJSON, opt)
+	first := testRecords(300, esDay)
+	writeWindow(t, old, first)
+
+	next := openES(t, "http://"+addr, FormatJSON, opt) // the reload
+	if _, ok := next.q.(*deferredSpool); !ok {
+		t.Fatalf("the new output's queue is a %T, want a deferred spool", next.q)
+	}
+	// Until the old output is closed the new one's records wait in memory
+	// (real reloads switch at a window boundary; this is the worst case).
+	mid := testRecords(200, esDay.Add(time.Minute))
+	writeWindow(t, next, mid)
+	if st := next.Stats(); st.SpooledBytes != 0 || st.QueuedBytes == 0 {
+		t.Errorf("while the old output runs: %+v; want the records in memory", st)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	old.Close(ctx) // the old output's last window was written: it retires
+	cancel()
+	second := testRecords(300, esDay.Add(5*time.Minute))
+	writeWindow(t, next, second) // its EndWindow takes the spool over
+	if st := next.Stats(); st.Replayed != 300 || st.SpooledBytes == 0 {
+		t.Errorf("after the take-over: %+v; want the old output's 300 records replayed from the spool", st)
+	}
+	second = append(mid, second...)
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Skipf("the port was taken meanwhile: %v", err)
+	}
+	es := startFakeES(t, ln)
+	flush(t, next)
+	if err := next.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	es.checkIndexedOnce(t, append(first, second...), FormatJSON)
 }

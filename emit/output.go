@@ -43,9 +43,10 @@ type OutputOptions struct {
 	// (DropOldest) or the writer waits (Block).
 	SpoolMaxBytes int64
 	// MaxRetryTime bounds the retries of one batch under the Block policy
-	// (default 5 min; negative: retry for ever); under DropOldest a batch
-	// is retried until it is delivered, dropped by the bounds, or Close's
-	// deadline passes.
+	// (default 5 min; negative: retry for ever); after a batch was given
+	// up, the next get one attempt each until a delivery succeeds. Under
+	// DropOldest a batch is retried until it is delivered, dropped by the
+	// bounds, or Close's deadline passes.
 	MaxRetryTime time.Duration
 	// BackoffMin and BackoffMax bound the jittered exponential backoff
 	// between retries (defaults 100 ms and 30 s).
@@ -273,6 +274,9 @@ type Output struct {
 
 	// sending is when the delivery in progress began (Unix ns; 0: none).
 	sending atomic.Int64
+	// gaveUp is set (Block) when a batch was given up and nothing was
+	// delivered since (delivery goroutine only).
+	gaveUp bool
 
 	records, replayed, delivered, retried atomic.Uint64
 	dropped                               [NumDropReasons]atomic.Uint64
@@ -304,12 +308,22 @@ func newOutput(kind string, o Opened, opt OutputOptions) (*Output, error) {
 	out.chunkDocs = min(chunkDocs, out.maxDocs)
 	out.idle = sync.NewCond(&out.hmu)
 	if o.Remote && opt.SpoolDir != "" {
-		sq, err := openSpool(spoolPath(opt.SpoolDir, kind, o.spoolKey), opt.SpoolMaxBytes, opt.Policy, out.drop)
-		if err != nil {
-			return nil, fmt.Errorf("output %s: %w", o.Destination, err)
+		open := func() (*spool, error) {
+			return openSpool(spoolPath(opt.SpoolDir, kind, o.spoolKey), opt.SpoolMaxBytes, opt.Policy, out.drop)
 		}
-		out.replayed.Store(sq.replayedRecords())
-		out.q = sq
+		sq, err := open()
+		switch {
+		case errors.Is(err, errSpoolBusy):
+			// Another output holds it (a reload's old output, until it
+			// is closed): start in memory, take the spool over later.
+			out.q = &deferredSpool{mem: newMemQueue(opt.QueueBytes, opt.Policy, out.drop), open: open,
+				replayed: func(n uint64) { out.replayed.Add(n) }}
+		case err != nil:
+			return nil, fmt.Errorf("output %s: %w", o.Destination, err)
+		default:
+			out.replayed.Store(sq.replayedRecords())
+			out.q = sq
+		}
 	} else {
 		out.q = newMemQueue(opt.QueueBytes, opt.Policy, out.drop)
 	}
@@ -642,6 +656,7 @@ func (o *Output) send(b *batch) bool {
 		o.sending.Store(0)
 		o.sinkMu.Unlock()
 		if err == nil {
+			o.gaveUp = false
 			o.setDelivered(len(docs))
 			b.settled += len(docs)
 			return true
@@ -686,7 +701,11 @@ func (o *Output) send(b *batch) bool {
 			return true
 		}
 		wait := o.backoff(attempt)
-		if o.opt.Policy == Block && o.opt.MaxRetryTime > 0 && o.opt.Now().Sub(began)+wait > o.opt.MaxRetryTime {
+		if o.opt.Policy == Block && o.opt.MaxRetryTime > 0 && (o.gaveUp || o.opt.Now().Sub(began)+wait > o.opt.MaxRetryTime) {
+			// Once a batch gave up, the next ones make one attempt each
+			// until a delivery succeeds: a replay to a dead back end
+			// ends in MaxRetryTime, not MaxRetryTime per batch.
+			o.gaveUp = true
 			o.drop(DropRetriesExhausted, len(retry), err)
 			b.settled += len(retry)
 			return true

@@ -101,6 +101,7 @@ type memQueue struct {
 	drop        func(DropReason, int, error)
 	free        []*chunk
 	inputClosed bool
+	handedOff   bool // a spool took over (deferredSpool)
 	b           batch
 }
 
@@ -166,7 +167,7 @@ func (q *memQueue) next(ctx context.Context, maxDocs, maxBytes int) *batch {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for len(q.chunks) == 0 {
-		if q.inputClosed || ctx.Err() != nil {
+		if q.inputClosed || q.handedOff || ctx.Err() != nil {
 			return nil
 		}
 		q.cond.Wait()
@@ -252,4 +253,17 @@ func (q *memQueue) close() error {
 	q.bytes = 0
 	q.drop(DropShutdown, n, errors.New("not delivered when the output was closed"))
 	return nil
+}
+
+// handOff removes every queued chunk for a spool that takes over, and
+// makes a waiting next return.
+func (q *memQueue) handOff() []*chunk {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	cs := q.chunks
+	q.chunks = nil
+	q.bytes = 0
+	q.handedOff = true
+	q.cond.Broadcast()
+	return cs
 }

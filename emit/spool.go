@@ -54,6 +54,10 @@ const (
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
+// errSpoolBusy says another output (of this process, until a reload's
+// old output is closed, or of another process) holds the spool.
+var errSpoolBusy = errors.New("in use by another output")
+
 // spoolPath is the spool directory of one output: the kind and a hash of
 // the (redacted) destination, so that outputs sharing --spool-dir keep
 // apart and a restarted output finds its own spool.
@@ -118,7 +122,10 @@ func openSpool(dir string, maxBytes int64, policy Policy, drop func(DropReason, 
 	}
 	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		lock.Close()
-		return nil, fmt.Errorf("spool %s is in use by another process: %w", dir, err)
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("spool %s: %w", dir, errSpoolBusy)
+		}
+		return nil, fmt.Errorf("spool %s: locking: %w", dir, err)
 	}
 	q := &spool{dir: dir, max: maxBytes, segMax: segmentBytes(maxBytes), policy: policy, drop: drop, lock: lock}
 	q.cond = sync.NewCond(&q.mu)

@@ -41,7 +41,7 @@ func TestSYNFloodBoundedTable(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			seen := map[string]int{}
 			tr := NewTracker(Config{MaxConnections: tc.max}, func(c *Conn) {
-				seen[c.UID]++
+				seen[strings.Clone(c.UID)]++
 				if c.ConnState != "S0" || c.History != "S" || c.OrigPkts != 1 {
 					t.Fatalf("flood connection %+v", c)
 				}
@@ -156,7 +156,7 @@ func TestTimeGoingBackwards(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var ended []Conn
-			tr := NewTracker(Config{}, func(c *Conn) { ended = append(ended, *c) })
+			tr := NewTracker(Config{}, func(c *Conn) { ended = append(ended, c.Clone()) })
 			for i, s := range tc.steps {
 				n := len(ended)
 				if s.at < 0 {
@@ -189,7 +189,7 @@ func TestSequenceSpaceEdges(t *testing.T) {
 	// for the ISN just below 2^32) and the size keeps counting.
 	t.Run("more than 4 GiB", func(t *testing.T) {
 		var ended []Conn
-		tr := NewTracker(Config{}, func(c *Conn) { ended = append(ended, *c) })
+		tr := NewTracker(Config{}, func(c *Conn) { ended = append(ended, c.Clone()) })
 		payload := make([]byte, 65000)
 		const segs = 70000 // 4.55 GB
 		isn := uint32(0xFFFFF000)
@@ -335,7 +335,7 @@ func TestPerConnectionStateBounded(t *testing.T) {
 		outer := capture.Packet{Timestamp: ts, Proto: capture.ProtoUDP, Src: outerA, Dst: outerB, SrcPort: uint16(10000 + i),
 			DstPort: 4789, UDPLength: 60, PayloadLen: 52, Payload: make([]byte, 52), IPLen: 80, TunnelService: "vxlan"}
 		inner := capture.Packet{Timestamp: ts, Proto: capture.ProtoUDP, Src: hostA, Dst: hostB, SrcPort: 5000, DstPort: 7000,
-			UDPLength: 10, PayloadLen: 2, Payload: make([]byte, 2), IPLen: 30, TunnelDepth: 1}
+			UDPLength: 10, PayloadLen: 2, Payload: make([]byte, 2), IPLen: 30, TunnelDepth: 1, Encap: capture.EncapUDPTunnel}
 		h.tr.Packet(&outer)
 		h.tr.Packet(&inner)
 	}

@@ -49,72 +49,45 @@ type ServerPorts struct {
 // under `zeek -b`.
 var packetProtocolUDPPorts = []uint16{2123, 2152, 3544, 4754, 4789, 5072, 6081}
 
-// analyzerServerPorts are the server ports each application analyzer's
-// base script adds to likely_server_ports in Zeek HEAD, keyed by the
-// lowercase analyzer (script) name as used by --services.
-var analyzerServerPorts = map[string]struct{ tcp, udp []uint16 }{
-	"dce_rpc":    {tcp: []uint16{135}},
-	"dhcp":       {udp: []uint16{67, 4011}},
-	"dnp3":       {tcp: []uint16{20000}, udp: []uint16{20000}},
-	"dns":        {tcp: []uint16{53}, udp: []uint16{53, 137, 5353, 5355}},
-	"finger":     {tcp: []uint16{79}},
-	"ftp":        {tcp: []uint16{21, 2811}},
-	"http":       {tcp: []uint16{80, 81, 631, 1080, 3128, 8000, 8080, 8888}},
-	"imap":       {tcp: []uint16{143}},
-	"irc":        {tcp: []uint16{6666, 6667, 6668, 6669}},
-	"krb":        {tcp: []uint16{88}, udp: []uint16{88}},
-	"ldap":       {tcp: []uint16{389, 3268}, udp: []uint16{389}},
-	"modbus":     {tcp: []uint16{502}},
-	"mqtt":       {tcp: []uint16{1883}},
-	"mysql":      {tcp: []uint16{3306}},
-	"ntp":        {udp: []uint16{123}},
-	"postgresql": {tcp: []uint16{5432}},
-	"radius":     {udp: []uint16{1812}},
-	"rdp":        {tcp: []uint16{3389}, udp: []uint16{3389}},
-	"redis":      {tcp: []uint16{6379}},
-	"sip":        {udp: []uint16{5060}},
-	"smb":        {tcp: []uint16{139, 445}},
-	"smtp":       {tcp: []uint16{25, 587}},
-	"snmp":       {udp: []uint16{161, 162}},
-	"socks":      {tcp: []uint16{1080}},
-	"ssh":        {tcp: []uint16{22}},
-	"ssl":        {tcp: []uint16{443, 465, 563, 585, 614, 636, 989, 990, 992, 993, 995, 5223}, udp: []uint16{443}},
-	"syslog":     {tcp: []uint16{514}, udp: []uint16{514}},
-	"tds":        {tcp: []uint16{1434}},
-	"xmpp":       {tcp: []uint16{5222, 5269}},
-}
-
 // DefaultServerPorts returns Zeek HEAD's likely_server_ports with all base
-// scripts loaded (plain `zeek -r`).
+// scripts loaded (plain `zeek -r`): every application analyzer's server
+// ports from classify's analyzer table, plus the packet protocols' UDP
+// ports.
 func DefaultServerPorts() *ServerPorts {
-	sp := &ServerPorts{DNSAnalyzer: true}
-	sp.TCP.Add(21, 22, 25, 53, 79, 80, 81, 88, 135, 139, 143, 389, 443, 445, 465, 502, 514, 563, 585, 587, 614, 631,
-		636, 989, 990, 992, 993, 995, 1080, 1434, 1883, 2811, 3128, 3268, 3306, 3389, 5222, 5223, 5269, 5432, 6379,
-		6666, 6667, 6668, 6669, 8000, 8080, 8888, 20000)
-	sp.UDP.Add(53, 67, 88, 123, 137, 161, 162, 389, 443, 514, 1812, 2123, 2152, 3389, 3544, 4011, 4754, 4789, 5060,
-		5072, 5353, 5355, 6081, 20000)
-	return sp
+	return serverPorts(classify.LikelyServerPorts(nil), true)
 }
 
 // BareServerPorts returns likely_server_ports as `zeek -b` builds it when
 // only the named application analyzers' scripts are loaded: the packet
-// protocols' UDP ports plus each analyzer's server ports (DNSAnalyzer is
-// set when "dns" is named). Unknown names (and "none") add nothing.
+// protocols' UDP ports plus the server ports classify's analyzer table
+// gives each named analyzer or script (DNSAnalyzer is set when "dns" is
+// named). Unknown names (and "none") add nothing.
 func BareServerPorts(analyzers []string) *ServerPorts {
-	sp := &ServerPorts{}
-	sp.UDP.Add(packetProtocolUDPPorts...)
+	dns := false
+	names := make([]string, 0, len(analyzers))
 	for _, name := range analyzers {
 		name = strings.ToLower(strings.TrimSpace(name))
 		if name == "dns" {
-			sp.DNSAnalyzer = true
+			dns = true
 		}
-		p, ok := analyzerServerPorts[name]
-		if !ok {
-			continue
+		if name == "" || name == "all" || name == "none" {
+			continue // "all" means every script only as the whole list
 		}
-		sp.TCP.Add(p.tcp...)
-		sp.UDP.Add(p.udp...)
+		names = append(names, name)
 	}
+	if len(names) == 0 {
+		return serverPorts(classify.Ports{}, dns)
+	}
+	return serverPorts(classify.LikelyServerPorts(names), dns)
+}
+
+// serverPorts builds a ServerPorts from application ports plus the packet
+// protocols' UDP ports.
+func serverPorts(app classify.Ports, dnsAnalyzer bool) *ServerPorts {
+	sp := &ServerPorts{DNSAnalyzer: dnsAnalyzer}
+	sp.TCP.Add(app.TCP...)
+	sp.UDP.Add(app.UDP...)
+	sp.UDP.Add(packetProtocolUDPPorts...)
 	return sp
 }
 

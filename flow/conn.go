@@ -7,11 +7,16 @@ package flow
 
 import (
 	"net/netip"
+	"strings"
 	"time"
 )
 
 // Conn is one ended connection: the fields of Zeek's conn.log plus the
 // removal time that decides the interval window it counts in.
+//
+// A Tracker hands out a Conn whose strings (UID, History) and slices
+// (Services, TunnelParents) point into its own buffers, valid only during
+// the callback: Clone makes a copy that stays valid.
 type Conn struct {
 	UID string
 	// Start is the first packet's time (conn.log ts); LastTime the last packet
@@ -37,6 +42,23 @@ type Conn struct {
 	OrigPkts, OrigIPBytes uint64
 	RespPkts, RespIPBytes uint64
 	TunnelParents         []string
+}
+
+// Clone returns a deep copy of c that owns its strings and slices.
+func (c *Conn) Clone() Conn {
+	cp := *c
+	cp.UID = strings.Clone(c.UID)
+	cp.ConnState = strings.Clone(c.ConnState)
+	cp.History = strings.Clone(c.History)
+	cp.Services = nil
+	for _, s := range c.Services {
+		cp.Services = append(cp.Services, strings.Clone(s))
+	}
+	cp.TunnelParents = nil
+	for _, p := range c.TunnelParents {
+		cp.TunnelParents = append(cp.TunnelParents, strings.Clone(p))
+	}
+	return cp
 }
 
 // Duration is LastTime − Start.

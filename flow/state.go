@@ -19,6 +19,10 @@ const (
 	histMultiFlag   uint32 = 0x40
 	histOrigDataPkt uint32 = 0x100
 	histRespDataPkt uint32 = 0x200
+	// histUnknownPkt is Session's HIST_UNKNOWN_PKT: 'X', "connection
+	// analysis partial", added once (tunnel depth exceeded, an analyzer
+	// limit reached).
+	histUnknownPkt uint32 = 0x400
 )
 
 // conn is one live connection. Structs are recycled through the tracker's
@@ -32,8 +36,8 @@ type conn struct {
 
 	start, lastTime int64 // Unix ns
 	serial          uint64
-	uid             string
-	parents         []string // UIDs of the UDP tunnel flows that carried it
+	uid             UID
+	parents         []UID // UIDs of the tunnels that carried it (tunnel.go)
 	incarnation     uint32
 	removed         bool
 
@@ -160,13 +164,13 @@ func (c *conn) noteTunnel(svc string, isOrig bool) {
 }
 
 // addParent records the UID of a tunnel flow that carried this connection.
-func (c *conn) addParent(uid string) {
+func (c *conn) addParent(u UID) {
 	for _, p := range c.parents {
-		if p == uid {
+		if p == u {
 			return
 		}
 	}
 	if len(c.parents) < maxTunnelParents {
-		c.parents = append(c.parents, uid)
+		c.parents = append(c.parents, u)
 	}
 }

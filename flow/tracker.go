@@ -1,18 +1,24 @@
 package flow
 
 import (
+	"bytes"
+	"encoding/binary"
 	"net/netip"
 	"sort"
 	"time"
+	"unsafe"
 
 	"github.com/netbased/netbased/capture"
 	"github.com/netbased/netbased/classify"
 )
 
 // connKey is the 5-tuple with the two endpoints in canonical order (VLAN
-// and tunnel are not part of it, as in Zeek's default key).
+// and tunnel are not part of it, as in Zeek's default key). Addresses are
+// kept in their 16-byte form, so an IPv4 address equals its IPv4-mapped
+// IPv6 form as in Zeek's IPAddr, and the key holds no pointer: the table
+// hashes and compares it as plain memory.
 type connKey struct {
-	a, b   netip.Addr
+	a, b   [16]byte
 	pa, pb uint16
 	proto  uint8
 }
@@ -24,7 +30,6 @@ type Stats struct {
 	Ended       uint64 // connections handed to onEnd
 	Evictions   uint64 // connections ended early because the table was full
 	Reused      uint64 // TCP connections ended by a reusing SYN
-	DecodeErrs  uint64 // frames that failed to decode (counted by Replay)
 	// TimerCompactions counts rebuilds of the timer queue that dropped
 	// cancelled timers.
 	TimerCompactions uint64
@@ -45,15 +50,21 @@ type Tracker struct {
 
 	now     int64 // network time (Unix ns); 0 before the first packet
 	started bool
-	uidCtr  uint64
-	stats   Stats
+	// frameClock is set once Tick was called: timers fire per frame.
+	frameClock bool
+	stats      Stats
 
-	out Conn
+	// out is the record handed to onEnd; its strings and slices point
+	// into the scratch buffers below (valid only during the call).
+	out        Conn
+	uidText    [uidTextLen]byte
+	parentText []byte
+	parentUIDs []string
+	services   []string
 
-	// The UDP tunnel flow of the last outer tunnel packet and its time: the
-	// decoder emits an outer packet right before the packets it carries.
-	outerUID string
-	outerTS  int64
+	// tunnels names the tunnels of the packets Packet gets (PacketFrom's
+	// come named).
+	tunnels *Tunnels
 
 	// Expected (announced) data connections, expect.go.
 	expect   expectState
@@ -61,12 +72,12 @@ type Tracker struct {
 }
 
 // NewTracker returns a tracker; onEnd receives each ended connection. The
-// *Conn passed to onEnd is only valid during the call (copy it to keep it).
+// *Conn passed to onEnd, and the strings and slices it holds, are only
+// valid during the call (Conn.Clone copies it).
 func NewTracker(cfg Config, onEnd func(*Conn)) *Tracker {
 	cfg.normalize()
-	t := &Tracker{cfg: cfg, onEnd: onEnd, table: make(map[connKey]*conn, 1024)}
+	t := &Tracker{cfg: cfg, onEnd: onEnd, table: make(map[connKey]*conn, 1024), tunnels: NewTunnels(cfg)}
 	t.lru.next, t.lru.prev = &t.lru, &t.lru
-	t.uidCtr = cfg.UIDSeed
 	to := &t.cfg.Timeouts
 	t.timers.init(to.TCPSYNTimeout, to.TCPSessionTimer, to.TCPAttemptDelay, to.TCPCloseDelay, to.UDPInactivity,
 		to.TCPInactivity, to.ICMPInactivity, to.UnknownInactivity, to.DNSSession, to.PortInactivity, to.AnalyzerInactivity)
@@ -98,6 +109,26 @@ func (t *Tracker) Advance(ts time.Time) {
 	t.fireTimers(-1)
 }
 
+// Tick is the arrival of a frame at ts, as Zeek's packet dispatch sees it
+// before any analysis: network time moves to ts (never back) and up to
+// max_timer_expires due timers fire. A capture worker calls Tick for every
+// frame it reads, IP or not, and for every frame another worker of the
+// same traffic reads, so that connections end at the network time they
+// would with one tracker for all the traffic. Once Tick was called,
+// Packet no longer fires timers itself (the frame's Tick did).
+func (t *Tracker) Tick(ts time.Time) {
+	n := ts.UnixNano()
+	n -= n % 1000
+	t.frameClock = true
+	if !t.started {
+		t.started = true
+		t.now = n
+	} else if n > t.now {
+		t.now = n
+	}
+	t.fireTimers(t.cfg.Timeouts.MaxTimerExpiresPerPkt)
+}
+
 // Flush ends every open connection at the current network time, as Zeek
 // does at the end of input (session Drain). Zeek drains in hash-table
 // order; Flush uses the order of the connections' start, which is
@@ -122,9 +153,21 @@ func (t *Tracker) Flush() {
 }
 
 // Packet processes one packet: network time advances to its timestamp (it
-// never goes back), due timers fire first (at most max_timer_expires), then
+// never goes back), due timers fire first (at most max_timer_expires;
+// unless the packet's frame was announced by Tick, which fired them), then
 // the packet updates its connection.
 func (t *Tracker) Packet(p *capture.Packet) {
+	var parent Parent
+	if p.TunnelDepth > 0 || p.Proto == capture.ProtoUDP {
+		parent = t.tunnels.Of(p)
+	}
+	t.PacketFrom(p, parent)
+}
+
+// PacketFrom is Packet for a packet whose tunnel parent was named by a
+// Tunnels that saw every frame (see Tunnels): a tracker that gets only
+// some of a frame's packets must not name tunnels itself.
+func (t *Tracker) PacketFrom(p *capture.Packet, parent Parent) {
 	t.stats.Packets++
 	// Zeek reads timestamps with microsecond precision.
 	ts := p.Timestamp.UnixNano()
@@ -135,7 +178,9 @@ func (t *Tracker) Packet(p *capture.Packet) {
 	} else if ts > t.now {
 		t.now = ts
 	}
-	t.fireTimers(t.cfg.Timeouts.MaxTimerExpiresPerPkt)
+	if !t.frameClock {
+		t.fireTimers(t.cfg.Timeouts.MaxTimerExpiresPerPkt)
+	}
 
 	key, origPort, respPort := t.makeKey(p)
 	c := t.table[key]
@@ -161,24 +206,17 @@ func (t *Tracker) Packet(p *capture.Packet) {
 	default:
 		t.otherPacket(c, p, isOrig, ts)
 	}
-	switch {
-	case p.TunnelService != "":
-		if !c.removed {
-			c.noteTunnel(p.TunnelService, isOrig)
-		}
-		t.outerUID, t.outerTS = c.uid, ts
-	case p.TunnelDepth > 0:
-		if t.outerUID != "" && t.outerTS == ts && !c.removed {
-			c.addParent(t.outerUID)
-		}
-	default:
-		t.outerUID = ""
+	if parent.Set || p.TunnelService != "" {
+		t.noteEncapsulation(c, p, isOrig, parent)
 	}
 }
 
 // makeKey builds the canonical key and the ports as Zeek assigns them
 // (ICMP: type and counterpart type or code; other protocols: 0).
-func (t *Tracker) makeKey(p *capture.Packet) (k connKey, sport, dport uint16) {
+func (t *Tracker) makeKey(p *capture.Packet) (k connKey, sport, dport uint16) { return keyOf(p) }
+
+// keyOf is makeKey.
+func keyOf(p *capture.Packet) (k connKey, sport, dport uint16) {
 	sport, dport = p.SrcPort, p.DstPort
 	oneWay := false
 	switch p.Proto {
@@ -195,16 +233,17 @@ func (t *Tracker) makeKey(p *capture.Packet) (k connKey, sport, dport uint16) {
 		sport, dport = 0, 0
 	}
 	k.proto = p.Proto
-	if oneWay || addrPortLess(p.Src, sport, p.Dst, dport) {
-		k.a, k.pa, k.b, k.pb = p.Src, sport, p.Dst, dport
+	src, dst := p.Src.As16(), p.Dst.As16()
+	if oneWay || addrPortLess(&src, sport, &dst, dport) {
+		k.a, k.pa, k.b, k.pb = src, sport, dst, dport
 	} else {
-		k.a, k.pa, k.b, k.pb = p.Dst, dport, p.Src, sport
+		k.a, k.pa, k.b, k.pb = dst, dport, src, sport
 	}
 	return k, sport, dport
 }
 
-func addrPortLess(a netip.Addr, pa uint16, b netip.Addr, pb uint16) bool {
-	if c := a.Compare(b); c != 0 {
+func addrPortLess(a *[16]byte, pa uint16, b *[16]byte, pb uint16) bool {
+	if c := bytes.Compare(a[:], b[:]); c != 0 {
 		return c < 0
 	}
 	return pa < pb
@@ -285,7 +324,7 @@ func (t *Tracker) newConn(key connKey, p *capture.Packet, ts int64, sport, dport
 	c.reset()
 	t.stats.Connections++
 	c.serial = t.stats.Connections
-	c.uid = t.nextUID()
+	c.uid = makeUID(t.cfg.UIDSeed, &key, ts)
 	c.key = key
 	c.proto = p.Proto
 	c.orig, c.resp, c.origPort, c.respPort = p.Src, p.Dst, sport, dport
@@ -503,12 +542,25 @@ func (t *Tracker) touch(c *conn) {
 	t.lruPush(c)
 }
 
-// fillRecord converts c into the Conn record Zeek would log.
+// fillRecord converts c into the Conn record Zeek would log. The record's
+// strings and slices point into c and the tracker's scratch buffers: they
+// are valid until the next fillRecord (or until c is reused).
 func (t *Tracker) fillRecord(c *conn, r *Conn) {
 	*r = Conn{}
-	r.UID = c.uid
+	r.UID = unsafeString(c.uid.appendText(t.uidText[:0]))
 	if len(c.parents) > 0 {
-		r.TunnelParents = append([]string(nil), c.parents...)
+		// Room for every text first: the strings point into parentText.
+		if need := len(c.parents) * uidTextLen; cap(t.parentText) < need {
+			t.parentText = make([]byte, 0, need)
+		}
+		text := t.parentText[:0]
+		t.parentUIDs = t.parentUIDs[:0]
+		for _, p := range c.parents {
+			n := len(text)
+			text = p.appendText(text)
+			t.parentUIDs = append(t.parentUIDs, unsafeString(text[n:]))
+		}
+		r.TunnelParents = t.parentUIDs
 	}
 	r.Start = time.Unix(0, c.start).UTC()
 	r.LastTime = time.Unix(0, c.lastTime).UTC()
@@ -518,7 +570,7 @@ func (t *Tracker) fillRecord(c *conn, r *Conn) {
 	r.IPProto = c.proto
 	r.OrigPkts, r.RespPkts = c.pkts[0], c.pkts[1]
 	r.OrigIPBytes, r.RespIPBytes = c.ipBytes[0], c.ipBytes[1]
-	r.History = string(c.hist)
+	r.History = unsafeString(c.hist)
 	r.MissedBytes = c.missed
 	if t.cfg.Local != nil {
 		r.LocalOrig = t.cfg.Local(c.orig)
@@ -547,7 +599,7 @@ func (t *Tracker) fillRecord(c *conn, r *Conn) {
 	default:
 		r.ConnState = "OTH"
 	}
-	var svcs []string
+	svcs := t.services[:0]
 	if c.tunnelSvc != "" && c.tunnelConfirmed {
 		svcs = append(svcs, c.tunnelSvc)
 	}
@@ -556,7 +608,19 @@ func (t *Tracker) fillRecord(c *conn, r *Conn) {
 		svcs = c.cls.Services(svcs)
 		svcs = c.cls.ScriptServices(svcs)
 	}
-	r.Services = svcs
+	t.services = svcs
+	if len(svcs) > 0 {
+		r.Services = svcs
+	}
+}
+
+// unsafeString returns b as a string without copying: the string changes
+// if b does.
+func unsafeString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
 }
 
 func sizeOrZero(v int64) uint64 {
@@ -566,26 +630,46 @@ func sizeOrZero(v int64) uint64 {
 	return uint64(v)
 }
 
-const base62Digits = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+// UID is a connection's 96-bit identifier; its text (String) is Zeek's
+// UID form.
+type UID struct {
+	hi uint32
+	lo uint64
+}
 
-// nextUID returns a Zeek-style UID: "C" + base62 of 96 pseudo-random bits,
-// deterministic for a given seed and connection order.
-func (t *Tracker) nextUID() string {
-	var buf [24]byte
-	buf[0] = 'C'
-	n := 1
-	t.uidCtr++
-	hi := splitmix(t.uidCtr) & 0xffffffff
-	lo := splitmix(t.uidCtr ^ 0x9e3779b97f4a7c15)
-	// 96 bits as hi (32) and lo (64); emit base62 digits of lo then hi.
-	for _, v := range [2]uint64{lo, hi} {
-		for v > 0 && n < len(buf) {
-			buf[n] = base62Digits[v%62]
+const (
+	base62Digits = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	// uidTextLen bounds a UID's text: "C" and up to 11 + 6 base62 digits.
+	uidTextLen = 18
+)
+
+// makeUID derives a connection's UID from the seed, its key and its start
+// time (Unix ns): the same connection gets the same UID in whichever
+// tracker sees it, so trackers sharing traffic agree on tunnel parents.
+func makeUID(seed uint64, k *connKey, start int64) UID {
+	h := splitmix(seed ^ uint64(start))
+	for i := 0; i < 16; i += 8 {
+		h = splitmix(h ^ binary.LittleEndian.Uint64(k.a[i:]))
+		h = splitmix(h ^ binary.LittleEndian.Uint64(k.b[i:]))
+	}
+	h = splitmix(h ^ uint64(k.pa)<<24 ^ uint64(k.pb)<<8 ^ uint64(k.proto))
+	return UID{hi: uint32(splitmix(h ^ 0x9e3779b97f4a7c15)), lo: h}
+}
+
+// String is the UID's text.
+func (u UID) String() string { return string(u.appendText(nil)) }
+
+// appendText appends Zeek's text form: "C" and the base62 digits of the
+// low 64 bits, then of the high 32 bits.
+func (u UID) appendText(b []byte) []byte {
+	b = append(b, 'C')
+	for _, v := range [2]uint64{u.lo, uint64(u.hi)} {
+		for v > 0 {
+			b = append(b, base62Digits[v%62])
 			v /= 62
-			n++
 		}
 	}
-	return string(buf[:n])
+	return b
 }
 
 func splitmix(x uint64) uint64 {
@@ -613,10 +697,14 @@ func (t *Tracker) udpPacket(c *conn, p *capture.Packet, isOrig bool, ts int64) {
 		c.checkHistory(histRespDataPkt, 'd')
 	}
 	c.addSize(side, int64(p.UDPLength)-8)
-	full := len(p.Payload) >= p.PayloadLen
-	if !full {
-		return
+	if p.AnalysisPartial {
+		// A tunnel analyzer gave up for Tunnel::max_depth; it runs
+		// before the session analyzers.
+		c.checkHistory(histUnknownPkt, 'X')
 	}
+	// Current Zeek (since zeek/zeek#3080) forwards a datagram the snap
+	// length cut short like any other: the analyzers get the captured
+	// part (p.Payload) and ConnSize counts it.
 	if t.cfg.Classifier != nil {
 		if !c.clsStarted {
 			t.cfg.Classifier.Start(&c.cls, classify.UDP, c.origPort, c.respPort, false)

@@ -45,9 +45,7 @@ type harness struct {
 func newHarness(t *testing.T, cfg Config) *harness {
 	h := &harness{t: t}
 	h.tr = NewTracker(cfg, func(c *Conn) {
-		cp := *c
-		cp.Services = append([]string(nil), c.Services...)
-		h.ended = append(h.ended, cp)
+		h.ended = append(h.ended, c.Clone())
 	})
 	return h
 }
@@ -569,7 +567,7 @@ func TestTunnelServiceAndParents(t *testing.T) {
 	}
 	inner := func(at0 float64) {
 		p := capture.Packet{Timestamp: at(at0), Proto: capture.ProtoICMP, Src: hostA, Dst: hostB, SrcPort: 8, PayloadLen: 56,
-			Payload: make([]byte, 56), IPLen: 84, TunnelDepth: 1}
+			Payload: make([]byte, 56), IPLen: 84, TunnelDepth: 1, Encap: capture.EncapUDPTunnel}
 		h.tr.Packet(&p)
 	}
 	outer(0, true, "vxlan", 4789)

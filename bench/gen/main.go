@@ -35,6 +35,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	seed := fs.Uint64("seed", traffic.DefaultSeed, "random seed")
 	sessions := fs.Int("sessions", traffic.DefaultSessions, "background sessions per unit of scale (negative: none)")
 	scale := fs.Int("scale", 1, "multiply background sessions and hosts (large traces for benchmarks)")
+	profile := fs.String("profile", "demo", "background traffic: demo (sized by -sessions and -scale), hour (a realistic hour) or churn (short connections)")
 	manifest := fs.Bool("manifest", false, "print the session table (markdown) instead of writing a pcap")
 	manifestJSON := fs.Bool("manifest-json", false, "print every session's expectations as JSON lines instead of writing a pcap")
 	fs.Usage = func() {
@@ -44,7 +45,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg := traffic.Config{Seed: *seed, Sessions: *sessions, Scale: *scale}
+	prof, err := traffic.ParseProfile(*profile)
+	if err != nil {
+		return err
+	}
+	cfg := traffic.Config{Seed: *seed, Sessions: *sessions, Scale: *scale, Profile: prof}
 	if *manifestJSON {
 		sessions, err := traffic.Manifest(cfg)
 		if err != nil {
@@ -70,7 +75,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		fs.Usage()
 		return errors.New("-o is required")
 	}
-	if *scale > 1 && *out != "-" && isCommittedPath(*out) {
+	if (*scale > 1 || prof != traffic.ProfileDemo) && *out != "-" && isCommittedPath(*out) {
 		return fmt.Errorf("refusing to write a scaled trace to %s: large traces belong in bench/out/ (gitignored)", *out)
 	}
 	var w io.Writer = stdout

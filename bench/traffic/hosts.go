@@ -43,7 +43,9 @@ type network struct {
 
 	// Pools for background sessions; they grow with the trace's scale.
 	clients    []*host
+	clients6   []*host // IPv6 clients (profiles only)
 	extWeb     []*host
+	ext6Web    []*host // IPv6 servers (profiles only)
 	extDNS     []*host
 	intServers []*host
 }

@@ -208,11 +208,15 @@ func (g *generator) smbSession(client, server *host, at int64, share string, neg
 		c.send(orig, x.req, gap)
 		c.reply(resp, x.resp, g.between(100, 2*ms))
 	}
-	exp := expect{service: "smb", state: "SF",
+	// SMB forwards the negotiate response's SPNEGO hints to GSSAPI
+	// (chunk 2) and the first session setup's NTLMSSP NEGOTIATE to NTLM
+	// (chunk 3, before SMB confirms on it).
+	exp := expect{service: "gssapi,ntlm,smb", state: "SF",
 		note: "negotiate, 2× session setup (SPNEGO/NTLMSSP), tree connect/disconnect, logoff"}
 	kind := "smb2"
 	if negotiateOnly {
-		exp = expect{state: "SF", note: "only 1 SMB chunk each way: below the 3 chunks Zeek needs"}
+		exp = expect{service: "gssapi", state: "SF",
+			note: "only 1 SMB chunk each way: below the 3 chunks Zeek needs; the negotiate response's SPNEGO hints confirm gssapi"}
 		kind = "smb2-negotiate-only"
 		c.end(closeByServer)
 	} else {
@@ -275,6 +279,24 @@ func (g *generator) rdpTLSSession(client, server *host, at int64, user string, b
 func (g *generator) sshSession(client, server *host, at int64, keepUntil int64, bg bool) *session {
 	f := g.newFlow(client, server, protoTCP, 22)
 	c := g.tcp(f, at)
+	g.sshLogin(c)
+	exp := expect{service: "ssh", state: "SF"}
+	if keepUntil > at {
+		for c.t+60*sec < keepUntil {
+			c.send(orig, g.sshEncrypted(36), g.between(15*sec, 55*sec)) // a keystroke
+			c.reply(resp, g.sshEncrypted(36), g.between(100, 2*ms))     // its echo
+		}
+		c.idle()
+		exp = expect{service: "ssh", state: "S1", note: "interactive session still open at the end of the trace"}
+	} else {
+		c.end(closeByClient)
+	}
+	return g.finish(f, "ssh", c.segs, exp, bg)
+}
+
+// sshLogin opens c and runs an SSH version exchange, key exchange and
+// encrypted login.
+func (g *generator) sshLogin(c *tcpConv) {
 	c.open()
 	c.reply(resp, []byte("SSH-2.0-OpenSSH_8.9p1 Ubuntu-3ubuntu0.6\r\n"), g.between(1*ms, 5*ms))
 	c.reply(orig, []byte("SSH-2.0-OpenSSH_9.6p1 Ubuntu-3ubuntu13\r\n"), g.between(100, 1*ms))
@@ -288,18 +310,6 @@ func (g *generator) sshSession(client, server *host, at int64, keepUntil int64, 
 		c.reply(orig, g.sshEncrypted(int(g.between(40, 600))), g.between(200, 20*ms))
 		c.reply(resp, g.sshEncrypted(int(g.between(40, 900))), g.between(200, 30*ms))
 	}
-	exp := expect{service: "ssh", state: "SF"}
-	if keepUntil > at {
-		for c.t+60*sec < keepUntil {
-			c.send(orig, g.sshEncrypted(36), g.between(15*sec, 55*sec)) // a keystroke
-			c.reply(resp, g.sshEncrypted(36), g.between(100, 2*ms))     // its echo
-		}
-		c.idle()
-		exp = expect{service: "ssh", state: "S1", note: "interactive session still open at the end of the trace"}
-	} else {
-		c.end(closeByClient)
-	}
-	return g.finish(f, "ssh", c.segs, exp, bg)
 }
 
 // ---------------------------------------------------------------- NTP, ICMP
@@ -473,30 +483,37 @@ func sortSessions(s []*session) {
 
 // ---------------------------------------------------------------- background
 
-var backgroundKinds = []struct {
-	name   string
-	weight int
-}{
+var backgroundKinds = []weightedKind{
 	{"browse-https", 28}, {"dns", 12}, {"http-out", 7}, {"http-internal", 5}, {"smb", 7}, {"ntp", 4},
 	{"ssh", 3}, {"rdp", 2}, {"rdp-tls", 2}, {"ping", 4}, {"rejected", 3}, {"unanswered", 3},
 	{"ipv6", 4}, {"vlan", 5}, {"inbound-https", 5}, {"dns-tcp", 1},
 }
 
-// background creates the random session(s) starting at `at`.
+// background creates the random session(s) of a draw of the demo mix
+// starting at `at`.
 func (g *generator) background(at int64) []*session {
+	return g.backgroundOf(at, g.pickKind(backgroundKinds))
+}
+
+// pickKind draws a session kind by weight.
+func (g *generator) pickKind(kinds []weightedKind) string {
 	total := 0
-	for _, k := range backgroundKinds {
+	for _, k := range kinds {
 		total += k.weight
 	}
 	pick := g.rng.IntN(total)
-	kind := backgroundKinds[0].name
-	for _, k := range backgroundKinds {
+	for _, k := range kinds {
 		if pick < k.weight {
-			kind = k.name
-			break
+			return k.name
 		}
 		pick -= k.weight
 	}
+	return kinds[0].name
+}
+
+// backgroundOf creates the random session(s) of one kind of the demo mix
+// starting at `at`.
+func (g *generator) backgroundOf(at int64, kind string) []*session {
 	nw := g.net
 	client := nw.clients[g.rng.IntN(len(nw.clients))]
 	web := nw.extWeb[g.rng.IntN(len(nw.extWeb))]

@@ -59,6 +59,9 @@ type Config struct {
 	Scale int
 	// Start is the trace's start time; the zero value means 2024-05-14 09:00 UTC.
 	Start time.Time
+	// Profile selects the background mix, duration and host population
+	// (ProfileDemo: Sessions per unit of Scale over DemoSpan).
+	Profile Profile
 }
 
 // DefaultConfig is the configuration of the committed demo pcap.
@@ -82,11 +85,19 @@ func (c Config) normalized() Config {
 	return c
 }
 
-// backgroundSessions is the number of randomly drawn sessions.
-func (c Config) backgroundSessions() int { return c.Sessions * c.Scale }
+// backgroundSessions is the number of background draws.
+func (c Config) backgroundSessions() int {
+	if ps, ok := c.Profile.spec(); ok {
+		return ps.draws * c.Scale
+	}
+	return c.Sessions * c.Scale
+}
 
 // span is the time over which sessions start.
 func (c Config) span() time.Duration {
+	if ps, ok := c.Profile.spec(); ok {
+		return ps.span
+	}
 	span := DemoSpan
 	if need := time.Duration(c.backgroundSessions()) * time.Second / scaleSessionRate; c.Scale > 1 && need > span {
 		span = need
@@ -219,7 +230,7 @@ func each(cfg Config, manifest bool, fn func(ts time.Time, data []byte) error) (
 				pending = pending[1:]
 				continue
 			case bgLeft > 0 && bgNext <= horizon:
-				for _, s := range g.background(bgNext) {
+				for _, s := range g.draw(bgNext) {
 					push(s)
 				}
 				bgLeft--
@@ -298,14 +309,31 @@ type generator struct {
 	nSessions    int
 	keepManifest bool
 	sessions     []Session
+	// kinds is the profile's background mix (nil: the demo mix).
+	kinds []weightedKind
 }
 
 func newGenerator(cfg Config) *generator {
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x6e657462617365)) // "netbase"
-	return &generator{
+	g := &generator{
 		cfg:   cfg,
 		rng:   rng,
-		net:   newNetwork(cfg.Scale),
 		certs: map[string][]byte{},
 	}
+	if ps, ok := cfg.Profile.spec(); ok {
+		g.net = newNetwork(1)
+		g.net.addPools(ps, cfg.Scale)
+		g.kinds = ps.kinds
+	} else {
+		g.net = newNetwork(cfg.Scale)
+	}
+	return g
+}
+
+// draw makes the session(s) of one background draw.
+func (g *generator) draw(at int64) []*session {
+	if g.kinds != nil {
+		return g.profileBackground(at, g.kinds)
+	}
+	return g.background(at)
 }

@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 )
 
@@ -27,8 +28,19 @@ Run 'netbased replay -h' for the flags.
 `
 
 func main() {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// With the default bounds (--max-connections, --max-hosts) the
+		// heap stays well below this; the soft limit makes the garbage
+		// collector work harder before the process reaches 2 GiB under a
+		// flood. GOMEMLIMIT overrides it.
+		debug.SetMemoryLimit(defaultMemoryLimit)
+	}
 	os.Exit(runMain(os.Args[1:], os.Stdout, os.Stderr))
 }
+
+// defaultMemoryLimit is the Go runtime's soft memory limit unless
+// GOMEMLIMIT is set.
+const defaultMemoryLimit = 1792 << 20
 
 // runMain runs the command line args and returns the exit status.
 func runMain(args []string, stdout, stderr io.Writer) int {

@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,47 +16,8 @@ import (
 
 	"github.com/netbased/netbased/capture"
 	"github.com/netbased/netbased/emit"
+	"github.com/netbased/netbased/pipeline"
 )
-
-// workerCounters is what one capture worker publishes for the metrics: a
-// snapshot copied at every clock tick and when the worker ends, so that
-// nothing on the per-packet path is shared between goroutines.
-type workerCounters struct {
-	Frames, Bytes uint64
-	// DecodeErrors counts rejected frames by the decoder's reason.
-	DecodeErrors map[string]uint64
-	Decoder      capture.DecoderStats
-	// Active is the connection table size; Ended, Evictions the tracker's
-	// running totals.
-	Active           int
-	Ended, Evictions uint64
-}
-
-// workerStats holds a worker's latest published snapshot.
-type workerStats struct {
-	mu   sync.Mutex
-	snap workerCounters
-	// alive is the wall-clock time of the worker's last loop turn (health).
-	alive time.Time
-}
-
-// publish replaces the snapshot; DecodeErrors is copied.
-func (s *workerStats) publish(c workerCounters, now time.Time) {
-	reasons := make(map[string]uint64, len(c.DecodeErrors))
-	for k, v := range c.DecodeErrors {
-		reasons[k] = v
-	}
-	c.DecodeErrors = reasons
-	s.mu.Lock()
-	s.snap, s.alive = c, now
-	s.mu.Unlock()
-}
-
-func (s *workerStats) load() (workerCounters, time.Time) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.snap, s.alive
-}
 
 // liveStatser is a capture source with kernel statistics (capture.LiveSource).
 type liveStatser interface {
@@ -70,6 +30,7 @@ type engineCounters struct {
 	RecordsEmitted  uint64
 	WindowsEmitted  uint64
 	LateConns       uint64
+	HostsRefused    uint64
 	EmitErrors      uint64
 	// Monitored is the number of monitored IPs in the open window.
 	Monitored int
@@ -78,6 +39,9 @@ type engineCounters struct {
 	Output                             string
 	Delivered, Retried, DeliveryFailed uint64
 	Pending                            int64
+	// PendingWindows is the number of windows handed over by the workers
+	// and not yet written.
+	PendingWindows int
 	// OutputKind names the records output for every output (stdout, file,
 	// elasticsearch, kafka); Dropped counts its lost records by
 	// emit.DropReason; QueuedBytes and SpooledBytes are what it holds;
@@ -86,27 +50,25 @@ type engineCounters struct {
 	Dropped                   [emit.NumDropReasons]uint64
 	QueuedBytes, SpooledBytes int64
 	OutputHealthy             bool
-	// HeldConns is the number of ended connections held for the next
-	// window until every worker's network time passed the open window's end.
-	HeldConns int
 }
 
 // daemonCollector turns the published snapshots into metrics at scrape
 // time (a custom prometheus.Collector: nothing is updated per packet).
 type daemonCollector struct {
-	workers []*workerStats
+	workers []*pipeline.Worker
 	live    []liveStatser // per worker; nil entries for sources without kernel stats
 	engine  func() engineCounters
 
-	packets, bytes, drops, freezes                *prometheus.Desc
-	decodeErrors, active, ended, evictions        *prometheus.Desc
-	conns, records, windows, late, emitErrs, held *prometheus.Desc
-	workersDesc, monitored                        *prometheus.Desc
-	delivered, retried, deliveryFailed, pending   *prometheus.Desc
-	dropped, queued, spooled, outputHealthy       *prometheus.Desc
+	packets, bytes, drops, freezes              *prometheus.Desc
+	decodeErrors, active, ended, evictions      *prometheus.Desc
+	conns, records, windows, late, emitErrs     *prometheus.Desc
+	refused, pendingWindows                     *prometheus.Desc
+	workersDesc, monitored                      *prometheus.Desc
+	delivered, retried, deliveryFailed, pending *prometheus.Desc
+	dropped, queued, spooled, outputHealthy     *prometheus.Desc
 }
 
-func newDaemonCollector(workers []*workerStats, live []liveStatser, engine func() engineCounters) *daemonCollector {
+func newDaemonCollector(workers []*pipeline.Worker, live []liveStatser, engine func() engineCounters) *daemonCollector {
 	d := func(name, help string, labels ...string) *prometheus.Desc {
 		return prometheus.NewDesc("netbased_"+name, help, labels, nil)
 	}
@@ -127,7 +89,8 @@ func newDaemonCollector(workers []*workerStats, live []liveStatser, engine func(
 		windows:        d("windows_emitted_total", "Windows that produced records."),
 		late:           d("aggregate_late_connections_total", "Connections that ended before the open window (counted in it)."),
 		emitErrs:       d("emit_errors_total", "Errors writing records or the conn log."),
-		held:           d("emit_queue_depth", "Ended connections waiting to be aggregated (held until every worker passed the open window's end)."),
+		refused:        d("aggregate_hosts_refused_total", "Address updates refused because the window already held --max-hosts addresses."),
+		pendingWindows: d("windows_pending", "Windows the workers handed over that are not yet written (merged and output)."),
 		workersDesc:    d("capture_workers", "Capture workers (sockets in the fanout group)."),
 		monitored:      d("monitored_ips", "Monitored IPs with something to report in the open window."),
 		delivered:      d("output_delivered_records_total", "Records the remote output (Elasticsearch, Kafka) acknowledged.", "output"),
@@ -144,7 +107,7 @@ func newDaemonCollector(workers []*workerStats, live []liveStatser, engine func(
 // Describe implements prometheus.Collector.
 func (c *daemonCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.packets, c.bytes, c.drops, c.freezes, c.decodeErrors, c.active,
-		c.ended, c.evictions, c.conns, c.records, c.windows, c.late, c.emitErrs, c.held, c.workersDesc, c.monitored,
+		c.ended, c.evictions, c.conns, c.records, c.windows, c.late, c.emitErrs, c.refused, c.pendingWindows, c.workersDesc, c.monitored,
 		c.delivered, c.retried, c.deliveryFailed, c.pending, c.dropped, c.queued, c.spooled, c.outputHealthy} {
 		ch <- d
 	}
@@ -158,11 +121,11 @@ func (c *daemonCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge := func(d *prometheus.Desc, v float64) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v)
 	}
-	reasons := map[string]uint64{}
+	var reasons [capture.NumDecodeReasons]uint64
 	var active int
 	var ended, evictions uint64
 	for i, w := range c.workers {
-		snap, _ := w.load()
+		snap, _ := w.Snapshot()
 		id := strconv.Itoa(i)
 		ls := capture.LiveStats{Packets: snap.Frames, Bytes: snap.Bytes}
 		if i < len(c.live) && c.live[i] != nil {
@@ -172,15 +135,15 @@ func (c *daemonCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.bytes, ls.Bytes, id)
 		counter(c.drops, ls.KernelDrops, id)
 		counter(c.freezes, ls.QueueFreezes, id)
-		for r, n := range snap.DecodeErrors {
+		for r, n := range snap.Decoder.ErrorsByReason {
 			reasons[r] += n
 		}
 		active += snap.Active
-		ended += snap.Ended
-		evictions += snap.Evictions
+		ended += snap.Tracker.Ended
+		evictions += snap.Tracker.Evictions
 	}
-	for r, n := range reasons {
-		counter(c.decodeErrors, n, r)
+	for r := capture.DecodeReason(1); r < capture.NumDecodeReasons; r++ {
+		counter(c.decodeErrors, reasons[r], r.String())
 	}
 	gauge(c.active, float64(active))
 	counter(c.ended, ended)
@@ -191,7 +154,8 @@ func (c *daemonCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.windows, e.WindowsEmitted)
 	counter(c.late, e.LateConns)
 	counter(c.emitErrs, e.EmitErrors)
-	gauge(c.held, float64(e.HeldConns))
+	counter(c.refused, e.HostsRefused)
+	gauge(c.pendingWindows, float64(e.PendingWindows))
 	gauge(c.workersDesc, float64(len(c.workers)))
 	gauge(c.monitored, float64(e.Monitored))
 	if e.Output != "" {
@@ -226,7 +190,9 @@ type daemonMetrics struct {
 	networkTime   prometheus.Gauge
 }
 
-func newDaemonMetrics(collector prometheus.Collector) (*daemonMetrics, error) {
+// newDaemonMetrics builds the registry with the daemon's own metrics; the
+// collector of the engine's counters is registered once the engine runs.
+func newDaemonMetrics() (*daemonMetrics, error) {
 	m := &daemonMetrics{
 		reg: prometheus.NewPedanticRegistry(),
 		flushDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
@@ -246,7 +212,7 @@ func newDaemonMetrics(collector prometheus.Collector) (*daemonMetrics, error) {
 	m.reloads.WithLabelValues("ok")
 	m.reloads.WithLabelValues("error")
 	for _, c := range []prometheus.Collector{
-		collector, m.flushDuration, m.reloads, m.networkTime,
+		m.flushDuration, m.reloads, m.networkTime,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{Namespace: "netbased"}),
 	} {

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/netbased/netbased/capture"
 )
 
 // listValue is a comma-separated list on the command line and either a
@@ -88,12 +90,17 @@ func (d *durationValue) UnmarshalYAML(n *yaml.Node) error {
 // flag and the same-named key (with underscores) in the YAML configuration
 // file; a flag given on the command line wins over the file.
 type Options struct {
+	// Capture filter: a tcpdump expression (capture.CompileFilter).
+	Filter string `yaml:"filter"`
+
 	// Connections and services.
 	ConnLog         string    `yaml:"conn_log"`
 	ConnLogFormat   string    `yaml:"conn_log_format"`
 	IgnoreChecksums bool      `yaml:"ignore_checksums"`
 	Services        listValue `yaml:"services"`
 	MaxConnections  int       `yaml:"max_connections"`
+	// TrackRemovedServices is Zeek's DPD::track_removed_services_in_connection.
+	TrackRemovedServices bool `yaml:"track_removed_services"`
 
 	// Monitoring.
 	Mode           string    `yaml:"mode"`
@@ -113,10 +120,14 @@ type Options struct {
 	NodeIP        string        `yaml:"node_ip"`
 	ForwarderType string        `yaml:"forwarder_type"`
 	Shards        int           `yaml:"shards"`
+	MaxHosts      int           `yaml:"max_hosts"`
+
+	// Workers is the number of capture workers (0: one per CPU for run,
+	// one for replay).
+	Workers int `yaml:"workers"`
 
 	// Daemon (netbased run).
 	Interface     string        `yaml:"interface"`
-	Workers       int           `yaml:"workers"`
 	Snaplen       int           `yaml:"snaplen"`
 	RingSizeMB    int           `yaml:"ring_size_mb"`
 	FanoutGroup   int           `yaml:"fanout_group"`
@@ -126,7 +137,21 @@ type Options struct {
 
 	LogLevel string `yaml:"log_level"`
 	Progress string `yaml:"progress"`
+	// CPUProfile is replay's --cpuprofile (no configuration key).
+	CPUProfile string `yaml:"-"`
 }
+
+// Default bounds (deploy/README.md, "Bounds"):
+//   - defaultMaxHosts monitored addresses per window: with the default
+//     connection bound the whole process stays under 2 GiB even when every
+//     connection comes from another address (a spoofed flood);
+//   - defaultMaxSetSize members per unique-set array written: the largest
+//     record (six arrays of IPv6 addresses) stays under 1 MB, Kafka's
+//     default message size limit and the smallest of the outputs'.
+const (
+	defaultMaxHosts   = 500_000
+	defaultMaxSetSize = 3_000
+)
 
 func defaultOptions() Options {
 	return Options{
@@ -140,6 +165,8 @@ func defaultOptions() Options {
 		Out:            "-",
 		ForwarderType:  "zeek",
 		Shards:         1,
+		MaxHosts:       defaultMaxHosts,
+		MaxSetSize:     defaultMaxSetSize,
 		Snaplen:        65535,
 		RingSizeMB:     64,
 		FanoutGroup:    42,
@@ -155,11 +182,13 @@ func defaultOptions() Options {
 // `run` has.
 func (o *Options) register(fs *flag.FlagSet, daemon bool) *string {
 	config := fs.String("config", "", "YAML configuration file (keys as the flags, with underscores); flags win")
+	fs.StringVar(&o.Filter, "filter", o.Filter, "capture filter, a tcpdump `expression` (as zeek -f); run attaches it in the kernel, replay applies it to every frame")
 	fs.StringVar(&o.ConnLog, "conn-log", o.ConnLog, "write ended connections as a conn log to `PATH` (- for stdout)")
 	fs.StringVar(&o.ConnLogFormat, "conn-log-format", o.ConnLogFormat, "conn log format: json or zeek")
 	fs.BoolVar(&o.IgnoreChecksums, "ignore-checksums", o.IgnoreChecksums, "accept packets with bad checksums (like zeek -C)")
 	fs.Var(&o.Services, "services", "service recognizers to run: all, none, or comma-separated `names`")
 	fs.IntVar(&o.MaxConnections, "max-connections", o.MaxConnections, "connection table bound (oldest idle evicted and counted)")
+	fs.BoolVar(&o.TrackRemovedServices, "track-removed-services", o.TrackRemovedServices, "keep a service removed after a protocol violation and add -name (like Zeek's DPD::track_removed_services_in_connection)")
 	fs.StringVar(&o.Mode, "mode", o.Mode, "which addresses get records: local, private or local+neighbors")
 	fs.Var(&o.LocalNets, "local-nets", "local networks: comma-separated CIDRs; `private` = Zeek's private address space")
 	fs.Var(&o.NeighborNets, "neighbor-nets", "neighbor networks (CIDRs), monitored in local+neighbors mode")
@@ -174,11 +203,12 @@ func (o *Options) register(fs *flag.FlagSet, daemon bool) *string {
 	fs.StringVar(&o.NodeHostname, "node-hostname", o.NodeHostname, "node_hostname (default: this host's name)")
 	fs.StringVar(&o.NodeIP, "node-ip", o.NodeIP, "node_ip_address (default: this host's primary address)")
 	fs.StringVar(&o.ForwarderType, "forwarder-type", o.ForwarderType, "forwarder_type written in each record")
-	fs.IntVar(&o.Shards, "shards", o.Shards, "aggregation shards (goroutines)")
+	fs.IntVar(&o.Shards, "shards", o.Shards, "split each window's per-address states into this many shards, merged in parallel")
+	fs.IntVar(&o.MaxHosts, "max-hosts", o.MaxHosts, "monitored addresses per window (beyond it an address's updates are refused and counted; 0 = no bound)")
 	fs.StringVar(&o.LogLevel, "log-level", o.LogLevel, "log level: debug, info, warn, error")
 	if daemon {
+		fs.IntVar(&o.Workers, "workers", o.Workers, "capture workers, one fanout socket each (0 = number of CPUs)")
 		fs.StringVar(&o.Interface, "interface", o.Interface, "network interface to capture on")
-		fs.IntVar(&o.Workers, "workers", o.Workers, "capture workers (0 = number of CPUs)")
 		fs.IntVar(&o.Snaplen, "snaplen", o.Snaplen, "capture snap length in bytes")
 		fs.IntVar(&o.RingSizeMB, "ring-size-mb", o.RingSizeMB, "TPACKET_V3 ring size per worker in MiB")
 		fs.IntVar(&o.FanoutGroup, "fanout-group", o.FanoutGroup, "PACKET_FANOUT group id")
@@ -186,9 +216,24 @@ func (o *Options) register(fs *flag.FlagSet, daemon bool) *string {
 		fs.StringVar(&o.MetricsListen, "metrics-listen", o.MetricsListen, "address for /metrics and /healthz (empty = off)")
 		fs.Var(&o.ClockTick, "clock-tick", "how often the clock moves network time forward on an idle link")
 	} else {
+		fs.IntVar(&o.Workers, "workers", o.Workers, "workers: a reader spreads the frames over them by address pair (0 or 1: the reader does it all)")
+		fs.StringVar(&o.CPUProfile, "cpuprofile", o.CPUProfile, "write a Go CPU profile of the replay to `FILE` (go tool pprof)")
 		fs.StringVar(&o.Progress, "progress", o.Progress, "progress bar: auto (on a terminal), always or never")
 	}
 	return config
+}
+
+// captureFilter compiles the filter option; nil when there is none. Its
+// error is a usage error.
+func (o *Options) captureFilter() (*capture.Filter, error) {
+	if strings.TrimSpace(o.Filter) == "" {
+		return nil, nil
+	}
+	f, err := capture.CompileFilter(o.Filter)
+	if err != nil {
+		return nil, fmt.Errorf("filter: %w: %w", err, errUsage)
+	}
+	return f, nil
 }
 
 // loadConfig reads a YAML configuration file into o. Unknown keys and bad

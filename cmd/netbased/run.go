@@ -5,16 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
-	"net/netip"
 	"os"
 	"os/signal"
 	"reflect"
 	"runtime"
 	"slices"
-	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -24,8 +20,7 @@ import (
 	"github.com/netbased/netbased/aggregate"
 	"github.com/netbased/netbased/capture"
 	"github.com/netbased/netbased/emit"
-	"github.com/netbased/netbased/flow"
-	"github.com/netbased/netbased/site"
+	"github.com/netbased/netbased/pipeline"
 )
 
 // runCommand implements `netbased run --interface IF [flags]`: the live
@@ -52,6 +47,10 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if _, err := opts.validate(); err != nil {
 		return fmt.Errorf("%w: %w", err, errUsage)
 	}
+	filter, err := opts.captureFilter()
+	if err != nil {
+		return err
+	}
 	level := zap.NewAtomicLevel()
 	if err := level.UnmarshalText([]byte(opts.LogLevel)); err != nil {
 		return fmt.Errorf("--log-level: %w: %w", err, errUsage)
@@ -72,6 +71,7 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		FanoutGroup: uint16(opts.FanoutGroup),
 		Promiscuous: opts.Promiscuous,
 		PollTimeout: min(tick, capture.DefaultLivePollTimeout),
+		Filter:      filter,
 	})
 	if err != nil {
 		if errors.Is(err, syscall.EPERM) {
@@ -137,68 +137,23 @@ type daemonParams struct {
 	started func(d *daemonState)
 }
 
-// daemonState is the running daemon.
+// daemonState is the running daemon. The capture workers run on their own
+// goroutines and share nothing per packet; windows are written by the
+// engine's window goroutine; the daemon's lock guards only the
+// configuration a reload changes.
 type daemonState struct {
 	p       daemonParams
 	log     *zap.Logger
 	tick    time.Duration
-	workers []*liveWorker
+	eng     *engine
 	metrics *daemonMetrics
 	server  *metricsServer
 
-	// mu serializes everything that reaches the engine, so that windows
-	// close and reloads swap engines between two connections.
-	mu      sync.Mutex
-	eng     *engine
-	opts    Options // the engine's options
-	pending *pendingReload
-	base    engineCounters // totals of engines closed by reloads
-	errSeen error          // the engine error last logged
-	// iv is the window length (0: one window). With windows, winEnd is the
-	// end (Unix ns) of the engine's open window (0 until known), and held
-	// keeps the connections that end at or after it: a window is written
-	// only when every worker's network time passed its end, so that a
-	// worker ahead of the others cannot close it before their connections
-	// are in.
-	iv     int64
-	winEnd int64
-	held   []flow.Conn
-	// clock is the network time (Unix ns) every worker has reached and the
-	// engine was advanced to.
-	clock atomic.Int64
-	// local decides the trackers' local_orig/local_resp; a reload replaces it.
-	local atomic.Pointer[site.Nets]
-	// stopAll ends the daemon; fatalErr is the error it then returns.
-	stopAll  context.CancelFunc
-	fatalErr error
-}
-
-// fatal stops the daemon with err (d.mu held).
-func (d *daemonState) fatal(err error) {
-	if d.fatalErr == nil {
-		d.fatalErr = err
-	}
-	d.stopAll()
-}
-
-// pendingReload is a reloaded configuration waiting for the end of the
-// open window, where it takes over.
-type pendingReload struct {
-	opts Options
-}
-
-// liveWorker is one capture goroutine: a source, a decoder and a tracker.
-type liveWorker struct {
-	id    int
-	src   daemonSource
-	w     *worker
-	stats workerStats
-	// netTime is the worker's network time (Unix ns): its tracker's, or
-	// the idle clock's.
-	netTime    atomic.Int64
-	frames     uint64
-	bytes      uint64
-	decodeErrs map[string]uint64
+	mu   sync.Mutex
+	opts Options // the running configuration
+	// reloadFrom is when a reloaded record configuration takes over (zero:
+	// none pending).
+	reloadFrom time.Time
 }
 
 // runDaemon runs the workers, the clock and the metrics server until ctx is
@@ -223,14 +178,21 @@ func runDaemon(ctx context.Context, p daemonParams) error {
 	}
 
 	var wg sync.WaitGroup
-	errs := make([]error, len(d.workers))
+	errs := make([]error, len(d.eng.workers))
 	workerCtx, stopAll := context.WithCancel(ctx)
 	defer stopAll()
-	d.stopAll = stopAll
-	for i, lw := range d.workers {
+	live := &pipeline.Live{Now: p.now, IdleLag: p.idleLag, PublishEvery: d.tick}
+	for i, w := range d.eng.workers {
+		src := p.sources[i]
 		wg.Go(func() {
-			errs[i] = lw.run(d)
+			// The source ends (io.EOF) once stopped and drained; the
+			// worker then ends every connection.
+			errs[i] = w.Run(context.Background(), src, live)
+			if err := src.Close(); err != nil {
+				d.log.Named(logCapture).Warn("closing the capture socket", zap.Int("worker", i), zap.Error(err))
+			}
 			if errs[i] != nil {
+				d.log.Named(logCapture).Error("capture failed; stopping", zap.Int("worker", i), zap.Error(errs[i]))
 				stopAll() // a broken source stops the daemon
 			}
 		})
@@ -243,11 +205,11 @@ func runDaemon(ctx context.Context, p daemonParams) error {
 	}()
 
 	d.log.Info("capturing",
-		zap.String("interface", p.opts.Interface), zap.Int("workers", len(d.workers)),
+		zap.String("interface", p.opts.Interface), zap.Int("workers", len(d.eng.workers)),
 		zap.Duration("interval", time.Duration(p.opts.Interval)), zap.String("format", p.opts.Format),
 		zap.String("out", emit.Redact(p.opts.Out)), zap.String("mode", p.opts.Mode))
 	p.notify(daemon.SdNotifyReady)
-	p.notify(fmt.Sprintf("STATUS=capturing on %s with %d workers", p.opts.Interface, len(d.workers)))
+	p.notify(fmt.Sprintf("STATUS=capturing on %s with %d workers", p.opts.Interface, len(d.eng.workers)))
 	if p.started != nil {
 		p.started(d)
 	}
@@ -264,8 +226,8 @@ wait:
 	}
 	p.notify(daemon.SdNotifyStopping)
 	d.log.Info("stopping: draining capture and ending every connection")
-	for _, lw := range d.workers {
-		lw.src.Stop()
+	for _, s := range p.sources {
+		s.Stop()
 	}
 	wg.Wait()
 	close(clockStop)
@@ -273,11 +235,11 @@ wait:
 	return d.finish(errors.Join(errs...))
 }
 
-// newDaemonState opens the engine, builds one worker per source and starts
+// newDaemonState opens the engine with one worker per source and starts
 // the metrics (and their server when --metrics-listen is set). On error
 // the sources are stopped and closed and nothing stays open.
 func newDaemonState(p daemonParams) (*daemonState, error) {
-	d := &daemonState{p: p, log: p.log.Named(logDaemon), opts: p.opts, iv: int64(p.opts.Interval),
+	d := &daemonState{p: p, log: p.log.Named(logDaemon), opts: p.opts,
 		tick: max(time.Duration(p.opts.ClockTick), 10*time.Millisecond)}
 	fail := func(err error) (*daemonState, error) {
 		for _, s := range p.sources {
@@ -285,33 +247,38 @@ func newDaemonState(p daemonParams) (*daemonState, error) {
 			_ = s.Close()
 		}
 		if d.eng != nil {
+			for _, w := range d.eng.workers {
+				_ = w.Finish()
+			}
 			_ = d.eng.close()
 		}
 		return nil, err
 	}
 	var err error
-	if d.eng, err = newEngine(p.opts, p.stdout); err != nil {
+	if d.metrics, err = newDaemonMetrics(); err != nil {
 		return fail(err)
 	}
-	d.local.Store(d.eng.set.local)
-
+	emitLog := p.log.Named(logEmit)
+	written := func(r aggregate.WindowReport) {
+		if r.Err != nil {
+			emitLog.Error("writing a window's records failed", zap.Time("start", r.Start), zap.Error(r.Err))
+			return
+		}
+		d.metrics.flushDuration.Observe(r.Took.Seconds())
+		d.log.Info("window written", zap.Time("start", r.Start), zap.Time("end", r.End),
+			zap.Uint64("records", r.Records), zap.Duration("took", r.Took))
+	}
+	if d.eng, err = newEngine(p.opts, p.stdout, len(p.sources), written); err != nil {
+		return fail(err)
+	}
 	live := make([]liveStatser, len(p.sources))
-	stats := make([]*workerStats, len(p.sources))
 	for i, src := range p.sources {
-		lw := &liveWorker{id: i, src: src, decodeErrs: map[string]uint64{}}
-		lw.w = &worker{decoder: d.eng.newDecoder()}
-		cfg := d.eng.trackerConfig(uint64(i) << 48)
-		cfg.Local = d.isLocal
-		lw.w.tracker = flow.NewTracker(cfg, d.deliver)
-		lw.stats.publish(workerCounters{}, p.now())
-		d.workers = append(d.workers, lw)
-		stats[i] = &lw.stats
 		if ls, ok := src.(liveStatser); ok {
 			live[i] = ls
 		}
 	}
-	if d.metrics, err = newDaemonMetrics(newDaemonCollector(stats, live, d.engineCounters)); err != nil {
-		return fail(err)
+	if err := d.metrics.reg.Register(newDaemonCollector(d.eng.workers, live, d.engineCounters)); err != nil {
+		return fail(fmt.Errorf("registering metrics: %w", err))
 	}
 	if p.opts.MetricsListen != "" {
 		if d.server, err = startMetricsServer(p.opts.MetricsListen, d.metrics.reg, d.healthy, p.log.Named(logMetrics)); err != nil {
@@ -321,35 +288,23 @@ func newDaemonState(p daemonParams) (*daemonState, error) {
 	return d, nil
 }
 
-// finish runs once every tracker is flushed: it closes the windows up to
-// the last network time, hands over the held connections, writes the
-// partial window and closes the outputs. workerErr is the workers' joined
-// error.
+// finish runs once every worker finished: the engine writes the last
+// windows and closes the outputs. workerErr is the workers' joined error.
 func (d *daemonState) finish(workerErr error) error {
 	d.mu.Lock()
-	if last := d.maxWorkerTime(); !last.IsZero() {
-		d.advanceToLocked(last)
-	}
-	d.releaseHeldLocked(math.MaxInt64)
-	if d.pending != nil {
+	if !d.reloadFrom.IsZero() && d.maxWorkerTime().Before(d.reloadFrom) {
 		d.log.Warn("stopped before the reloaded configuration took effect")
-		d.pending = nil
 	}
-	closeErr := d.eng.close()
-	final := d.engineCountersLocked()
-	fatalErr := d.fatalErr
 	d.mu.Unlock()
-	if fatalErr != nil {
-		return fatalErr
-	}
-
+	closeErr := d.eng.close()
 	var captured uint64
-	for _, lw := range d.workers {
-		snap, _ := lw.stats.load()
+	for _, w := range d.eng.workers {
+		snap, _ := w.Snapshot()
 		captured += snap.Frames
 	}
-	d.log.Info("stopped", zap.Uint64("frames", captured), zap.Uint64("records", final.RecordsEmitted),
-		zap.Uint64("windows", final.WindowsEmitted))
+	st := d.eng.windows.Stats()
+	d.log.Info("stopped", zap.Uint64("frames", captured), zap.Uint64("records", st.Records),
+		zap.Uint64("windows", st.Windows))
 	if workerErr != nil {
 		return errors.Join(workerErr, closeErr)
 	}
@@ -359,139 +314,42 @@ func (d *daemonState) finish(workerErr error) error {
 	return nil
 }
 
-// isLocal is the trackers' Local function (replaced atomically on reload).
-func (d *daemonState) isLocal(a netip.Addr) bool { return d.local.Load().Contains(a) }
-
-// run reads frames until the source ends, then ends the tracker's
-// connections. It publishes its counters every clock tick.
-func (lw *liveWorker) run(d *daemonState) error {
-	log := d.p.log.Named(logCapture).With(zap.Int("worker", lw.id))
-	defer func() {
-		if err := lw.src.Close(); err != nil {
-			log.Warn("closing the capture socket", zap.Error(err))
-		}
-	}()
-	var lastPublish time.Time // wall-clock time of the last publish
-	var runErr error
-	for {
-		f, err := lw.src.Next()
-		if err == nil {
-			lw.handle(f)
-			// Reading the clock every 64 frames is enough: on a slow link
-			// the source returns ErrIdle between frames.
-			if lw.frames&63 == 0 {
-				if wall := time.Now(); wall.Sub(lastPublish) >= d.tick {
-					lastPublish = wall
-					lw.publish(d.p.now())
-				}
-			}
-			continue
-		}
-		if errors.Is(err, capture.ErrIdle) {
-			now := d.p.now()
-			lw.idle(now.Add(-d.p.idleLag))
-			if wall := time.Now(); wall.Sub(lastPublish) >= d.tick {
-				lastPublish = wall
-				lw.publish(now)
-			}
-			continue
-		}
-		if !errors.Is(err, io.EOF) {
-			log.Error("capture failed; stopping", zap.Error(err))
-			runErr = err
-		}
-		break
-	}
-	// The ring is drained: the clock may move to now, then every open
-	// connection ends in its current state.
-	lw.idle(d.p.now().Add(-d.p.idleLag))
-	lw.w.tracker.Flush()
-	lw.publish(d.p.now())
-	return runErr
-}
-
-// handle decodes one frame and tracks its packets, counting rejected
-// frames by the decoder's reason for the metrics.
-func (lw *liveWorker) handle(f capture.Frame) {
-	lw.frames++
-	lw.bytes += uint64(f.Length)
-	if err := lw.w.handleFrame(f); err != nil {
-		reason := "other"
-		var de *capture.DecodeError
-		if errors.As(err, &de) {
-			reason = de.Reason
-		}
-		lw.decodeErrs[reason]++
-	}
-}
-
-// idle moves the worker's network time to t (the clock, when the link is
-// idle): due timers fire and end connections.
-func (lw *liveWorker) idle(t time.Time) {
-	lw.w.tracker.Advance(t)
-	if n := t.UnixNano(); n > lw.netTime.Load() {
-		lw.netTime.Store(n)
-	}
-}
-
-// publish copies the worker's counters for the metrics and its network
-// time for the clock.
-func (lw *liveWorker) publish(now time.Time) {
-	tr := lw.w.tracker
-	if nt := tr.NetworkTime(); !nt.IsZero() && nt.UnixNano() > lw.netTime.Load() {
-		lw.netTime.Store(nt.UnixNano())
-	}
-	ts := tr.Stats()
-	lw.stats.publish(workerCounters{
-		Frames:       lw.frames,
-		Bytes:        lw.bytes,
-		DecodeErrors: lw.decodeErrs,
-		Decoder:      lw.w.decoder.Stats(),
-		Active:       tr.Active(),
-		Ended:        ts.Ended,
-		Evictions:    ts.Evictions,
-	}, now)
-}
-
 // minWorkerTime is the network time every worker has reached (zero until
-// each has one).
+// each has one): windows before it can be written.
 func (d *daemonState) minWorkerTime() time.Time {
-	var m int64
-	for i, lw := range d.workers {
-		n := lw.netTime.Load()
-		if n == 0 {
+	var m time.Time
+	for i, w := range d.eng.workers {
+		t := w.NetworkTime()
+		if t.IsZero() {
 			return time.Time{}
 		}
-		if i == 0 || n < m {
-			m = n
+		if i == 0 || t.Before(m) {
+			m = t
 		}
 	}
-	if m == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, m).UTC()
+	return m
 }
 
 // maxWorkerTime is the latest network time of any worker.
 func (d *daemonState) maxWorkerTime() time.Time {
-	var m int64
-	for _, lw := range d.workers {
-		m = max(m, lw.netTime.Load())
+	var m time.Time
+	for _, w := range d.eng.workers {
+		if t := w.NetworkTime(); t.After(m) {
+			m = t
+		}
 	}
-	if m == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, m).UTC()
+	return m
 }
 
-// clockLoop advances the engine to the workers' common network time every
-// tick (closing windows on time even when the link is idle) and pings the
-// systemd watchdog.
+// clockLoop publishes the network time every tick and pings the systemd
+// watchdog while the daemon is healthy. Idle workers move their own
+// network time with the clock (pipeline.Live), so windows close on time.
 func (d *daemonState) clockLoop(stop <-chan struct{}) {
 	ticker := time.NewTicker(d.tick)
 	defer ticker.Stop()
 	watchdog, _ := daemon.SdWatchdogEnabled(false)
 	var lastPing time.Time
+	var lastErr string
 	for {
 		select {
 		case <-stop:
@@ -499,149 +357,29 @@ func (d *daemonState) clockLoop(stop <-chan struct{}) {
 		case <-ticker.C:
 		}
 		if t := d.minWorkerTime(); !t.IsZero() {
-			d.mu.Lock()
-			d.advanceToLocked(t)
-			d.mu.Unlock()
+			d.metrics.networkTime.Set(float64(t.UnixNano()) / 1e9)
 		}
-		if watchdog > 0 && time.Since(lastPing) >= watchdog/3 {
-			if err := d.healthy(); err == nil {
-				d.p.notify(daemon.SdNotifyWatchdog)
-				lastPing = time.Now()
-			} else {
-				d.log.Warn("not pinging the watchdog", zap.Error(err))
-			}
+		err := d.healthy()
+		switch {
+		case err == nil && lastErr != "":
+			d.log.Info("healthy again")
+			lastErr = ""
+		case err != nil && err.Error() != lastErr:
+			d.log.Warn("unhealthy", zap.Error(err))
+			lastErr = err.Error()
 		}
-	}
-}
-
-// windowEnd is the end of the epoch-aligned window containing ns.
-func (d *daemonState) windowEnd(ns int64) int64 {
-	start := ns - ns%d.iv
-	if ns%d.iv < 0 {
-		start -= d.iv
-	}
-	return start + d.iv
-}
-
-// advanceToLocked moves the engine's network time to t: every window that
-// ended by t is written (a pending reload takes over at its end) and the
-// connections held for the next one are handed over.
-func (d *daemonState) advanceToLocked(t time.Time) {
-	ns := t.UnixNano()
-	if ns <= d.clock.Load() {
-		return
-	}
-	if d.iv > 0 {
-		if d.winEnd == 0 {
-			d.winEnd = d.windowEnd(ns)
-		}
-		for ns >= d.winEnd {
-			end := d.winEnd
-			d.engineAdvanceLocked(end) // writes the window ending there
-			if d.pending != nil {
-				d.swapLocked(time.Unix(0, end).UTC())
-			}
-			// Skip windows nothing ended in.
-			next := max(end+d.iv, d.windowEnd(ns))
-			for _, c := range d.held {
-				next = min(next, max(end+d.iv, d.windowEnd(c.End.UnixNano())))
-			}
-			d.winEnd = next
-			d.releaseHeldLocked(next)
+		if watchdog > 0 && err == nil && time.Since(lastPing) >= watchdog/3 {
+			d.p.notify(daemon.SdNotifyWatchdog)
+			lastPing = time.Now()
 		}
 	}
-	d.engineAdvanceLocked(ns)
-}
-
-// engineAdvanceLocked advances the engine to ns (never back) and times the
-// window flush it causes.
-func (d *daemonState) engineAdvanceLocked(ns int64) {
-	if ns <= d.clock.Load() {
-		return
-	}
-	d.clock.Store(ns)
-	d.metrics.networkTime.Set(float64(ns) / 1e9)
-	before := d.eng.windows()
-	start := time.Now()
-	d.eng.advance(time.Unix(0, ns).UTC())
-	d.observeFlushLocked(before, start)
-}
-
-// releaseHeldLocked hands the held connections that end before until to
-// the engine, in the order they ended.
-func (d *daemonState) releaseHeldLocked(until int64) {
-	if len(d.held) == 0 {
-		return
-	}
-	slices.SortStableFunc(d.held, func(a, b flow.Conn) int { return a.End.Compare(b.End) })
-	n := 0
-	for n < len(d.held) && d.held[n].End.UnixNano() < until {
-		d.deliverLocked(&d.held[n])
-		n++
-	}
-	d.held = slices.Delete(d.held, 0, n)
-}
-
-// observeFlushLocked records a flush duration when the engine emitted a
-// window since before was read, and logs a new engine error.
-func (d *daemonState) observeFlushLocked(before uint64, start time.Time) {
-	if after := d.eng.windows(); after != before {
-		d.metrics.flushDuration.Observe(time.Since(start).Seconds())
-		d.log.Info("window written", zap.Uint64("windows", after), zap.Duration("took", time.Since(start)))
-	}
-	if err := d.eng.firstErr(); err != nil && err != d.errSeen {
-		d.errSeen = err
-		d.p.log.Named(logEmit).Error("writing records failed", zap.Error(err))
-	}
-}
-
-// deliver takes one ended connection from a worker's tracker (valid only
-// during the call). One that ends at or after the open window's end waits
-// until every worker passed that end.
-func (d *daemonState) deliver(c *flow.Conn) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.iv > 0 {
-		end := c.End.UnixNano()
-		if d.winEnd == 0 {
-			d.winEnd = d.windowEnd(max(end, d.clock.Load()))
-		}
-		if end >= d.winEnd {
-			d.held = append(d.held, cloneConn(c))
-			return
-		}
-	}
-	d.deliverLocked(c)
-}
-
-// deliverLocked hands one ended connection to the engine and times the
-// window flush it may cause.
-func (d *daemonState) deliverLocked(c *flow.Conn) {
-	before := d.eng.windows()
-	start := time.Now()
-	d.eng.deliver(c)
-	d.observeFlushLocked(before, start)
-}
-
-// cloneConn deep-copies an ended connection.
-func cloneConn(c *flow.Conn) flow.Conn {
-	cp := *c
-	cp.UID = strings.Clone(c.UID)
-	cp.ConnState = strings.Clone(c.ConnState)
-	cp.History = strings.Clone(c.History)
-	cp.Services = slices.Clone(c.Services)
-	for i, s := range cp.Services {
-		cp.Services[i] = strings.Clone(s)
-	}
-	cp.TunnelParents = slices.Clone(c.TunnelParents)
-	return cp
 }
 
 // reload re-reads the command line and configuration file (SIGHUP). The
-// log level applies at once; the record settings (networks, mode, format,
-// output, metadata, conn log) apply from the end of the open window, when a
-// new engine with freshly opened outputs takes over; capture settings need
-// a restart.
+// log level applies at once and the records file and conn log are
+// reopened at once (logrotate); the record settings (networks, mode,
+// format, output, metadata) apply from the next window boundary, when the
+// new outputs take over; capture settings need a restart.
 func (d *daemonState) reload() {
 	log := d.log.With(zap.String("event", "reload"))
 	opts, _, err := parseArgs("run", d.p.args, true)
@@ -662,29 +400,34 @@ func (d *daemonState) reload() {
 		log.Warn("these settings change only after a restart", zap.Strings("settings", changed))
 	}
 	d.metrics.reloads.WithLabelValues("ok").Inc()
-	// The records file is reopened at once (logrotate moved it).
-	if err := d.eng.reopenOutputs(); err != nil {
-		log.Error("reopening the records output", zap.Error(err))
+	if err := d.eng.reopen(); err != nil {
+		log.Error("reopening the records output and conn log", zap.Error(err))
 	} else {
 		log.Info("records output reopened", zap.String("out", emit.Redact(d.opts.Out)))
 	}
 	if !recordSettingsChanged(&d.opts, &opts) {
-		d.pending = nil
 		return
 	}
-	if d.iv <= 0 {
+	iv := time.Duration(d.opts.Interval)
+	if iv <= 0 {
 		// One window until the daemon stops: there is no boundary to
 		// switch at without splitting it.
 		log.Warn("with --interval 0 the reloaded record settings apply only after a restart")
 		return
 	}
-	d.pending = &pendingReload{opts: opts}
-	from := "the end of the first window"
-	if d.winEnd != 0 {
-		from = time.Unix(0, d.winEnd).UTC().Format(time.RFC3339)
+	// Every worker's open window starts before this boundary.
+	from := d.maxWorkerTime().Truncate(iv).Add(iv)
+	if d.maxWorkerTime().IsZero() {
+		from = d.p.now().Truncate(iv).Add(iv)
 	}
+	if err := d.eng.reconfigure(opts, from, log); err != nil {
+		d.metrics.reloads.WithLabelValues("error").Inc()
+		log.Error("cannot apply the reloaded configuration; keeping the running one", zap.Error(err))
+		return
+	}
+	d.opts, d.reloadFrom = opts, from
 	log.Info("configuration reloaded; it applies from the next window",
-		zap.String("from", from), zap.String("mode", opts.Mode),
+		zap.Time("from", from), zap.String("mode", opts.Mode),
 		zap.Strings("local_nets", opts.LocalNets), zap.String("out", emit.Redact(opts.Out)))
 }
 
@@ -695,36 +438,6 @@ func recordSettingsChanged(a, b *Options) bool {
 	x.LogLevel, y.LogLevel = "", ""
 	x.Progress, y.Progress = "", ""
 	return !reflect.DeepEqual(x, y)
-}
-
-// swapLocked closes the running engine, whose last window ended at
-// boundary (nothing after it was delivered), and hands over to an engine
-// built from the pending configuration (outputs opened anew, in append
-// mode). If the new outputs cannot be opened, the running configuration's
-// are reopened; if that fails too, the daemon stops.
-func (d *daemonState) swapLocked(boundary time.Time) {
-	p := d.pending
-	d.pending = nil
-	log := d.log.With(zap.String("event", "reload"))
-	if err := d.eng.close(); err != nil {
-		log.Error("closing the outputs of the previous configuration", zap.Error(err))
-	}
-	d.base = d.engineCountersLocked() // after close: its last records count too
-	opts := p.opts
-	next, err := newEngine(opts, d.p.stdout)
-	if err != nil {
-		d.metrics.reloads.WithLabelValues("error").Inc()
-		log.Error("cannot apply the reloaded configuration; reopening the running one", zap.Error(err))
-		opts = d.opts
-		if next, err = newEngine(opts, d.p.stdout); err != nil {
-			log.Error("cannot reopen the outputs; stopping", zap.Error(err))
-			d.fatal(fmt.Errorf("reopening outputs after a reload: %w", err))
-			return // d.eng stays the closed engine: it refuses more input
-		}
-	}
-	d.eng, d.opts, d.errSeen = next, opts, nil
-	d.local.Store(next.set.local) // the same networks as opts' settings
-	log.Info("reloaded configuration in effect", zap.Time("from", boundary))
 }
 
 // keepRestartOnly names the settings that apply only at start and in
@@ -743,6 +456,12 @@ func keepRestartOnly(running, reloaded *Options) []string {
 	keepSetting(&changed, "interval", running.Interval, &reloaded.Interval)
 	keepSetting(&changed, "ignore_checksums", running.IgnoreChecksums, &reloaded.IgnoreChecksums)
 	keepSetting(&changed, "max_connections", running.MaxConnections, &reloaded.MaxConnections)
+	keepSetting(&changed, "shards", running.Shards, &reloaded.Shards)
+	keepSetting(&changed, "max_hosts", running.MaxHosts, &reloaded.MaxHosts)
+	keepSetting(&changed, "track_removed_services", running.TrackRemovedServices, &reloaded.TrackRemovedServices)
+	keepSetting(&changed, "filter", running.Filter, &reloaded.Filter)
+	keepSetting(&changed, "conn_log", running.ConnLog, &reloaded.ConnLog)
+	keepSetting(&changed, "conn_log_format", running.ConnLogFormat, &reloaded.ConnLogFormat)
 	if !slices.Equal(running.Services, reloaded.Services) {
 		changed = append(changed, "services")
 	}
@@ -763,94 +482,46 @@ func keepSetting[T comparable](changed *[]string, name string, running T, reload
 
 // engineCounters reads the shared stages' totals (for the metrics).
 func (d *daemonState) engineCounters() engineCounters {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.engineCountersLocked()
-}
-
-// engineCountersLocked adds the running engine's counters to those of the
-// engines reloads closed (d.mu held).
-func (d *daemonState) engineCountersLocked() engineCounters {
-	c := d.base
-	s := d.eng.aggStats()
-	c.ConnsAggregated += s.Conns
-	c.RecordsEmitted += s.Records
-	c.WindowsEmitted += s.Windows
-	c.LateConns += s.Late
-	c.EmitErrors += d.eng.errCount()
-	if ds, ok := d.eng.out.Delivery(); ok {
+	st := d.eng.windows.Stats()
+	c := engineCounters{
+		ConnsAggregated: st.Conns,
+		RecordsEmitted:  st.Records,
+		WindowsEmitted:  st.Windows,
+		LateConns:       st.Late,
+		HostsRefused:    st.HostsRefused,
+		EmitErrors:      st.OutputErrors,
+		Monitored:       d.eng.windows.Monitored(),
+		PendingWindows:  d.eng.windows.Pending(),
+	}
+	if ds, ok := d.eng.output().Delivery(); ok {
 		c.Output = ds.Output
-		c.Delivered += ds.Delivered
-		c.Retried += ds.Retried
-		c.DeliveryFailed += ds.Failed
-		c.Pending = ds.Pending
+		c.Delivered, c.Retried, c.DeliveryFailed, c.Pending = ds.Delivered, ds.Retried, ds.Failed, ds.Pending
 	}
-	st := d.eng.out.Stats()
-	c.OutputKind = st.Kind
-	for r, n := range st.Dropped {
-		c.Dropped[r] += n
-	}
-	c.QueuedBytes, c.SpooledBytes = st.QueuedBytes, st.SpooledBytes
-	c.OutputHealthy = st.Health.OK()
-	c.Monitored = d.eng.agg.Monitored()
-	c.HeldConns = len(d.held)
+	ost := d.eng.output().Stats()
+	c.OutputKind = ost.Kind
+	c.Dropped = ost.Dropped
+	c.QueuedBytes, c.SpooledBytes = ost.QueuedBytes, ost.SpooledBytes
+	c.OutputHealthy = ost.Health.OK()
 	return c
 }
 
 // healthy reports an error when a worker stopped turning (no publish for
-// many ticks) or an output failed.
+// many ticks) or the latest window could not be written: the current
+// state, so health comes back when the output does.
 func (d *daemonState) healthy() error {
 	now := d.p.now()
 	limit := max(20*d.tick, 5*time.Second)
-	for _, lw := range d.workers {
-		if _, alive := lw.stats.load(); now.Sub(alive) > limit {
-			return fmt.Errorf("capture worker %d has not reported for %v", lw.id, now.Sub(alive).Round(time.Second))
+	for _, w := range d.eng.workers {
+		if _, alive := w.Snapshot(); now.Sub(alive) > limit {
+			return fmt.Errorf("capture worker %d has not reported for %v", w.ID(), now.Sub(alive).Round(time.Second))
 		}
 	}
-	d.mu.Lock()
-	err := d.eng.firstErr()
-	out := d.eng.out
-	d.mu.Unlock()
-	if err != nil {
+	if err := d.eng.windows.Healthy(); err != nil {
 		return fmt.Errorf("output: %w", err)
 	}
-	if h := out.Health(); !h.OK() {
+	if out := d.eng.output(); !out.Health().OK() {
+		h := out.Health()
 		return fmt.Errorf("output %s is %s: %w", out.Kind(), h.State, h.Err)
 	}
 	return nil
-}
-
-// Engine read-outs the daemon needs (the engine keeps its state under
-// e.mu).
-
-// windows is the number of windows the engine wrote.
-func (e *engine) windows() uint64 { return e.aggStats().Windows }
-
-// aggStats reads the aggregation's counters.
-func (e *engine) aggStats() aggregate.Stats {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.agg.Stats()
-}
-
-// reopenOutputs reopens the records output's file (SIGHUP after
-// logrotate); standard output is only flushed.
-func (e *engine) reopenOutputs() error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.out.Reopen()
-}
-
-// firstErr is the first output error, nil while there was none.
-func (e *engine) firstErr() error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.err
-}
-
-// errCount is the number of output errors so far.
-func (e *engine) errCount() uint64 {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.errs
 }

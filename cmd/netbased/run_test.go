@@ -23,7 +23,6 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/netbased/netbased/capture"
-	"github.com/netbased/netbased/flow"
 
 	"github.com/netbased/netbased/internal/testenv"
 )
@@ -356,7 +355,7 @@ func TestRunMetrics(t *testing.T) {
 		`netbased_capture_workers`:                                                   1,
 		`netbased_connection_table_evictions_total`:                                  0,
 		`netbased_emit_errors_total`:                                                 0,
-		`netbased_emit_queue_depth`:                                                  0,
+		`netbased_windows_pending`:                                                   0,
 		`netbased_reloads_total{result="ok"}`:                                        0,
 		`netbased_window_flush_duration_seconds_count`:                               0, // interval 0: one window, written at stop
 		`netbased_output_records_dropped_total{output="stdout",reason="queue_full"}`: 0,
@@ -481,10 +480,10 @@ func TestRunSIGHUPLosesAndDuplicatesNothing(t *testing.T) {
 	waitFor(t, "the reload to be scheduled", 10*time.Second, func() bool {
 		d.mu.Lock()
 		defer d.mu.Unlock()
-		return d.pending != nil
+		return !d.reloadFrom.IsZero()
 	})
 	d.mu.Lock()
-	at := time.Unix(0, d.winEnd).UTC()
+	at := d.reloadFrom
 	d.mu.Unlock()
 	if !at.Equal(boundary) {
 		t.Errorf("reload applies from %v, want the next window %v", at, boundary)
@@ -589,9 +588,10 @@ func TestRunIdleClockClosesWindowsOnTime(t *testing.T) {
 }
 
 // TestRunWorkersAheadDoNotCloseWindowsEarly runs two workers of which one
-// stalls mid-window while the other runs to the end of the trace: no
-// connection the stalled worker delivers later may arrive after its window
-// was written (none is "late"), and every connection is counted once.
+// stalls mid-window while the other runs to the end of the trace: the
+// windows the fast worker handed over wait for the slow one (none is
+// written early, no connection is "late"), and every connection is counted
+// once.
 func TestRunWorkersAheadDoNotCloseWindowsEarly(t *testing.T) {
 	pcap := demoPcap(t)
 	all := newFakeSource(t, pcap)
@@ -610,14 +610,12 @@ func TestRunWorkersAheadDoNotCloseWindowsEarly(t *testing.T) {
 	<-slow.paused
 	<-srcs[1].drained
 	time.Sleep(3 * 500 * time.Millisecond) // let the clock run with one worker far ahead
-	d.mu.Lock()
-	held := len(d.held)
-	d.mu.Unlock()
+	held := d.eng.windows.Pending()
 	close(slow.resume)
 	<-slow.drained
 	td.stop(t)
 	if held == 0 {
-		t.Error("nothing was held back while a worker stalled: the test did not exercise the window hold")
+		t.Error("no window waited while a worker stalled: the test did not exercise the watermark")
 	}
 	if late := d.engineCounters().LateConns; late != 0 {
 		t.Errorf("%d connections reached the aggregation after their window was written", late)
@@ -642,7 +640,7 @@ func TestRunWorkersAheadDoNotCloseWindowsEarly(t *testing.T) {
 	if len(gotWindows) != len(wantWindows) {
 		t.Errorf("windows: daemon %v, replay %v", gotWindows, wantWindows)
 	}
-	t.Logf("%d connections held while a worker stalled; %v connection counts in %d windows", held, got, len(gotWindows))
+	t.Logf("%d windows waited while a worker stalled; %v connection counts in %d windows", held, got, len(gotWindows))
 }
 
 // TestRunSIGHUPReopensMovedFile is logrotate's "move, then reload": the
@@ -977,28 +975,19 @@ func promtoolCheck(t *testing.T, body string) {
 }
 
 // BenchmarkLiveWorkerFrame measures the per-frame path of a capture worker
-// (decode, track, deliver ended connections to the engine) over the demo
-// trace, replayed again and again with shifted timestamps.
+// (decode, track, count ended connections into its accumulator) over the
+// demo trace, replayed again and again with shifted timestamps.
 func BenchmarkLiveWorkerFrame(b *testing.B) {
 	src := newFakeSource(b, demoPcapForBench(b))
 	opts, _, err := parseArgs("run", []string{"--interface", "fake0", "--interval", "5m", "--out", os.DevNull}, true)
 	if err != nil {
 		b.Fatal(err)
 	}
-	d := &daemonState{opts: opts, iv: int64(opts.Interval), log: zap.NewNop(), p: daemonParams{log: zap.NewNop()}}
-	if d.eng, err = newEngine(opts, io.Discard); err != nil {
+	eng, err := newEngine(opts, io.Discard, 1, nil)
+	if err != nil {
 		b.Fatal(err)
 	}
-	if d.metrics, err = newDaemonMetrics(newDaemonCollector(nil, nil, d.engineCounters)); err != nil {
-		b.Fatal(err)
-	}
-	set, _ := opts.validate()
-	d.local.Store(set.local)
-	lw := &liveWorker{decodeErrs: map[string]uint64{}}
-	lw.w = &worker{decoder: capture.NewDecoder(capture.DecoderOptions{})}
-	cfg := d.eng.trackerConfig(0)
-	cfg.Local = d.isLocal
-	lw.w.tracker = flow.NewTracker(cfg, d.deliver)
+	w := eng.workers[0]
 	span := src.frames[len(src.frames)-1].Timestamp.Sub(src.frames[0].Timestamp) + time.Hour
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -1006,14 +995,11 @@ func BenchmarkLiveWorkerFrame(b *testing.B) {
 		n := i % len(src.frames)
 		f := src.frames[n]
 		f.Timestamp = f.Timestamp.Add(time.Duration(i/len(src.frames)) * span)
-		lw.handle(f)
+		w.Frame(f)
 	}
 	b.StopTimer()
-	lw.w.tracker.Flush()
-	d.mu.Lock()
-	d.releaseHeldLocked(math.MaxInt64)
-	d.mu.Unlock()
-	_ = d.eng.close()
+	_ = w.Finish()
+	_ = eng.close()
 }
 
 // demoPcapForBench is demoPcap for benchmarks.

@@ -238,24 +238,38 @@ func (cw *Writer) Written() int { return cw.written }
 
 // Write encodes one connection.
 func (cw *Writer) Write(c *flow.Conn) error {
+	cw.buf = AppendRecord(cw.buf[:0], c, cw.format)
+	return cw.WriteEncoded(cw.buf, 1)
+}
+
+// AppendRecord appends c encoded in format f, as one line, to b.
+func AppendRecord(b []byte, c *flow.Conn, f Format) []byte {
+	if f == Zeek {
+		b = appendZeek(b, c)
+	} else {
+		b = appendJSON(b, c)
+	}
+	return append(b, '\n')
+}
+
+// WriteEncoded writes n records encoded by AppendRecord in the writer's
+// format (several workers encode apart and write whole batches).
+func (cw *Writer) WriteEncoded(b []byte, n int) error {
 	if cw.format == Zeek && !cw.header {
 		cw.header = true
 		if err := cw.writeHeader(); err != nil {
 			return err
 		}
 	}
-	if cw.format == Zeek {
-		cw.buf = appendZeek(cw.buf[:0], c)
-	} else {
-		cw.buf = appendJSON(cw.buf[:0], c)
-	}
-	cw.buf = append(cw.buf, '\n')
-	if _, err := cw.w.Write(cw.buf); err != nil {
+	if _, err := cw.w.Write(b); err != nil {
 		return fmt.Errorf("writing conn log: %w", err)
 	}
-	cw.written++
+	cw.written += n
 	return nil
 }
+
+// Format is the writer's encoding.
+func (cw *Writer) Format() Format { return cw.format }
 
 // Flush writes buffered records to the underlying writer.
 func (cw *Writer) Flush() error {

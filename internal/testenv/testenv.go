@@ -54,7 +54,10 @@ type Case struct {
 	Dir  string
 	// Trace is trace.pcap or trace.pcapng in Dir.
 	Trace string
-	// Args are the extra `netbased replay` flags of netbased-args.txt.
+	// Args are the extra `netbased replay` flags of netbased-args.txt, plus
+	// the flags that stand for script settings of the test's
+	// zeek-args.txt that netbased-args.txt predates
+	// (--track-removed-services for DPD::track_removed_services_in_connection).
 	Args []string
 	// Skip is the reason of parity-skip.txt, empty when the case is compared.
 	Skip string
@@ -90,6 +93,9 @@ func Corpus(t testing.TB) []Case {
 		if b, err := os.ReadFile(c.File("netbased-args.txt")); err == nil {
 			c.Args = strings.Fields(string(b))
 		}
+		if b, err := os.ReadFile(c.File("zeek-args.txt")); err == nil {
+			c.Args = append(c.Args, scriptSettingFlags(string(b))...)
+		}
 		if b, err := os.ReadFile(c.File("parity-skip.txt")); err == nil {
 			c.Skip = strings.TrimSpace(string(b))
 			if c.Skip == "" {
@@ -103,4 +109,17 @@ func Corpus(t testing.TB) []Case {
 		t.Fatalf("found only %d test directories in %s", len(cases), root)
 	}
 	return cases
+}
+
+// scriptSettingFlags returns the netbased flags for the redef lines of a
+// zeek-args.txt that have one.
+func scriptSettingFlags(zeekArgs string) []string {
+	var flags []string
+	for _, line := range strings.Split(zeekArgs, "\n") {
+		f := strings.Fields(strings.TrimSuffix(strings.TrimSpace(line), ";"))
+		if len(f) == 4 && f[0] == "redef" && f[1] == "DPD::track_removed_services_in_connection" && f[2] == "=" && f[3] == "T" {
+			flags = append(flags, "--track-removed-services")
+		}
+	}
+	return flags
 }

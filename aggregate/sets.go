@@ -1,0 +1,87 @@
+package aggregate
+
+import "github.com/RoaringBitmap/roaring/v2"
+
+// smallSetSize is how many members a u32set keeps inline before it moves
+// them to a roaring bitmap: most sets of a window are tiny, and an inline
+// array costs neither an allocation nor a bitmap's container search.
+const smallSetSize = 3
+
+// u32set is an exact set of uint32.
+type u32set struct {
+	small [smallSetSize]uint32
+	n     uint8 // members in small while bm is nil
+	bm    *roaring.Bitmap
+}
+
+func (s *u32set) add(x uint32) {
+	if s.bm != nil {
+		s.bm.Add(x)
+		return
+	}
+	for i := uint8(0); i < s.n; i++ {
+		if s.small[i] == x {
+			return
+		}
+	}
+	if s.n < smallSetSize {
+		s.small[s.n] = x
+		s.n++
+		return
+	}
+	s.bm = roaring.New()
+	s.bm.AddMany(s.small[:])
+	s.bm.Add(x)
+	s.n = 0
+}
+
+func (s *u32set) len() uint64 {
+	if s.bm != nil {
+		return s.bm.GetCardinality()
+	}
+	return uint64(s.n)
+}
+
+// iterate calls fn for every member (in increasing order only for a
+// bitmap; inline members come in insertion order).
+func (s *u32set) iterate(fn func(x uint32) bool) {
+	if s.bm != nil {
+		s.bm.Iterate(fn)
+		return
+	}
+	for i := uint8(0); i < s.n; i++ {
+		if !fn(s.small[i]) {
+			return
+		}
+	}
+}
+
+// merge adds the members of o.
+func (s *u32set) merge(o *u32set) {
+	switch {
+	case o.bm == nil:
+		for i := uint8(0); i < o.n; i++ {
+			s.add(o.small[i])
+		}
+	case s.bm == nil:
+		bm := o.bm.Clone()
+		bm.AddMany(s.small[:s.n])
+		s.bm, s.n = bm, 0
+	default:
+		s.bm.Or(o.bm)
+	}
+}
+
+// addrSet is an exact set of addresses: IPv4 by value, IPv6 by the id of
+// its table's interning map (allocated with the first IPv6 member).
+type addrSet struct {
+	v4 u32set
+	v6 *u32set
+}
+
+func (s *addrSet) len() uint64 {
+	if s.v6 == nil {
+		return s.v4.len()
+	}
+	return s.v4.len() + s.v6.len()
+}

@@ -1,0 +1,410 @@
+package aggregate
+
+import (
+	"bytes"
+	"net/netip"
+	"slices"
+	"time"
+)
+
+// hostState is the running state of one monitored address in a window.
+// The per-service counters live apart (most addresses of a flood have
+// none), in the table's svcs.
+type hostState struct {
+	addr netip.Addr
+	Totals
+	svc                                        int32 // index+1 in the table's svcs; 0: none yet
+	extPorts, intPorts                         u32set
+	extHosts, extClients, intHosts, intClients addrSet
+}
+
+// serviceCounts are one address's per-service counters.
+type serviceCounts = [NumServices]ServiceCounts
+
+// hostTable holds the states of the addresses of one shard in one window,
+// as one accumulator saw them, or merged from several. It is used by one
+// goroutine at a time.
+type hostTable struct {
+	idx4 map[uint32]int32
+	idx6 map[[16]byte]int32
+	// The states live in fixed-size chunks (stable addresses, no copying
+	// on growth, little slack); chunks are kept for the next window.
+	chunks [][]hostState
+	n      int32   // states in use
+	order  []int32 // states by address, built by sortStates
+	// svcs are the per-service counters of the states that have some.
+	svcs []serviceCounts
+	// IPv6 peers get dense 32-bit ids for the bitmaps (exact, no hash).
+	v6ids   map[[16]byte]uint32
+	v6addrs []netip.Addr
+	// maxHosts bounds n (0: no bound); refused counts the updates of
+	// addresses that found no room.
+	maxHosts int32
+	refused  uint64
+}
+
+func newHostTable(maxHosts int) *hostTable {
+	return &hostTable{
+		idx4:     make(map[uint32]int32),
+		idx6:     make(map[[16]byte]int32),
+		v6ids:    make(map[[16]byte]uint32),
+		maxHosts: int32(min(maxHosts, 1<<30)),
+	}
+}
+
+func addrU32(a netip.Addr) uint32 {
+	b := a.As4()
+	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+}
+
+const (
+	chunkBits = 8
+	chunkSize = 1 << chunkBits
+)
+
+// at returns state i.
+func (t *hostTable) at(i int32) *hostState { return &t.chunks[i>>chunkBits][i&(chunkSize-1)] }
+
+// newState appends a zero state for a and returns its index.
+func (t *hostTable) newState(a netip.Addr) int32 {
+	i := t.n
+	if int(i>>chunkBits) == len(t.chunks) {
+		t.chunks = append(t.chunks, make([]hostState, chunkSize))
+	}
+	t.n++
+	t.at(i).addr = a
+	return i
+}
+
+// full reports whether no new address fits.
+func (t *hostTable) full() bool { return t.maxHosts > 0 && t.n >= t.maxHosts }
+
+// state returns the state of a, creating it; nil when a is new and the
+// table is full.
+func (t *hostTable) state(a netip.Addr) *hostState {
+	var i int32
+	var ok bool
+	if a.Is4() {
+		k := addrU32(a)
+		if i, ok = t.idx4[k]; !ok {
+			if t.full() {
+				return nil
+			}
+			i = t.newState(a)
+			t.idx4[k] = i
+		}
+	} else {
+		k := a.As16()
+		if i, ok = t.idx6[k]; !ok {
+			if t.full() {
+				return nil
+			}
+			i = t.newState(a)
+			t.idx6[k] = i
+		}
+	}
+	return t.at(i)
+}
+
+// v6id returns the interned id of a.
+func (t *hostTable) v6id(a netip.Addr) uint32 {
+	k := a.As16()
+	id, ok := t.v6ids[k]
+	if !ok {
+		id = uint32(len(t.v6addrs))
+		t.v6ids[k] = id
+		t.v6addrs = append(t.v6addrs, a)
+	}
+	return id
+}
+
+func (t *hostTable) addAddr(set *addrSet, a netip.Addr) {
+	if a.Is4() {
+		set.v4.add(addrU32(a))
+		return
+	}
+	if set.v6 == nil {
+		set.v6 = &u32set{}
+	}
+	set.v6.add(t.v6id(a))
+}
+
+// services returns h's per-service counters, creating them.
+func (t *hostTable) services(h *hostState) *serviceCounts {
+	if h.svc == 0 {
+		t.svcs = append(t.svcs, serviceCounts{})
+		h.svc = int32(len(t.svcs))
+	}
+	return &t.svcs[h.svc-1]
+}
+
+// apply runs the update rules of spec/interval.md §2 for the endpoints
+// flags selects (evApplyOrig, evApplyResp).
+func (t *hostTable) apply(ev *event, flags evFlags) {
+	if flags&evApplyOrig != 0 {
+		if h := t.state(ev.orig); h != nil {
+			t.applyOrig(h, ev)
+		} else {
+			t.refused++
+		}
+	}
+	if flags&evApplyResp != 0 {
+		if h := t.state(ev.resp); h != nil {
+			t.applyResp(h, ev)
+		} else {
+			t.refused++
+		}
+	}
+}
+
+func (t *hostTable) applyOrig(h *hostState, ev *event) {
+	h.ConnectionsCount++
+	switch {
+	case ev.flags&evOutbound != 0:
+		h.extPorts.add(uint32(ev.port))
+		t.addAddr(&h.extHosts, ev.resp)
+		h.OriginatingConnectionCount++
+		h.ExternalOriginatingBytesSent += ev.origBytes
+		h.ExternalOriginatingBytesReceived += ev.respBytes
+		h.ExternalOriginatingPacketsSent += ev.origPkts
+		h.ExternalOriginatingPacketsReceived += ev.respPkts
+		if ev.flags&evSF != 0 {
+			h.SuccessfulOriginatingConnectionCount++
+		}
+		if ev.flags&evREJ != 0 {
+			h.RejectedOriginatingConnectionCount++
+		}
+		if ev.flags&evService != 0 {
+			h.OriginatingToService++
+		}
+		if ev.port.Port() >= 1024 {
+			h.OriginatingToHighportCount++
+		} else {
+			h.OriginatingToLowportCount++
+		}
+	case ev.flags&evInternal != 0:
+		h.intPorts.add(uint32(ev.port))
+		t.addAddr(&h.intHosts, ev.resp)
+		h.InternalOriginatedConnections++
+		if ev.flags&evService != 0 {
+			h.InternalToServiceCount++
+		}
+		h.InternalOriginatingBytesSent += ev.origBytes
+		h.InternalOriginatingBytesReceived += ev.respBytes
+		h.InternalOriginatingPacketsSent += ev.origPkts
+		h.InternalOriginatingPacketsReceived += ev.respPkts
+		if ev.flags&evREJ != 0 {
+			h.InternalOriginatedRejectedConnections++
+		}
+		if ev.port.Port() >= 1024 {
+			h.InternalToHighportCount++
+		} else {
+			h.InternalToLowportCount++
+		}
+	}
+	if ev.services == 0 {
+		return
+	}
+	svcs := t.services(h)
+	for sv := Service(0); sv < NumServices; sv++ {
+		if ev.services&(1<<sv) != 0 {
+			svcs[sv].ClientConnections++
+			if ev.flags&evPCR != 0 {
+				svcs[sv].PCR.Add(ev.pcr)
+			}
+		}
+	}
+}
+
+func (t *hostTable) applyResp(h *hostState, ev *event) {
+	// A self-connection counts once, when the originator's update ran.
+	if ev.flags&evSelf == 0 || ev.flags&evApplyOrig == 0 {
+		h.ConnectionsCount++
+	}
+	switch {
+	case ev.flags&evInternal != 0:
+		t.addAddr(&h.intClients, ev.orig)
+		h.InternalReceivedConnections++
+	case ev.flags&evInbound != 0:
+		t.addAddr(&h.extClients, ev.orig)
+	}
+	if ev.services == 0 {
+		return
+	}
+	svcs := t.services(h)
+	for sv := Service(0); sv < NumServices; sv++ {
+		if ev.services&(1<<sv) != 0 {
+			svcs[sv].ServerConnections++
+		}
+	}
+}
+
+// merge adds the states of o (another accumulator's table of the same
+// shard and window) into t. o is left unchanged.
+func (t *hostTable) merge(o *hostTable) {
+	t.refused += o.refused
+	for i := int32(0); i < o.n; i++ {
+		src := o.at(i)
+		h := t.state(src.addr)
+		if h == nil {
+			t.refused++
+			continue
+		}
+		h.Totals.add(&src.Totals)
+		if src.svc != 0 {
+			mergeServices(t.services(h), &o.svcs[src.svc-1])
+		}
+		h.extPorts.merge(&src.extPorts)
+		h.intPorts.merge(&src.intPorts)
+		t.mergeAddrs(&h.extHosts, &src.extHosts, o)
+		t.mergeAddrs(&h.extClients, &src.extClients, o)
+		t.mergeAddrs(&h.intHosts, &src.intHosts, o)
+		t.mergeAddrs(&h.intClients, &src.intClients, o)
+	}
+}
+
+// mergeAddrs adds the members of src, whose IPv6 ids are o's, to dst.
+func (t *hostTable) mergeAddrs(dst, src *addrSet, o *hostTable) {
+	dst.v4.merge(&src.v4)
+	if src.v6 == nil {
+		return
+	}
+	src.v6.iterate(func(id uint32) bool {
+		t.addAddr(dst, o.v6addrs[id])
+		return true
+	})
+}
+
+// mergeServices adds the per-service counters of o to c.
+func mergeServices(c, o *serviceCounts) {
+	for s := range c {
+		c[s].ClientConnections += o[s].ClientConnections
+		c[s].ServerConnections += o[s].ServerConnections
+		c[s].PCR.Merge(&o[s].PCR)
+	}
+}
+
+// add adds every counter of o to c.
+func (c *Totals) add(o *Totals) {
+	c.ConnectionsCount += o.ConnectionsCount
+	c.OriginatingConnectionCount += o.OriginatingConnectionCount
+	c.SuccessfulOriginatingConnectionCount += o.SuccessfulOriginatingConnectionCount
+	c.RejectedOriginatingConnectionCount += o.RejectedOriginatingConnectionCount
+	c.OriginatingToHighportCount += o.OriginatingToHighportCount
+	c.OriginatingToLowportCount += o.OriginatingToLowportCount
+	c.OriginatingToService += o.OriginatingToService
+	c.ExternalOriginatingBytesSent += o.ExternalOriginatingBytesSent
+	c.ExternalOriginatingBytesReceived += o.ExternalOriginatingBytesReceived
+	c.ExternalOriginatingPacketsSent += o.ExternalOriginatingPacketsSent
+	c.ExternalOriginatingPacketsReceived += o.ExternalOriginatingPacketsReceived
+	c.InternalOriginatedConnections += o.InternalOriginatedConnections
+	c.InternalOriginatedRejectedConnections += o.InternalOriginatedRejectedConnections
+	c.InternalToHighportCount += o.InternalToHighportCount
+	c.InternalToLowportCount += o.InternalToLowportCount
+	c.InternalToServiceCount += o.InternalToServiceCount
+	c.InternalReceivedConnections += o.InternalReceivedConnections
+	c.InternalOriginatingBytesSent += o.InternalOriginatingBytesSent
+	c.InternalOriginatingBytesReceived += o.InternalOriginatingBytesReceived
+	c.InternalOriginatingPacketsSent += o.InternalOriginatingPacketsSent
+	c.InternalOriginatingPacketsReceived += o.InternalOriginatingPacketsReceived
+}
+
+// sortStates orders the table's states by address (t.order).
+func (t *hostTable) sortStates() {
+	t.order = t.order[:0]
+	for i := int32(0); i < t.n; i++ {
+		t.order = append(t.order, i)
+	}
+	slices.SortFunc(t.order, func(x, y int32) int { return t.at(x).addr.Compare(t.at(y).addr) })
+}
+
+// meta is the per-record metadata.
+type meta struct {
+	hostname, ip, tag, forwarder string
+}
+
+// fill builds the record of state i into r, reusing r's arrays: r is only
+// valid until the next fill.
+func (t *hostTable) fill(r *Interval, i int32, start, end time.Time, md *meta) {
+	h := t.at(i)
+	r.Address = h.addr
+	r.StartTime, r.EndTime = start, end
+	r.Totals = h.Totals
+	if h.svc != 0 {
+		r.Services = t.svcs[h.svc-1]
+	} else {
+		r.Services = serviceCounts{}
+	}
+	r.NodeHostname, r.NodeIPAddress = md.hostname, md.ip
+	r.OriginatingAgentTag, r.EventType, r.ForwarderType = md.tag, EventType, md.forwarder
+	r.ExternalPorts, r.ExternalPortCount = portList(r.ExternalPorts[:0], &h.extPorts)
+	r.InternalPorts, r.InternalPortCount = portList(r.InternalPorts[:0], &h.intPorts)
+	r.ExternalHosts, r.ExternalHostCount = t.addrList(r.ExternalHosts[:0], &h.extHosts)
+	r.ExternalClients, r.ExternalClientCount = t.addrList(r.ExternalClients[:0], &h.extClients)
+	r.InternalHosts, r.InternalHostCount = t.addrList(r.InternalHosts[:0], &h.intHosts)
+	r.InternalClients, r.InternalClientCount = t.addrList(r.InternalClients[:0], &h.intClients)
+}
+
+// reset empties the table for another window, keeping its memory.
+func (t *hostTable) reset() {
+	clear(t.idx4)
+	clear(t.idx6)
+	clear(t.v6ids)
+	for c := int32(0); c*chunkSize < t.n; c++ { // zero the used states, dropping their bitmaps
+		clear(t.chunks[c][:min(chunkSize, t.n-c*chunkSize)])
+	}
+	t.n = 0
+	t.refused = 0
+	t.svcs = t.svcs[:0]
+	t.order = t.order[:0]
+	clear(t.v6addrs)
+	t.v6addrs = t.v6addrs[:0]
+}
+
+// portList fills dst with the members of set sorted by their text form and
+// returns it with the set's size. dst is never nil, so an empty set encodes
+// as [].
+func portList(dst []PortKey, set *u32set) ([]PortKey, uint64) {
+	if dst == nil {
+		dst = []PortKey{}
+	}
+	set.iterate(func(x uint32) bool {
+		dst = append(dst, PortKey(x))
+		return true
+	})
+	slices.SortFunc(dst, comparePortText)
+	return dst, uint64(len(dst))
+}
+
+// addrList fills dst with the members of set sorted by their text form and
+// returns it with the set's size.
+func (t *hostTable) addrList(dst []netip.Addr, set *addrSet) ([]netip.Addr, uint64) {
+	if dst == nil {
+		dst = []netip.Addr{}
+	}
+	set.v4.iterate(func(v uint32) bool {
+		dst = append(dst, netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}))
+		return true
+	})
+	if set.v6 != nil {
+		set.v6.iterate(func(id uint32) bool {
+			dst = append(dst, t.v6addrs[id])
+			return true
+		})
+	}
+	slices.SortFunc(dst, compareAddrText)
+	return dst, uint64(len(dst))
+}
+
+// comparePortText orders port keys as their text ("1000/tcp" < "53/udp").
+func comparePortText(a, b PortKey) int {
+	var ba, bb [24]byte
+	return bytes.Compare(a.AppendText(ba[:0]), b.AppendText(bb[:0]))
+}
+
+// compareAddrText orders addresses as their text ("10.0.0.10" <
+// "10.0.0.9", "ff02::1:2" < "ff02::2").
+func compareAddrText(a, b netip.Addr) int {
+	var ba, bb [64]byte
+	return bytes.Compare(a.AppendTo(ba[:0]), b.AppendTo(bb[:0]))
+}

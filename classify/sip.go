@@ -1,0 +1,144 @@
+package classify
+
+// SIP recognition (Zeek's SIP analyzer over UDP: SIP.cc, sip-protocol.pac,
+// sip-analyzer.pac; RFC 3261). Zeek's SIP-over-TCP analyzer is not
+// activated by any base script.
+//
+// Each datagram is one message: the originator's parse as requests, the
+// responder's as replies. Confirmation: proc_sip_reply, a responder
+// datagram whose line starts with a reply line: "SIP/" digits "." digits,
+// optional blanks, a three-digit status. Violation: binpac throws when a
+// responder line is not a reply line, or an originator line not a request
+// line (optional non-token junk, a method token, a URI, then "SIP/"
+// digits "." digits); a violation after the confirmation removes the
+// service.
+//
+// Attachment: port 5060/udp, or elsewhere the signature dpd_sip
+// (^( SIP/d.d\r\n|SIP/d.d ddd ) on a datagram of either direction within the
+// DPD window). Bound: the datagrams of the DPD window, or all of them once
+// attached.
+
+// sipVersion matches "SIP/" [0-9]+ "." [0-9]+ at the start of b and returns
+// the bytes after it.
+func sipVersion(b []byte) ([]byte, bool) {
+	if len(b) < 4 || string(b[:4]) != "SIP/" {
+		return nil, false
+	}
+	b = b[4:]
+	n := digits(b)
+	if n == 0 || n == len(b) || b[n] != '.' {
+		return nil, false
+	}
+	b = b[n+1:]
+	m := digits(b)
+	if m == 0 {
+		return nil, false
+	}
+	return b[m:], true
+}
+
+func digits(b []byte) int {
+	i := 0
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		i++
+	}
+	return i
+}
+
+func skipBlanks(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
+		b = b[1:]
+	}
+	return b
+}
+
+// sipReplyLine reports whether b starts with a SIP reply line.
+func sipReplyLine(b []byte) bool {
+	rest, ok := sipVersion(b)
+	if !ok {
+		return false
+	}
+	rest = skipBlanks(rest)
+	return len(rest) >= 3 && digits(rest[:3]) == 3
+}
+
+func isSIPToken(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c != 0 && indexByte("_.!%*+`'~-", c) >= 0
+}
+
+func isSIPURIChar(c byte) bool { return c > ' ' && c < 0x7f }
+
+func indexByte(s string, c byte) int {
+	for i := 0; i < len(s); i++ {
+		if s[i] == c {
+			return i
+		}
+	}
+	return -1
+}
+
+// sipRequestLine reports whether b's first line parses as a SIP request
+// line.
+func sipRequestLine(b []byte) bool {
+	if i := indexByte(string(b), '\n'); i >= 0 {
+		b = b[:i]
+	}
+	for len(b) > 0 && !isSIPToken(b[0]) {
+		b = b[1:] // junk
+	}
+	n := 0
+	for n < len(b) && isSIPToken(b[n]) {
+		n++
+	}
+	if n == 0 {
+		return false
+	}
+	b = skipBlanks(b[n:])
+	n = 0
+	for n < len(b) && isSIPURIChar(b[n]) {
+		n++
+	}
+	if n == 0 {
+		return false
+	}
+	_, ok := sipVersion(skipBlanks(b[n:]))
+	return ok
+}
+
+// sipSig is dpd_sip: ^( SIP/[0-9]\.[0-9]\r\n|SIP/[0-9]\.[0-9] [0-9]{3} ).
+func sipSig(b []byte) bool {
+	isDigit := func(c byte) bool { return c >= '0' && c <= '9' }
+	if len(b) >= 10 && b[0] == ' ' && string(b[1:5]) == "SIP/" && isDigit(b[5]) && b[6] == '.' && isDigit(b[7]) &&
+		b[8] == '\r' && b[9] == '\n' {
+		return true
+	}
+	return len(b) >= 12 && string(b[:4]) == "SIP/" && isDigit(b[4]) && b[5] == '.' && isDigit(b[6]) && b[7] == ' ' &&
+		digits(b[8:11]) == 3 && b[11] == ' '
+}
+
+// sip handles one datagram.
+func (c *Classifier) sip(st *State, fromOrig bool, b []byte, inWindow bool) {
+	if !st.attached(svcSIP) && st.flags&flagSIPEnabled == 0 {
+		if !inWindow {
+			st.pending &^= 1 << recSIP
+			return
+		}
+		if !sipSig(b) {
+			return
+		}
+		st.flags |= flagSIPEnabled
+	}
+	if fromOrig {
+		if !sipRequestLine(b) {
+			st.violate(svcSIP)
+			st.pending &^= 1 << recSIP
+		}
+		return
+	}
+	if !sipReplyLine(b) {
+		st.violate(svcSIP)
+		st.pending &^= 1 << recSIP
+		return
+	}
+	c.confirm(st, svcSIP)
+}
