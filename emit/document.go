@@ -176,7 +176,9 @@ func badOutput(format string, args ...any) error {
 
 // isLineFormat reports whether every record of f is one JSON object on one
 // line (the document formats of Elasticsearch and Kafka).
-func isLineFormat(f Format) bool { return f == FormatJSON || f == FormatDynamite }
+func isLineFormat(f Format) bool {
+	return f == FormatJSON || f == FormatDynamite || f == FormatClickHouse
+}
 
 // trimNewline drops the body's trailing newline.
 func trimNewline(b []byte) []byte {

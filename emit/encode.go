@@ -20,9 +20,12 @@ const (
 	FormatJSON Format = iota
 	FormatDynamite
 	FormatZeek
+	// FormatClickHouse is the row of ClickHouse's interval_queue (see
+	// ClickHouseEncoder): what sensors write to Kafka for ClickHouse.
+	FormatClickHouse
 )
 
-// ParseFormat reads json, dynamite or zeek.
+// ParseFormat reads json, dynamite, zeek or clickhouse.
 func ParseFormat(s string) (Format, error) {
 	switch strings.ToLower(strings.TrimSpace(s)) {
 	case "json", "":
@@ -31,8 +34,10 @@ func ParseFormat(s string) (Format, error) {
 		return FormatDynamite, nil
 	case "zeek":
 		return FormatZeek, nil
+	case ClickHouseFormat:
+		return FormatClickHouse, nil
 	}
-	return 0, fmt.Errorf("output format %q: want json, dynamite or zeek", s)
+	return 0, fmt.Errorf("output format %q: want json, dynamite, zeek or clickhouse", s)
 }
 
 // String is the format's --format spelling.
@@ -42,6 +47,8 @@ func (f Format) String() string {
 		return "dynamite"
 	case FormatZeek:
 		return "zeek"
+	case FormatClickHouse:
+		return ClickHouseFormat
 	}
 	return "json"
 }
@@ -74,6 +81,8 @@ func NewEncoder(f Format, opt EncoderOptions) Encoder {
 		return &DynamiteEncoder{fields: fs}
 	case FormatZeek:
 		return &ZeekEncoder{fields: fs}
+	case FormatClickHouse:
+		return NewClickHouseEncoder() // whole sets whatever the cap: the merge needs them
 	}
 	return &JSONEncoder{fields: fs}
 }

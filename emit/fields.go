@@ -1,12 +1,15 @@
 // Package emit encodes aggregate.Interval records and writes them out.
-// One record type has three encodings, chosen by --format
-// (spec/interval.md §5):
+// One record type has three encodings for people, chosen by --format
+// (spec/interval.md §5), and one for a database:
 //
 //   - json: one Interval object per line, with the DynamiteNSM Interval
 //     field names;
 //   - dynamite: the Elasticsearch document DynamiteNSM's SDK parses
 //     ({"@timestamp","event_type","node","fields","zeek":{netbase names}});
-//   - zeek: a Zeek ASCII log with path netbase and the netbase names.
+//   - zeek: a Zeek ASCII log with path netbase and the netbase names;
+//   - clickhouse: a row of the ClickHouse schema (clickhouse_schema.go)
+//     with what an exact merge of several sensors' records needs; the
+//     clickhouse:// output and ClickHouse's Kafka engine read it.
 //
 // Encoders append to a byte slice (no reflection).
 //

@@ -74,7 +74,7 @@ func TestSecretsNeverShown(t *testing.T) {
 
 	env := func(key string) string {
 		switch key {
-		case ESAPIKeyEnv, KafkaPasswordEnv:
+		case ESAPIKeyEnv, KafkaPasswordEnv, ClickHousePasswordEnv:
 			return secretPW + "-env"
 		}
 		return ""
@@ -107,6 +107,10 @@ func TestSecretsNeverShown(t *testing.T) {
 		{dest: "kafka://user:S3cretPW%zz@h/t"},
 		{dest: "kafka://:S3cretPW@h/t"},
 		{dest: "kafka://user:S3cretPW@h/t", format: FormatZeek},
+		{dest: "clickhouse://user:S3cretPW@h"},
+		{dest: "clickhouse://user:S3cretPW@h/bad-db"},
+		{dest: "clickhouse://user:S3cretPW@h/nb?bogus=1&password=S3cretPW"},
+		{dest: "clickhouse://user:S3cretPW%zz@h/nb"},
 		{dest: "bogus://user:S3cretPW@h/x"},
 		// Destinations that open and then fail to deliver.
 		{dest: "es+http://elastic:S3cretPW@" + dead + "/nb"},
@@ -117,6 +121,8 @@ func TestSecretsNeverShown(t *testing.T) {
 		{dest: "kafka://user:S3cretPW@" + dead + "/" + kafkaTestTopic + "?delivery_timeout=1s"},
 		{dest: "kafka://user:S3cretPW@" + sasl.ListenAddrs()[0] + "/" + kafkaTestTopic + "?delivery_timeout=1s"},
 		{dest: "kafka://user@" + sasl.ListenAddrs()[0] + "/" + kafkaTestTopic + "?delivery_timeout=1s", getenv: env},
+		{dest: "clickhouse://user:S3cretPW@" + dead + "/nb?dial_timeout=1s"},
+		{dest: "clickhouse://user@" + dead + "/nb?dial_timeout=1s", getenv: env},
 	} {
 		t.Run(Redact(tc.dest), func(t *testing.T) {
 			getenv := tc.getenv

@@ -89,13 +89,14 @@ type Registry struct {
 
 // DefaultRegistry returns a registry of the built-in outputs: standard
 // output ("-"), files (a path, or file://PATH), Elasticsearch (es+http://,
-// es+https://) and Kafka (kafka://).
+// es+https://), Kafka (kafka://) and ClickHouse (clickhouse://).
 func DefaultRegistry() *Registry {
 	r := &Registry{}
 	r.Register(stdoutKind())
 	r.Register(fileKind())
 	r.Register(elasticsearchKind())
 	r.Register(kafkaKind())
+	r.Register(clickHouseKind())
 	return r
 }
 

@@ -55,10 +55,8 @@ func (o *Options) validate() (*settings, error) {
 	check("services", err)
 	s.connLogFormat, err = connlog.ParseFormat(o.ConnLogFormat)
 	check("conn_log_format", err)
-	switch o.Format {
-	case "json", "dynamite", "zeek":
-	default:
-		errs = append(errs, fmt.Errorf("format: %q is not json, dynamite or zeek", o.Format))
+	if _, err := emit.ParseFormat(o.Format); err != nil {
+		errs = append(errs, fmt.Errorf("format: %w", err))
 	}
 	negative := func(option string, v int64) {
 		if v < 0 {

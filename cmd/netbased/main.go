@@ -26,6 +26,7 @@ Usage:
   netbased run --interface IF [flags]   capture live (AF_PACKET) as a daemon
   netbased check [--connect] [flags]    validate a configuration without capturing
   netbased es-template [flags]          print the Elasticsearch index template
+  netbased clickhouse-schema [flags]    print the ClickHouse DDL of --out clickhouse://
   netbased version                      print the version (also --version)
   netbased help [COMMAND]               flags of a command
 
@@ -78,6 +79,12 @@ func commandTable() map[string]command {
 			run:      esTemplateCommand,
 			flags:    esTemplateFlags,
 			synopsis: "netbased es-template [--config FILE] [--out es+https://host:9200/index] [--format json|dynamite]   (print the Elasticsearch index template)",
+		},
+		"clickhouse-schema": {
+			summary:  "Prints the ClickHouse DDL of --out clickhouse://HOST/DATABASE (the partial-record table, the merged view DATABASE.intervals, with --kafka the Kafka engine path, with --cluster the Distributed tables), for operators who manage schemas themselves.",
+			run:      clickhouseSchemaCommand,
+			flags:    clickhouseSchemaFlags,
+			synopsis: "netbased clickhouse-schema [--database DB] [--cluster CLUSTER] [--kafka kafka://BROKERS/TOPIC]   (print the ClickHouse DDL)",
 		},
 		"version": {
 			summary:  "Prints the version, commit, build date and Go version (also --version).",
