@@ -460,8 +460,9 @@ func (o *Output) signal() {
 
 // Close ends the input, delivers what is queued until ctx's deadline, and
 // closes the sink. Records still undelivered then stay in the spool for
-// the next start, or (without a spool) are dropped and counted as
-// DropShutdown. The error says what was not delivered.
+// the next start (not an error: Stats().Pending says how many), or
+// (without a spool) are dropped and counted as DropShutdown. The error
+// says what was lost.
 func (o *Output) Close(ctx context.Context) error {
 	o.pmu.Lock()
 	if o.closed {
@@ -487,14 +488,25 @@ func (o *Output) Close(ctx context.Context) error {
 	err = errors.Join(err, o.sink.Close())
 	o.sinkMu.Unlock()
 	st := o.Stats()
-	if st.Pending > 0 {
-		err = errors.Join(err, fmt.Errorf("output %s: %d records not delivered yet, kept in the spool for the next start: %w",
-			o.dest, st.Pending, o.lastErr()))
+	if st.Pending > 0 && !o.spooled() {
+		err = errors.Join(err, fmt.Errorf("output %s: %d records not delivered: %w", o.dest, st.Pending, o.lastErr()))
 	}
 	if n := st.DroppedTotal(); n > 0 {
 		err = errors.Join(err, fmt.Errorf("output %s: %d records lost (%s): %w", o.dest, n, dropSummary(&st), o.lastErr()))
 	}
 	return err
+}
+
+// spooled reports whether the output's records wait in a disk spool (and
+// so outlive the process).
+func (o *Output) spooled() bool {
+	switch q := o.q.(type) {
+	case *spool:
+		return true
+	case *deferredSpool:
+		return q.sp.Load() != nil
+	}
+	return false
 }
 
 // lastErr is the last delivery or drop error, for Close's message.
