@@ -25,10 +25,12 @@ const (
 	histUnknownPkt uint32 = 0x400
 )
 
-// conn is one live connection. Structs are recycled through the tracker's
-// free list, so a steady packet stream allocates nothing.
+// conn is one live connection, in a slot of the tracker's connTable. Slots
+// are recycled through the table's free list, so a steady packet stream
+// allocates nothing.
 type conn struct {
 	key        connKey
+	ref        connRef // this slot
 	orig, resp netip.Addr
 	origPort   uint16
 	respPort   uint16
@@ -38,10 +40,9 @@ type conn struct {
 	serial          uint64
 	uid             uid
 	parents         []uid // UIDs of the tunnels that carried it (tunnel.go)
-	incarnation     uint32
 	removed         bool
 
-	prev, next *conn // recency list
+	prev, next connRef // recency list
 
 	// ConnSize counters, [0] originator, [1] responder.
 	pkts, ipBytes [2]uint64
@@ -66,10 +67,13 @@ type conn struct {
 	deferredGenEvent bool
 	establishedEvent bool // connection_established raised by this packet
 
-	// Timers.
+	// Timers. The generations come from genNext, which goes on across
+	// the connections of a slot: a timer of an earlier connection never
+	// matches.
 	inactTimeout   time.Duration
 	inactGen       uint32
 	anaGen         uint32
+	genNext        uint32
 	longInactivity bool
 
 	// Services.
@@ -84,14 +88,22 @@ func (c *conn) reset() {
 	hist := c.hist[:0]
 	parents := c.parents[:0]
 	tcp := c.tcp
-	inc := c.incarnation
+	gen, ref := c.genNext, c.ref
 	*c = conn{}
-	c.incarnation = inc
+	c.ref = ref
+	c.genNext = gen + 2
+	c.inactGen, c.anaGen = gen+1, gen+2
 	c.hist = hist
 	c.parents = parents
 	c.tcp = tcp
 	c.size = [2]int64{-1, -1}
 	c.chkThresh = [2]uint32{1, 1}
+}
+
+// newGen returns a generation no timer of the slot has.
+func (c *conn) newGen() uint32 {
+	c.genNext++
+	return c.genNext
 }
 
 // addSize adds n to the UDP/ICMP size of side (0 originator, 1 responder),

@@ -18,17 +18,17 @@ const (
 )
 
 // timer is one scheduled callback in network time (Unix nanoseconds).
-// Cancellation is lazy: a timer whose incarnation or generation no longer
-// matches its connection is dropped when it comes due (or when the heap is
-// compacted). Timers are ordered by (when, seq): equal times fire in the
-// order they were scheduled. 32 bytes, two per cache line.
+// Cancellation is lazy: a timer whose generation no longer matches its
+// connection's (or whose connection was removed) is dropped when it comes
+// due (or when the queue is compacted). Timers are ordered by (when, seq):
+// equal times fire in the order they were scheduled. 24 bytes and
+// pointer-free: the garbage collector never scans the queue.
 type timer struct {
 	when int64
 	// seqKind is the scheduling sequence number (upper 56 bits) and the
 	// kind (low 8 bits); comparing it compares the sequence numbers.
 	seqKind uint64
-	c       *conn
-	inc     uint32 // c.incarnation when scheduled
+	ref     connRef
 	gen     uint32 // c.anaGen or c.inactGen when scheduled
 }
 
@@ -40,10 +40,11 @@ func (tm *timer) before(o *timer) bool {
 }
 
 // stale reports whether the timer was cancelled: its connection was
-// removed (and maybe recycled) or its generation moved on.
-func (tm *timer) stale() bool {
-	c := tm.c
-	if c.incarnation != tm.inc || c.removed {
+// removed or its generation moved on (a recycled slot's generations
+// continue from the previous connection's, so they never match its
+// timers).
+func (tm *timer) stale(c *conn) bool {
+	if c.removed {
 		return true
 	}
 	if tm.kind() == timerInactivity {
@@ -123,10 +124,10 @@ func (h *timerHeap) pop() timer {
 
 // compact drops every stale timer and restores the heap order. The order
 // of the remaining timers is unchanged, as (when, seq) is a total order.
-func (h *timerHeap) compact() {
+func (h *timerHeap) compact(conns *connTable) {
 	k := 0
 	for i := range h.items {
-		if !h.items[i].stale() {
+		if !h.items[i].stale(conns.get(h.items[i].ref)) {
 			h.items[k] = h.items[i]
 			k++
 		}
@@ -158,6 +159,7 @@ const maxLanes = 8
 // and the heap's top, so the order is the heap's order, at O(1) per push
 // and O(lanes) per pop instead of O(log n) with cache misses.
 type timerQueue struct {
+	conns  *connTable // the connections the timers refer to
 	lanes  [maxLanes]timerLane
 	delays [maxLanes]int64 // the delay served by each lane
 	nLanes int
@@ -257,13 +259,14 @@ func (q *timerQueue) popDue(now int64) (timer, bool) {
 
 // compact drops every stale timer; the order of the others is unchanged.
 func (q *timerQueue) compact() {
-	q.heap.compact()
+	conns := q.conns
+	q.heap.compact(conns)
 	q.n = len(q.heap.items)
 	for i := 0; i < q.nLanes; i++ {
 		l := &q.lanes[i]
 		k := 0
 		for j := l.head; j < len(l.items); j++ {
-			if !l.items[j].stale() {
+			if !l.items[j].stale(conns.get(l.items[j].ref)) {
 				l.items[k] = l.items[j]
 				k++
 			}

@@ -41,9 +41,8 @@ type Tracker struct {
 	cfg   Config
 	onEnd func(*Conn)
 
-	table  map[connKey]*conn
-	free   []*conn
-	lru    conn // sentinel of the recency list (most recent first)
+	conns  *connTable
+	lru    *conn // slot 0: sentinel of the recency list (most recent first)
 	timers timerQueue
 	// compactAt is the heap size from which schedule considers compacting.
 	compactAt int
@@ -79,8 +78,10 @@ type Tracker struct {
 // valid during the call (Conn.Clone copies it).
 func NewTracker(cfg Config, onEnd func(*Conn)) *Tracker {
 	cfg.normalize()
-	t := &Tracker{cfg: cfg, onEnd: onEnd, table: make(map[connKey]*conn, 1024)}
-	t.lru.next, t.lru.prev = &t.lru, &t.lru
+	t := &Tracker{cfg: cfg, onEnd: onEnd, conns: newConnTable()}
+	t.lru = t.conns.get(0)
+	t.lru.next, t.lru.prev = 0, 0
+	t.timers.conns = t.conns
 	to := &t.cfg.Timeouts
 	t.timers.init(to.TCPSYNTimeout, to.TCPSessionTimer, to.TCPAttemptDelay, to.TCPCloseDelay, to.UDPInactivity,
 		to.TCPInactivity, to.ICMPInactivity, to.UnknownInactivity, to.DNSSession, to.PortInactivity, to.AnalyzerInactivity)
@@ -91,7 +92,7 @@ func NewTracker(cfg Config, onEnd func(*Conn)) *Tracker {
 func (t *Tracker) Stats() Stats { return t.stats }
 
 // Active returns the number of connections in the table.
-func (t *Tracker) Active() int { return len(t.table) }
+func (t *Tracker) Active() int { return t.conns.count }
 
 // NetworkTime returns the current network time (zero before any packet).
 func (t *Tracker) NetworkTime() time.Time {
@@ -137,13 +138,11 @@ func (t *Tracker) Tick(ts time.Time) {
 // order; Flush uses the order of the connections' start, which is
 // deterministic.
 func (t *Tracker) Flush() {
-	if len(t.table) == 0 {
+	if t.conns.count == 0 {
 		return
 	}
-	all := make([]*conn, 0, len(t.table))
-	for _, c := range t.table {
-		all = append(all, c)
-	}
+	all := make([]*conn, 0, t.conns.count)
+	t.conns.each(func(_ connRef, c *conn) { all = append(all, c) })
 	sort.Slice(all, func(i, j int) bool {
 		if all[i].start != all[j].start {
 			return all[i].start < all[j].start
@@ -175,7 +174,11 @@ func (t *Tracker) Packet(p *capture.Packet) {
 	}
 
 	key, origPort, respPort := t.makeKey(p)
-	c := t.table[key]
+	var c *conn
+	ref, hash := t.conns.lookup(&key)
+	if ref != 0 {
+		c = t.conns.get(ref)
+	}
 	if c != nil && p.Proto == capture.ProtoTCP && t.isReuse(c, p) {
 		t.stats.Reused++
 		t.noteReuse(c)
@@ -183,7 +186,7 @@ func (t *Tracker) Packet(p *capture.Packet) {
 		c = nil
 	}
 	if c == nil {
-		c = t.newConn(key, p, ts, origPort, respPort)
+		c = t.newConn(&key, hash, p, ts, origPort, respPort)
 	} else {
 		t.touch(c)
 	}
@@ -296,29 +299,24 @@ func icmp6Counterpart(typ, code uint8) (uint16, bool) {
 
 // newConn creates a connection for the first packet p, applying the
 // creation flips of WantConnection, and starts its timers.
-func (t *Tracker) newConn(key connKey, p *capture.Packet, ts int64, sport, dport uint16) *conn {
-	if t.cfg.MaxConnections > 0 && len(t.table) >= t.cfg.MaxConnections {
-		if victim := t.lru.prev; victim != &t.lru {
+func (t *Tracker) newConn(key *connKey, hash uint32, p *capture.Packet, ts int64, sport, dport uint16) *conn {
+	if t.cfg.MaxConnections > 0 && t.conns.count >= t.cfg.MaxConnections {
+		if victim := t.lru.prev; victim != 0 {
 			t.stats.Evictions++
-			t.remove(victim)
+			t.remove(t.conns.get(victim))
 		}
 	}
-	var c *conn
-	if n := len(t.free); n > 0 {
-		c = t.free[n-1]
-		t.free = t.free[:n-1]
-	} else {
-		c = &conn{}
-	}
+	ref, c := t.conns.alloc()
+	c.ref = ref
 	c.reset()
 	t.stats.Connections++
 	c.serial = t.stats.Connections
-	c.uid = makeUID(t.cfg.UIDSeed, &key, ts)
-	c.key = key
+	c.uid = makeUID(t.cfg.UIDSeed, key, ts)
+	c.key = *key
 	c.proto = p.Proto
 	c.orig, c.resp, c.origPort, c.respPort = p.Src, p.Dst, sport, dport
 	c.start, c.lastTime = ts, ts
-	t.table[key] = c
+	t.conns.insert(hash, ref)
 	t.lruPush(c)
 
 	flip := false
@@ -395,7 +393,7 @@ func (t *Tracker) flipRoles(c *conn) {
 }
 
 func (t *Tracker) addAnalyzerTimer(c *conn, kind uint8, when int64) {
-	t.schedule(timer{when: when, c: c, inc: c.incarnation, gen: c.anaGen}, kind)
+	t.schedule(timer{when: when, ref: c.ref, gen: c.anaGen}, kind)
 }
 
 // schedule pushes a timer. Cancelled timers stay in the heap until they
@@ -403,7 +401,7 @@ func (t *Tracker) addAnalyzerTimer(c *conn, kind uint8, when int64) {
 // connections ended early by eviction, say), the heap is compacted so that
 // its size stays proportional to the connection table.
 func (t *Tracker) schedule(tm timer, kind uint8) {
-	if n := t.timers.len(); n >= t.compactAt && n >= compactSlack+timersPerConn*len(t.table) {
+	if n := t.timers.len(); n >= t.compactAt && n >= compactSlack+timersPerConn*t.conns.count {
 		t.timers.compact()
 		t.stats.TimerCompactions++
 		t.compactAt = 2 * t.timers.len()
@@ -421,14 +419,14 @@ const (
 
 // cancelAnalyzerTimers is TCP's CancelTimers: drops the expire, attempt and
 // pending delete timers.
-func (t *Tracker) cancelAnalyzerTimers(c *conn) { c.anaGen++ }
+func (t *Tracker) cancelAnalyzerTimers(c *conn) { c.anaGen = c.newGen() }
 
 // setInactivity is Session::SetInactivityTimeout.
 func (t *Tracker) setInactivity(c *conn, d time.Duration) {
 	if d == c.inactTimeout {
 		return
 	}
-	c.inactGen++
+	c.inactGen = c.newGen()
 	c.inactTimeout = d
 	if d > 0 {
 		t.scheduleInactivity(c)
@@ -438,7 +436,7 @@ func (t *Tracker) setInactivity(c *conn, d time.Duration) {
 // scheduleInactivity schedules c's inactivity timer for the current
 // generation, c.inactTimeout after its last activity.
 func (t *Tracker) scheduleInactivity(c *conn) {
-	t.schedule(timer{when: c.lastTime + int64(c.inactTimeout), c: c, inc: c.incarnation, gen: c.inactGen}, timerInactivity)
+	t.schedule(timer{when: c.lastTime + int64(c.inactTimeout), ref: c.ref, gen: c.inactGen}, timerInactivity)
 }
 
 // fireTimers dispatches every timer due at the current network time, at
@@ -450,8 +448,8 @@ func (t *Tracker) fireTimers(limit int) {
 		if !ok {
 			return
 		}
-		c := top.c
-		if c.incarnation != top.inc || c.removed {
+		c := t.conns.get(top.ref)
+		if c.removed {
 			continue // stale: the connection is gone
 		}
 		switch top.kind() {
@@ -496,7 +494,7 @@ func (t *Tracker) remove(c *conn) {
 		return
 	}
 	c.removed = true
-	delete(t.table, c.key)
+	t.conns.delete(&c.key, c.ref)
 	t.lruUnlink(c)
 	t.stats.Ended++
 	if t.onEnd != nil {
@@ -504,27 +502,26 @@ func (t *Tracker) remove(c *conn) {
 		t.onEnd(&t.out)
 	}
 	t.endExpected(c)
-	c.incarnation++
-	t.free = append(t.free, c)
+	t.conns.release(c.ref)
 }
 
+// The recency list links slots by reference; slot 0 (t.lru) is its
+// sentinel.
+
 func (t *Tracker) lruPush(c *conn) {
-	c.prev = &t.lru
+	c.prev = 0
 	c.next = t.lru.next
-	t.lru.next.prev = c
-	t.lru.next = c
+	t.conns.get(t.lru.next).prev = c.ref
+	t.lru.next = c.ref
 }
 
 func (t *Tracker) lruUnlink(c *conn) {
-	if c.prev != nil {
-		c.prev.next = c.next
-		c.next.prev = c.prev
-		c.prev, c.next = nil, nil
-	}
+	t.conns.get(c.prev).next = c.next
+	t.conns.get(c.next).prev = c.prev
 }
 
 func (t *Tracker) touch(c *conn) {
-	if t.lru.next == c {
+	if t.lru.next == c.ref {
 		return
 	}
 	t.lruUnlink(c)
