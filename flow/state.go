@@ -26,79 +26,156 @@ const (
 )
 
 // conn is one live connection, in a slot of the tracker's connTable. Slots
-// are recycled through the table's free list, so a steady packet stream
-// allocates nothing.
+// are recycled through the table's free list, and the parts only some
+// connections need (TCP endpoints, reassembly buffers, tunnel details, a
+// long history, UDP checksum counters) come from the tracker's pools, so
+// a steady packet stream allocates nothing and a connection costs what
+// its kind needs.
 type conn struct {
-	key        connKey
-	ref        connRef // this slot
-	orig, resp netip.Addr
-	origPort   uint16
-	respPort   uint16
-	proto      uint8
+	key connKey
+	// addr says how the originator and responder addresses derive from
+	// the key (addrOrigIsA, addrOrigV4, addrRespV4).
+	addr     uint8
+	proto    uint8
+	origPort uint16
+	respPort uint16
+	ref      connRef // this slot
+
+	prev, next connRef // recency list
+
+	// Timers. The generations come from genNext, which goes on across
+	// the connections of a slot: a timer of an earlier connection never
+	// matches.
+	inactGen uint32
+	anaGen   uint32
+	genNext  uint32
+
+	histSeen uint32
 
 	start, lastTime int64 // Unix ns
 	serial          uint64
-	uid             uid
-	parents         []uid // UIDs of the tunnels that carried it (tunnel.go)
-	removed         bool
-
-	prev, next connRef // recency list
 
 	// ConnSize counters, [0] originator, [1] responder.
 	pkts, ipBytes [2]uint64
 
-	hist     []byte
-	histSeen uint32
-	missed   uint64
+	// UDP/ICMP sizes (request_len/reply_len; −1 = nothing seen yet).
+	size [2]int64
 
-	// UDP/ICMP sizes (request_len/reply_len; −1 = nothing seen yet) and
-	// UDP checksum-error history counters.
-	size      [2]int64
-	chkCnt    [2]uint32
-	chkThresh [2]uint32
+	inactTimeout time.Duration
 
-	// TCP.
-	tcp              *tcpEndpoints // allocated the first time the struct carries TCP
-	eo, er           *endpoint
+	tcp *tcpConn // TCP only
+	ext *connExt // nil until needed
+	cls classify.State
+
+	// hist holds the history while it fits, else ext.hist does.
+	hist    [histInline]byte
+	histLen uint16
+
+	removed          bool
 	isActive         bool
 	isPartial        bool
 	firstPacketSeen  uint8 // 1 orig, 2 resp
 	closeDeferred    bool
 	deferredGenEvent bool
 	establishedEvent bool // connection_established raised by this packet
+	longInactivity   bool
+	clsStarted       bool
+	eoIdx            uint8 // tcp.eps[eoIdx] is the originator's endpoint
+}
 
-	// Timers. The generations come from genNext, which goes on across
-	// the connections of a slot: a timer of an earlier connection never
-	// matches.
-	inactTimeout   time.Duration
-	inactGen       uint32
-	anaGen         uint32
-	genNext        uint32
-	longInactivity bool
+// conn.addr bits.
+const (
+	addrOrigIsA uint8 = 1 << iota // the originator is the key's a side
+	addrOrigV4                    // the originator's address is IPv4
+	addrRespV4                    // the responder's address is IPv4
+)
 
-	// Services.
-	cls             classify.State
-	clsStarted      bool
+// histInline is the history kept in the conn itself; real connections
+// rarely have a longer one.
+const histInline = 14
+
+// connExt is what few connections need: the tunnels that carried them, a
+// history longer than histInline, UDP checksum-error counters.
+type connExt struct {
+	parents         []uid // UIDs of the tunnels that carried it (tunnel.go)
 	tunnelSvc       string
 	tunnelDirs      uint8
 	tunnelConfirmed bool
+	hist            []byte
+	chkCnt          [2]uint32
+	chkThresh       [2]uint32
 }
 
 func (c *conn) reset() {
-	hist := c.hist[:0]
-	parents := c.parents[:0]
-	tcp := c.tcp
 	gen, ref := c.genNext, c.ref
 	*c = conn{}
 	c.ref = ref
 	c.genNext = gen + 2
 	c.inactGen, c.anaGen = gen+1, gen+2
-	c.hist = hist
-	c.parents = parents
-	c.tcp = tcp
 	c.size = [2]int64{-1, -1}
-	c.chkThresh = [2]uint32{1, 1}
 }
+
+// setAddrs records the originator and responder addresses, which the key
+// holds.
+func (c *conn) setAddrs(orig, resp netip.Addr) {
+	c.addr = 0
+	if o := orig.As16(); o == c.key.a && (c.key.a != c.key.b || c.origPort == c.key.pa) {
+		c.addr |= addrOrigIsA
+	}
+	if orig.Is4() {
+		c.addr |= addrOrigV4
+	}
+	if resp.Is4() {
+		c.addr |= addrRespV4
+	}
+}
+
+func addrOf(b *[16]byte, v4 bool) netip.Addr {
+	if v4 {
+		return netip.AddrFrom4([4]byte(b[12:16]))
+	}
+	return netip.AddrFrom16(*b)
+}
+
+// origAddr is the originator's address.
+func (c *conn) origAddr() netip.Addr {
+	if c.addr&addrOrigIsA != 0 {
+		return addrOf(&c.key.a, c.addr&addrOrigV4 != 0)
+	}
+	return addrOf(&c.key.b, c.addr&addrOrigV4 != 0)
+}
+
+// respAddr is the responder's address.
+func (c *conn) respAddr() netip.Addr {
+	if c.addr&addrOrigIsA != 0 {
+		return addrOf(&c.key.b, c.addr&addrRespV4 != 0)
+	}
+	return addrOf(&c.key.a, c.addr&addrRespV4 != 0)
+}
+
+// swapAddrs exchanges the originator's and responder's addresses.
+func (c *conn) swapAddrs() {
+	a := c.addr ^ addrOrigIsA
+	a &^= addrOrigV4 | addrRespV4
+	if c.addr&addrOrigV4 != 0 {
+		a |= addrRespV4
+	}
+	if c.addr&addrRespV4 != 0 {
+		a |= addrOrigV4
+	}
+	c.addr = a
+}
+
+// history is the history string's bytes.
+func (c *conn) history() []byte {
+	if int(c.histLen) <= histInline {
+		return c.hist[:c.histLen]
+	}
+	return c.ext.hist
+}
+
+// uid is the connection's UID (derived from its key and start).
+func (c *conn) uid(seed uint64) uid { return makeUID(seed, &c.key, c.start) }
 
 // newGen returns a generation no timer of the slot has.
 func (c *conn) newGen() uint32 {
@@ -124,18 +201,66 @@ const maxHistory = 1024
 // maxTunnelParents bounds the tunnel flows remembered per connection.
 const maxTunnelParents = 64
 
-func (c *conn) addHistory(code byte) {
-	if len(c.hist) < maxHistory {
-		c.hist = append(c.hist, code)
+func (t *Tracker) addHistory(c *conn, code byte) {
+	n := int(c.histLen)
+	switch {
+	case n < histInline:
+		c.hist[n] = code
+	case n >= maxHistory:
+		return
+	case n == histInline:
+		x := t.extOf(c)
+		x.hist = append(append(x.hist[:0], c.hist[:]...), code)
+	default:
+		c.ext.hist = append(c.ext.hist, code)
+	}
+	c.histLen++
+}
+
+// setHistory replaces the history (at most histInline bytes).
+func (c *conn) setHistory(h string) {
+	c.histLen = uint16(copy(c.hist[:], h))
+}
+
+// extOf returns c's rarely needed part, taking one from the pool.
+func (t *Tracker) extOf(c *conn) *connExt {
+	if c.ext == nil {
+		if n := len(t.freeExt); n > 0 {
+			c.ext = t.freeExt[n-1]
+			t.freeExt = t.freeExt[:n-1]
+		} else {
+			c.ext = &connExt{}
+		}
+		c.ext.chkThresh = [2]uint32{1, 1}
+	}
+	return c.ext
+}
+
+// releaseParts returns c's pooled parts.
+func (t *Tracker) releaseParts(c *conn) {
+	if x := c.ext; x != nil {
+		*x = connExt{parents: x.parents[:0], hist: x.hist[:0]}
+		t.freeExt = append(t.freeExt, x)
+		c.ext = nil
+	}
+	if tc := c.tcp; tc != nil {
+		for i := range tc.eps {
+			if ra := tc.eps[i].ra; ra != nil {
+				ra.clear()
+				t.freeReasm = append(t.freeReasm, ra)
+			}
+		}
+		t.freeTCP = append(t.freeTCP, tc)
+		c.tcp = nil
 	}
 }
 
 // checkHistory adds code the first time mask is seen and reports whether
 // it had been seen before (Session::CheckHistory).
-func (c *conn) checkHistory(mask uint32, code byte) bool {
+func (t *Tracker) checkHistory(c *conn, mask uint32, code byte) bool {
 	if c.histSeen&mask == 0 {
 		c.histSeen |= mask
-		c.addHistory(code)
+		t.addHistory(c, code)
 		return false
 	}
 	return true
@@ -143,10 +268,10 @@ func (c *conn) checkHistory(mask uint32, code byte) bool {
 
 // scaledHistory adds code on the 1st, 10th, 100th, … call
 // (Session::ScaledHistoryEntry with base 10).
-func (c *conn) scaledHistory(code byte, counter, threshold *uint32) bool {
+func (t *Tracker) scaledHistory(c *conn, code byte, counter, threshold *uint32) bool {
 	*counter++
 	if *counter == *threshold {
-		c.addHistory(code)
+		t.addHistory(c, code)
 		nt := *threshold * 10
 		if nt <= *threshold {
 			*counter = 0
@@ -161,28 +286,30 @@ func (c *conn) scaledHistory(code byte, counter, threshold *uint32) bool {
 // noteTunnel records the tunnel service of an outer tunnel packet. Teredo
 // confirms only once both directions carried it
 // (Tunnel::delay_teredo_confirmation); the others at once.
-func (c *conn) noteTunnel(svc string, isOrig bool) {
-	if c.tunnelSvc == "" {
-		c.tunnelSvc = svc
+func (t *Tracker) noteTunnel(c *conn, svc string, isOrig bool) {
+	x := t.extOf(c)
+	if x.tunnelSvc == "" {
+		x.tunnelSvc = svc
 	}
 	if isOrig {
-		c.tunnelDirs |= 1
+		x.tunnelDirs |= 1
 	} else {
-		c.tunnelDirs |= 2
+		x.tunnelDirs |= 2
 	}
-	if svc != "teredo" || c.tunnelDirs == 3 {
-		c.tunnelConfirmed = true
+	if svc != "teredo" || x.tunnelDirs == 3 {
+		x.tunnelConfirmed = true
 	}
 }
 
 // addParent records the UID of a tunnel flow that carried this connection.
-func (c *conn) addParent(u uid) {
-	for _, p := range c.parents {
+func (t *Tracker) addParent(c *conn, u uid) {
+	x := t.extOf(c)
+	for _, p := range x.parents {
 		if p == u {
 			return
 		}
 	}
-	if len(c.parents) < maxTunnelParents {
-		c.parents = append(c.parents, u)
+	if len(x.parents) < maxTunnelParents {
+		x.parents = append(x.parents, u)
 	}
 }

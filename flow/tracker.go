@@ -44,6 +44,10 @@ type Tracker struct {
 	conns  *connTable
 	lru    *conn // slot 0: sentinel of the recency list (most recent first)
 	timers timerQueue
+	// Pools of the parts some connections need (state.go, tcp.go).
+	freeTCP   []*tcpConn
+	freeReasm []*reasm
+	freeExt   []*connExt
 	// compactAt is the heap size from which schedule considers compacting.
 	compactAt int
 
@@ -190,7 +194,7 @@ func (t *Tracker) Packet(p *capture.Packet) {
 	} else {
 		t.touch(c)
 	}
-	isOrig := p.Src == c.orig && origPort == c.origPort
+	isOrig := origPort == c.origPort && p.Src == c.origAddr()
 	switch c.proto {
 	case capture.ProtoTCP:
 		t.tcpPacket(c, p, isOrig, ts)
@@ -311,10 +315,10 @@ func (t *Tracker) newConn(key *connKey, hash uint32, p *capture.Packet, ts int64
 	c.reset()
 	t.stats.Connections++
 	c.serial = t.stats.Connections
-	c.uid = makeUID(t.cfg.UIDSeed, key, ts)
 	c.key = *key
 	c.proto = p.Proto
-	c.orig, c.resp, c.origPort, c.respPort = p.Src, p.Dst, sport, dport
+	c.origPort, c.respPort = sport, dport
+	c.setAddrs(p.Src, p.Dst)
 	c.start, c.lastTime = ts, ts
 	t.conns.insert(hash, ref)
 	t.lruPush(c)
@@ -323,7 +327,7 @@ func (t *Tracker) newConn(key *connKey, hash uint32, p *capture.Packet, ts int64
 	sp := t.cfg.ServerPorts
 	switch p.Proto {
 	case capture.ProtoTCP:
-		c.tcpInit()
+		t.tcpInit(c)
 		fl := p.TCPFlags
 		if fl&capture.FlagSYN == 0 || fl&capture.FlagACK != 0 {
 			if sp.TCP.Has(sport) {
@@ -367,14 +371,14 @@ var broadcast4 = netip.AddrFrom4([4]byte{255, 255, 255, 255})
 // addresses, the TCP endpoints and the ConnSize counters; UDP/ICMP sizes
 // stay where they are, as in Zeek; history gets '^'.
 func (t *Tracker) flipRoles(c *conn) {
-	c.orig, c.resp = c.resp, c.orig
+	c.swapAddrs()
 	c.origPort, c.respPort = c.respPort, c.origPort
 	c.pkts[0], c.pkts[1] = c.pkts[1], c.pkts[0]
 	c.ipBytes[0], c.ipBytes[1] = c.ipBytes[1], c.ipBytes[0]
 	if c.proto == capture.ProtoTCP {
-		c.eo, c.er = c.er, c.eo
-		c.eo.isOrig = true
-		c.er.isOrig = false
+		c.eoIdx ^= 1
+		c.eo().isOrig = true
+		c.er().isOrig = false
 		fps := c.firstPacketSeen
 		c.firstPacketSeen = 0
 		if fps&1 != 0 {
@@ -387,9 +391,9 @@ func (t *Tracker) flipRoles(c *conn) {
 	}
 	if c.clsStarted {
 		c.cls.Flip()
-		c.cls.SetMulticastResponder(c.resp.IsMulticast())
+		c.cls.SetMulticastResponder(c.respAddr().IsMulticast())
 	}
-	c.addHistory('^')
+	t.addHistory(c, '^')
 }
 
 func (t *Tracker) addAnalyzerTimer(c *conn, kind uint8, when int64) {
@@ -502,6 +506,7 @@ func (t *Tracker) remove(c *conn) {
 		t.onEnd(&t.out)
 	}
 	t.endExpected(c)
+	t.releaseParts(c)
 	t.conns.release(c.ref)
 }
 
@@ -533,15 +538,15 @@ func (t *Tracker) touch(c *conn) {
 // are valid until the next fillRecord (or until c is reused).
 func (t *Tracker) fillRecord(c *conn, r *Conn) {
 	*r = Conn{}
-	r.UID = unsafeString(c.uid.appendText(t.uidText[:0]))
-	if len(c.parents) > 0 {
+	r.UID = unsafeString(c.uid(t.cfg.UIDSeed).appendText(t.uidText[:0]))
+	if x := c.ext; x != nil && len(x.parents) > 0 {
 		// Room for every text first: the strings point into parentText.
-		if need := len(c.parents) * uidTextLen; cap(t.parentText) < need {
+		if need := len(x.parents) * uidTextLen; cap(t.parentText) < need {
 			t.parentText = make([]byte, 0, need)
 		}
 		text := t.parentText[:0]
 		t.parentUIDs = t.parentUIDs[:0]
-		for _, p := range c.parents {
+		for _, p := range x.parents {
 			n := len(text)
 			text = p.appendText(text)
 			t.parentUIDs = append(t.parentUIDs, unsafeString(text[n:]))
@@ -551,21 +556,21 @@ func (t *Tracker) fillRecord(c *conn, r *Conn) {
 	r.Start = time.Unix(0, c.start).UTC()
 	r.LastTime = time.Unix(0, c.lastTime).UTC()
 	r.End = time.Unix(0, t.now).UTC()
-	r.Orig, r.Resp = c.orig, c.resp
+	r.Orig, r.Resp = c.origAddr(), c.respAddr()
 	r.OrigPort, r.RespPort = c.origPort, c.respPort
 	r.IPProto = c.proto
 	r.OrigPkts, r.RespPkts = c.pkts[0], c.pkts[1]
 	r.OrigIPBytes, r.RespIPBytes = c.ipBytes[0], c.ipBytes[1]
-	r.History = unsafeString(c.hist)
-	r.MissedBytes = c.missed
+	r.History = unsafeString(c.history())
 	if t.cfg.Local != nil {
-		r.LocalOrig = t.cfg.Local(c.orig)
-		r.LocalResp = t.cfg.Local(c.resp)
+		r.LocalOrig = t.cfg.Local(r.Orig)
+		r.LocalResp = t.cfg.Local(r.Resp)
 	}
 	switch c.proto {
 	case capture.ProtoTCP:
-		r.OrigBytes = c.eo.size(c.er)
-		r.RespBytes = c.er.size(c.eo)
+		r.MissedBytes = c.tcp.missed
+		r.OrigBytes = c.eo().size(c.er())
+		r.RespBytes = c.er().size(c.eo())
 		r.ConnState = tcpConnState(c)
 	case capture.ProtoUDP:
 		r.OrigBytes, r.RespBytes = sizeOrZero(c.size[0]), sizeOrZero(c.size[1])
@@ -586,8 +591,8 @@ func (t *Tracker) fillRecord(c *conn, r *Conn) {
 		r.ConnState = "OTH"
 	}
 	svcs := t.services[:0]
-	if c.tunnelSvc != "" && c.tunnelConfirmed {
-		svcs = append(svcs, c.tunnelSvc)
+	if x := c.ext; x != nil && x.tunnelSvc != "" && x.tunnelConfirmed {
+		svcs = append(svcs, x.tunnelSvc)
 	}
 	svcs = t.expectedServices(c, svcs)
 	if c.clsStarted {
@@ -669,20 +674,21 @@ func (t *Tracker) udpPacket(c *conn, p *capture.Packet, isOrig bool, ts int64) {
 		if !isOrig {
 			code = 'c'
 		}
-		c.scaledHistory(code, &c.chkCnt[side], &c.chkThresh[side])
+		x := t.extOf(c)
+		t.scaledHistory(c, code, &x.chkCnt[side], &x.chkThresh[side])
 		return
 	}
 	c.lastTime = ts
 	if isOrig {
-		c.checkHistory(histOrigDataPkt, 'D')
+		t.checkHistory(c, histOrigDataPkt, 'D')
 	} else {
-		c.checkHistory(histRespDataPkt, 'd')
+		t.checkHistory(c, histRespDataPkt, 'd')
 	}
 	c.addSize(side, int64(p.UDPLength)-8)
 	if p.AnalysisPartial {
 		// A tunnel analyzer gave up for Tunnel::max_depth; it runs
 		// before the session analyzers.
-		c.checkHistory(histUnknownPkt, 'X')
+		t.checkHistory(c, histUnknownPkt, 'X')
 	}
 	// Current Zeek (since zeek/zeek#3080) forwards a datagram the snap
 	// length cut short like any other: the analyzers get the captured
@@ -690,7 +696,7 @@ func (t *Tracker) udpPacket(c *conn, p *capture.Packet, isOrig bool, ts int64) {
 	if t.cfg.Classifier != nil {
 		if !c.clsStarted {
 			t.cfg.Classifier.Start(&c.cls, classify.UDP, c.origPort, c.respPort, false)
-			c.cls.SetMulticastResponder(c.resp.IsMulticast())
+			c.cls.SetMulticastResponder(c.respAddr().IsMulticast())
 			c.clsStarted = true
 		}
 		if c.cls.Wants(isOrig) {

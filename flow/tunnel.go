@@ -168,15 +168,15 @@ func (t *Tracker) noteEncapsulation(c *conn, p *capture.Packet, isOrig bool) {
 		for len(t.tunnelUIDs) <= d {
 			t.tunnelUIDs = append(t.tunnelUIDs, tunnelUID{})
 		}
-		t.tunnelUIDs[d] = tunnelUID{uid: c.uid, set: true}
+		t.tunnelUIDs[d] = tunnelUID{uid: c.uid(t.cfg.UIDSeed), set: true}
 	}
 	if c.removed {
 		return
 	}
 	if hasParent {
-		c.addParent(parent)
+		t.addParent(c, parent)
 	}
 	if p.TunnelService != "" {
-		c.noteTunnel(p.TunnelService, isOrig)
+		t.noteTunnel(c, p.TunnelService, isOrig)
 	}
 }
