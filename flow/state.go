@@ -2,7 +2,6 @@ package flow
 
 import (
 	"net/netip"
-	"time"
 
 	"github.com/netbased/netbased/classify"
 )
@@ -35,8 +34,10 @@ type conn struct {
 	key connKey
 	// addr says how the originator and responder addresses derive from
 	// the key (addrOrigIsA, addrOrigV4, addrRespV4).
-	addr     uint8
-	proto    uint8
+	addr uint8
+	// inact indexes the inactivity timeout in Tracker.inactTimeouts
+	// (0: none set).
+	inact    uint8
 	origPort uint16
 	respPort uint16
 	ref      connRef // this slot
@@ -51,17 +52,17 @@ type conn struct {
 	genNext  uint32
 
 	histSeen uint32
+	// serial is the creation order (low 32 bits), for Flush.
+	serial uint32
+
+	// ConnSize counters, [0] originator, [1] responder: the low 32 bits
+	// (ext holds the high ones once a counter wrapped).
+	pkts, ipBytes [2]uint32
 
 	start, lastTime int64 // Unix ns
-	serial          uint64
-
-	// ConnSize counters, [0] originator, [1] responder.
-	pkts, ipBytes [2]uint64
 
 	// UDP/ICMP sizes (request_len/reply_len; −1 = nothing seen yet).
 	size [2]int64
-
-	inactTimeout time.Duration
 
 	tcp *tcpConn // TCP only
 	ext *connExt // nil until needed
@@ -92,18 +93,20 @@ const (
 
 // histInline is the history kept in the conn itself; real connections
 // rarely have a longer one.
-const histInline = 14
+const histInline = 10
 
 // connExt is what few connections need: the tunnels that carried them, a
-// history longer than histInline, UDP checksum-error counters.
+// history longer than histInline, UDP checksum-error counters, the high
+// halves of ConnSize counters past 2^32.
 type connExt struct {
-	parents         []uid // UIDs of the tunnels that carried it (tunnel.go)
-	tunnelSvc       string
-	tunnelDirs      uint8
-	tunnelConfirmed bool
-	hist            []byte
-	chkCnt          [2]uint32
-	chkThresh       [2]uint32
+	pktsHi, ipBytesHi [2]uint32
+	parents           []uid // UIDs of the tunnels that carried it (tunnel.go)
+	tunnelSvc         string
+	tunnelDirs        uint8
+	tunnelConfirmed   bool
+	hist              []byte
+	chkCnt            [2]uint32
+	chkThresh         [2]uint32
 }
 
 func (c *conn) reset() {
@@ -176,6 +179,29 @@ func (c *conn) history() []byte {
 
 // uid is the connection's UID (derived from its key and start).
 func (c *conn) uid(seed uint64) uid { return makeUID(seed, &c.key, c.start) }
+
+// countPacket adds a packet of ipLen bytes to side's ConnSize counters.
+func (t *Tracker) countPacket(c *conn, side int, ipLen uint32) {
+	c.pkts[side]++
+	if c.pkts[side] == 0 {
+		t.extOf(c).pktsHi[side]++
+	}
+	b := c.ipBytes[side] + ipLen
+	if b < ipLen {
+		t.extOf(c).ipBytesHi[side]++
+	}
+	c.ipBytes[side] = b
+}
+
+// counts returns side's ConnSize counters.
+func (c *conn) counts(side int) (pkts, ipBytes uint64) {
+	pkts, ipBytes = uint64(c.pkts[side]), uint64(c.ipBytes[side])
+	if x := c.ext; x != nil {
+		pkts |= uint64(x.pktsHi[side]) << 32
+		ipBytes |= uint64(x.ipBytesHi[side]) << 32
+	}
+	return pkts, ipBytes
+}
 
 // newGen returns a generation no timer of the slot has.
 func (c *conn) newGen() uint32 {

@@ -50,3 +50,24 @@ func TestConnTableAgainstMap(t *testing.T) {
 		t.Fatalf("each visited %d, want %d", n, len(ref))
 	}
 }
+
+// TestCountersPast32Bits checks that ConnSize counters kept as 32-bit low
+// halves carry into the connection's extension, and that a flip swaps the
+// high halves with the low ones.
+func TestCountersPast32Bits(t *testing.T) {
+	tr := NewTracker(Config{}, nil)
+	c := &conn{}
+	c.pkts[0], c.ipBytes[0] = 1<<32-1, 1<<32-100
+	tr.countPacket(c, 0, 1500)
+	if p, b := c.counts(0); p != 1<<32 || b != 1<<32-100+1500 {
+		t.Fatalf("counts %d %d", p, b)
+	}
+	tr.countPacket(c, 1, 60)
+	tr.flipRoles(c)
+	if p, b := c.counts(1); p != 1<<32 || b != 1<<32-100+1500 {
+		t.Fatalf("after flip: responder counts %d %d", p, b)
+	}
+	if p, b := c.counts(0); p != 1 || b != 60 {
+		t.Fatalf("after flip: originator counts %d %d", p, b)
+	}
+}

@@ -402,8 +402,7 @@ func (t *Tracker) tcpPacket(c *conn, p *capture.Packet, isOrig bool, ts int64) {
 	// ConnSize: the packet counts for its sender's role after any flip
 	// this packet caused (SYN-ACK-first, reordered handshake).
 	side := sideIndex(e.isOrig)
-	c.pkts[side]++
-	c.ipBytes[side] += uint64(p.IPLen)
+	t.countPacket(c, side, p.IPLen)
 
 	if c.establishedEvent {
 		c.establishedEvent = false

@@ -48,6 +48,9 @@ type Tracker struct {
 	freeTCP   []*tcpConn
 	freeReasm []*reasm
 	freeExt   []*connExt
+	// inactTimeouts are the inactivity timeouts connections use, indexed
+	// by conn.inact; [0] is none.
+	inactTimeouts []time.Duration
 	// compactAt is the heap size from which schedule considers compacting.
 	compactAt int
 
@@ -83,6 +86,7 @@ type Tracker struct {
 func NewTracker(cfg Config, onEnd func(*Conn)) *Tracker {
 	cfg.normalize()
 	t := &Tracker{cfg: cfg, onEnd: onEnd, conns: newConnTable()}
+	t.inactTimeouts = []time.Duration{0}
 	t.lru = t.conns.get(0)
 	t.lru.next, t.lru.prev = 0, 0
 	t.timers.conns = t.conns
@@ -151,7 +155,7 @@ func (t *Tracker) Flush() {
 		if all[i].start != all[j].start {
 			return all[i].start < all[j].start
 		}
-		return all[i].serial < all[j].serial
+		return int32(all[i].serial-all[j].serial) < 0 // connections of one µs
 	})
 	for _, c := range all {
 		t.remove(c)
@@ -195,7 +199,7 @@ func (t *Tracker) Packet(p *capture.Packet) {
 		t.touch(c)
 	}
 	isOrig := origPort == c.origPort && p.Src == c.origAddr()
-	switch c.proto {
+	switch c.key.proto {
 	case capture.ProtoTCP:
 		t.tcpPacket(c, p, isOrig, ts)
 	case capture.ProtoUDP:
@@ -314,9 +318,8 @@ func (t *Tracker) newConn(key *connKey, hash uint32, p *capture.Packet, ts int64
 	c.ref = ref
 	c.reset()
 	t.stats.Connections++
-	c.serial = t.stats.Connections
+	c.serial = uint32(t.stats.Connections)
 	c.key = *key
-	c.proto = p.Proto
 	c.origPort, c.respPort = sport, dport
 	c.setAddrs(p.Src, p.Dst)
 	c.start, c.lastTime = ts, ts
@@ -375,7 +378,11 @@ func (t *Tracker) flipRoles(c *conn) {
 	c.origPort, c.respPort = c.respPort, c.origPort
 	c.pkts[0], c.pkts[1] = c.pkts[1], c.pkts[0]
 	c.ipBytes[0], c.ipBytes[1] = c.ipBytes[1], c.ipBytes[0]
-	if c.proto == capture.ProtoTCP {
+	if x := c.ext; x != nil {
+		x.pktsHi[0], x.pktsHi[1] = x.pktsHi[1], x.pktsHi[0]
+		x.ipBytesHi[0], x.ipBytesHi[1] = x.ipBytesHi[1], x.ipBytesHi[0]
+	}
+	if c.key.proto == capture.ProtoTCP {
 		c.eoIdx ^= 1
 		c.eo().isOrig = true
 		c.er().isOrig = false
@@ -427,20 +434,36 @@ func (t *Tracker) cancelAnalyzerTimers(c *conn) { c.anaGen = c.newGen() }
 
 // setInactivity is Session::SetInactivityTimeout.
 func (t *Tracker) setInactivity(c *conn, d time.Duration) {
-	if d == c.inactTimeout {
+	i := t.inactIndex(d)
+	if i == c.inact {
 		return
 	}
 	c.inactGen = c.newGen()
-	c.inactTimeout = d
+	c.inact = i
 	if d > 0 {
 		t.scheduleInactivity(c)
 	}
 }
 
 // scheduleInactivity schedules c's inactivity timer for the current
-// generation, c.inactTimeout after its last activity.
+// generation, its inactivity timeout after its last activity.
 func (t *Tracker) scheduleInactivity(c *conn) {
-	t.schedule(timer{when: c.lastTime + int64(c.inactTimeout), ref: c.ref, gen: c.inactGen}, timerInactivity)
+	t.schedule(timer{when: c.lastTime + int64(t.inactTimeouts[c.inact]), ref: c.ref, gen: c.inactGen}, timerInactivity)
+}
+
+// inactIndex returns d's index in t.inactTimeouts, adding it if new.
+// Index 0 is "no timeout set" (and d 0).
+func (t *Tracker) inactIndex(d time.Duration) uint8 {
+	for i, v := range t.inactTimeouts {
+		if v == d {
+			return uint8(i)
+		}
+	}
+	if len(t.inactTimeouts) == 256 {
+		panic("flow: more than 255 distinct inactivity timeouts")
+	}
+	t.inactTimeouts = append(t.inactTimeouts, d)
+	return uint8(len(t.inactTimeouts) - 1)
 }
 
 // fireTimers dispatches every timer due at the current network time, at
@@ -462,7 +485,7 @@ func (t *Tracker) fireTimers(limit int) {
 				continue
 			}
 			n++
-			if c.lastTime+int64(c.inactTimeout) <= t.now {
+			if c.lastTime+int64(t.inactTimeouts[c.inact]) <= t.now {
 				t.remove(c)
 			} else {
 				t.scheduleInactivity(c)
@@ -558,15 +581,15 @@ func (t *Tracker) fillRecord(c *conn, r *Conn) {
 	r.End = time.Unix(0, t.now).UTC()
 	r.Orig, r.Resp = c.origAddr(), c.respAddr()
 	r.OrigPort, r.RespPort = c.origPort, c.respPort
-	r.IPProto = c.proto
-	r.OrigPkts, r.RespPkts = c.pkts[0], c.pkts[1]
-	r.OrigIPBytes, r.RespIPBytes = c.ipBytes[0], c.ipBytes[1]
+	r.IPProto = c.key.proto
+	r.OrigPkts, r.OrigIPBytes = c.counts(0)
+	r.RespPkts, r.RespIPBytes = c.counts(1)
 	r.History = unsafeString(c.history())
 	if t.cfg.Local != nil {
 		r.LocalOrig = t.cfg.Local(r.Orig)
 		r.LocalResp = t.cfg.Local(r.Resp)
 	}
-	switch c.proto {
+	switch c.key.proto {
 	case capture.ProtoTCP:
 		r.MissedBytes = c.tcp.missed
 		r.OrigBytes = c.eo().size(c.er())
@@ -707,8 +730,7 @@ func (t *Tracker) udpPacket(c *conn, p *capture.Packet, isOrig bool, ts int64) {
 		}
 	}
 	// ConnSize gets the packet after the analyzers, with the old role.
-	c.pkts[side]++
-	c.ipBytes[side] += uint64(p.IPLen)
+	t.countPacket(c, side, p.IPLen)
 }
 
 // checkConfirmations applies Conn::analyzer_inactivity_timeouts (SSH and
@@ -732,8 +754,7 @@ func (t *Tracker) icmpPacket(c *conn, p *capture.Packet, isOrig bool, ts int64) 
 	c.lastTime = ts
 	c.addSize(side, int64(p.PayloadLen))
 	if len(p.Payload) >= p.PayloadLen {
-		c.pkts[side]++
-		c.ipBytes[side] += uint64(p.IPLen)
+		t.countPacket(c, side, p.IPLen)
 	}
 }
 
@@ -742,8 +763,7 @@ func (t *Tracker) icmpPacket(c *conn, p *capture.Packet, isOrig bool, ts int64) 
 func (t *Tracker) otherPacket(c *conn, p *capture.Packet, isOrig bool, ts int64) {
 	side := sideIndex(isOrig)
 	c.lastTime = ts
-	c.pkts[side]++
-	c.ipBytes[side] += uint64(p.IPLen)
+	t.countPacket(c, side, p.IPLen)
 }
 
 // dnsUDPPort reports whether Zeek attaches its DNS analyzer to a UDP
