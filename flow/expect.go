@@ -359,10 +359,10 @@ func (t *Tracker) expectedServices(c *conn, dst []string) []string {
 // analyzers registered for the port when a schedule matched c.
 func (t *Tracker) startClassifier(c *conn) {
 	if t.expect.conns[c]&expScheduled != 0 {
-		t.cfg.Classifier.StartScheduled(&c.cls, classify.TCP, c.origPort, c.isPartial)
+		t.cfg.Classifier.StartScheduled(t.startCls(c), classify.TCP, c.origPort, c.isPartial)
 		return
 	}
-	t.cfg.Classifier.Start(&c.cls, classify.TCP, c.origPort, c.respPort, c.isPartial)
+	t.cfg.Classifier.Start(t.startCls(c), classify.TCP, c.origPort, c.respPort, c.isPartial)
 }
 
 // noteReuse marks c as ending by connection reuse (main.zeek's

@@ -64,9 +64,9 @@ type conn struct {
 	// UDP/ICMP sizes (request_len/reply_len; −1 = nothing seen yet).
 	size [2]int64
 
-	tcp *tcpConn // TCP only
-	ext *connExt // nil until needed
-	cls classify.State
+	tcp *tcpConn        // TCP only
+	ext *connExt        // nil until needed
+	cls *classify.State // from the tracker's pool once classification starts
 
 	// hist holds the history while it fits, else ext.hist does.
 	hist    [histInline]byte
@@ -80,7 +80,6 @@ type conn struct {
 	deferredGenEvent bool
 	establishedEvent bool // connection_established raised by this packet
 	longInactivity   bool
-	clsStarted       bool
 	eoIdx            uint8 // tcp.eps[eoIdx] is the originator's endpoint
 }
 
@@ -262,12 +261,28 @@ func (t *Tracker) extOf(c *conn) *connExt {
 	return c.ext
 }
 
+// startCls gives c a classification state from the pool (the
+// classifier's Start initializes it).
+func (t *Tracker) startCls(c *conn) *classify.State {
+	if n := len(t.freeCls); n > 0 {
+		c.cls = t.freeCls[n-1]
+		t.freeCls = t.freeCls[:n-1]
+	} else {
+		c.cls = new(classify.State)
+	}
+	return c.cls
+}
+
 // releaseParts returns c's pooled parts.
 func (t *Tracker) releaseParts(c *conn) {
 	if x := c.ext; x != nil {
 		*x = connExt{parents: x.parents[:0], hist: x.hist[:0]}
 		t.freeExt = append(t.freeExt, x)
 		c.ext = nil
+	}
+	if c.cls != nil {
+		t.freeCls = append(t.freeCls, c.cls)
+		c.cls = nil
 	}
 	if tc := c.tcp; tc != nil {
 		for i := range tc.eps {

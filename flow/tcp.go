@@ -48,23 +48,23 @@ type pendSeg struct {
 type endpoint struct {
 	isOrig           bool
 	state, prevState uint8
+	didClose, didEOF bool
+	skip             bool // skip_deliveries
 	startSeq         uint32
 	lastSeq, ackSeq  uint32
 	seqWraps         uint32
 	ackWraps         uint32
 	finCnt           uint32
-	finSeq           uint64
-	didClose, didEOF bool
-	histLastSYN      uint64
-	histLastFIN      uint64
-	histLastRST      uint64
 	rxmtCnt, rxmtThr uint32
 	win0Cnt, win0Thr uint32
 	gapCnt, gapThr   uint32
 	chkCnt, chkThr   uint32
+	finSeq           uint64
+	histLastSYN      uint64
+	histLastFIN      uint64
+	histLastRST      uint64
 	delivered        uint64 // last_reassem_seq (relative)
 	trim             uint64 // trim_seq: data below it was acked (relative)
-	skip             bool   // skip_deliveries
 	clsPos           uint64 // stream position delivered to the classifier
 	// ra holds the out-of-order ranges and payload (nil until data
 	// arrives above a hole).
@@ -131,10 +131,10 @@ func (t *Tracker) tcpInit(c *conn) {
 }
 
 // eo is the originator's endpoint.
-func (c *conn) eo() *endpoint { return &c.tcp.eps[c.eoIdx] }
+func (c *conn) eo() *endpoint { return &c.tcp.eps[c.eoIdx&1] }
 
 // er is the responder's endpoint.
-func (c *conn) er() *endpoint { return &c.tcp.eps[c.eoIdx^1] }
+func (c *conn) er() *endpoint { return &c.tcp.eps[c.eoIdx&1^1] }
 
 func (c *conn) peerOf(e *endpoint) *endpoint {
 	if e == &c.tcp.eps[0] {
@@ -747,8 +747,8 @@ func (t *Tracker) undelivered(c *conn, e *endpoint, upTo uint64) {
 	}
 	e.delivered = pos
 	e.absorbBlocks()
-	if gap && c.clsStarted {
-		t.cfg.Classifier.Gap(&c.cls, e.isOrig)
+	if gap && c.cls != nil {
+		t.cfg.Classifier.Gap(c.cls, e.isOrig)
 	}
 	t.flushPending(c, e)
 }
@@ -838,7 +838,7 @@ func (t *Tracker) reassemble(c *conn, e *endpoint, seq uint64, data []byte) {
 	}
 	ra := t.reasmOf(e)
 	ra.insertBlock(lo, hi)
-	if t.cfg.Classifier != nil && (!c.clsStarted || c.cls.Wants(e.isOrig)) && len(ra.pending)+len(data) <= maxPending {
+	if t.cfg.Classifier != nil && (c.cls == nil || c.cls.Wants(e.isOrig)) && len(ra.pending)+len(data) <= maxPending {
 		start := len(ra.pending)
 		ra.pending = append(ra.pending, data...)
 		seg := pendSeg{lo: lo, start: start, end: len(ra.pending)}
@@ -925,15 +925,14 @@ func (t *Tracker) deliver(c *conn, e *endpoint, data []byte) {
 	if cl == nil || len(data) == 0 {
 		return
 	}
-	if !c.clsStarted {
+	if c.cls == nil {
 		t.startClassifier(c)
 		c.cls.SetMulticastResponder(c.respAddr().IsMulticast())
-		c.clsStarted = true
 	}
 	if !c.cls.Wants(e.isOrig) {
 		return
 	}
-	if cl.Deliver(&c.cls, e.isOrig, data) == classify.Flip {
+	if cl.Deliver(c.cls, e.isOrig, data) == classify.Flip {
 		t.flipRoles(c)
 	}
 	t.takeExpectations(c)

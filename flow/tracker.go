@@ -48,6 +48,7 @@ type Tracker struct {
 	freeTCP   []*tcpConn
 	freeReasm []*reasm
 	freeExt   []*connExt
+	freeCls   []*classify.State
 	// inactTimeouts are the inactivity timeouts connections use, indexed
 	// by conn.inact; [0] is none.
 	inactTimeouts []time.Duration
@@ -396,7 +397,7 @@ func (t *Tracker) flipRoles(c *conn) {
 		}
 		c.isPartial = false
 	}
-	if c.clsStarted {
+	if c.cls != nil {
 		c.cls.Flip()
 		c.cls.SetMulticastResponder(c.respAddr().IsMulticast())
 	}
@@ -618,7 +619,7 @@ func (t *Tracker) fillRecord(c *conn, r *Conn) {
 		svcs = append(svcs, x.tunnelSvc)
 	}
 	svcs = t.expectedServices(c, svcs)
-	if c.clsStarted {
+	if c.cls != nil {
 		svcs = c.cls.Services(svcs)
 		svcs = c.cls.ScriptServices(svcs)
 	}
@@ -717,13 +718,12 @@ func (t *Tracker) udpPacket(c *conn, p *capture.Packet, isOrig bool, ts int64) {
 	// length cut short like any other: the analyzers get the captured
 	// part (p.Payload) and ConnSize counts it.
 	if t.cfg.Classifier != nil {
-		if !c.clsStarted {
-			t.cfg.Classifier.Start(&c.cls, classify.UDP, c.origPort, c.respPort, false)
+		if c.cls == nil {
+			t.cfg.Classifier.Start(t.startCls(c), classify.UDP, c.origPort, c.respPort, false)
 			c.cls.SetMulticastResponder(c.respAddr().IsMulticast())
-			c.clsStarted = true
 		}
 		if c.cls.Wants(isOrig) {
-			if t.cfg.Classifier.Deliver(&c.cls, isOrig, p.Payload) == classify.Flip {
+			if t.cfg.Classifier.Deliver(c.cls, isOrig, p.Payload) == classify.Flip {
 				t.flipRoles(c)
 			}
 			t.checkConfirmations(c)
