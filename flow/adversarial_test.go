@@ -406,7 +406,7 @@ func TestTimerQueueOrder(t *testing.T) {
 			t.Fatalf("len %d, want %d", q.len(), len(ref))
 		}
 	}
-	if popped < 10000 || len(q.heap.items) == 0 || len(q.lanes[0].items) == 0 {
-		t.Fatalf("test did not exercise the queue: %d popped, heap %d, lane %d", popped, len(q.heap.items), len(q.lanes[0].items))
+	if popped < 10000 || len(q.heap.items) == 0 || q.lanes[0].len() == 0 {
+		t.Fatalf("test did not exercise the queue: %d popped, heap %d, lane %d", popped, len(q.heap.items), q.lanes[0].len())
 	}
 }

@@ -143,9 +143,29 @@ func BenchmarkLiveConnBytes(b *testing.B) {
 		b.Run(kind.name, func(b *testing.B) {
 			var sum float64
 			for range b.N {
-				sum += liveConnBytes(k, 200_000)
+				// Half the default bound: the hash index has the same
+				// load factor as with 1,000,000 connections.
+				sum += liveConnBytes(k, 500_000)
 			}
 			b.ReportMetric(sum/float64(b.N), "B/conn")
 		})
+	}
+}
+
+// TestLiveConnBytes holds the per-connection cost where it is: UDP flows
+// and ICMP pairs within the 300 bytes per entry the connection table
+// aims at (with its hash index at the load factor of the default bound),
+// TCP connections within their current cost, so a regression shows.
+func TestLiveConnBytes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds 500,000 connections per kind")
+	}
+	limits := map[string]float64{"syn-only": 560, "tcp-established": 1250, "udp-dns": 300, "icmp-echo": 300}
+	for k, kind := range liveConnKinds {
+		got := liveConnBytes(k, 500_000)
+		t.Logf("%s: %.0f B per live connection", kind.name, got)
+		if got > limits[kind.name] {
+			t.Errorf("%s: %.0f B per live connection, limit %.0f", kind.name, got, limits[kind.name])
+		}
 	}
 }

@@ -44,12 +44,11 @@ type conn struct {
 
 	prev, next connRef // recency list
 
-	// Timers. The generations come from genNext, which goes on across
-	// the connections of a slot: a timer of an earlier connection never
-	// matches.
+	// Timers. A new generation is one past the later of the two, and
+	// the slot keeps them when it is recycled: a timer of an earlier
+	// connection never matches.
 	inactGen uint32
 	anaGen   uint32
-	genNext  uint32
 
 	histSeen uint32
 	// serial is the creation order (low 32 bits), for Flush.
@@ -58,11 +57,12 @@ type conn struct {
 	// ConnSize counters, [0] originator, [1] responder: the low 32 bits
 	// (ext holds the high ones once a counter wrapped).
 	pkts, ipBytes [2]uint32
+	// sizePlus1 are the low 32 bits of the UDP/ICMP sizes plus one
+	// (request_len/reply_len, −1 = nothing seen yet; ext holds the high
+	// bits when they are not 0).
+	sizePlus1 [2]uint32
 
 	start, lastTime int64 // Unix ns
-
-	// UDP/ICMP sizes (request_len/reply_len; −1 = nothing seen yet).
-	size [2]int64
 
 	tcp *tcpConn        // TCP only
 	ext *connExt        // nil until needed
@@ -90,15 +90,16 @@ const (
 	addrRespV4                    // the responder's address is IPv4
 )
 
-// histInline is the history kept in the conn itself; real connections
-// rarely have a longer one.
-const histInline = 10
+// histInline is the history kept in the conn itself (sized so that the
+// conn packs into 160 bytes); most connections never have a longer one.
+const histInline = 12
 
 // connExt is what few connections need: the tunnels that carried them, a
 // history longer than histInline, UDP checksum-error counters, the high
 // halves of ConnSize counters past 2^32.
 type connExt struct {
 	pktsHi, ipBytesHi [2]uint32
+	sizeHi            [2]int32
 	parents           []uid // UIDs of the tunnels that carried it (tunnel.go)
 	tunnelSvc         string
 	tunnelDirs        uint8
@@ -109,12 +110,10 @@ type connExt struct {
 }
 
 func (c *conn) reset() {
-	gen, ref := c.genNext, c.ref
+	gen, ref := c.latestGen(), c.ref
 	*c = conn{}
 	c.ref = ref
-	c.genNext = gen + 2
 	c.inactGen, c.anaGen = gen+1, gen+2
-	c.size = [2]int64{-1, -1}
 }
 
 // setAddrs records the originator and responder addresses, which the key
@@ -203,18 +202,41 @@ func (c *conn) counts(side int) (pkts, ipBytes uint64) {
 }
 
 // newGen returns a generation no timer of the slot has.
-func (c *conn) newGen() uint32 {
-	c.genNext++
-	return c.genNext
+func (c *conn) newGen() uint32 { return c.latestGen() + 1 }
+
+// latestGen is the later of the two generations (in 32-bit serial number
+// arithmetic).
+func (c *conn) latestGen() uint32 {
+	if int32(c.inactGen-c.anaGen) > 0 {
+		return c.inactGen
+	}
+	return c.anaGen
 }
 
 // addSize adds n to the UDP/ICMP size of side (0 originator, 1 responder),
 // which starts at −1 for "nothing seen yet".
-func (c *conn) addSize(side int, n int64) {
-	if c.size[side] < 0 {
-		c.size[side] = n
+func (t *Tracker) addSize(c *conn, side int, n int64) {
+	if v := c.size(side); v < 0 {
+		t.setSize(c, side, n)
 	} else {
-		c.size[side] += n
+		t.setSize(c, side, v+n)
+	}
+}
+
+// size is the UDP/ICMP size of side (−1: nothing seen yet).
+func (c *conn) size(side int) int64 {
+	u := uint64(c.sizePlus1[side])
+	if x := c.ext; x != nil {
+		u |= uint64(int64(x.sizeHi[side])) << 32
+	}
+	return int64(u) - 1
+}
+
+func (t *Tracker) setSize(c *conn, side int, v int64) {
+	u := v + 1
+	c.sizePlus1[side] = uint32(u)
+	if hi := int32(u >> 32); hi != 0 || c.ext != nil {
+		t.extOf(c).sizeHi[side] = hi
 	}
 }
 

@@ -71,3 +71,75 @@ func TestCountersPast32Bits(t *testing.T) {
 		t.Fatalf("after flip: originator counts %d %d", p, b)
 	}
 }
+
+// TestTimerLaneBlocks checks the block FIFO of a lane against a slice:
+// pushes, pops and filters across block boundaries.
+func TestTimerLaneBlocks(t *testing.T) {
+	var l timerLane
+	var free []*timerBlock
+	var ref []timer
+	rng := rand.New(rand.NewPCG(3, 4))
+	next := int64(0)
+	for step := 0; step < 100_000; step++ {
+		switch r := rng.IntN(100); {
+		case r < 55:
+			next++
+			tm := timer{when: next}
+			l.push(tm, &free)
+			ref = append(ref, tm)
+		case r < 99:
+			if len(ref) == 0 {
+				if !l.empty() {
+					t.Fatalf("step %d: lane not empty", step)
+				}
+				continue
+			}
+			if got := l.pop(&free); got.when != ref[0].when {
+				t.Fatalf("step %d: pop %d, want %d", step, got.when, ref[0].when)
+			}
+			ref = ref[1:]
+		default:
+			keep := func(tm *timer) bool { return tm.when%3 != 0 }
+			l.filter(keep, &free)
+			var kept []timer
+			for _, tm := range ref {
+				if keep(&tm) {
+					kept = append(kept, tm)
+				}
+			}
+			ref = kept
+		}
+		if l.len() != len(ref) || l.empty() != (len(ref) == 0) {
+			t.Fatalf("step %d: len %d empty %v, want %d", step, l.len(), l.empty(), len(ref))
+		}
+		if len(ref) > 0 && (l.front().when != ref[0].when || l.back().when != ref[len(ref)-1].when) {
+			t.Fatalf("step %d: front %d back %d, want %d %d", step, l.front().when, l.back().when, ref[0].when, ref[len(ref)-1].when)
+		}
+	}
+}
+
+// TestSizesCompact checks the UDP/ICMP sizes kept as 32 low bits plus one:
+// −1 until something is seen, a negative sum restarting at the next
+// datagram (as the int64 it replaces did), and sums past 2^32.
+func TestSizesCompact(t *testing.T) {
+	tr := NewTracker(Config{}, nil)
+	c := &conn{}
+	if c.size(0) != -1 || c.size(1) != -1 {
+		t.Fatalf("fresh sizes %d %d", c.size(0), c.size(1))
+	}
+	tr.addSize(c, 0, -5)
+	tr.addSize(c, 0, 7) // a negative size counts as nothing seen
+	if c.size(0) != 7 {
+		t.Fatalf("size %d, want 7", c.size(0))
+	}
+	for range 70_000 {
+		tr.addSize(c, 1, 65_527)
+	}
+	if want := int64(70_000) * 65_527; c.size(1) != want || c.size(0) != 7 {
+		t.Fatalf("sizes %d %d, want 7 %d", c.size(0), c.size(1), want)
+	}
+	tr.addSize(c, 0, -100)
+	if c.size(0) != -93 {
+		t.Fatalf("size %d, want -93", c.size(0))
+	}
+}

@@ -162,19 +162,117 @@ type timerQueue struct {
 	conns  *connTable // the connections the timers refer to
 	lanes  [maxLanes]timerLane
 	delays [maxLanes]int64 // the delay served by each lane
-	nLanes int
-	heap   timerHeap
-	seq    uint64
-	n      int
+	// freeBlocks are lane blocks to reuse (at most maxFreeBlocks).
+	freeBlocks []*timerBlock
+	nLanes     int
+	heap       timerHeap
+	seq        uint64
+	n          int
 	// notBefore is a lower bound of the earliest timer's time: popDue
 	// returns at once while now is below it.
 	notBefore int64
 }
 
-// timerLane is a FIFO of timers with non-decreasing (when, seq).
+// laneBlock is the number of timers in one block of a lane (12 KiB).
+const laneBlock = 512
+
+// timerBlock is a fixed-size piece of a lane.
+type timerBlock [laneBlock]timer
+
+// timerLane is a FIFO of timers with non-decreasing (when, seq), kept in
+// fixed-size blocks: its memory follows its length within a block, where
+// a slice grown by append would hold up to twice its length.
 type timerLane struct {
-	items []timer
-	head  int
+	blocks []*timerBlock
+	head   int // next timer to pop in blocks[0]
+	tail   int // timers in the last block
+}
+
+func (l *timerLane) empty() bool {
+	return len(l.blocks) == 0 || (len(l.blocks) == 1 && l.head == l.tail)
+}
+
+// len is the number of timers in the lane.
+func (l *timerLane) len() int {
+	if len(l.blocks) == 0 {
+		return 0
+	}
+	return (len(l.blocks)-1)*laneBlock + l.tail - l.head
+}
+
+// front is the earliest timer; the lane must not be empty.
+func (l *timerLane) front() *timer { return &l.blocks[0][l.head] }
+
+// back is the latest timer; the lane must not be empty.
+func (l *timerLane) back() *timer { return &l.blocks[len(l.blocks)-1][l.tail-1] }
+
+// push appends t, taking a block from free when the last one is full.
+func (l *timerLane) push(t timer, free *[]*timerBlock) {
+	if len(l.blocks) == 0 || l.tail == laneBlock {
+		var b *timerBlock
+		if n := len(*free); n > 0 {
+			b = (*free)[n-1]
+			*free = (*free)[:n-1]
+		} else {
+			b = new(timerBlock)
+		}
+		l.blocks = append(l.blocks, b)
+		l.tail = 0
+	}
+	l.blocks[len(l.blocks)-1][l.tail] = t
+	l.tail++
+}
+
+// pop removes the earliest timer; the lane must not be empty.
+func (l *timerLane) pop(free *[]*timerBlock) timer {
+	t := l.blocks[0][l.head]
+	l.head++
+	if len(l.blocks) == 1 {
+		if l.head == l.tail {
+			l.head, l.tail = 0, 0 // keep the one block
+		}
+	} else if l.head == laneBlock {
+		*free = append(*free, l.blocks[0])
+		n := copy(l.blocks, l.blocks[1:])
+		l.blocks[n] = nil
+		l.blocks = l.blocks[:n]
+		l.head = 0
+	}
+	return t
+}
+
+// filter keeps the timers keep accepts, in order, and frees the blocks
+// no longer needed.
+func (l *timerLane) filter(keep func(*timer) bool, free *[]*timerBlock) {
+	wb, wi := 0, 0 // write position
+	for b := range l.blocks {
+		lo, hi := 0, laneBlock
+		if b == 0 {
+			lo = l.head
+		}
+		if b == len(l.blocks)-1 {
+			hi = l.tail
+		}
+		for i := lo; i < hi; i++ {
+			if t := &l.blocks[b][i]; keep(t) {
+				if wi == laneBlock {
+					wb, wi = wb+1, 0
+				}
+				l.blocks[wb][wi] = *t
+				wi++
+			}
+		}
+	}
+	if len(l.blocks) == 0 {
+		return
+	}
+	keepBlocks := wb + 1
+	for b := keepBlocks; b < len(l.blocks); b++ {
+		*free = append(*free, l.blocks[b])
+		l.blocks[b] = nil
+	}
+	l.blocks = l.blocks[:keepBlocks]
+	l.head, l.tail = 0, wi
 }
 
 // init gives a lane to each distinct positive delay (the configured
@@ -204,14 +302,8 @@ func (q *timerQueue) push(t timer, kind uint8, now int64) {
 			continue
 		}
 		l := &q.lanes[i]
-		if n := len(l.items); n == l.head || l.items[n-1].when <= t.when {
-			if l.head > 1024 && 2*l.head > len(l.items) {
-				k := copy(l.items, l.items[l.head:])
-				clear(l.items[k:])
-				l.items = l.items[:k]
-				l.head = 0
-			}
-			l.items = append(l.items, t)
+		if l.empty() || l.back().when <= t.when {
+			l.push(t, &q.freeBlocks)
 			return
 		}
 		break
@@ -231,8 +323,8 @@ func (q *timerQueue) popDue(now int64) (timer, bool) {
 	}
 	for i := 0; i < q.nLanes; i++ {
 		l := &q.lanes[i]
-		if l.head < len(l.items) && (best == nil || l.items[l.head].before(best)) {
-			best, lane = &l.items[l.head], i
+		if !l.empty() && (best == nil || l.front().before(best)) {
+			best, lane = l.front(), i
 		}
 	}
 	if best == nil {
@@ -247,14 +339,20 @@ func (q *timerQueue) popDue(now int64) (timer, bool) {
 	if lane < 0 {
 		return q.heap.pop(), true
 	}
-	l := &q.lanes[lane]
-	t := l.items[l.head]
-	l.items[l.head] = timer{}
-	l.head++
-	if l.head == len(l.items) {
-		l.items, l.head = l.items[:0], 0
-	}
+	t := q.lanes[lane].pop(&q.freeBlocks)
+	q.trimFree()
 	return t, true
+}
+
+// maxFreeBlocks bounds the lane blocks kept for reuse: more than a burst
+// of timers needs again soon goes back to the garbage collector.
+const maxFreeBlocks = 16
+
+func (q *timerQueue) trimFree() {
+	if n := len(q.freeBlocks); n > maxFreeBlocks {
+		clear(q.freeBlocks[maxFreeBlocks:])
+		q.freeBlocks = q.freeBlocks[:maxFreeBlocks]
+	}
 }
 
 // compact drops every stale timer; the order of the others is unchanged.
@@ -262,20 +360,11 @@ func (q *timerQueue) compact() {
 	conns := q.conns
 	q.heap.compact(conns)
 	q.n = len(q.heap.items)
+	live := func(t *timer) bool { return !t.stale(conns.get(t.ref)) }
 	for i := 0; i < q.nLanes; i++ {
 		l := &q.lanes[i]
-		k := 0
-		for j := l.head; j < len(l.items); j++ {
-			if !l.items[j].stale(conns.get(l.items[j].ref)) {
-				l.items[k] = l.items[j]
-				k++
-			}
-		}
-		clear(l.items[k:])
-		l.items, l.head = l.items[:k], 0
-		if cap(l.items) > 4096 && cap(l.items) > 4*k {
-			l.items = append(make([]timer, 0, 2*k), l.items...)
-		}
-		q.n += k
+		l.filter(live, &q.freeBlocks)
+		q.n += l.len()
 	}
+	q.trimFree()
 }

@@ -597,8 +597,8 @@ func (t *Tracker) fillRecord(c *conn, r *Conn) {
 		r.RespBytes = c.er().size(c.eo())
 		r.ConnState = tcpConnState(c)
 	case capture.ProtoUDP:
-		r.OrigBytes, r.RespBytes = sizeOrZero(c.size[0]), sizeOrZero(c.size[1])
-		switch o, rs := c.size[0] >= 0, c.size[1] >= 0; {
+		r.OrigBytes, r.RespBytes = sizeOrZero(c.size(0)), sizeOrZero(c.size(1))
+		switch o, rs := c.size(0) >= 0, c.size(1) >= 0; {
 		case o && rs:
 			r.ConnState = "SF"
 		case o:
@@ -609,7 +609,7 @@ func (t *Tracker) fillRecord(c *conn, r *Conn) {
 			r.ConnState = "OTH"
 		}
 	case capture.ProtoICMP, capture.ProtoICMPv6:
-		r.OrigBytes, r.RespBytes = sizeOrZero(c.size[0]), sizeOrZero(c.size[1])
+		r.OrigBytes, r.RespBytes = sizeOrZero(c.size(0)), sizeOrZero(c.size(1))
 		r.ConnState = "OTH"
 	default:
 		r.ConnState = "OTH"
@@ -708,7 +708,7 @@ func (t *Tracker) udpPacket(c *conn, p *capture.Packet, isOrig bool, ts int64) {
 	} else {
 		t.checkHistory(c, histRespDataPkt, 'd')
 	}
-	c.addSize(side, int64(p.UDPLength)-8)
+	t.addSize(c, side, int64(p.UDPLength)-8)
 	if p.AnalysisPartial {
 		// A tunnel analyzer gave up for Tunnel::max_depth; it runs
 		// before the session analyzers.
@@ -752,7 +752,7 @@ func (t *Tracker) icmpPacket(c *conn, p *capture.Packet, isOrig bool, ts int64) 
 	}
 	side := sideIndex(isOrig)
 	c.lastTime = ts
-	c.addSize(side, int64(p.PayloadLen))
+	t.addSize(c, side, int64(p.PayloadLen))
 	if len(p.Payload) >= p.PayloadLen {
 		t.countPacket(c, side, p.IPLen)
 	}
