@@ -150,7 +150,7 @@ type fileSource struct {
 	failed error // sticky error once the stream failed
 	closed bool
 	// spare is the read buffer of the last finished file, reused for the next.
-	spare *bufio.Reader
+	spare *readBuf
 	stats FileStats // of the files already finished
 }
 
@@ -300,11 +300,13 @@ type fileReader struct {
 	gz      *gzip.Reader
 	raw     *bufio.Reader // the compressed input of a gzip file
 	// br reads the (decompressed) stream; frames point into its buffer.
-	br     *bufio.Reader
+	br     *readBuf
 	off    int64 // offset in the (decompressed) stream
 	format fileFormat
 	order  binary.ByteOrder
-	hdr    [32]byte
+	// bigEndian is order == binary.BigEndian, for the inlined u16 and u32.
+	bigEndian bool
+	hdr       [32]byte
 
 	// pcap
 	nanos        bool
@@ -322,15 +324,15 @@ type fileReader struct {
 // the file's size, or 0 when unknown: a plain file smaller than the read
 // buffer gets a buffer of its own size (a record that does not fit in it
 // cannot be complete in the file either).
-func newFileReader(f io.ReadCloser, path string, reuse *bufio.Reader, size int64) (*fileReader, error) {
+func newFileReader(f io.ReadCloser, path string, reuse *readBuf, size int64) (*fileReader, error) {
 	r := &fileReader{path: path, file: f}
 	r.counter.r = f
-	big := func(src io.Reader, want int) *bufio.Reader {
+	big := func(src io.Reader, want int) *readBuf {
 		if reuse != nil && reuse.Size() >= want {
 			reuse.Reset(src)
 			return reuse
 		}
-		return bufio.NewReaderSize(src, want)
+		return newReadBuf(src, want)
 	}
 	plainSize := readBufferSize
 	if size > 0 && size < readBufferSize {
@@ -438,8 +440,10 @@ func (r *fileReader) readFileHeader() error {
 		return nil // the SHB is read as an ordinary block
 	case le == pcapMagicMicro || le == pcapMagicNano || le == pcapMagicModified:
 		r.order = binary.LittleEndian
+		r.bigEndian = false
 	case be == pcapMagicMicro || be == pcapMagicNano || be == pcapMagicModified:
 		r.order = binary.BigEndian
+		r.bigEndian = true
 	default:
 		return r.errorf(0, "corrupt file header: unknown magic number %#08x (not pcap or pcapng)", be)
 	}
@@ -448,22 +452,22 @@ func (r *fileReader) readFileHeader() error {
 	if err := r.readFull(h); err != nil {
 		return r.readError(0, "pcap file header", err)
 	}
-	m := r.order.Uint32(h[0:4])
+	m := r.u32(h[0:4])
 	r.nanos = m == pcapMagicNano
 	if m == pcapMagicModified {
 		r.extraRecord = 8
 	}
-	major := r.order.Uint16(h[4:6])
+	major := r.u16(h[4:6])
 	if major != 2 {
-		return r.errorf(4, "corrupt pcap file header: unsupported version %d.%d", major, r.order.Uint16(h[6:8]))
+		return r.errorf(4, "corrupt pcap file header: unsupported version %d.%d", major, r.u16(h[6:8]))
 	}
 	// As libpcap: a snap length of 0 or beyond the maximum means the maximum.
-	r.pcapIf.snapLen = r.order.Uint32(h[16:20])
+	r.pcapIf.snapLen = r.u32(h[16:20])
 	if r.pcapIf.snapLen == 0 || r.pcapIf.snapLen > MaxCaptureLength {
 		r.pcapIf.snapLen = MaxCaptureLength
 	}
 	// The upper bits of the link-type field carry FCS information.
-	lt := r.order.Uint32(h[20:24]) & 0x0fffffff
+	lt := r.u32(h[20:24]) & 0x0fffffff
 	if lt > 0xffff {
 		return r.errorf(20, "corrupt pcap file header: link type %d", lt)
 	}
@@ -472,6 +476,22 @@ func (r *fileReader) readFileHeader() error {
 		return r.errorf(20, "unknown link type %d", lt)
 	}
 	return nil
+}
+
+// u32 reads a file-order uint32 (without the interface call).
+func (r *fileReader) u32(b []byte) uint32 {
+	if r.bigEndian {
+		return binary.BigEndian.Uint32(b)
+	}
+	return binary.LittleEndian.Uint32(b)
+}
+
+// u16 reads a file-order uint16.
+func (r *fileReader) u16(b []byte) uint16 {
+	if r.bigEndian {
+		return binary.BigEndian.Uint16(b)
+	}
+	return binary.LittleEndian.Uint16(b)
 }
 
 // next returns the next frame of this file, or io.EOF at its clean end.
@@ -486,6 +506,12 @@ func (r *fileReader) next() (Frame, error) {
 // buffer, valid until the next read, and advances past them. n must not
 // exceed readBufferSize.
 func (r *fileReader) take(n int) ([]byte, error) {
+	if br := r.br; br.w-br.r >= n && n >= 0 {
+		b := br.buf[br.r : br.r+n : br.r+n]
+		br.r += n
+		r.off += int64(n)
+		return b, nil
+	}
 	b, err := r.br.Peek(n)
 	if len(b) < n {
 		d, _ := r.br.Discard(len(b))
@@ -509,10 +535,10 @@ func (r *fileReader) nextPcap() (Frame, error) {
 		}
 		return Frame{}, r.readError(start, "packet record header", err)
 	}
-	sec := r.order.Uint32(h[0:4])
-	frac := r.order.Uint32(h[4:8])
-	caplen := r.order.Uint32(h[8:12])
-	wirelen := r.order.Uint32(h[12:16])
+	sec := r.u32(h[0:4])
+	frac := r.u32(h[4:8])
+	caplen := r.u32(h[8:12])
+	wirelen := r.u32(h[12:16])
 	if caplen > MaxCaptureLength {
 		return Frame{}, r.errorf(start, "corrupt packet record: captured length %d exceeds maximum %d", caplen, MaxCaptureLength)
 	}
@@ -571,8 +597,8 @@ func (r *fileReader) nextPcapNG() (Frame, error) {
 		if r.order == nil {
 			return Frame{}, r.errorf(start, "corrupt pcapng file: block before section header")
 		}
-		typ := r.order.Uint32(h[0:4])
-		total := r.order.Uint32(h[4:8])
+		typ := r.u32(h[0:4])
+		total := r.u32(h[4:8])
 		if total < 12 || total%4 != 0 {
 			return Frame{}, r.errorf(start, "corrupt pcapng block: total length %d", total)
 		}
@@ -595,7 +621,7 @@ func (r *fileReader) nextPcapNG() (Frame, error) {
 		if err != nil {
 			return Frame{}, r.readError(start, fmt.Sprintf("pcapng block (type %#x)", typ), err)
 		}
-		if trailer := r.order.Uint32(body[bodyLen:]); trailer != total {
+		if trailer := r.u32(body[bodyLen:]); trailer != total {
 			return Frame{}, r.errorf(start, "corrupt pcapng block: trailing length %d != %d", trailer, total)
 		}
 		body = body[:bodyLen]
@@ -615,7 +641,7 @@ func (r *fileReader) nextPcapNG() (Frame, error) {
 				return Frame{}, r.errorf(start, "corrupt pcapng simple packet block: too short")
 			}
 			ifc := &r.ifaces[0]
-			wirelen := r.order.Uint32(body[0:4])
+			wirelen := r.u32(body[0:4])
 			caplen := uint32(len(body) - 4)
 			if wirelen < caplen {
 				caplen = wirelen
@@ -647,12 +673,14 @@ func (r *fileReader) readSHB(start int64) error {
 	switch {
 	case binary.LittleEndian.Uint32(bom[:]) == pcapngByteOrder:
 		r.order = binary.LittleEndian
+		r.bigEndian = false
 	case binary.BigEndian.Uint32(bom[:]) == pcapngByteOrder:
 		r.order = binary.BigEndian
+		r.bigEndian = true
 	default:
 		return r.errorf(start+8, "corrupt pcapng section header: byte-order magic %x", bom)
 	}
-	total := r.order.Uint32(r.hdr[4:8])
+	total := r.u32(r.hdr[4:8])
 	if total < 28 || total%4 != 0 || total > maxSkipBlockLength {
 		return r.errorf(start, "corrupt pcapng section header: total length %d", total)
 	}
@@ -660,7 +688,7 @@ func (r *fileReader) readSHB(start int64) error {
 	if err := r.readFull(ver[:]); err != nil {
 		return r.readError(start, "pcapng section header", err)
 	}
-	if major := r.order.Uint16(ver[0:2]); major != 1 {
+	if major := r.u16(ver[0:2]); major != 1 {
 		return r.errorf(start+12, "corrupt pcapng section header: unsupported version %d", major)
 	}
 	// section length (8), options, trailing length
@@ -679,8 +707,8 @@ func (r *fileReader) readIDB(start int64, body []byte) error {
 		return r.errorf(start, "corrupt pcapng file: too many interfaces")
 	}
 	ifc := pcapInterface{
-		linkType:    layers.LinkType(r.order.Uint16(body[0:2])),
-		snapLen:     r.order.Uint32(body[4:8]),
+		linkType:    layers.LinkType(r.u16(body[0:2])),
+		snapLen:     r.u32(body[4:8]),
 		unitsPerSec: 1e6,
 	}
 	if !SupportedLinkType(ifc.linkType) {
@@ -690,8 +718,8 @@ func (r *fileReader) readIDB(start int64, body []byte) error {
 	}
 	opts := body[8:]
 	for len(opts) >= 4 {
-		code := r.order.Uint16(opts[0:2])
-		l := int(r.order.Uint16(opts[2:4]))
+		code := r.u16(opts[0:2])
+		l := int(r.u16(opts[2:4]))
 		if 4+l > len(opts) {
 			return r.errorf(start, "corrupt pcapng interface option %d: length %d", code, l)
 		}
@@ -744,17 +772,17 @@ func (r *fileReader) packetBlock(start int64, typ uint32, body []byte) (Frame, e
 		if len(body) < 20 {
 			return Frame{}, r.errorf(start, "corrupt pcapng enhanced packet block: too short")
 		}
-		ifID = r.order.Uint32(body[0:4])
-		tsHigh, tsLow = r.order.Uint32(body[4:8]), r.order.Uint32(body[8:12])
-		caplen, wirelen = r.order.Uint32(body[12:16]), r.order.Uint32(body[16:20])
+		ifID = r.u32(body[0:4])
+		tsHigh, tsLow = r.u32(body[4:8]), r.u32(body[8:12])
+		caplen, wirelen = r.u32(body[12:16]), r.u32(body[16:20])
 		data = body[20:]
 	} else {
 		if len(body) < 20 {
 			return Frame{}, r.errorf(start, "corrupt pcapng packet block: too short")
 		}
-		ifID = uint32(r.order.Uint16(body[0:2]))
-		tsHigh, tsLow = r.order.Uint32(body[4:8]), r.order.Uint32(body[8:12])
-		caplen, wirelen = r.order.Uint32(body[12:16]), r.order.Uint32(body[16:20])
+		ifID = uint32(r.u16(body[0:2]))
+		tsHigh, tsLow = r.u32(body[4:8]), r.u32(body[8:12])
+		caplen, wirelen = r.u32(body[12:16]), r.u32(body[16:20])
 		data = body[20:]
 	}
 	if caplen > MaxCaptureLength {
