@@ -1,8 +1,9 @@
 package flow
 
 import (
-	"hash/maphash"
-	"unsafe"
+	"encoding/binary"
+	"math/bits"
+	"math/rand/v2"
 )
 
 // connRef names a connection slot in a connTable (0 is no connection).
@@ -28,7 +29,9 @@ type connTable struct {
 
 	index []indexSlot // len is a power of two, or 0
 	count int
-	seed  maphash.Seed
+	// seed keys the hash, so that the index's probe runs cannot be
+	// predicted by whoever chooses the addresses.
+	seed [5]uint64
 }
 
 // indexSlot is one hash index entry: the key's 32-bit hash (its low bits
@@ -39,7 +42,10 @@ type indexSlot struct {
 }
 
 func newConnTable() *connTable {
-	t := &connTable{seed: maphash.MakeSeed()}
+	t := &connTable{}
+	for i := range t.seed {
+		t.seed[i] = rand.Uint64()
+	}
 	t.next = 1 // slot 0 is the recency list's sentinel
 	t.at(0)
 	return t
@@ -74,10 +80,20 @@ func (t *connTable) alloc() (connRef, *conn) {
 // release returns slot r to the free list; it must not be in the index.
 func (t *connTable) release(r connRef) { t.free = append(t.free, r) }
 
+// hash is a keyed multiply-mix of the key's words (wyhash's folded
+// 64x64->128-bit products).
 func (t *connTable) hash(k *connKey) uint32 {
-	b := unsafe.Slice((*byte)(unsafe.Pointer(k)), unsafe.Sizeof(*k))
-	h := maphash.Bytes(t.seed, b)
+	le := binary.LittleEndian
+	s := &t.seed
+	h := mix(le.Uint64(k.a[:8])^s[0], le.Uint64(k.a[8:])^s[1])
+	h = mix(h^le.Uint64(k.b[:8])^s[2], le.Uint64(k.b[8:])^s[3])
+	h = mix(h^(uint64(k.pa)<<24|uint64(k.pb)<<8|uint64(k.proto))^s[4], s[0]^s[3])
 	return uint32(h) ^ uint32(h>>32)
+}
+
+func mix(a, b uint64) uint64 {
+	hi, lo := bits.Mul64(a, b)
+	return hi ^ lo
 }
 
 // lookup returns the slot of k, or 0 and the hash to insert it with.
@@ -92,7 +108,7 @@ func (t *connTable) lookup(k *connKey) (connRef, uint32) {
 		if s.ref == 0 {
 			return 0, h
 		}
-		if s.hash == h && t.get(s.ref).key == *k {
+		if s.hash == h && t.get(s.ref).key.equal(k) {
 			return s.ref, h
 		}
 	}

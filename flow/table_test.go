@@ -1,6 +1,7 @@
 package flow
 
 import (
+	"bytes"
 	"math/rand/v2"
 	"testing"
 )
@@ -141,5 +142,33 @@ func TestSizesCompact(t *testing.T) {
 	tr.addSize(c, 0, -100)
 	if c.size(0) != -93 {
 		t.Fatalf("size %d, want -93", c.size(0))
+	}
+}
+
+// TestKeyWordsMatchBytes checks the word-at-a-time key order and equality
+// against byte comparisons, with addresses that share long prefixes.
+func TestKeyWordsMatchBytes(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	addr := func() [16]byte {
+		var a [16]byte
+		for i := range a {
+			if rng.IntN(3) > 0 {
+				a[i] = byte(rng.IntN(3)) // few distinct bytes: long equal prefixes
+			}
+		}
+		return a
+	}
+	for range 100_000 {
+		a, b := addr(), addr()
+		pa, pb := uint16(rng.IntN(3)), uint16(rng.IntN(3))
+		want := bytes.Compare(a[:], b[:]) < 0 || (a == b && pa < pb)
+		if got := addrPortLess(&a, pa, &b, pb); got != want {
+			t.Fatalf("addrPortLess(%x:%d, %x:%d) = %v", a, pa, b, pb, got)
+		}
+		k1 := connKey{a: a, b: b, pa: pa, pb: pb, proto: 6}
+		k2 := connKey{a: addr(), b: addr(), pa: pa, pb: pb, proto: 6}
+		if k1.equal(&k2) != (k1 == k2) || !k1.equal(&k1) {
+			t.Fatalf("equal(%v, %v) disagrees with ==", k1, k2)
+		}
 	}
 }
