@@ -162,6 +162,10 @@ type timerQueue struct {
 	conns  *connTable // the connections the timers refer to
 	lanes  [maxLanes]timerLane
 	delays [maxLanes]int64 // the delay served by each lane
+	// heads caches each lane's earliest timer's (when, seqKind), or
+	// (MaxInt64, 0) for an empty lane: popDue compares them without
+	// reaching into the lanes' blocks.
+	heads [maxLanes]laneHead
 	// freeBlocks are lane blocks to reuse (at most maxFreeBlocks).
 	freeBlocks []*timerBlock
 	nLanes     int
@@ -275,10 +279,31 @@ func (l *timerLane) filter(keep func(*timer) bool, free *[]*timerBlock) {
 	l.head, l.tail = 0, wi
 }
 
+// laneHead is a lane's earliest timer's order.
+type laneHead struct {
+	when    int64
+	seqKind uint64
+}
+
+var emptyHead = laneHead{when: math.MaxInt64}
+
+// setHead refreshes the cached head of lane i.
+func (q *timerQueue) setHead(i int) {
+	if l := &q.lanes[i]; !l.empty() {
+		f := l.front()
+		q.heads[i] = laneHead{f.when, f.seqKind}
+	} else {
+		q.heads[i] = emptyHead
+	}
+}
+
 // init gives a lane to each distinct positive delay (the configured
 // timeouts), at most maxLanes.
 func (q *timerQueue) init(delays ...time.Duration) {
 	q.notBefore = math.MinInt64
+	for i := range q.heads {
+		q.heads[i] = emptyHead
+	}
 	for _, d := range delays {
 		if d <= 0 || q.nLanes == maxLanes || slices.Contains(q.delays[:q.nLanes], int64(d)) {
 			continue
@@ -302,7 +327,12 @@ func (q *timerQueue) push(t timer, kind uint8, now int64) {
 			continue
 		}
 		l := &q.lanes[i]
-		if l.empty() || l.back().when <= t.when {
+		if l.empty() {
+			l.push(t, &q.freeBlocks)
+			q.heads[i] = laneHead{t.when, t.seqKind}
+			return
+		}
+		if l.back().when <= t.when {
 			l.push(t, &q.freeBlocks)
 			return
 		}
@@ -316,23 +346,20 @@ func (q *timerQueue) popDue(now int64) (timer, bool) {
 	if now < q.notBefore {
 		return timer{}, false
 	}
-	var best *timer
+	best := emptyHead
 	lane := -1
 	if len(q.heap.items) > 0 {
-		best = &q.heap.items[0]
+		top := &q.heap.items[0]
+		best = laneHead{top.when, top.seqKind}
 	}
 	for i := 0; i < q.nLanes; i++ {
-		l := &q.lanes[i]
-		if !l.empty() && (best == nil || l.front().before(best)) {
-			best, lane = l.front(), i
+		h := q.heads[i]
+		if h.when < best.when || (h.when == best.when && h.when != math.MaxInt64 && h.seqKind < best.seqKind) {
+			best, lane = h, i
 		}
 	}
-	if best == nil {
-		q.notBefore = math.MaxInt64
-		return timer{}, false
-	}
 	if best.when > now {
-		q.notBefore = best.when
+		q.notBefore = best.when // MaxInt64 when the queue is empty
 		return timer{}, false
 	}
 	q.n--
@@ -340,6 +367,7 @@ func (q *timerQueue) popDue(now int64) (timer, bool) {
 		return q.heap.pop(), true
 	}
 	t := q.lanes[lane].pop(&q.freeBlocks)
+	q.setHead(lane)
 	q.trimFree()
 	return t, true
 }
@@ -364,6 +392,7 @@ func (q *timerQueue) compact() {
 	for i := 0; i < q.nLanes; i++ {
 		l := &q.lanes[i]
 		l.filter(live, &q.freeBlocks)
+		q.setHead(i)
 		q.n += l.len()
 	}
 	q.trimFree()
