@@ -160,7 +160,7 @@ func TestLiveConnBytes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds 500,000 connections per kind")
 	}
-	limits := map[string]float64{"syn-only": 560, "tcp-established": 1250, "udp-dns": 300, "icmp-echo": 300}
+	limits := map[string]float64{"syn-only": 530, "tcp-established": 1200, "udp-dns": 300, "icmp-echo": 300}
 	for k, kind := range liveConnKinds {
 		got := liveConnBytes(k, 500_000)
 		t.Logf("%s: %.0f B per live connection", kind.name, got)

@@ -106,7 +106,7 @@ type connExt struct {
 	tunnelConfirmed   bool
 	hist              []byte
 	chkCnt            [2]uint32
-	chkThresh         [2]uint32
+	chkExp            [2]uint8
 }
 
 func (c *conn) reset() {
@@ -278,7 +278,6 @@ func (t *Tracker) extOf(c *conn) *connExt {
 		} else {
 			c.ext = &connExt{}
 		}
-		c.ext.chkThresh = [2]uint32{1, 1}
 	}
 	return c.ext
 }
@@ -330,21 +329,36 @@ func (t *Tracker) checkHistory(c *conn, mask uint32, code byte) bool {
 }
 
 // scaledHistory adds code on the 1st, 10th, 100th, … call
-// (Session::ScaledHistoryEntry with base 10).
-func (t *Tracker) scaledHistory(c *conn, code byte, counter, threshold *uint32) bool {
+// (Session::ScaledHistoryEntry with base 10); exp indexes the current
+// threshold in scaledThresholds.
+func (t *Tracker) scaledHistory(c *conn, code byte, counter *uint32, exp *uint8) bool {
 	*counter++
-	if *counter == *threshold {
+	if *counter == scaledThresholds[*exp] {
 		t.addHistory(c, code)
-		nt := *threshold * 10
-		if nt <= *threshold {
-			*counter = 0
+		if int(*exp) == len(scaledThresholds)-1 {
+			*counter = 0 // the next threshold overflows 32 bits
 		} else {
-			*threshold = nt
+			*exp++
 		}
 		return true
 	}
 	return false
 }
+
+// scaledThresholds are the thresholds of ScaledHistoryEntry: 1, 10, 100,
+// … multiplied in 32 bits for as long as the product grows (Zeek's
+// uint32_t rule); the history keeps the index of the current one.
+var scaledThresholds = func() []uint32 {
+	th := []uint32{1}
+	for {
+		last := th[len(th)-1]
+		if next := last * 10; next > last {
+			th = append(th, next)
+			continue
+		}
+		return th
+	}
+}()
 
 // noteTunnel records the tunnel service of an outer tunnel packet. Teredo
 // confirms only once both directions carried it

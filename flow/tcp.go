@@ -50,15 +50,17 @@ type endpoint struct {
 	state, prevState uint8
 	didClose, didEOF bool
 	skip             bool // skip_deliveries
+	// Scaled history letters (T, W, G, C): counts and the index of the
+	// current threshold (scaledHistory).
+	rxmtExp, win0Exp uint8
+	gapExp, chkExp   uint8
+	rxmtCnt, win0Cnt uint32
+	gapCnt, chkCnt   uint32
 	startSeq         uint32
 	lastSeq, ackSeq  uint32
 	seqWraps         uint32
 	ackWraps         uint32
 	finCnt           uint32
-	rxmtCnt, rxmtThr uint32
-	win0Cnt, win0Thr uint32
-	gapCnt, gapThr   uint32
-	chkCnt, chkThr   uint32
 	finSeq           uint64
 	histLastSYN      uint64
 	histLastFIN      uint64
@@ -111,12 +113,21 @@ type tcpConn struct {
 	missed uint64
 }
 
+// tcpChunk is how many tcpConns are allocated at once: one allocation
+// of exactly their size instead of one per connection rounded up to a
+// size class.
+const tcpChunk = 128
+
 func (t *Tracker) tcpInit(c *conn) {
 	if n := len(t.freeTCP); n > 0 {
 		c.tcp = t.freeTCP[n-1]
 		t.freeTCP = t.freeTCP[:n-1]
 	} else {
-		c.tcp = &tcpConn{}
+		if len(t.tcpSlab) == 0 {
+			t.tcpSlab = make([]tcpConn, tcpChunk)
+		}
+		c.tcp = &t.tcpSlab[0]
+		t.tcpSlab = t.tcpSlab[1:]
 	}
 	c.eoIdx = 0
 	c.tcp.missed = 0
@@ -124,7 +135,6 @@ func (t *Tracker) tcpInit(c *conn) {
 		e := &c.tcp.eps[i]
 		*e = endpoint{}
 		e.isOrig = i == 0
-		e.rxmtThr, e.win0Thr, e.gapThr, e.chkThr = 1, 1, 1, 1
 		e.delivered, e.clsPos, e.trim = 1, 1, 1
 	}
 	c.isActive = true
@@ -273,11 +283,11 @@ func (t *Tracker) tcpAddHistory(c *conn, e *endpoint, code byte) {
 	t.addHistory(c, code)
 }
 
-func (t *Tracker) tcpScaled(c *conn, e *endpoint, code byte, cnt, thr *uint32) {
+func (t *Tracker) tcpScaled(c *conn, e *endpoint, code byte, cnt *uint32, exp *uint8) {
 	if !e.isOrig {
 		code = lower(code)
 	}
-	t.scaledHistory(c, code, cnt, thr)
+	t.scaledHistory(c, code, cnt, exp)
 }
 
 // isReuse is TCPSessionAdapter::IsReuse.
@@ -311,7 +321,7 @@ func (t *Tracker) tcpPacket(c *conn, p *capture.Packet, isOrig bool, ts int64) {
 		e, peer = c.er(), c.eo()
 	}
 	if p.BadChecksum && !t.cfg.IgnoreChecksums {
-		t.tcpScaled(c, e, 'C', &e.chkCnt, &e.chkThr)
+		t.tcpScaled(c, e, 'C', &e.chkCnt, &e.chkExp)
 		return
 	}
 	fl := p.TCPFlags
@@ -345,7 +355,7 @@ func (t *Tracker) tcpPacket(c *conn, p *capture.Packet, isOrig bool, ts int64) {
 
 	t.updateHistory(c, e, syn, fin, rst, ack, relSeq, length)
 	if p.Window == 0 && !rst && peer.state != tcpClosed && e.state != tcpReset {
-		t.tcpScaled(c, e, 'W', &e.win0Cnt, &e.win0Thr)
+		t.tcpScaled(c, e, 'W', &e.win0Cnt, &e.win0Exp)
 	}
 	if !c.eo().didClose || !c.er().didClose {
 		c.lastTime = ts
@@ -495,7 +505,7 @@ func (t *Tracker) updateLastSeq(c *conn, e *endpoint, last uint32, syn, fin, rst
 	case delta > 0:
 		e.setLastSeq(last)
 	case length > 0:
-		t.tcpScaled(c, e, 'T', &e.rxmtCnt, &e.rxmtThr)
+		t.tcpScaled(c, e, 'T', &e.rxmtCnt, &e.rxmtExp)
 	}
 }
 
@@ -762,7 +772,7 @@ func (t *Tracker) hole(c *conn, e *endpoint, n uint64, report bool) {
 		return
 	}
 	c.tcp.missed += n
-	t.tcpScaled(c, e, 'G', &e.gapCnt, &e.gapThr)
+	t.tcpScaled(c, e, 'G', &e.gapCnt, &e.gapExp)
 }
 
 // absorbBlocks advances delivered over contiguous buffered ranges and drops

@@ -54,6 +54,7 @@ type Tracker struct {
 	timers timerQueue
 	// Pools of the parts some connections need (state.go, tcp.go).
 	freeTCP   []*tcpConn
+	tcpSlab   []tcpConn // the rest of the newest chunk of tcpConns
 	freeReasm []*reasm
 	freeExt   []*connExt
 	freeCls   []*classify.State
@@ -713,7 +714,7 @@ func (t *Tracker) udpPacket(c *conn, p *capture.Packet, isOrig bool, ts int64) {
 			code = 'c'
 		}
 		x := t.extOf(c)
-		t.scaledHistory(c, code, &x.chkCnt[side], &x.chkThresh[side])
+		t.scaledHistory(c, code, &x.chkCnt[side], &x.chkExp[side])
 		return
 	}
 	c.lastTime = ts
