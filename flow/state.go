@@ -59,7 +59,8 @@ type conn struct {
 	pkts, ipBytes [2]uint32
 	// sizePlus1 are the low 32 bits of the UDP/ICMP sizes plus one
 	// (request_len/reply_len, −1 = nothing seen yet; ext holds the high
-	// bits when they are not 0).
+	// bits when they are not 0). A TCP connection has no sizes: while it
+	// is synOnly, sizePlus1[0] holds its SYN's sequence number.
 	sizePlus1 [2]uint32
 
 	start, lastTime int64 // Unix ns
@@ -81,6 +82,9 @@ type conn struct {
 	establishedEvent bool // connection_established raised by this packet
 	longInactivity   bool
 	eoIdx            uint8 // tcp.eps[eoIdx] is the originator's endpoint
+	// synOnly marks a TCP connection whose only packet was a plain SYN
+	// from its originator: it has no tcpConn (see compactSYN).
+	synOnly bool
 }
 
 // conn.addr bits.

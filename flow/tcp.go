@@ -118,26 +118,81 @@ type tcpConn struct {
 // size class.
 const tcpChunk = 128
 
-func (t *Tracker) tcpInit(c *conn) {
+// newTCPConn takes a tcpConn from the pool.
+func (t *Tracker) newTCPConn() *tcpConn {
 	if n := len(t.freeTCP); n > 0 {
-		c.tcp = t.freeTCP[n-1]
+		tc := t.freeTCP[n-1]
 		t.freeTCP = t.freeTCP[:n-1]
-	} else {
-		if len(t.tcpSlab) == 0 {
-			t.tcpSlab = make([]tcpConn, tcpChunk)
-		}
-		c.tcp = &t.tcpSlab[0]
-		t.tcpSlab = t.tcpSlab[1:]
+		return tc
 	}
-	c.eoIdx = 0
-	c.tcp.missed = 0
-	for i := range c.tcp.eps {
-		e := &c.tcp.eps[i]
-		*e = endpoint{}
+	if len(t.tcpSlab) == 0 {
+		t.tcpSlab = make([]tcpConn, tcpChunk)
+	}
+	tc := &t.tcpSlab[0]
+	t.tcpSlab = t.tcpSlab[1:]
+	return tc
+}
+
+// initialTCP sets tc to a new connection's endpoints (TCP_Endpoint's
+// constructor: inactive, the reassembler at relative sequence 1).
+func initialTCP(tc *tcpConn) {
+	*tc = tcpConn{}
+	for i := range tc.eps {
+		e := &tc.eps[i]
 		e.isOrig = i == 0
 		e.delivered, e.clsPos, e.trim = 1, 1, 1
 	}
+}
+
+func (t *Tracker) tcpInit(c *conn) {
+	c.tcp = t.newTCPConn()
+	initialTCP(c.tcp)
+	c.eoIdx = 0
 	c.isActive = true
+}
+
+// synOnlyTCP is the tcpConn a connection has after exactly one packet, a
+// plain SYN (no ACK, no payload, a good checksum, a non-zero window) with
+// sequence number seq from its originator: the originator's endpoint in
+// SYN_SENT, the responder's untouched.
+func synOnlyTCP(tc *tcpConn, seq uint32) {
+	initialTCP(tc)
+	o := &tc.eps[0]
+	o.state, o.prevState = tcpSYNSent, tcpInactive
+	o.startSeq, o.ackSeq, o.lastSeq = seq, seq, seq+1
+}
+
+// compactSYN drops the tcpConn of a connection whose state after its
+// first packet is exactly synOnlyTCP's, keeping only the sequence number:
+// SYN floods, scans and unanswered attempts, the bulk of a table under
+// attack, then cost no endpoints. tcpOf rebuilds the tcpConn when the
+// connection needs it, so nothing about it changes.
+func (t *Tracker) compactSYN(c *conn) {
+	tc := c.tcp
+	if tc == nil || c.eoIdx != 0 {
+		return
+	}
+	var want tcpConn
+	synOnlyTCP(&want, tc.eps[0].startSeq)
+	if *tc != want {
+		return
+	}
+	c.sizePlus1[0] = tc.eps[0].startSeq
+	c.synOnly = true
+	c.tcp = nil
+	t.freeTCP = append(t.freeTCP, tc)
+}
+
+// tcpOf gives a synOnly connection its tcpConn back; every path into
+// the TCP state (a packet, a timer, the record) calls it first.
+func (t *Tracker) tcpOf(c *conn) {
+	if !c.synOnly {
+		return
+	}
+	c.tcp = t.newTCPConn()
+	synOnlyTCP(c.tcp, c.sizePlus1[0])
+	c.sizePlus1[0] = 0
+	c.synOnly = false
 }
 
 // eo is the originator's endpoint.
@@ -292,6 +347,7 @@ func (t *Tracker) tcpScaled(c *conn, e *endpoint, code byte, cnt *uint32, exp *u
 
 // isReuse is TCPSessionAdapter::IsReuse.
 func (t *Tracker) isReuse(c *conn, p *capture.Packet) bool {
+	t.tcpOf(c)
 	fl := p.TCPFlags
 	if fl&capture.FlagSYN == 0 {
 		return false
@@ -316,6 +372,7 @@ func (t *Tracker) isReuse(c *conn, p *capture.Packet) bool {
 
 // tcpPacket is TCPAnalyzer::DeliverPacket / TCPSessionAdapter::Process.
 func (t *Tracker) tcpPacket(c *conn, p *capture.Packet, isOrig bool, ts int64) {
+	t.tcpOf(c)
 	e, peer := c.eo(), c.er()
 	if !isOrig {
 		e, peer = c.er(), c.eo()
@@ -664,6 +721,7 @@ func (t *Tracker) tcpExpireTimer(c *conn) {
 	if !c.isActive {
 		return
 	}
+	t.tcpOf(c)
 	to := &t.cfg.Timeouts
 	if c.lastTime+int64(to.TCPConnectionLinger) < t.now {
 		o, r := c.eo(), c.er()
@@ -687,6 +745,7 @@ func (t *Tracker) tcpAttemptTimer(c *conn) {
 	if !c.isActive {
 		return
 	}
+	t.tcpOf(c)
 	if (c.eo().state == tcpSYNSent || c.eo().state == tcpSYNACKSent) && c.er().state == tcpInactive {
 		c.isActive = false
 		t.remove(c)

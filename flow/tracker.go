@@ -58,6 +58,8 @@ type Tracker struct {
 	freeReasm []*reasm
 	freeExt   []*connExt
 	freeCls   []*classify.State
+	// keepSYNState turns compactSYN off (tests compare the two).
+	keepSYNState bool
 	// inactTimeouts are the inactivity timeouts connections use, indexed
 	// by conn.inact; [0] is none.
 	inactTimeouts []time.Duration
@@ -203,7 +205,8 @@ func (t *Tracker) Packet(p *capture.Packet) {
 		t.remove(c)
 		c = nil
 	}
-	if c == nil {
+	created := c == nil
+	if created {
 		c = t.newConn(&key, hash, p, ts, origPort, respPort)
 	} else {
 		t.touch(c)
@@ -212,6 +215,9 @@ func (t *Tracker) Packet(p *capture.Packet) {
 	switch c.key.proto {
 	case capture.ProtoTCP:
 		t.tcpPacket(c, p, isOrig, ts)
+		if created && !t.keepSYNState {
+			t.compactSYN(c)
+		}
 	case capture.ProtoUDP:
 		t.udpPacket(c, p, isOrig, ts)
 	case capture.ProtoICMP, capture.ProtoICMPv6:
@@ -399,6 +405,7 @@ func (t *Tracker) flipRoles(c *conn) {
 		x.ipBytesHi[0], x.ipBytesHi[1] = x.ipBytesHi[1], x.ipBytesHi[0]
 	}
 	if c.key.proto == capture.ProtoTCP {
+		t.tcpOf(c)
 		c.eoIdx ^= 1
 		c.eo().isOrig = true
 		c.er().isOrig = false
@@ -607,6 +614,7 @@ func (t *Tracker) fillRecord(c *conn, r *Conn) {
 	}
 	switch c.key.proto {
 	case capture.ProtoTCP:
+		t.tcpOf(c)
 		r.MissedBytes = c.tcp.missed
 		r.OrigBytes = c.eo().size(c.er())
 		r.RespBytes = c.er().size(c.eo())
