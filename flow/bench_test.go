@@ -148,3 +148,30 @@ func FuzzTracker(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkTrackerSYNFlood is a spoofed SYN flood against a full table:
+// every packet is a new connection from a new source, and each evicts
+// the oldest (steady state: no allocation per connection).
+func BenchmarkTrackerSYNFlood(b *testing.B) {
+	const table = 1 << 16
+	tr := NewTracker(Config{MaxConnections: table}, func(*Conn) {})
+	server := netip.MustParseAddr("192.0.2.1")
+	ts := epoch
+	b.ReportAllocs()
+	for n := -4 * table; n < b.N; n++ {
+		if n == 0 {
+			b.ResetTimer()
+		}
+		i := n + 4*table
+		ts = ts.Add(time.Microsecond)
+		p := capture.Packet{Timestamp: ts, Proto: capture.ProtoTCP, TCPFlags: capture.FlagSYN, Seq: uint32(i) * 2654435761,
+			Window: 64240, IPLen: 40, Src: netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), Dst: server,
+			SrcPort: uint16(1024 + i%60000), DstPort: 80}
+		tr.Tick(ts)
+		tr.Packet(&p)
+	}
+	b.StopTimer()
+	if tr.Active() != table {
+		b.Fatalf("%d active, want %d", tr.Active(), table)
+	}
+}

@@ -166,7 +166,7 @@ type timerQueue struct {
 	// (MaxInt64, 0) for an empty lane: popDue compares them without
 	// reaching into the lanes' blocks.
 	heads [maxLanes]laneHead
-	// freeBlocks are lane blocks to reuse (at most maxFreeBlocks).
+	// freeBlocks are lane blocks to reuse (see trimFree).
 	freeBlocks []*timerBlock
 	nLanes     int
 	heap       timerHeap
@@ -372,14 +372,26 @@ func (q *timerQueue) popDue(now int64) (timer, bool) {
 	return t, true
 }
 
-// maxFreeBlocks bounds the lane blocks kept for reuse: more than a burst
-// of timers needs again soon goes back to the garbage collector.
-const maxFreeBlocks = 16
+// minFreeBlocks is how many lane blocks are always kept for reuse.
+const minFreeBlocks = 16
 
+// trimFree gives blocks back to the garbage collector when more are free
+// than twice the lanes use (and more than minFreeBlocks): enough for the
+// lanes to grow back after a compaction without allocating (a flood of
+// evicted connections compacts over and over), while the memory still
+// follows the lanes' size after a burst.
 func (q *timerQueue) trimFree() {
-	if n := len(q.freeBlocks); n > maxFreeBlocks {
-		clear(q.freeBlocks[maxFreeBlocks:])
-		q.freeBlocks = q.freeBlocks[:maxFreeBlocks]
+	n := len(q.freeBlocks)
+	if n <= minFreeBlocks {
+		return
+	}
+	inUse := 0
+	for i := 0; i < q.nLanes; i++ {
+		inUse += len(q.lanes[i].blocks)
+	}
+	if keep := max(minFreeBlocks, 2*inUse); n > keep {
+		clear(q.freeBlocks[keep:])
+		q.freeBlocks = q.freeBlocks[:keep]
 	}
 }
 
