@@ -14,7 +14,10 @@ type connRef uint32
 
 // slabShift sizes the chunks of connection slots (1<<slabShift each):
 // slots never move, so a *conn stays valid while the slot lives.
-const slabShift = 9
+const (
+	slabShift = 9
+	slabMask  = 1<<slabShift - 1
+)
 
 // connTable is the connection table: connection slots allocated in chunks
 // and recycled through a free list, and an open-addressing hash index
@@ -22,7 +25,7 @@ const slabShift = 9
 // tombstones). An index slot is 8 bytes; a Go map of connKey to *conn
 // costs about 48 bytes per entry and probes twice per new connection.
 type connTable struct {
-	chunks [][]conn
+	chunks []*[1 << slabShift]conn
 	free   []connRef
 	// next is the first slot never handed out.
 	next connRef
@@ -55,14 +58,14 @@ func newConnTable() *connTable {
 func (t *connTable) at(r connRef) *conn {
 	ci := int(r >> slabShift)
 	for ci >= len(t.chunks) {
-		t.chunks = append(t.chunks, make([]conn, 1<<slabShift))
+		t.chunks = append(t.chunks, new([1 << slabShift]conn))
 	}
-	return &t.chunks[ci][r&(1<<slabShift-1)]
+	return &t.chunks[ci][r&slabMask]
 }
 
 // get returns slot r, which must have been allocated.
 func (t *connTable) get(r connRef) *conn {
-	return &t.chunks[r>>slabShift][r&(1<<slabShift-1)]
+	return &t.chunks[r>>slabShift][r&slabMask]
 }
 
 // alloc takes a free slot.

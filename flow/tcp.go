@@ -477,6 +477,13 @@ func (t *Tracker) tcpPacket(c *conn, p *capture.Packet, isOrig bool, ts int64) {
 	}
 }
 
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 func initEndpoint(e *endpoint, syn bool, first, last uint32) {
 	switch e.state {
 	case tcpInactive:
@@ -503,12 +510,7 @@ func initEndpoint(e *endpoint, syn bool, first, last uint32) {
 }
 
 func (t *Tracker) updateHistory(c *conn, e *endpoint, syn, fin, rst, ack bool, relSeq uint64, length int) {
-	bits := 0
-	for _, b := range [3]bool{syn, fin, rst} {
-		if b {
-			bits++
-		}
-	}
+	bits := b2i(syn) + b2i(fin) + b2i(rst)
 	switch {
 	case bits > 1:
 		if fin && rst {
