@@ -216,7 +216,8 @@ func (s *fileSource) Next() (Frame, error) {
 				return Frame{}, err
 			}
 		}
-		fr, err := s.cur.next()
+		var fr Frame
+		err := s.cur.next(&fr)
 		if err == nil {
 			return fr, nil
 		}
@@ -495,11 +496,11 @@ func (r *fileReader) u16(b []byte) uint16 {
 }
 
 // next returns the next frame of this file, or io.EOF at its clean end.
-func (r *fileReader) next() (Frame, error) {
+func (r *fileReader) next(f *Frame) error {
 	if r.format == formatPcap {
-		return r.nextPcap()
+		return r.nextPcap(f)
 	}
-	return r.nextPcapNG()
+	return r.nextPcapNG(f)
 }
 
 // take returns the next n bytes of the stream as a slice of the read
@@ -526,21 +527,21 @@ func (r *fileReader) take(n int) ([]byte, error) {
 	return b, nil
 }
 
-func (r *fileReader) nextPcap() (Frame, error) {
+func (r *fileReader) nextPcap(f *Frame) error {
 	start := r.off
 	h, err := r.take(16 + r.extraRecord)
 	if err != nil {
 		if err == io.EOF && r.off == start {
-			return Frame{}, io.EOF
+			return io.EOF
 		}
-		return Frame{}, r.readError(start, "packet record header", err)
+		return r.readError(start, "packet record header", err)
 	}
 	sec := r.u32(h[0:4])
 	frac := r.u32(h[4:8])
 	caplen := r.u32(h[8:12])
 	wirelen := r.u32(h[12:16])
 	if caplen > MaxCaptureLength {
-		return Frame{}, r.errorf(start, "corrupt packet record: captured length %d exceeds maximum %d", caplen, MaxCaptureLength)
+		return r.errorf(start, "corrupt packet record: captured length %d exceeds maximum %d", caplen, MaxCaptureLength)
 	}
 	var nsec int64
 	if r.nanos {
@@ -550,7 +551,7 @@ func (r *fileReader) nextPcap() (Frame, error) {
 	}
 	data, err := r.take(int(caplen))
 	if err != nil {
-		return Frame{}, r.readError(start, "packet record", err)
+		return r.readError(start, "packet record", err)
 	}
 	if caplen > r.pcapIf.snapLen {
 		// libpcap keeps the first snaplen bytes of a record that claims
@@ -558,7 +559,7 @@ func (r *fileReader) nextPcap() (Frame, error) {
 		caplen = r.pcapIf.snapLen
 		data = data[:caplen]
 	}
-	return Frame{
+	*f = Frame{
 		Data:          data,
 		Timestamp:     time.Unix(int64(sec), nsec),
 		CaptureLength: int(caplen),
@@ -566,7 +567,8 @@ func (r *fileReader) nextPcap() (Frame, error) {
 		LinkType:      r.pcapIf.linkType,
 		Origin:        r.path,
 		Offset:        start,
-	}, nil
+	}
+	return nil
 }
 
 const (
@@ -576,69 +578,69 @@ const (
 	blockEPB = 0x00000006
 )
 
-func (r *fileReader) nextPcapNG() (Frame, error) {
+func (r *fileReader) nextPcapNG(f *Frame) error {
 	for {
 		start := r.off
 		h := r.hdr[:8]
 		b, err := r.take(8)
 		if err != nil {
 			if err == io.EOF && r.off == start {
-				return Frame{}, io.EOF
+				return io.EOF
 			}
-			return Frame{}, r.readError(start, "pcapng block header", err)
+			return r.readError(start, "pcapng block header", err)
 		}
 		copy(h, b) // readSHB reads the length from r.hdr
 		if binary.LittleEndian.Uint32(h[0:4]) == pcapngSHB {
 			if err := r.readSHB(start); err != nil {
-				return Frame{}, err
+				return err
 			}
 			continue
 		}
 		if r.order == nil {
-			return Frame{}, r.errorf(start, "corrupt pcapng file: block before section header")
+			return r.errorf(start, "corrupt pcapng file: block before section header")
 		}
 		typ := r.u32(h[0:4])
 		total := r.u32(h[4:8])
 		if total < 12 || total%4 != 0 {
-			return Frame{}, r.errorf(start, "corrupt pcapng block: total length %d", total)
+			return r.errorf(start, "corrupt pcapng block: total length %d", total)
 		}
 		bodyLen := int64(total) - 12
 		switch typ {
 		case blockIDB, blockEPB, blockSPB, blockOPB:
 		default:
 			if total > maxSkipBlockLength {
-				return Frame{}, r.errorf(start, "corrupt pcapng block: length %d exceeds maximum", total)
+				return r.errorf(start, "corrupt pcapng block: length %d exceeds maximum", total)
 			}
 			if err := r.discard(bodyLen + 4); err != nil {
-				return Frame{}, r.readError(start, fmt.Sprintf("pcapng block (type %#x)", typ), err)
+				return r.readError(start, fmt.Sprintf("pcapng block (type %#x)", typ), err)
 			}
 			continue
 		}
 		if total > maxBlockLength {
-			return Frame{}, r.errorf(start, "corrupt pcapng block: length %d exceeds maximum %d", total, maxBlockLength)
+			return r.errorf(start, "corrupt pcapng block: length %d exceeds maximum %d", total, maxBlockLength)
 		}
 		body, err := r.take(int(bodyLen) + 4)
 		if err != nil {
-			return Frame{}, r.readError(start, fmt.Sprintf("pcapng block (type %#x)", typ), err)
+			return r.readError(start, fmt.Sprintf("pcapng block (type %#x)", typ), err)
 		}
 		if trailer := r.u32(body[bodyLen:]); trailer != total {
-			return Frame{}, r.errorf(start, "corrupt pcapng block: trailing length %d != %d", trailer, total)
+			return r.errorf(start, "corrupt pcapng block: trailing length %d != %d", trailer, total)
 		}
 		body = body[:bodyLen]
 		switch typ {
 		case blockIDB:
 			if err := r.readIDB(start, body); err != nil {
-				return Frame{}, err
+				return err
 			}
 			continue
 		case blockEPB, blockOPB:
-			return r.packetBlock(start, typ, body)
+			return r.packetBlock(f, start, typ, body)
 		case blockSPB:
 			if len(r.ifaces) == 0 {
-				return Frame{}, r.errorf(start, "corrupt pcapng file: simple packet block without interface")
+				return r.errorf(start, "corrupt pcapng file: simple packet block without interface")
 			}
 			if len(body) < 4 {
-				return Frame{}, r.errorf(start, "corrupt pcapng simple packet block: too short")
+				return r.errorf(start, "corrupt pcapng simple packet block: too short")
 			}
 			ifc := &r.ifaces[0]
 			wirelen := r.u32(body[0:4])
@@ -649,7 +651,7 @@ func (r *fileReader) nextPcapNG() (Frame, error) {
 			if ifc.snapLen != 0 && caplen > ifc.snapLen {
 				caplen = ifc.snapLen
 			}
-			return Frame{
+			*f = Frame{
 				Data: body[4 : 4+caplen],
 				// No timestamp in a simple packet block: libpcap reports
 				// the epoch (the zero time.Time is out of UnixNano's range).
@@ -659,7 +661,8 @@ func (r *fileReader) nextPcapNG() (Frame, error) {
 				LinkType:      ifc.linkType,
 				Origin:        r.path,
 				Offset:        start,
-			}, nil
+			}
+			return nil
 		}
 	}
 }
@@ -764,13 +767,13 @@ func (r *fileReader) readIDB(start int64, body []byte) error {
 	return nil
 }
 
-func (r *fileReader) packetBlock(start int64, typ uint32, body []byte) (Frame, error) {
+func (r *fileReader) packetBlock(f *Frame, start int64, typ uint32, body []byte) error {
 	var ifID uint32
 	var tsHigh, tsLow, caplen, wirelen uint32
 	var data []byte
 	if typ == blockEPB {
 		if len(body) < 20 {
-			return Frame{}, r.errorf(start, "corrupt pcapng enhanced packet block: too short")
+			return r.errorf(start, "corrupt pcapng enhanced packet block: too short")
 		}
 		ifID = r.u32(body[0:4])
 		tsHigh, tsLow = r.u32(body[4:8]), r.u32(body[8:12])
@@ -778,7 +781,7 @@ func (r *fileReader) packetBlock(start int64, typ uint32, body []byte) (Frame, e
 		data = body[20:]
 	} else {
 		if len(body) < 20 {
-			return Frame{}, r.errorf(start, "corrupt pcapng packet block: too short")
+			return r.errorf(start, "corrupt pcapng packet block: too short")
 		}
 		ifID = uint32(r.u16(body[0:2]))
 		tsHigh, tsLow = r.u32(body[4:8]), r.u32(body[8:12])
@@ -786,13 +789,13 @@ func (r *fileReader) packetBlock(start int64, typ uint32, body []byte) (Frame, e
 		data = body[20:]
 	}
 	if caplen > MaxCaptureLength {
-		return Frame{}, r.errorf(start, "corrupt packet record: captured length %d exceeds maximum %d", caplen, MaxCaptureLength)
+		return r.errorf(start, "corrupt packet record: captured length %d exceeds maximum %d", caplen, MaxCaptureLength)
 	}
 	if uint64(caplen) > uint64(len(data)) {
-		return Frame{}, r.errorf(start, "corrupt pcapng packet block: captured length %d exceeds block", caplen)
+		return r.errorf(start, "corrupt pcapng packet block: captured length %d exceeds block", caplen)
 	}
 	if ifID >= uint32(len(r.ifaces)) {
-		return Frame{}, r.errorf(start, "corrupt pcapng packet block: unknown interface %d", ifID)
+		return r.errorf(start, "corrupt pcapng packet block: unknown interface %d", ifID)
 	}
 	ifc := &r.ifaces[ifID]
 	if ifc.snapLen != 0 && caplen > ifc.snapLen {
@@ -811,7 +814,7 @@ func (r *fileReader) packetBlock(start int64, typ uint32, body []byte) (Frame, e
 		hi, lo := bits.Mul64(frac, 1e9)
 		nsec, _ = bits.Div64(hi, lo, ifc.unitsPerSec) // hi < unitsPerSec: no overflow
 	}
-	return Frame{
+	*f = Frame{
 		Data:          data[:caplen],
 		Timestamp:     time.Unix(int64(sec)+ifc.tsOffset, int64(nsec)),
 		CaptureLength: int(caplen),
@@ -819,5 +822,6 @@ func (r *fileReader) packetBlock(start int64, typ uint32, body []byte) (Frame, e
 		LinkType:      ifc.linkType,
 		Origin:        r.path,
 		Offset:        start,
-	}, nil
+	}
+	return nil
 }
