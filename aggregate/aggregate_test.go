@@ -154,7 +154,7 @@ func TestUpdateRules(t *testing.T) {
 		{orig: "0.0.0.0", resp: "255.255.255.255", rport: 67, proto: 17, state: "S0", ob: 300, op: 1},
 	})
 	r1 := col.find(t, "10.0.0.1")
-	want1 := aggregate.Counts{
+	want1 := aggregate.Counts{Totals: aggregate.Totals{
 		ConnectionsCount:                     7,
 		OriginatingConnectionCount:           3,
 		SuccessfulOriginatingConnectionCount: 1,
@@ -176,7 +176,7 @@ func TestUpdateRules(t *testing.T) {
 		InternalOriginatingBytesReceived:      90,
 		InternalOriginatingPacketsSent:        2,
 		InternalOriginatingPacketsReceived:    1,
-	}
+	}}
 	want1.Services[aggregate.SSL] = aggregate.ServiceCounts{ClientConnections: 1,
 		PCR: pcrOf(-0.5)}
 	// dns: +1 (40/0), -0.5 (30/90), +1 (50/0)
@@ -576,5 +576,45 @@ func TestShardsAndAccumulatorsIdentical(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestMaxHosts: a window holds at most MaxHosts addresses; the first seen
+// keep exact records, later ones are refused and counted, alike for one
+// accumulator or several and any shard count.
+func TestMaxHosts(t *testing.T) {
+	var specs []connSpec
+	for i := range 50 {
+		// Each connection: a new local originator to one external server.
+		specs = append(specs, connSpec{orig: fmt.Sprintf("10.0.%d.%d", i/200, 1+i%200), resp: "8.8.8.8", rport: 53, proto: 17, state: "SF", ob: 10, rb: 20})
+	}
+	for _, shards := range []int{1, 4} {
+		col := &collector{}
+		a, err := aggregate.New(aggregate.Config{MaxHosts: 20, Shards: shards}, col)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range specs {
+			if err := a.Add(s.conn()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := a.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if len(col.recs) > 20 || len(col.recs) < 15 {
+			t.Errorf("shards %d: %d records, want at most 20 (and not far fewer)", shards, len(col.recs))
+		}
+		if st := a.Stats(); st.HostsRefused != uint64(50-len(col.recs)) {
+			t.Errorf("shards %d: %d updates refused, want %d", shards, st.HostsRefused, 50-len(col.recs))
+		}
+		for _, r := range col.recs {
+			if r.ConnectionsCount != 1 || r.ExternalOriginatingBytesSent != 10 {
+				t.Errorf("kept record %v is not exact: %+v", r.Address, r.Totals)
+			}
+		}
+	}
+	if _, err := aggregate.New(aggregate.Config{MaxHosts: -1}, &collector{}); err == nil {
+		t.Error("negative MaxHosts accepted")
 	}
 }

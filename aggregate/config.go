@@ -70,8 +70,10 @@ type Config struct {
 	Shards int
 	// MaxHosts bounds the monitored addresses of a window (0: no bound):
 	// an address that finds the window full is not counted (Stats
-	// HostsRefused counts each refused update). Each accumulator's states
-	// and the merged window are bounded alike.
+	// HostsRefused counts each refused update): the addresses first seen
+	// keep their records. Each accumulator's states and the merged window
+	// are bounded alike (each shard to its share), so memory grows with
+	// the number of accumulators (capture workers).
 	MaxHosts int
 
 	// Written, if not nil, is called on the Windows' goroutine after each

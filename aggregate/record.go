@@ -177,6 +177,12 @@ type ServiceCounts struct {
 
 // Counts are the numeric counters of an Interval (spec/interval.md §3).
 type Counts struct {
+	Totals
+	Services [NumServices]ServiceCounts
+}
+
+// Totals are the counters of an Interval other than the per-service ones.
+type Totals struct {
 	ConnectionsCount uint64 // total_conns
 
 	OriginatingConnectionCount           uint64 // out_orig_conns
@@ -200,8 +206,6 @@ type Counts struct {
 	InternalOriginatingBytesReceived      uint64 // int_orig_bytes_rcvd
 	InternalOriginatingPacketsSent        uint64 // int_orig_pkts_sent
 	InternalOriginatingPacketsReceived    uint64 // int_orig_pkts_recvd
-
-	Services [NumServices]ServiceCounts
 }
 
 // Interval is the record of one monitored address over one window: every

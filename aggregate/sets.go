@@ -73,7 +73,15 @@ func (s *u32set) merge(o *u32set) {
 }
 
 // addrSet is an exact set of addresses: IPv4 by value, IPv6 by the id of
-// its table's interning map.
-type addrSet struct{ v4, v6 u32set }
+// its table's interning map (allocated with the first IPv6 member).
+type addrSet struct {
+	v4 u32set
+	v6 *u32set
+}
 
-func (s *addrSet) len() uint64 { return s.v4.len() + s.v6.len() }
+func (s *addrSet) len() uint64 {
+	if s.v6 == nil {
+		return s.v4.len()
+	}
+	return s.v4.len() + s.v6.len()
+}

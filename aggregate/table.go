@@ -8,12 +8,18 @@ import (
 )
 
 // hostState is the running state of one monitored address in a window.
+// The per-service counters live apart (most addresses of a flood have
+// none), in the table's svcs.
 type hostState struct {
 	addr netip.Addr
-	Counts
+	Totals
+	svc                                        int32 // index+1 in the table's svcs; 0: none yet
 	extPorts, intPorts                         u32set
 	extHosts, extClients, intHosts, intClients addrSet
 }
+
+// serviceCounts are one address's per-service counters.
+type serviceCounts = [NumServices]ServiceCounts
 
 // hostTable holds the states of the addresses of one shard in one window,
 // as one accumulator saw them, or merged from several. It is used by one
@@ -26,6 +32,8 @@ type hostTable struct {
 	chunks [][]hostState
 	n      int32   // states in use
 	order  []int32 // states by address, built by sortStates
+	// svcs are the per-service counters of the states that have some.
+	svcs []serviceCounts
 	// IPv6 peers get dense 32-bit ids for the bitmaps (exact, no hash).
 	v6ids   map[[16]byte]uint32
 	v6addrs []netip.Addr
@@ -115,7 +123,19 @@ func (t *hostTable) addAddr(set *addrSet, a netip.Addr) {
 		set.v4.add(addrU32(a))
 		return
 	}
+	if set.v6 == nil {
+		set.v6 = &u32set{}
+	}
 	set.v6.add(t.v6id(a))
+}
+
+// services returns h's per-service counters, creating them.
+func (t *hostTable) services(h *hostState) *serviceCounts {
+	if h.svc == 0 {
+		t.svcs = append(t.svcs, serviceCounts{})
+		h.svc = int32(len(t.svcs))
+	}
+	return &t.svcs[h.svc-1]
 }
 
 // apply runs the update rules of spec/interval.md §2 for the endpoints
@@ -185,11 +205,12 @@ func (t *hostTable) applyOrig(h *hostState, ev *event) {
 	if ev.services == 0 {
 		return
 	}
+	svcs := t.services(h)
 	for sv := Service(0); sv < NumServices; sv++ {
 		if ev.services&(1<<sv) != 0 {
-			h.Services[sv].ClientConnections++
+			svcs[sv].ClientConnections++
 			if ev.flags&evPCR != 0 {
-				h.Services[sv].PCR.Add(ev.pcr)
+				svcs[sv].PCR.Add(ev.pcr)
 			}
 		}
 	}
@@ -210,9 +231,10 @@ func (t *hostTable) applyResp(h *hostState, ev *event) {
 	if ev.services == 0 {
 		return
 	}
+	svcs := t.services(h)
 	for sv := Service(0); sv < NumServices; sv++ {
 		if ev.services&(1<<sv) != 0 {
-			h.Services[sv].ServerConnections++
+			svcs[sv].ServerConnections++
 		}
 	}
 }
@@ -228,7 +250,10 @@ func (t *hostTable) merge(o *hostTable) {
 			t.refused++
 			continue
 		}
-		h.Counts.add(&src.Counts)
+		h.Totals.add(&src.Totals)
+		if src.svc != 0 {
+			mergeServices(t.services(h), &o.svcs[src.svc-1])
+		}
 		h.extPorts.merge(&src.extPorts)
 		h.intPorts.merge(&src.intPorts)
 		t.mergeAddrs(&h.extHosts, &src.extHosts, o)
@@ -241,14 +266,26 @@ func (t *hostTable) merge(o *hostTable) {
 // mergeAddrs adds the members of src, whose IPv6 ids are o's, to dst.
 func (t *hostTable) mergeAddrs(dst, src *addrSet, o *hostTable) {
 	dst.v4.merge(&src.v4)
+	if src.v6 == nil {
+		return
+	}
 	src.v6.iterate(func(id uint32) bool {
-		dst.v6.add(t.v6id(o.v6addrs[id]))
+		t.addAddr(dst, o.v6addrs[id])
 		return true
 	})
 }
 
+// mergeServices adds the per-service counters of o to c.
+func mergeServices(c, o *serviceCounts) {
+	for s := range c {
+		c[s].ClientConnections += o[s].ClientConnections
+		c[s].ServerConnections += o[s].ServerConnections
+		c[s].PCR.Merge(&o[s].PCR)
+	}
+}
+
 // add adds every counter of o to c.
-func (c *Counts) add(o *Counts) {
+func (c *Totals) add(o *Totals) {
 	c.ConnectionsCount += o.ConnectionsCount
 	c.OriginatingConnectionCount += o.OriginatingConnectionCount
 	c.SuccessfulOriginatingConnectionCount += o.SuccessfulOriginatingConnectionCount
@@ -270,11 +307,6 @@ func (c *Counts) add(o *Counts) {
 	c.InternalOriginatingBytesReceived += o.InternalOriginatingBytesReceived
 	c.InternalOriginatingPacketsSent += o.InternalOriginatingPacketsSent
 	c.InternalOriginatingPacketsReceived += o.InternalOriginatingPacketsReceived
-	for s := range c.Services {
-		c.Services[s].ClientConnections += o.Services[s].ClientConnections
-		c.Services[s].ServerConnections += o.Services[s].ServerConnections
-		c.Services[s].PCR.Merge(&o.Services[s].PCR)
-	}
 }
 
 // sortStates orders the table's states by address (t.order).
@@ -297,7 +329,12 @@ func (t *hostTable) fill(r *Interval, i int32, start, end time.Time, md *meta) {
 	h := t.at(i)
 	r.Address = h.addr
 	r.StartTime, r.EndTime = start, end
-	r.Counts = h.Counts
+	r.Totals = h.Totals
+	if h.svc != 0 {
+		r.Services = t.svcs[h.svc-1]
+	} else {
+		r.Services = serviceCounts{}
+	}
 	r.NodeHostname, r.NodeIPAddress = md.hostname, md.ip
 	r.OriginatingAgentTag, r.EventType, r.ForwarderType = md.tag, EventType, md.forwarder
 	r.ExternalPorts, r.ExternalPortCount = portList(r.ExternalPorts[:0], &h.extPorts)
@@ -318,6 +355,7 @@ func (t *hostTable) reset() {
 	}
 	t.n = 0
 	t.refused = 0
+	t.svcs = t.svcs[:0]
 	t.order = t.order[:0]
 	clear(t.v6addrs)
 	t.v6addrs = t.v6addrs[:0]
@@ -348,10 +386,12 @@ func (t *hostTable) addrList(dst []netip.Addr, set *addrSet) ([]netip.Addr, uint
 		dst = append(dst, netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}))
 		return true
 	})
-	set.v6.iterate(func(id uint32) bool {
-		dst = append(dst, t.v6addrs[id])
-		return true
-	})
+	if set.v6 != nil {
+		set.v6.iterate(func(id uint32) bool {
+			dst = append(dst, t.v6addrs[id])
+			return true
+		})
+	}
 	slices.SortFunc(dst, compareAddrText)
 	return dst, uint64(len(dst))
 }

@@ -195,9 +195,19 @@ func (w *Windows) takeTables() []*hostTable {
 	}
 	ts := make([]*hostTable, w.shards)
 	for i := range ts {
-		ts[i] = newHostTable(w.cfg.MaxHosts)
+		ts[i] = newHostTable(w.shardMaxHosts())
 	}
 	return ts
+}
+
+// shardMaxHosts bounds each shard table: its share of Config.MaxHosts
+// (an accumulator's tables, and a window's merged tables, hold at most
+// MaxHosts addresses in all).
+func (w *Windows) shardMaxHosts() int {
+	if w.cfg.MaxHosts <= 0 {
+		return 0
+	}
+	return (w.cfg.MaxHosts + w.shards - 1) / w.shards
 }
 
 // progress records that a will hand over nothing more for windows that

@@ -102,10 +102,10 @@ type Decoder struct {
 	encap encapState
 	// missing is the number of frame bytes the snap length cut off.
 	missing int
-	// probe is set by OuterAddrs: the first IP header ends the walk, its
-	// addresses go to probeSrc/probeDst.
-	probe              bool
-	probeSrc, probeDst netip.Addr
+	// probe is set by Probe: the first IP header ends the walk, its
+	// findings go to probed.
+	probe  bool
+	probed Probe
 }
 
 // NewDecoder returns a Decoder with the given options.
@@ -197,29 +197,59 @@ func (d *Decoder) Decode(f Frame, out []Packet) ([]Packet, error) {
 	return out, err
 }
 
-// OuterAddrs returns the addresses of frame f's outermost IP header,
-// walking the link layer and L2 shims exactly as Decode does but stopping
-// there (no checksum, transport or tunnel work, no statistics). ok is
-// false for a frame without an IP header (ARP, …) or one Decode would
-// reject before reaching it. A reader spreading frames over workers by
-// this address pair sends every packet of a connection, its fragments and
-// the tunnels it rides in to one worker.
-func (d *Decoder) OuterAddrs(f Frame) (src, dst netip.Addr, ok bool) {
+// Probe is what a reader spreading frames over workers needs of a frame:
+// the addresses of its outermost IP header, and whether that header may
+// carry a tunnel (IP-in-IP, GRE, or UDP to or from a tunnel port, or an
+// IPv6 header whose payload the probe does not look into), in which case
+// the inner connections' addresses are known only by decoding it.
+type Probe struct {
+	Src, Dst  netip.Addr
+	MayTunnel bool
+}
+
+// Probe walks frame f's link layer and L2 shims exactly as Decode does but
+// stops at the outermost IP header (no checksum, transport or tunnel work,
+// no statistics). ok is false for a frame without an IP header (ARP, …)
+// or one Decode would reject before reaching it. A reader spreading frames
+// over workers by this address pair sends every packet of a connection,
+// its fragments and the tunnels it rides in to one worker.
+func (d *Decoder) Probe(f Frame) (p Probe, ok bool) {
 	data := f.Data
 	if f.CaptureLength > 0 && f.CaptureLength < len(data) {
 		data = data[:f.CaptureLength]
 	}
 	wire := max(f.Length, len(data))
-	d.probe, d.probeSrc, d.probeDst, d.shims = true, netip.Addr{}, netip.Addr{}, 0
+	d.probe, d.probed, d.shims = true, Probe{}, 0
 	err := d.decodeLink(f.LinkType, data, wire)
 	d.probe = false
 	if err != errProbeDone {
-		return netip.Addr{}, netip.Addr{}, false
+		return Probe{}, false
 	}
-	return d.probeSrc, d.probeDst, true
+	return d.probed, true
 }
 
-// errProbeDone ends an OuterAddrs walk at the first IP header.
+// probeIP records the probe of an outermost IP header: addresses, and
+// whether the transport (proto, at data[off:] when unfragmented) may be a
+// tunnel.
+func (d *Decoder) probeIP(src, dst netip.Addr, proto uint8, transport []byte, v6 bool) {
+	d.probed = Probe{Src: src, Dst: dst}
+	switch proto {
+	case 4, 41, 47: // IP-in-IP, IPv6-in-IP, GRE
+		d.probed.MayTunnel = true
+	case 17:
+		if len(transport) < 4 {
+			d.probed.MayTunnel = true // a fragment: decode to know
+			return
+		}
+		sp, dp := binary.BigEndian.Uint16(transport), binary.BigEndian.Uint16(transport[2:])
+		d.probed.MayTunnel = udpTunnelByPort(sp) != encapNone || udpTunnelByPort(dp) != encapNone
+	case 6, 1, 58:
+	default:
+		d.probed.MayTunnel = v6 // an extension header: the probe does not follow the chain
+	}
+}
+
+// errProbeDone ends a Probe walk at the first IP header.
 var errProbeDone = &DecodeError{Reason: "probe"}
 
 func (d *Decoder) decodeLink(lt layers.LinkType, data []byte, wire int) error {

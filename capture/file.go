@@ -154,18 +154,34 @@ type fileSource struct {
 	stats FileStats // of the files already finished
 }
 
+// StdinPath names standard input among the paths of OpenFiles.
+const StdinPath = "-"
+
+// stdinName names standard input in errors.
+const stdinName = "standard input"
+
 // OpenFiles returns a Source that replays the given pcap / pcapng files
 // (each optionally gzip-compressed, detected by its magic bytes) one after
-// the other as a single stream. Every path must exist; the first file is
-// opened and its header checked right away, the others when they are reached.
-// Frames read before a fault in a file are delivered first; Next then returns
-// a *FileError naming the file and offset.
+// the other as a single stream. StdinPath ("-") reads standard input (at
+// most once; the total size is then unknown). Every other path must exist;
+// the first file is opened and its header checked right away, the others
+// when they are reached. Frames read before a fault in a file are delivered
+// first; Next then returns a *FileError naming the file and offset.
 func OpenFiles(paths ...string) (Source, error) {
 	if len(paths) == 0 {
 		return nil, errors.New("capture: no input files")
 	}
 	s := &fileSource{paths: append([]string(nil), paths...)}
+	stdin := false
 	for _, p := range paths {
+		if p == StdinPath {
+			if stdin {
+				return nil, errors.New("capture: standard input (-) given more than once")
+			}
+			stdin = true
+			s.sizes = append(s.sizes, 0)
+			continue
+		}
 		st, err := os.Stat(p)
 		if err != nil {
 			return nil, fmt.Errorf("capture: %w", err)
@@ -176,6 +192,9 @@ func OpenFiles(paths ...string) (Source, error) {
 		s.total += st.Size()
 		s.sizes = append(s.sizes, st.Size())
 	}
+	if stdin {
+		s.total = 0 // unknown
+	}
 	if err := s.openNext(); err != nil {
 		return nil, err
 	}
@@ -185,9 +204,16 @@ func OpenFiles(paths ...string) (Source, error) {
 func (s *fileSource) openNext() error {
 	path := s.paths[s.next]
 	s.next++
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("capture: %w", err)
+	var f io.ReadCloser
+	if path == StdinPath {
+		// Standard input stays open: the process owns it, not the source.
+		f, path = io.NopCloser(os.Stdin), stdinName
+	} else {
+		file, err := os.Open(path)
+		if err != nil {
+			return fmt.Errorf("capture: %w", err)
+		}
+		f = file
 	}
 	r, err := newFileReader(f, path, s.spare, s.sizes[s.next-1])
 	if err != nil {
@@ -253,7 +279,8 @@ func (s *fileSource) BytesRead() int64 {
 	return n
 }
 
-// TotalBytes implements Progress.
+// TotalBytes implements Progress (0 when standard input is among the
+// inputs).
 func (s *fileSource) TotalBytes() int64 { return s.total }
 
 // FileStats returns what was skipped so far.

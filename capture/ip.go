@@ -24,7 +24,11 @@ func (d *Decoder) decodeIPv4(data []byte, wire, depth int) error {
 		return errUnknownIPVersion
 	}
 	if d.probe {
-		d.probeSrc, d.probeDst = netip.AddrFrom4([4]byte(data[12:16])), netip.AddrFrom4([4]byte(data[16:20]))
+		var transport []byte
+		if hl := int(data[0]&0x0f) * 4; hl >= 20 && hl <= len(data) && binary.BigEndian.Uint16(data[6:8])&0x1fff == 0 {
+			transport = data[hl:]
+		}
+		d.probeIP(netip.AddrFrom4([4]byte(data[12:16])), netip.AddrFrom4([4]byte(data[16:20])), data[9], transport, false)
 		return errProbeDone
 	}
 	hl := int(data[0]&0x0f) * 4
@@ -115,7 +119,7 @@ func (d *Decoder) decodeIPv6(data []byte, wire, depth int) error {
 		return errUnknownIPVersion
 	}
 	if d.probe {
-		d.probeSrc, d.probeDst = netip.AddrFrom16([16]byte(data[8:24])), netip.AddrFrom16([16]byte(data[24:40]))
+		d.probeIP(netip.AddrFrom16([16]byte(data[8:24])), netip.AddrFrom16([16]byte(data[24:40])), data[6], data[40:], true)
 		return errProbeDone
 	}
 	total := int(binary.BigEndian.Uint16(data[4:6])) + 40

@@ -362,6 +362,10 @@ func (d *Decoder) udpTunnel(idx int, ip *ipHeader, payload []byte, depth int) er
 	return nil
 }
 
+// TunnelPort reports whether UDP port p is one of the tunnels' (VXLAN,
+// Geneve, Teredo, AYIYA, GTPv1, GRE over UDP).
+func TunnelPort(p uint16) bool { return udpTunnelByPort(p) != encapNone }
+
 func udpTunnelByPort(p uint16) encapType {
 	switch p {
 	case portVXLAN:

@@ -60,6 +60,18 @@ func TestAnalyzerTable(t *testing.T) {
 			t.Errorf("%s: tunnel ports are flow's fact", a.Name)
 		}
 	}
+	// State.attach has 32 bits per transport.
+	for tr, slots := range attachSlots {
+		n := 0
+		for _, slot := range slots {
+			if slot != noSlot {
+				n++
+			}
+		}
+		if n > 32 {
+			t.Errorf("%d services attached by port on transport %d: State.attach holds 32", n, tr+1)
+		}
+	}
 	if len(svcRows) != int(numServices) {
 		t.Errorf("%d recognizer services in the table, want %d", len(svcRows), numServices)
 	}
@@ -107,7 +119,9 @@ func TestParseSetFromTable(t *testing.T) {
 		"ldap":    {"ldap_tcp", "ldap_udp"},
 		"sip":     {"sip"},
 		"snmp":    {"snmp"},
-		"syslog":  nil,
+		"syslog":  {"syslog", "syslog_tcp"},
+		"socks":   {"socks"},
+		"dnp3":    {"dnp3_tcp", "dnp3_udp"},
 		"modbus":  {"modbus"},
 	} {
 		s, err := ParseSet(list)

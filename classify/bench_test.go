@@ -50,6 +50,8 @@ func BenchmarkClassify(b *testing.B) {
 		{"dns", findCase(b, "dns-teredo"), "dns"},
 		{"imap-starttls", findCase(b, "imap-starttls"), "imap,ssl"},
 		{"ssh", findCase(b, "ssh-pre-banner"), "ssh"},
+		{"smb2-pipe", traceCase{name: "smb2", t: TCP, origPort: 50000, respPort: 445, chunks: smb2Session()},
+			"gssapi,ntlm,smb,dce_rpc"},
 	}
 	c := New(All)
 	for _, f := range flows {

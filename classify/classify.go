@@ -130,7 +130,7 @@ func (c *Classifier) Enabled() Set { return c.enabled }
 
 // State flag bits.
 const (
-	flagPartial uint32 = 1 << iota
+	flagPartial uint64 = 1 << iota
 	flagMulticastResp
 	flagGapOrig
 	flagGapResp
@@ -156,32 +156,37 @@ const (
 	flagRDPEUDPConfirmed // RDPEUDP: the handshake confirmed
 	flagRDPEUDPEnabled   // RDPEUDP: the signature matched
 	flagSIPEnabled       // SIP: the signature matched
+	flagNBNS             // a port is 137 (NetBIOS name service framing for DNS)
+	flagDCESigFailed     // DCE_RPC: the originator's stream start failed dpd_dce_rpc
+	flagDCESigFailedResp // … the responder's
+	flagSMBWalk          // the SMB message walk runs (smb.go)
+	flagMQTTSigFailed    // MQTT: the originator's stream start failed dpd_mqtt
+	flagMQTTSigFailedResp
+	flagLimitReached // an analyzer hit a configured limit (AnalysisLimitReached)
 )
 
-// The per-connection bit sets are 32 bits wide.
-const _ = uint32(1<<numServices - 1)
-const _ = uint32(1<<(recRADIUS+1) - 1)
+// The per-connection bit sets are 64 bits wide (attach: 32 slots per
+// transport, see attachSlots).
+const _ = uint64(1<<numServices - 1)
+const _ = uint64(1<<(numRecs) - 1)
 
 // State is the per-connection classification state. Its zero value is not
 // ready: call Classifier.Start. It is about 64 bytes; buffers live behind x,
 // allocated only while a recognizer waits for more bytes.
 type State struct {
 	x         *buffers
-	sx        *streamState // the SSH packet walk and FTP reply watch, while they run
-	pending   uint32       // recognizers still running (bit per rec)
-	attach    uint32       // services attached by the responder port at Start
+	sx        *streamState // the streaming recognizers' state, while they run
+	pending   uint64       // recognizers still running (bit per rec)
+	flags     uint64
+	attach    uint32    // services attached by the responder port at Start (attachSlots)
+	seen      [2]uint32 // stream bytes delivered per direction
 	order     [maxServices]uint8
+	sigLen    [2]uint16 // bytes per direction the DPD signatures could see
+	dpdBytes  uint16
 	n         uint8
 	transport Transport
-	flags     uint32
-	origPort  uint16
-	respPort  uint16
-	dpdBytes  uint16
 	dpdChunks uint8
-	smbChunks uint8
-	chunks    [2]uint8  // chunks seen per direction (at most maxChunks)
-	sigLen    [2]uint16 // bytes per direction the DPD signatures could see
-	seen      [2]uint32 // stream bytes delivered per direction
+	chunks    [2]uint8 // chunks seen per direction (at most maxChunks)
 }
 
 // maxServices bounds how many services one connection can carry.
@@ -197,7 +202,10 @@ type buffers struct {
 // partial is true for a TCP connection whose handshake was not seen (Zeek's
 // IsPartial): HTTP, SSL and RDP are then not attempted.
 func (c *Classifier) Start(st *State, t Transport, origPort, respPort uint16, partial bool) {
-	*st = State{transport: t, origPort: origPort, respPort: respPort, flags: flagStarted}
+	*st = State{transport: t, flags: flagStarted}
+	if origPort == 137 || respPort == 137 {
+		st.flags |= flagNBNS
+	}
 	if partial && t == TCP {
 		st.flags |= flagPartial
 	}
@@ -237,6 +245,10 @@ func (c *Classifier) Deliver(st *State, fromOrig bool, data []byte) Action {
 		return None
 	}
 	watching := st.flags&flagWatch != 0
+	if st.transport == TCP {
+		// SMB's walk feeds its children past the chunk budget.
+		c.smbDeliver(st, dirIndex(fromOrig), data)
+	}
 	act := c.deliverRecognizers(st, fromOrig, data)
 	if st.flags&flagWatch != 0 {
 		// The expected-connection watch sees every chunk, past the
@@ -290,11 +302,11 @@ func (c *Classifier) Gap(st *State, fromOrig bool) {
 	} else {
 		st.flags |= flagGapResp
 	}
-	st.flags &^= flagSMBSynced
+	st.smbGap()
 	st.watchGap(dirIndex(fromOrig))
-	// RDP skips everything after a gap; SSH.cc and DCE_RPC.cc stop parsing
-	// both directions once either had one.
-	st.pending &^= 1<<recRDP | 1<<recSSH | 1<<recDCERPC
+	// RDP skips everything after a gap; SSL.cc, SSH.cc, DCE_RPC.cc and
+	// RFB.cc stop parsing both directions once either had one (had_gap).
+	st.pending &^= 1<<recRDP | 1<<recSSH | 1<<recDCERPC | 1<<recRFB | 1<<recSSL
 	if st.flags&(flagGapOrig|flagGapResp) == flagGapOrig|flagGapResp {
 		st.pending &= 1<<recSMB | 1<<recFTPWatch
 	}
@@ -303,16 +315,23 @@ func (c *Classifier) Gap(st *State, fromOrig bool) {
 	}
 }
 
+// AnalysisLimitReached reports whether an analyzer hit one of its
+// configured limits (Zeek's Analyzer::LimitReachedWeird, which adds the
+// history letter 'X' through Session::CheckHistory(HIST_UNKNOWN_PKT)):
+// FTP's FTP::max_command_length on a confirmed connection. It stays true;
+// the caller adds 'X' after the Deliver that set it.
+func (st *State) AnalysisLimitReached() bool { return st.flags&flagLimitReached != 0 }
+
 // Flip tells the state that originator and responder swapped.
 func (st *State) Flip() {
-	st.origPort, st.respPort = st.respPort, st.origPort
 	st.chunks[0], st.chunks[1] = st.chunks[1], st.chunks[0]
 	st.sigLen[0], st.sigLen[1] = st.sigLen[1], st.sigLen[0]
 	if st.flags&flagDataSeen != 0 {
 		st.flags ^= flagRespFirst
 	}
 	st.seen[0], st.seen[1] = st.seen[1], st.seen[0]
-	for _, pair := range [...][2]uint32{{flagGapOrig, flagGapResp}, {flagFrozenOrig, flagFrozenResp}} {
+	for _, pair := range [...][2]uint64{{flagGapOrig, flagGapResp}, {flagFrozenOrig, flagFrozenResp},
+		{flagDCESigFailed, flagDCESigFailedResp}, {flagMQTTSigFailed, flagMQTTSigFailedResp}} {
 		g := st.flags & (pair[0] | pair[1])
 		st.flags &^= pair[0] | pair[1]
 		if g&pair[0] != 0 {
@@ -327,6 +346,24 @@ func (st *State) Flip() {
 		if st.sx.ew != nil {
 			st.sx.ew.flip()
 		}
+		if w := st.sx.smb; w != nil {
+			w.dir[0], w.dir[1] = w.dir[1], w.dir[0]
+			for i := range w.dce {
+				w.dce[i].dir[0], w.dce[i].dir[1] = w.dce[i].dir[1], w.dce[i].dir[0]
+			}
+		}
+		if a := st.sx.dce; a != nil {
+			a.dir[0], a.dir[1] = a.dir[1], a.dir[0]
+		}
+		if d := st.sx.dnp3; d != nil {
+			d.dir[0], d.dir[1] = d.dir[1], d.dir[0]
+		}
+		if m := st.sx.mqtt; m != nil {
+			m.dir[0], m.dir[1] = m.dir[1], m.dir[0]
+		}
+		if y := st.sx.syslog; y != nil {
+			y.dir[0], y.dir[1] = y.dir[1], y.dir[0]
+		}
 	}
 	if st.x != nil {
 		st.x.buf[0], st.x.buf[1] = st.x.buf[1], st.x.buf[0]
@@ -340,7 +377,7 @@ func (st *State) Wants(fromOrig bool) bool {
 	if st.flags&flagStarted == 0 {
 		return false
 	}
-	if st.flags&flagWatch != 0 {
+	if st.flags&(flagWatch|flagSMBWalk) != 0 {
 		return true
 	}
 	if st.pending == 0 {
@@ -478,7 +515,26 @@ func (st *State) release() {
 // dropStream releases the streaming state once no streaming recognizer
 // and no expected-connection watch uses it.
 func (st *State) dropStream() {
-	if st.pending&(1<<recSSH|1<<recFTPWatch) == 0 && (st.sx == nil || st.sx.ew == nil) {
+	if st.sx == nil {
+		return
+	}
+	if st.pending&(1<<recDCERPC) == 0 {
+		st.sx.dce = nil
+	}
+	if st.pending&(1<<recDNP3) == 0 {
+		st.sx.dnp3 = nil
+	}
+	if st.pending&(1<<recMQTT) == 0 {
+		st.sx.mqtt = nil
+	}
+	if st.pending&(1<<recSyslog) == 0 {
+		st.sx.syslog = nil
+	}
+	if st.pending&(1<<recSMB) == 0 && st.flags&flagSMBWalk == 0 {
+		st.sx.smb = nil
+	}
+	if st.pending&(1<<recSSH|1<<recFTPWatch) == 0 && st.sx.ew == nil && st.sx.smb == nil && st.sx.dce == nil &&
+		st.sx.dnp3 == nil && st.sx.mqtt == nil && st.sx.syslog == nil {
 		st.sx = nil
 	}
 }

@@ -128,7 +128,7 @@ func (c *Classifier) dnsUDP(st *State, fromOrig bool, data []byte) (act Action, 
 		// Confirmed: only watch for that violation, within the window.
 		return act, st.seen[0]+st.seen[1] > violationWindow
 	}
-	if ok, _ := dnsMessage(data, st.respPort == 137 || st.origPort == 137); !ok {
+	if ok, _ := dnsMessage(data, st.flags&flagNBNS != 0); !ok {
 		return act, false
 	}
 	c.confirm(st, svcDNS)

@@ -43,11 +43,11 @@ func (in *input) needMore(d int) verdict {
 
 // prefixRecs lists the prefix recognizers in evaluation order.
 var prefixRecs = [...]int{recDNS, recHTTP, recSSL, recRDP, recFTP, recSMTP, recPOP3, recIMAP, recIRC, recLDAP, recKRB,
-	recMySQL, recRedis, recPostgres, recXMPP, recModbus, recDCERPC}
+	recMySQL, recRedis, recPostgres, recXMPP, recModbus, recSOCKS, recFinger, recRFB}
 
 const prefixMask = 1<<recDNS | 1<<recHTTP | 1<<recSSL | 1<<recRDP | 1<<recFTP | 1<<recSMTP |
 	1<<recPOP3 | 1<<recIMAP | 1<<recIRC | 1<<recLDAP | 1<<recKRB | 1<<recMySQL | 1<<recRedis |
-	1<<recPostgres | 1<<recXMPP | 1<<recModbus | 1<<recDCERPC
+	1<<recPostgres | 1<<recXMPP | 1<<recModbus | 1<<recSOCKS | 1<<recFinger | 1<<recRFB
 
 // deliverTCP processes one in-order TCP chunk.
 func (c *Classifier) deliverTCP(st *State, fromOrig bool, data []byte) {
@@ -67,8 +67,17 @@ func (c *Classifier) deliverTCP(st *State, fromOrig bool, data []byte) {
 		st.setSigEnd(d, st.seen[d])
 	}
 
-	if st.pending&(1<<recSMB) != 0 {
-		c.smbChunk(st, d, off, data, inWindow)
+	if st.pending&(1<<recDCERPC) != 0 {
+		c.dceRPCChunk(st, d, data, off, inWindow)
+	}
+	if st.pending&(1<<recDNP3) != 0 {
+		c.dnp3Chunk(st, d, data)
+	}
+	if st.pending&(1<<recMQTT) != 0 {
+		c.mqttChunk(st, d, data, off, inWindow)
+	}
+	if st.pending&(1<<recSyslog) != 0 {
+		c.syslogChunk(st, d, data)
 	}
 	if st.pending&(1<<recSSH) != 0 {
 		c.sshChunk(st, d, data, inWindow, off)
@@ -261,9 +270,15 @@ func (c *Classifier) evalPrefix(st *State, in *input) {
 		case recModbus:
 			in.port = true
 			v = c.modbus(st, in)
-		case recDCERPC:
-			in.port = st.attached(svcDCERPC)
-			v = c.dceRPC(st, in)
+		case recSOCKS:
+			in.port = st.attached(svcSOCKS)
+			v = c.socks(st, in)
+		case recFinger:
+			in.port = true
+			v = c.finger(st, in)
+		case recRFB:
+			in.port = false
+			v = c.rfb(st, in)
 		}
 		if v == done {
 			st.pending &^= 1 << rec
@@ -340,6 +355,12 @@ func (c *Classifier) deliverUDP(st *State, fromOrig bool, data []byte) Action {
 	}
 	if st.pending&(1<<recRADIUS) != 0 {
 		c.radius(st, data)
+	}
+	if st.pending&(1<<recDNP3) != 0 {
+		c.dnp3Chunk(st, dirIndex(fromOrig), data)
+	}
+	if st.pending&(1<<recSyslog) != 0 {
+		c.syslogChunk(st, dirIndex(fromOrig), data)
 	}
 	return act
 }

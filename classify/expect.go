@@ -107,6 +107,7 @@ type expectWatch struct {
 	authTLS    bool   // FTP.cc's auth_requested == "TLS"
 	authGSSAPI bool   // … == "GSSAPI"
 	lastAuthGS bool   // gridftp.zeek: the last AUTH argument contains GSSAPI
+	cmdSeen    bool   // a valid command was seen: FTP.cc is confirmed from here on
 	adat       *adatState
 }
 
@@ -378,8 +379,15 @@ func (c *Classifier) ftpWatchLine(st *State, ew *expectWatch, client bool, line 
 func (c *Classifier) ftpWatchCommand(st *State, ew *expectWatch, line []byte, long bool) {
 	w, rest := firstWord(line)
 	if !isFTPCommand(w) {
+		if len(w) > ftpMaxCommand && isFTPCommandChars(w) && ew.cmdSeen && st.has(svcFTP) {
+			// FTP.cc: a confirmed analyzer's command longer than
+			// FTP::max_command_length is LimitReachedWeird, which adds
+			// the history letter X.
+			st.flags |= flagLimitReached
+		}
 		return // FTP.cc ignores the line (nothing forwarded either)
 	}
+	ew.cmdSeen = true
 	arg := skipSpace(rest)
 	switch {
 	case equalFold(w, "PORT"), equalFold(w, "EPRT"):

@@ -35,7 +35,13 @@ type ftpReplyState struct {
 }
 
 func isFTPCommand(w []byte) bool {
-	if len(w) < 3 || len(w) > ftpMaxCommand {
+	return len(w) <= ftpMaxCommand && isFTPCommandChars(w)
+}
+
+// isFTPCommandChars is FTP.cc's is_ftp_cmd: at least 3 bytes, printable
+// and not white space.
+func isFTPCommandChars(w []byte) bool {
+	if len(w) < 3 {
 		return false
 	}
 	for _, c := range w {

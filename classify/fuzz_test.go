@@ -55,9 +55,9 @@ func fuzzConn(t *testing.T, ft fuzzTarget, data []byte) {
 	for i := 0; i < 2*maxChunks+2; i++ {
 		c.Deliver(&st, i%2 == 0, []byte("x"))
 	}
-	// The expected-connection watch (expect.go) alone keeps wanting
-	// payload, with bounded buffers.
-	watching := st.watch() != nil
+	// The expected-connection watch (expect.go) and SMB's message walk
+	// (smb.go) alone keep wanting payload, with bounded buffers.
+	watching := st.watch() != nil || st.flags&flagSMBWalk != 0
 	if (st.Wants(true) || st.Wants(false)) && !watching {
 		t.Fatalf("still wants payload after %d chunks", 2*maxChunks+2+deliveries)
 	}
@@ -110,6 +110,22 @@ func checkInvariants(t *testing.T, st *State) {
 	if st.chunks[0] > maxChunks || st.chunks[1] > maxChunks {
 		t.Fatalf("chunk counters %v beyond %d", st.chunks, maxChunks)
 	}
+	if st.sx != nil {
+		if w := st.sx.smb; w != nil {
+			for d := range w.dir {
+				if cap(w.dir[d].buf) > smbMaxMessage {
+					t.Fatalf("SMB direction %d keeps %d bytes", d, cap(w.dir[d].buf))
+				}
+			}
+			if w.walked > smbMaxChunks || w.messages > smbMaxMessages+2 {
+				t.Fatalf("SMB walk past its bounds: %d chunks, %d messages", w.walked, w.messages)
+			}
+			checkDCEBounds(t, w.dce[:]...)
+		}
+		if a := st.sx.dce; a != nil {
+			checkDCEBounds(t, *a)
+		}
+	}
 	seen := map[string]bool{}
 	for _, s := range st.Services(nil) {
 		if seen[s] {
@@ -118,6 +134,17 @@ func checkInvariants(t *testing.T, st *State) {
 		seen[s] = true
 		if !strings.Contains(","+strings.Join(Names(), ",")+",", ","+s+",") {
 			t.Fatalf("unknown service %q", s)
+		}
+	}
+}
+
+func checkDCEBounds(t *testing.T, as ...dceAnalyzer) {
+	t.Helper()
+	for _, a := range as {
+		for d := range a.dir {
+			if cap(a.dir[d].buf) > dceMaxPDU {
+				t.Fatalf("DCE_RPC direction %d keeps %d bytes", d, cap(a.dir[d].buf))
+			}
 		}
 	}
 }

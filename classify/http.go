@@ -277,6 +277,9 @@ func (c *Classifier) http(st *State, in *input) verdict {
 		}
 	}
 	if st.flags&flagHTTPConnect == 0 {
+		if st.flags&flagHTTP09 == 0 {
+			return c.httpUpgrade(st, in)
+		}
 		return done
 	}
 	return c.httpTunnel(st, in)
@@ -305,12 +308,23 @@ func (c *Classifier) httpTunnel(st *State, in *input) verdict {
 		}
 		return done
 	}
+	return c.innerDPD(st, in.pre[0][oe:], resp[re:], in.more, false)
+}
+
+// innerDPD runs the signature-enabled recognizers on tunnelled streams (a
+// fresh PIA in Zeek: HTTP CONNECT, SOCKS), withHTTP adding HTTP itself.
+func (c *Classifier) innerDPD(st *State, orig, resp []byte, more [2]bool, withHTTP bool) verdict {
 	var sub input
 	sub.inner = true
-	sub.pre[0], sub.pre[1] = in.pre[0][oe:], resp[re:]
+	sub.pre[0], sub.pre[1] = orig, resp
 	sub.sig = sub.pre
-	sub.more = in.more
+	sub.more = more
 	waiting := false
+	if withHTTP && !st.has(svcHTTP) && !st.disabled(svcHTTP) && c.on(svcHTTP) && st.flags&flagPartial == 0 {
+		if c.http(st, &sub) == undecided {
+			waiting = true
+		}
+	}
 	for _, f := range [...]func(*State, *input) verdict{c.ssl, c.smtp, c.pop3, c.imap, c.ftp, c.irc} {
 		if f(st, &sub) == undecided {
 			waiting = true

@@ -40,6 +40,15 @@ const (
 	svcSIP
 	svcSNMP
 	svcRADIUS
+	svcDNP3TCP
+	svcDNP3UDP
+	svcMQTT
+	svcSOCKS
+	svcSyslog
+	svcSyslogTCP
+	svcFinger
+	svcRFB
+	svcWebSocket
 	numServices
 )
 
@@ -93,11 +102,18 @@ const (
 	recSIP
 	recSNMP
 	recRADIUS
+	recDNP3   // DNP3_TCP and DNP3_UDP
+	recMQTT   // streaming
+	recSOCKS  // prefix
+	recSyslog // Syslog (UDP) and Syslog_TCP
+	recFinger // prefix
+	recRFB    // prefix
+	numRecs
 )
 
 // streamRecs are the recognizers that work chunk by chunk without a
 // buffered prefix.
-const streamRecs = 1<<recSMB | 1<<recSSH | 1<<recFTPWatch
+const streamRecs = 1<<recSMB | 1<<recSSH | 1<<recFTPWatch | 1<<recDCERPC | 1<<recDNP3 | 1<<recMQTT | 1<<recSyslog
 
 // All enables every recognizer.
 const All Set = 1<<numServices - 1
@@ -152,7 +168,8 @@ func scriptServices(name string) (s Set, known bool) {
 // and dtls, krb loads krb and krb_tcp, ldap loads ldap_tcp and ldap_udp,
 // rdp loads rdp and rdpeudp, smb loads smb, gssapi, ntlm and dce_rpc);
 // names of analyzers this package does not implement enable nothing. An
-// unknown name is an error naming it.
+// unknown name is an error naming it; so is a list with both all and
+// none.
 func ParseSet(list string) (Set, error) {
 	list = strings.TrimSpace(list)
 	switch strings.ToLower(list) {
@@ -162,6 +179,7 @@ func ParseSet(list string) (Set, error) {
 		return NoServices, nil
 	}
 	var s Set
+	var allSeen, noneSeen bool
 	for _, raw := range strings.Split(list, ",") {
 		name := strings.ToLower(strings.TrimSpace(raw))
 		if name == "" {
@@ -169,9 +187,11 @@ func ParseSet(list string) (Set, error) {
 		}
 		if name == "all" {
 			s |= All
+			allSeen = true
 			continue
 		}
 		if name == "none" || name == "-" {
+			noneSeen = true
 			continue // nothing to add
 		}
 		if add, known := scriptServices(name); known {
@@ -179,6 +199,9 @@ func ParseSet(list string) (Set, error) {
 			continue
 		}
 		return 0, fmt.Errorf("classify: unknown service %q in %q", strings.TrimSpace(raw), list)
+	}
+	if allSeen && noneSeen {
+		return 0, fmt.Errorf("classify: %q asks for all and none of the recognizers", list)
 	}
 	return s, nil
 }
@@ -212,8 +235,8 @@ func (c *Classifier) on(svc uint8) bool { return c.enabled&(1<<svc) != 0 }
 // candidates returns the recognizers that may run on a new connection: the
 // enabled ones for its transport, attached by the responder port or able to
 // be enabled by a signature; HTTP, SSL, RDP and SSH never on partial TCP.
-func (c *Classifier) candidates(st *State) uint32 {
-	var p uint32
+func (c *Classifier) candidates(st *State) uint64 {
+	var p uint64
 	add := func(rec int, svc uint8) {
 		if c.on(svc) {
 			p |= 1 << rec
@@ -240,6 +263,12 @@ func (c *Classifier) candidates(st *State) uint32 {
 		}
 		if st.attached(svcRADIUS) {
 			add(recRADIUS, svcRADIUS)
+		}
+		if st.attached(svcDNP3UDP) {
+			add(recDNP3, svcDNP3UDP)
+		}
+		if st.attached(svcSyslog) {
+			add(recSyslog, svcSyslog)
 		}
 	case TCP:
 		if st.attached(svcDNS) {
@@ -276,17 +305,65 @@ func (c *Classifier) candidates(st *State) uint32 {
 			add(recModbus, svcModbus)
 		}
 		add(recDCERPC, svcDCERPC)
+		if st.attached(svcDNP3TCP) {
+			add(recDNP3, svcDNP3TCP)
+		}
+		add(recMQTT, svcMQTT)
+		if !partial {
+			add(recSOCKS, svcSOCKS) // SOCKS.cc and RFB.cc skip partial connections
+			add(recRFB, svcRFB)
+		}
+		if st.attached(svcSyslogTCP) {
+			add(recSyslog, svcSyslogTCP)
+		}
+		if st.attached(svcFinger) {
+			add(recFinger, svcFinger)
+		}
 	}
 	return p
 }
 
 // attached reports whether svc's analyzer was attached by the responder
 // port when the connection started (Zeek's BuildSessionAnalyzerTree).
-func (st *State) attached(svc uint8) bool { return st.attach&(1<<svc) != 0 }
+func (st *State) attached(svc uint8) bool {
+	if st.transport != TCP && st.transport != UDP {
+		return false
+	}
+	slot := attachSlots[st.transport-1][svc]
+	return slot != noSlot && st.attach&(1<<slot) != 0
+}
 
-// portAttach maps a responder port to the services attached there, per
-// transport: sorted slices built once from the table by New, searched
-// without allocating.
+// noSlot marks a service not attached by port on a transport.
+const noSlot = 0xff
+
+// attachSlots numbers, per transport (TCP, UDP), the services the table
+// attaches by port: State.attach has a bit per slot, so that it stays 32
+// bits wide while the services outgrow 32.
+var attachSlots = func() (slots [2][numServices]uint8) {
+	for t := range slots {
+		for i := range slots[t] {
+			slots[t][i] = noSlot
+		}
+	}
+	var next [2]uint8
+	for i := range analyzerTable {
+		a := &analyzerTable[i]
+		if a.svc == noService {
+			continue
+		}
+		for t, ports := range [2][]uint16{a.Attach.TCP, a.Attach.UDP} {
+			if len(ports) > 0 && slots[t][a.svc] == noSlot {
+				slots[t][a.svc] = next[t]
+				next[t]++
+			}
+		}
+	}
+	return slots
+}()
+
+// portAttach maps a responder port to the attach slots of the services
+// attached there, per transport: sorted slices built once from the table
+// by New, searched without allocating.
 type portAttach struct {
 	tcp, udp []portServices
 }
@@ -297,14 +374,14 @@ type portServices struct {
 }
 
 func newPortAttach() portAttach {
-	add := func(list []portServices, p uint16, svc uint8) []portServices {
+	add := func(list []portServices, p uint16, slot uint8) []portServices {
 		for i := range list {
 			if list[i].port == p {
-				list[i].set |= 1 << svc
+				list[i].set |= 1 << slot
 				return list
 			}
 		}
-		return append(list, portServices{p, 1 << svc})
+		return append(list, portServices{p, 1 << slot})
 	}
 	var pa portAttach
 	for i := range analyzerTable {
@@ -313,10 +390,10 @@ func newPortAttach() portAttach {
 			continue
 		}
 		for _, p := range a.Attach.TCP {
-			pa.tcp = add(pa.tcp, p, a.svc)
+			pa.tcp = add(pa.tcp, p, attachSlots[0][a.svc])
 		}
 		for _, p := range a.Attach.UDP {
-			pa.udp = add(pa.udp, p, a.svc)
+			pa.udp = add(pa.udp, p, attachSlots[1][a.svc])
 		}
 	}
 	for _, l := range [][]portServices{pa.tcp, pa.udp} {
@@ -325,7 +402,8 @@ func newPortAttach() portAttach {
 	return pa
 }
 
-// lookup returns the services attached to responder port p.
+// lookup returns the attach slots of the services attached to responder
+// port p.
 func (pa *portAttach) lookup(t Transport, p uint16) uint32 {
 	list := pa.tcp
 	if t == UDP {

@@ -100,11 +100,17 @@ type sshConn struct {
 }
 
 // streamState holds the streaming recognizers' state (SSH's packet walk,
-// FTP's reply watch), allocated only when one of them runs.
+// FTP's reply watch, SMB's message walk, the DCE_RPC, DNP3, MQTT and
+// Syslog_TCP parsers), allocated only when one of them runs.
 type streamState struct {
-	ssh sshConn
-	ftp ftpReplyState
-	ew  *expectWatch // the expected-connection line watch (expect.go)
+	ssh    sshConn
+	ftp    ftpReplyState
+	ew     *expectWatch // the expected-connection line watch (expect.go)
+	smb    *smbWalker   // the SMB message walk (smb.go)
+	dce    *dceAnalyzer // the TCP DCE_RPC analyzer (dcerpc.go)
+	dnp3   *dnp3Conn
+	mqtt   *mqttConn
+	syslog *syslogConn
 }
 
 // sshChunk feeds one chunk of direction d.

@@ -229,9 +229,15 @@ func TestZeekDCERPC(t *testing.T) {
 			chunks: []chunk{{true, hx(str("x"), bind)}, {false, hx(str("y"), bindAck)}}},
 		{name: "dce-rpc-version-4", t: TCP, origPort: 50000, respPort: 49667, want: "",
 			chunks: []chunk{{true, hx([]byte{4}, bind[1:])}}},
-		{name: "dce-rpc-frag-length-short", t: TCP, origPort: 50000, respPort: 49667, want: "",
+		// The client's PDU throws (ignored: DCE_RPC is in
+		// DPD::ignore_violations); the server's bind_ack still confirms.
+		{name: "dce-rpc-frag-length-short-one-side", t: TCP, origPort: 50000, respPort: 49667, want: "dce_rpc",
 			chunks: []chunk{{true, hx(badLen)}, {false, hx(bindAck)}}},
-		{name: "dce-rpc-violation-after-confirmation", t: TCP, origPort: 50000, respPort: 135, want: "",
+		{name: "dce-rpc-frag-length-short-both-sides", t: TCP, origPort: 50000, respPort: 49667, want: "",
+			chunks: []chunk{{true, hx(badLen)}, {false, hx(badLen)}}},
+		// DPD::ignore_violations holds DCE_RPC: a bad PDU after the
+		// confirmation changes nothing.
+		{name: "dce-rpc-violation-after-confirmation-ignored", t: TCP, origPort: 50000, respPort: 135, want: "dce_rpc",
 			chunks: []chunk{{true, hx(bind)}, {false, hx(badLen)}}},
 	})
 }
@@ -352,7 +358,9 @@ func FuzzDCERPC(f *testing.F) {
 	ft := fuzzTarget{enabled: "dce_rpc", t: TCP, ports: []uint16{135, 49667}}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		dceRPCSig(data)
-		dceRPCPDU(data)
+		if len(data) >= 16 {
+			dceHeader(data)
+		}
 		fuzzConn(t, ft, data)
 	})
 }

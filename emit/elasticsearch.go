@@ -5,23 +5,16 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"os"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/elastic/go-elasticsearch/v8"
-	"github.com/elastic/go-elasticsearch/v8/esapi"
 )
 
 // DefaultElasticsearchIndex is the index pattern used when none is given:
@@ -41,36 +34,16 @@ type ElasticsearchConfig struct {
 	APIKey string
 	// Index is the index name, or a pattern with %Y (year), %m (month),
 	// %d (day), %H (hour) and %% taken from the document's window end in
-	// UTC (json: end_time, dynamite: @timestamp). Default
-	// DefaultElasticsearchIndex. It must be a valid lowercase index name.
+	// UTC. Default DefaultElasticsearchIndex. It must be a valid lowercase
+	// index name.
 	Index string
-	// Format is the encoding of the lines written to the sink: FormatJSON
-	// or FormatDynamite. FormatZeek is not a document format and is
-	// rejected.
+	// Format is the encoding of the documents: FormatJSON or
+	// FormatDynamite. FormatZeek is not a document format and is rejected.
 	Format Format
-	// FlushBytes sends a bulk request once this many bytes (actions and
-	// documents) are buffered (default 5 MiB).
+	// FlushBytes and FlushDocs bound one bulk request: its bytes (actions
+	// and documents) and its documents (defaults 5 MiB and 5000).
 	FlushBytes int
-	// FlushDocs sends a bulk request once this many documents are buffered
-	// (default 5000).
-	FlushDocs int
-	// Workers is the number of bulk requests in flight at once (default 1).
-	Workers int
-	// QueueBatches is the number of full batches that may wait for a
-	// worker; when the queue is full, Write blocks (default 4). Memory is
-	// bounded by about (Workers+QueueBatches+1)×FlushBytes.
-	QueueBatches int
-	// MaxRetries is the number of times a failed request or document is
-	// sent again before it counts as failed (default 8; negative: never
-	// retry).
-	MaxRetries int
-	// MaxRetryTime bounds the time spent retrying one batch (default 5 min;
-	// negative: no bound other than MaxRetries).
-	MaxRetryTime time.Duration
-	// BackoffMin and BackoffMax bound the exponential backoff between
-	// retries (defaults 100 ms and 30 s); each wait is jittered between
-	// half and all of min(BackoffMax, BackoffMin×2^attempt).
-	BackoffMin, BackoffMax time.Duration
+	FlushDocs  int
 	// RequestTimeout bounds one bulk request (default 30 s).
 	RequestTimeout time.Duration
 	// CAFile is a PEM file of certificate authorities to trust for https
@@ -78,95 +51,46 @@ type ElasticsearchConfig struct {
 	CAFile string
 	// InsecureSkipVerify disables TLS certificate verification.
 	InsecureSkipVerify bool
-	// DocumentIDs gives every document an _id derived from its content, so
-	// a document re-sent after an ambiguous failure (a timeout after
-	// Elasticsearch indexed it) overwrites itself instead of duplicating.
-	// Costs some indexing speed on the Elasticsearch side.
-	DocumentIDs bool
 	// Transport replaces the HTTP transport (tests; CAFile and
 	// InsecureSkipVerify are then ignored).
 	Transport http.RoundTripper
-	// Now is the clock used when a document carries no window time
-	// (default time.Now).
-	Now func() time.Time
 }
 
-// ElasticsearchStats are the sink's counters, for Prometheus.
+// ElasticsearchStats are the sink's counters (the Output counts records;
+// these count requests).
 type ElasticsearchStats struct {
-	// Documents is the number of documents Elasticsearch acknowledged.
-	Documents uint64
-	// Retried is the number of document re-sends (one document retried
-	// twice counts 2).
-	Retried uint64
-	// Failed is the number of documents that definitively failed (rejected
-	// by Elasticsearch, e.g. a mapping error, or still failing at the retry
-	// limit), and lines that were not JSON objects.
-	Failed uint64
 	// BulkRequests is the number of bulk requests made, retries included.
 	BulkRequests uint64
 	// FailedRequests is the number of bulk requests that failed as a whole
 	// (connection error, timeout, HTTP 429 or 5xx, or another HTTP error).
 	FailedRequests uint64
-	// Pending is the number of documents buffered or in flight: neither
-	// acknowledged nor failed yet.
-	Pending int64
 }
 
-// ElasticsearchSink is a Sink that indexes each written line (one JSON
-// document, as the json or dynamite encoder writes it) into Elasticsearch
-// with the _bulk API. Documents are batched and sent when a batch is full,
-// at Sync and at Close; Write blocks while the queue of batches is full.
-// Failed requests and documents (connection errors, HTTP 429 and 5xx) are
-// retried with jittered exponential backoff; documents Elasticsearch
-// rejects (other 4xx, e.g. mapping errors) are not retried. Sync returns
-// when every document written before it is acknowledged or definitively
-// failed, with an error describing the failures since the previous Sync.
+// ElasticsearchSink indexes documents into Elasticsearch with the _bulk
+// API, one request per Deliver. Every document is indexed under its
+// DocumentID as _id, so a document sent again after an ambiguous failure
+// (a timeout after Elasticsearch indexed it, a spool replayed after a
+// crash) overwrites itself instead of doubling. Connection errors, HTTP
+// 429 and 5xx, and authorization failures (which an operator can fix
+// without losing the spooled records) are retryable; documents
+// Elasticsearch rejects (a mapping error) and requests it refuses as
+// malformed or too large are permanent failures.
 type ElasticsearchSink struct {
 	cfg    ElasticsearchConfig
-	client *elasticsearch.Client
+	client *esBulkClient
 	urls   string // the node URLs without credentials, for messages
 	index  indexPattern
 	idle   interface{ CloseIdleConnections() }
 
-	// Writer side, guarded by wmu.
-	wmu       sync.Mutex
-	cur       *esBatch
-	partial   []byte // an incomplete last line, completed by the next Write
-	wrote     bool
-	closed    bool
+	body      []byte
 	lastStamp string // the hour stamp of lastIndex ("2006-01-02T15")
 	lastIndex string
 
-	queue   chan *esBatch
-	free    chan *esBatch // sent batches, for reuse
-	workers sync.WaitGroup
-
-	// Completion state, guarded by mu.
-	mu        sync.Mutex
-	done      *sync.Cond
-	inflight  int     // batches queued or being sent
-	errs      []error // failures since the last Sync (first maxReportedErrors)
-	errsTotal int
-
-	documents, retried, failed, requests, failedRequests atomic.Uint64
-	pending                                              atomic.Int64
+	requests, failedRequests atomic.Uint64
 }
 
-// maxReportedErrors caps the errors kept for one Sync; the rest are counted.
-const maxReportedErrors = 10
-
-// esBatch is a bulk request body: for every document an action line and
-// a source line, at item spans of buf.
-type esBatch struct {
-	buf   []byte
-	items []esSpan
-}
-
-type esSpan struct{ start, end int }
-
-// NewElasticsearchSink validates cfg and returns a sink with its workers
-// started. It does not contact Elasticsearch: an unreachable server shows
-// as errors from Sync once the retries are used up.
+// NewElasticsearchSink validates cfg and returns a sink. It does not
+// contact Elasticsearch: an unreachable server shows as Deliver errors.
 func NewElasticsearchSink(cfg ElasticsearchConfig) (*ElasticsearchSink, error) {
 	if err := cfg.setDefaults(); err != nil {
 		return nil, err
@@ -179,7 +103,7 @@ func NewElasticsearchSink(cfg ElasticsearchConfig) (*ElasticsearchSink, error) {
 	for i, raw := range cfg.URLs {
 		u, err := url.Parse(raw)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, fmt.Errorf("elasticsearch: URL %q: want http://host:port or https://host:port", raw)
+			return nil, badOutput("elasticsearch: URL %s: want http://host:port or https://host:port", Redact(raw))
 		}
 		if u.User != nil && cfg.Username == "" && cfg.APIKey == "" {
 			cfg.Username = u.User.Username()
@@ -189,107 +113,63 @@ func NewElasticsearchSink(cfg ElasticsearchConfig) (*ElasticsearchSink, error) {
 		redacted[i] = u.String()
 	}
 	s := &ElasticsearchSink{cfg: cfg, urls: strings.Join(redacted, ","), index: idx}
-	transport := cfg.Transport
-	if transport == nil {
-		ht := http.DefaultTransport.(*http.Transport).Clone()
-		ht.MaxIdleConnsPerHost = cfg.Workers + 1
-		tc := &tls.Config{InsecureSkipVerify: cfg.InsecureSkipVerify} //nolint:gosec // opt-in by the operator
-		if cfg.CAFile != "" {
-			pem, err := os.ReadFile(cfg.CAFile)
-			if err != nil {
-				return nil, fmt.Errorf("elasticsearch: reading CA file: %w", err)
-			}
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("elasticsearch: CA file %s holds no PEM certificate", cfg.CAFile)
-			}
-			tc.RootCAs = pool
-		}
-		ht.TLSClientConfig = tc
-		transport = ht
+	transport, err := cfg.transport()
+	if err != nil {
+		return nil, err
 	}
 	if c, ok := transport.(interface{ CloseIdleConnections() }); ok {
 		s.idle = c
 	}
-	s.client, err = elasticsearch.NewClient(elasticsearch.Config{
-		Addresses:    redacted,
-		Username:     cfg.Username,
-		Password:     cfg.Password,
-		APIKey:       cfg.APIKey,
-		DisableRetry: true, // the sink retries itself, per document
-		Transport:    transport,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("elasticsearch: %w", err)
-	}
-	s.done = sync.NewCond(&s.mu)
-	s.queue = make(chan *esBatch, cfg.QueueBatches)
-	s.free = make(chan *esBatch, cfg.QueueBatches+cfg.Workers+1)
-	s.cur = s.newBatch()
-	s.workers.Add(cfg.Workers)
-	for range cfg.Workers {
-		go s.work()
-	}
+	s.client = newESBulkClient(transport, redacted, cfg.Username, cfg.Password, cfg.APIKey)
 	return s, nil
+}
+
+// transport is cfg.Transport, or an HTTP transport with cfg's TLS settings.
+func (cfg *ElasticsearchConfig) transport() (http.RoundTripper, error) {
+	if cfg.Transport != nil {
+		return cfg.Transport, nil
+	}
+	ht := http.DefaultTransport.(*http.Transport).Clone()
+	ht.MaxIdleConnsPerHost = 2
+	tc := &tls.Config{InsecureSkipVerify: cfg.InsecureSkipVerify} //nolint:gosec // opt-in by the operator
+	if cfg.CAFile != "" {
+		pem, err := os.ReadFile(cfg.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("elasticsearch: reading CA file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("elasticsearch: CA file %s holds no PEM certificate", cfg.CAFile)
+		}
+		tc.RootCAs = pool
+	}
+	ht.TLSClientConfig = tc
+	return ht, nil
 }
 
 func (cfg *ElasticsearchConfig) setDefaults() error {
 	if len(cfg.URLs) == 0 {
-		return errors.New("elasticsearch: no URL given")
+		return badOutput("elasticsearch: no URL given")
 	}
-	switch cfg.Format {
-	case FormatJSON, FormatDynamite:
-	default:
-		return fmt.Errorf("elasticsearch: format %s is not supported (want json or dynamite)", cfg.Format)
+	if !isLineFormat(cfg.Format) {
+		return badOutput("elasticsearch output: the %s format is not supported, use json or dynamite", cfg.Format)
 	}
 	if cfg.Index == "" {
 		cfg.Index = DefaultElasticsearchIndex
 	}
-	def := func(v *int, d int) {
-		if *v <= 0 {
-			*v = d
-		}
+	if cfg.FlushBytes <= 0 {
+		cfg.FlushBytes = 5 << 20
 	}
-	def(&cfg.FlushBytes, 5<<20)
-	def(&cfg.FlushDocs, 5000)
-	def(&cfg.Workers, 1)
-	def(&cfg.QueueBatches, 4)
-	switch {
-	case cfg.MaxRetries == 0:
-		cfg.MaxRetries = 8
-	case cfg.MaxRetries < 0:
-		cfg.MaxRetries = 0
+	if cfg.FlushDocs <= 0 {
+		cfg.FlushDocs = 5000
 	}
-	defDur := func(v *time.Duration, d time.Duration) {
-		if *v == 0 {
-			*v = d
-		}
+	if cfg.RequestTimeout == 0 {
+		cfg.RequestTimeout = 30 * time.Second
 	}
-	defDur(&cfg.MaxRetryTime, 5*time.Minute)
-	defDur(&cfg.BackoffMin, 100*time.Millisecond)
-	defDur(&cfg.BackoffMax, 30*time.Second)
-	defDur(&cfg.RequestTimeout, 30*time.Second)
-	if cfg.BackoffMin < 0 || cfg.BackoffMax < cfg.BackoffMin || cfg.RequestTimeout < 0 {
-		return errors.New("elasticsearch: want 0 <= BackoffMin <= BackoffMax and RequestTimeout >= 0")
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
+	if cfg.RequestTimeout < 0 {
+		return badOutput("elasticsearch: want RequestTimeout >= 0")
 	}
 	return nil
-}
-
-// newBatch returns an empty batch, reusing a sent one when there is one.
-func (s *ElasticsearchSink) newBatch() *esBatch {
-	select {
-	case b := <-s.free:
-		return b
-	default:
-	}
-	n := s.cfg.FlushBytes + s.cfg.FlushBytes/8
-	if n > 8<<20 {
-		n = 8 << 20
-	}
-	return &esBatch{buf: make([]byte, 0, n), items: make([]esSpan, 0, min(s.cfg.FlushDocs, 1<<14))}
 }
 
 // URLs are the node URLs, without credentials.
@@ -297,139 +177,50 @@ func (s *ElasticsearchSink) URLs() string { return s.urls }
 
 // Stats returns the sink's counters.
 func (s *ElasticsearchSink) Stats() ElasticsearchStats {
-	return ElasticsearchStats{
-		Documents:      s.documents.Load(),
-		Retried:        s.retried.Load(),
-		Failed:         s.failed.Load(),
-		BulkRequests:   s.requests.Load(),
-		FailedRequests: s.failedRequests.Load(),
-		Pending:        s.pending.Load(),
-	}
+	return ElasticsearchStats{BulkRequests: s.requests.Load(), FailedRequests: s.failedRequests.Load()}
 }
 
-// Fresh reports whether nothing was written yet (the json and dynamite
-// formats have no header anyway).
-func (s *ElasticsearchSink) Fresh() bool {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	return !s.wrote
+// Deliver indexes docs in one bulk request.
+func (s *ElasticsearchSink) Deliver(ctx context.Context, docs []Document) error {
+	b := s.body[:0]
+	for i := range docs {
+		b = s.appendItem(b, &docs[i])
+	}
+	s.body = b[:0]
+	return s.bulk(ctx, docs, b)
 }
 
-// Write queues every complete line of p as one document; an incomplete
-// last line waits for the rest. It blocks while the queue is full. Lines
-// that are not JSON objects are counted as failed and reported by Sync.
-func (s *ElasticsearchSink) Write(p []byte) (int, error) {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	if s.closed {
-		return 0, errors.New("elasticsearch: write after Close")
-	}
-	if len(p) > 0 {
-		s.wrote = true
-	}
-	rest := p
-	if len(s.partial) > 0 {
-		i := bytes.IndexByte(rest, '\n')
-		if i < 0 {
-			s.partial = append(s.partial, rest...)
-			return len(p), nil
-		}
-		s.partial = append(s.partial, rest[:i]...)
-		s.addLine(s.partial)
-		s.partial = s.partial[:0]
-		rest = rest[i+1:]
-	}
-	for len(rest) > 0 {
-		i := bytes.IndexByte(rest, '\n')
-		if i < 0 {
-			s.partial = append(s.partial, rest...)
-			break
-		}
-		s.addLine(rest[:i])
-		rest = rest[i+1:]
-	}
-	return len(p), nil
-}
-
-// addLine appends one document and its action to the current batch and
-// queues the batch when full.
-func (s *ElasticsearchSink) addLine(line []byte) {
-	line = bytes.TrimRight(line, " \t\r")
-	if len(bytes.TrimSpace(line)) == 0 {
-		return
-	}
-	if line[0] != '{' || line[len(line)-1] != '}' {
-		s.failed.Add(1)
-		s.report(fmt.Errorf("elasticsearch: a line is not a JSON object (zeek format?): %q", snippet(line)))
-		return
-	}
-	index := s.indexOf(line)
-	b := s.cur
-	start := len(b.buf)
-	b.buf = append(b.buf, `{"index":{"_index":"`...)
-	b.buf = append(b.buf, index...)
-	if s.cfg.DocumentIDs {
-		h := fnv.New128a()
-		h.Write(line)
-		var sum [16]byte
-		b.buf = append(b.buf, `","_id":"`...)
-		b.buf = hex.AppendEncode(b.buf, h.Sum(sum[:0]))
-	}
-	b.buf = append(b.buf, "\"}}\n"...)
-	if s.cfg.Format == FormatJSON {
-		b.buf = append(b.buf, line[:len(line)-1]...)
-		b.buf = append(b.buf, `,"elasticsearch_index":"`...)
-		b.buf = append(b.buf, index...)
-		b.buf = append(b.buf, "\"}\n"...)
+// appendItem appends the action line and the source line of d.
+func (s *ElasticsearchSink) appendItem(b []byte, d *Document) []byte {
+	index := s.indexOf(d.End)
+	b = append(b, `{"index":{"_index":"`...)
+	b = append(b, index...)
+	b = append(b, `","_id":"`...)
+	b = d.ID().AppendText(b)
+	b = append(b, "\"}}\n"...)
+	line := trimNewline(d.Body)
+	if s.cfg.Format == FormatJSON && len(line) > 0 && line[len(line)-1] == '}' {
+		b = append(b, line[:len(line)-1]...)
+		b = append(b, `,"elasticsearch_index":"`...)
+		b = append(b, index...)
+		b = append(b, "\"}\n"...)
 	} else {
-		b.buf = append(b.buf, line...)
-		b.buf = append(b.buf, '\n')
+		b = append(b, line...)
+		b = append(b, '\n')
 	}
-	b.items = append(b.items, esSpan{start, len(b.buf)})
-	s.pending.Add(1)
-	if len(b.buf) >= s.cfg.FlushBytes || len(b.items) >= s.cfg.FlushDocs {
-		s.enqueue()
-	}
+	return b
 }
 
-// enqueue hands the current batch to the workers, blocking while the queue
-// is full (back-pressure), and starts a new batch.
-func (s *ElasticsearchSink) enqueue() {
-	if len(s.cur.items) == 0 {
-		return
-	}
-	s.mu.Lock()
-	s.inflight++
-	s.mu.Unlock()
-	s.queue <- s.cur
-	s.cur = s.newBatch()
-}
-
-// timeKeys locate the window end in a document, per format.
-var (
-	jsonTimeKey     = []byte(`"end_time":"`)
-	dynamiteTimeKey = []byte(`"@timestamp":"`)
-)
-
-// indexOf is the index of a document: the pattern expanded with the
-// document's window end (the clock if it has none).
-func (s *ElasticsearchSink) indexOf(doc []byte) string {
+// indexOf is the index of a document whose window ended at end: the
+// pattern expanded with end in UTC.
+func (s *ElasticsearchSink) indexOf(end time.Time) string {
 	if s.index.fixed {
 		return s.index.literal
 	}
-	key := jsonTimeKey
-	if s.cfg.Format == FormatDynamite {
-		key = dynamiteTimeKey
-	}
-	var stamp []byte
-	if i := bytes.Index(doc, key); i >= 0 && len(doc) >= i+len(key)+13 {
-		stamp = doc[i+len(key) : i+len(key)+13]
-		if !validStamp(stamp) {
-			stamp = nil
-		}
-	}
-	if stamp == nil {
-		stamp = s.cfg.Now().UTC().AppendFormat(nil, "2006-01-02T15")
+	var buf [16]byte
+	stamp := end.UTC().AppendFormat(buf[:0], "2006-01-02T15")
+	if len(stamp) != 13 || !validStamp(stamp) { // a year past 9999
+		stamp = time.Unix(0, 0).UTC().AppendFormat(buf[:0], "2006-01-02T15")
 	}
 	if string(stamp) == s.lastStamp {
 		return s.lastIndex
@@ -547,136 +338,6 @@ func validIndexName(name string) error {
 	return nil
 }
 
-// report records a failure for the next Sync.
-func (s *ElasticsearchSink) report(err error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.errsTotal++
-	if len(s.errs) < maxReportedErrors {
-		s.errs = append(s.errs, err)
-	}
-}
-
-// Sync sends the buffered documents and waits until every document written
-// so far is acknowledged or definitively failed. It returns the failures
-// since the previous Sync (documents rejected by Elasticsearch, documents
-// still failing at the retry limit), nil when there were none.
-func (s *ElasticsearchSink) Sync() error {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	if s.closed {
-		return nil
-	}
-	return s.syncLocked()
-}
-
-func (s *ElasticsearchSink) syncLocked() error {
-	s.enqueue()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for s.inflight > 0 {
-		s.done.Wait()
-	}
-	if s.errsTotal == 0 {
-		return nil
-	}
-	errs := s.errs
-	if more := s.errsTotal - len(errs); more > 0 {
-		errs = append(errs, fmt.Errorf("elasticsearch: and %d more failures", more))
-	}
-	s.errs, s.errsTotal = nil, 0
-	return errors.Join(errs...)
-}
-
-// Close sends everything buffered (an incomplete last line too), waits for
-// it as Sync does, stops the workers and returns Sync's error.
-func (s *ElasticsearchSink) Close() error {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	if s.closed {
-		return nil
-	}
-	if len(s.partial) > 0 {
-		s.addLine(s.partial)
-		s.partial = nil
-	}
-	err := s.syncLocked()
-	s.closed = true
-	close(s.queue)
-	s.workers.Wait()
-	if s.idle != nil {
-		s.idle.CloseIdleConnections()
-	}
-	return err
-}
-
-func (s *ElasticsearchSink) work() {
-	defer s.workers.Done()
-	var scratch []byte
-	for b := range s.queue {
-		scratch = s.send(b, scratch)
-		b.buf, b.items = b.buf[:0], b.items[:0]
-		select {
-		case s.free <- b:
-		default:
-		}
-		s.mu.Lock()
-		s.inflight--
-		s.done.Broadcast()
-		s.mu.Unlock()
-	}
-}
-
-// send delivers batch b, retrying what failed retryably, and accounts for
-// every document as acknowledged or failed. scratch is reused for the
-// bodies of retries.
-func (s *ElasticsearchSink) send(b *esBatch, scratch []byte) []byte {
-	pending := make([]int, len(b.items))
-	for i := range pending {
-		pending[i] = i
-	}
-	body := b.buf
-	began := time.Now()
-	for attempt := 0; ; attempt++ {
-		retry, lastErr := s.attempt(b, pending, body)
-		if len(retry) == 0 {
-			return scratch
-		}
-		wait := s.backoff(attempt)
-		elapsed := time.Since(began)
-		if attempt >= s.cfg.MaxRetries || (s.cfg.MaxRetryTime > 0 && elapsed+wait > s.cfg.MaxRetryTime) {
-			s.failed.Add(uint64(len(retry)))
-			s.pending.Add(-int64(len(retry)))
-			s.report(fmt.Errorf("elasticsearch %s: %d documents not indexed after %d attempts in %s: %w",
-				s.urls, len(retry), attempt+1, elapsed.Round(time.Millisecond), lastErr))
-			return scratch
-		}
-		s.retried.Add(uint64(len(retry)))
-		time.Sleep(wait)
-		pending = retry
-		scratch = scratch[:0]
-		for _, i := range pending {
-			sp := b.items[i]
-			scratch = append(scratch, b.buf[sp.start:sp.end]...)
-		}
-		body = scratch
-	}
-}
-
-// backoff is the jittered wait before retry number attempt+1.
-func (s *ElasticsearchSink) backoff(attempt int) time.Duration {
-	d := s.cfg.BackoffMax
-	if attempt < 32 {
-		if e := s.cfg.BackoffMin << attempt; e > 0 && e < d {
-			d = e
-		}
-	}
-	if d <= 1 {
-		return d
-	}
-	return d/2 + rand.N(d/2+1)
-}
-
 // bulkItem is one entry of a bulk response's items.
 type bulkItem struct {
 	Status int `json:"status"`
@@ -686,36 +347,33 @@ type bulkItem struct {
 	} `json:"error"`
 }
 
-// attempt sends body (the items pending of b) once. It returns the items
-// to retry and why; acknowledged and rejected items are accounted here.
-func (s *ElasticsearchSink) attempt(b *esBatch, pending []int, body []byte) ([]int, error) {
+// bulk sends one bulk request of body (the items of docs) and sorts the
+// outcome out as Deliver returns it.
+func (s *ElasticsearchSink) bulk(ctx context.Context, docs []Document, body []byte) error {
 	s.requests.Add(1)
-	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
 	defer cancel()
-	res, err := esapi.BulkRequest{Body: bytes.NewReader(body)}.Do(ctx, s.client)
+	res, err := s.client.bulk(ctx, body)
 	if err != nil {
 		s.failedRequests.Add(1)
-		return pending, fmt.Errorf("bulk request: %w", err)
+		return fmt.Errorf("elasticsearch %s: bulk request: %w", s.urls, err)
 	}
 	data, err := io.ReadAll(res.Body)
 	res.Body.Close()
 	if err != nil {
 		s.failedRequests.Add(1)
-		return pending, fmt.Errorf("reading bulk response: %w", err)
+		return fmt.Errorf("elasticsearch %s: reading bulk response: %w", s.urls, err)
 	}
-	if res.StatusCode == http.StatusTooManyRequests || res.StatusCode >= 500 {
+	switch code := res.StatusCode; {
+	case code == http.StatusTooManyRequests || code >= 500 || code == http.StatusUnauthorized ||
+		code == http.StatusForbidden || code == http.StatusNotFound || code == http.StatusRequestTimeout:
 		s.failedRequests.Add(1)
-		return pending, fmt.Errorf("bulk request: HTTP %d: %s", res.StatusCode, snippet(data))
-	}
-	if res.StatusCode < 200 || res.StatusCode > 299 {
-		// Authentication, a missing permission, a body too large: sending
-		// again will not help.
+		return fmt.Errorf("elasticsearch %s: bulk request: HTTP %d: %s", s.urls, code, snippet(data))
+	case code < 200 || code > 299:
+		// A malformed or too large request: sending it again will not help.
 		s.failedRequests.Add(1)
-		s.failed.Add(uint64(len(pending)))
-		s.pending.Add(-int64(len(pending)))
-		s.report(fmt.Errorf("elasticsearch %s: bulk request of %d documents rejected: HTTP %d: %s",
-			s.urls, len(pending), res.StatusCode, snippet(data)))
-		return nil, nil
+		return Permanent(fmt.Errorf("elasticsearch %s: bulk request of %d documents refused: HTTP %d: %s",
+			s.urls, len(docs), code, snippet(data)))
 	}
 	var head struct {
 		Errors bool            `json:"errors"`
@@ -723,21 +381,18 @@ func (s *ElasticsearchSink) attempt(b *esBatch, pending []int, body []byte) ([]i
 	}
 	if err := json.Unmarshal(data, &head); err != nil {
 		s.failedRequests.Add(1)
-		return pending, fmt.Errorf("bulk response is not JSON: %w: %s", err, snippet(data))
+		return fmt.Errorf("elasticsearch %s: bulk response is not JSON: %v: %s", s.urls, err, snippet(data))
 	}
 	if !head.Errors {
-		s.documents.Add(uint64(len(pending)))
-		s.pending.Add(-int64(len(pending)))
-		return nil, nil
+		return nil
 	}
 	var items []map[string]bulkItem
-	if err := json.Unmarshal(head.Items, &items); err != nil || len(items) != len(pending) {
+	if err := json.Unmarshal(head.Items, &items); err != nil || len(items) != len(docs) {
 		s.failedRequests.Add(1)
-		return pending, fmt.Errorf("bulk response has %d items for %d documents (%v): %s", len(items), len(pending), err, snippet(data))
+		return fmt.Errorf("elasticsearch %s: bulk response has %d items for %d documents (%v): %s",
+			s.urls, len(items), len(docs), err, snippet(data))
 	}
-	var retry []int
-	var why error
-	acked := 0
+	pe := &PartialError{}
 	for k, entry := range items {
 		var it bulkItem
 		for _, v := range entry { // one key: the action
@@ -745,20 +400,26 @@ func (s *ElasticsearchSink) attempt(b *esBatch, pending []int, body []byte) ([]i
 		}
 		switch {
 		case it.Status >= 200 && it.Status <= 299:
-			acked++
 		case it.Status == http.StatusTooManyRequests || it.Status >= 500:
-			retry = append(retry, pending[k])
-			why = fmt.Errorf("document rejected with HTTP %d%s", it.Status, itemReason(it))
+			pe.Failed = append(pe.Failed, DocError{Index: k, Err: fmt.Errorf("elasticsearch %s: document of %s rejected with HTTP %d%s",
+				s.urls, docs[k].Address, it.Status, itemReason(it))})
 		default:
-			s.failed.Add(1)
-			s.pending.Add(-1)
-			s.report(fmt.Errorf("elasticsearch %s: document to index %q rejected: HTTP %d%s",
-				s.urls, indexOfAction(b.buf[b.items[pending[k]].start:b.items[pending[k]].end]), it.Status, itemReason(it)))
+			pe.Failed = append(pe.Failed, DocError{Index: k, Err: Permanent(fmt.Errorf("elasticsearch %s: document of %s to index %q rejected: HTTP %d%s",
+				s.urls, docs[k].Address, s.indexOf(docs[k].End), it.Status, itemReason(it)))})
 		}
 	}
-	s.documents.Add(uint64(acked))
-	s.pending.Add(-int64(acked))
-	return retry, why
+	if len(pe.Failed) == 0 {
+		return nil
+	}
+	return pe
+}
+
+// Close closes idle connections.
+func (s *ElasticsearchSink) Close() error {
+	if s.idle != nil {
+		s.idle.CloseIdleConnections()
+	}
+	return nil
 }
 
 func itemReason(it bulkItem) string {
@@ -766,20 +427,6 @@ func itemReason(it bulkItem) string {
 		return ""
 	}
 	return ": " + it.Error.Type + ": " + it.Error.Reason
-}
-
-// indexOfAction reads the _index back from an item's action line.
-func indexOfAction(item []byte) string {
-	const key = `"_index":"`
-	i := bytes.Index(item, []byte(key))
-	if i < 0 {
-		return ""
-	}
-	rest := item[i+len(key):]
-	if j := bytes.IndexByte(rest, '"'); j >= 0 {
-		return string(rest[:j])
-	}
-	return ""
 }
 
 // snippet shortens b for an error message.
@@ -792,13 +439,45 @@ func snippet(b []byte) string {
 	return string(b)
 }
 
+// ESAPIKeyEnv names the environment variable that may hold an
+// Elasticsearch API key (it overrides credentials in the URL).
+const ESAPIKeyEnv = "NETBASED_ES_API_KEY"
+
+// elasticsearchKind indexes records into Elasticsearch:
+// es+http(s)://[user:pass@]host:port[,host:port…][/index-pattern].
+func elasticsearchKind() Kind {
+	return Kind{Name: "elasticsearch", Schemes: []string{"es+http", "es+https"},
+		Open: func(_ context.Context, dest string, p OpenParams) (Opened, error) {
+			cfg, _, err := ParseElasticsearchOut(dest)
+			if err != nil {
+				return Opened{}, err
+			}
+			cfg.Format = p.Format
+			if key := p.getenv(ESAPIKeyEnv); key != "" {
+				cfg.APIKey = key
+			}
+			if p.ConfigureElasticsearch != nil {
+				if err := p.ConfigureElasticsearch(&cfg); err != nil {
+					return Opened{}, err
+				}
+			}
+			s, err := NewElasticsearchSink(cfg)
+			if err != nil {
+				return Opened{}, err
+			}
+			return Opened{Sink: s, Encoder: NewEncoder(p.Format, p.Encoder), Destination: Redact(dest),
+				MaxBatchDocs: s.cfg.FlushDocs, MaxBatchBytes: s.cfg.FlushBytes, Remote: true}, nil
+		}}
+}
+
 // ParseElasticsearchOut reads an --out value of the form
 // es+http://[user:pass@]host:port[/index-pattern] (or es+https://...;
 // several nodes separated by commas: es+http://a:9200,b:9200/index).
-// ok is false when out does not start with "es+". The index pattern is
-// taken verbatim (a % is not a URL escape here); empty means
-// DefaultElasticsearchIndex. Credentials in the URL become
-// Username/Password.
+// ok is false when out does not start with "es+". The credentials end at
+// the last '@', so a password may contain '/' (percent-encode an '@'; an
+// index pattern cannot contain one). The index pattern is taken verbatim
+// (a % is not a URL escape here); empty means DefaultElasticsearchIndex.
+// Errors never show the password.
 func ParseElasticsearchOut(out string) (cfg ElasticsearchConfig, ok bool, err error) {
 	rest, ok := strings.CutPrefix(out, "es+")
 	if !ok {
@@ -806,29 +485,29 @@ func ParseElasticsearchOut(out string) (cfg ElasticsearchConfig, ok bool, err er
 	}
 	scheme, rest, found := strings.Cut(rest, "://")
 	if !found || (scheme != "http" && scheme != "https") {
-		return cfg, true, errors.New("elasticsearch output: want es+http://host:port/index or es+https://host:port/index")
+		return cfg, true, badOutput("elasticsearch output %s: want es+http://host:port/index or es+https://host:port/index", Redact(out))
+	}
+	if at := strings.LastIndexByte(rest, '@'); at >= 0 {
+		user, pass, _ := strings.Cut(rest[:at], ":")
+		var uerr, perr error
+		cfg.Username, uerr = url.PathUnescape(user)
+		cfg.Password, perr = url.PathUnescape(pass)
+		if uerr != nil || perr != nil {
+			return ElasticsearchConfig{}, true, badOutput("elasticsearch output %s: malformed %%-escape in the credentials", Redact(out))
+		}
+		rest = rest[at+1:]
 	}
 	hosts, index, _ := strings.Cut(rest, "/")
-	if at := strings.LastIndexByte(hosts, '@'); at >= 0 {
-		user, pass, _ := strings.Cut(hosts[:at], ":")
-		if cfg.Username, err = url.PathUnescape(user); err == nil {
-			cfg.Password, err = url.PathUnescape(pass)
-		}
-		if err != nil {
-			return cfg, true, fmt.Errorf("elasticsearch output: credentials: %w", err)
-		}
-		hosts = hosts[at+1:]
-	}
 	for _, h := range strings.Split(hosts, ",") {
 		if h == "" {
-			return cfg, true, errors.New("elasticsearch output: empty host")
+			return ElasticsearchConfig{}, true, badOutput("elasticsearch output %s: empty host", Redact(out))
 		}
 		cfg.URLs = append(cfg.URLs, scheme+"://"+h)
 	}
 	cfg.Index = strings.TrimSuffix(index, "/")
 	if cfg.Index != "" {
 		if _, err := parseIndexPattern(cfg.Index); err != nil {
-			return cfg, true, err
+			return ElasticsearchConfig{}, true, fmt.Errorf("%w: %w", ErrBadOutput, err)
 		}
 	}
 	return cfg, true, nil

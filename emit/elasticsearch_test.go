@@ -3,12 +3,15 @@ package emit
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -17,37 +20,62 @@ import (
 	"github.com/netbased/netbased/aggregate"
 )
 
-// esDoc is one document the fake Elasticsearch accepted.
+// esDoc is one document the fake Elasticsearch indexed.
 type esDoc struct {
-	index  string
-	action string
-	source map[string]any
+	index, id string
+	source    map[string]any
 }
 
-// fakeES is an in-process stand-in for Elasticsearch's _bulk endpoint: it
-// parses the NDJSON body, asks respond how to answer, and records the
-// documents it acknowledged.
+// fakeES is a stand-in for Elasticsearch's _bulk endpoint on a loopback
+// port: it parses the NDJSON body, asks respond how to answer, and keeps
+// the documents it acknowledged by _id, counting every index operation.
 type fakeES struct {
 	t   testing.TB
-	srv *httptest.Server
+	srv *http.Server
+	url string
 
 	mu       sync.Mutex
 	requests int
-	docs     []esDoc
+	byID     map[string]esDoc
+	indexed  map[string]int // index operations per _id
 	// respond returns the HTTP status of request number req (from 1) and,
 	// for 200, each item's status (nil: all 201). Nil respond: all 201.
 	respond func(req int, items []esDoc) (int, []int)
-	// arrived gets a value when a request arrives (if not nil; non-blocking).
-	arrived chan struct{}
-	// stall, if not nil, is waited on before answering.
-	stall chan struct{}
 }
 
-func newFakeES(t testing.TB) *fakeES {
-	f := &fakeES{t: t}
-	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
-	t.Cleanup(f.srv.Close)
+// startFakeES serves on ln (a fresh loopback port when nil).
+func startFakeES(t testing.TB, ln net.Listener) *fakeES {
+	t.Helper()
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f := &fakeES{t: t, url: "http://" + ln.Addr().String(), byID: map[string]esDoc{}, indexed: map[string]int{}}
+	f.srv = &http.Server{Handler: http.HandlerFunc(f.serve), ReadHeaderTimeout: 5 * time.Second}
+	go f.srv.Serve(ln)
+	t.Cleanup(func() { f.srv.Close() })
 	return f
+}
+
+// setRespond replaces the answering function.
+func (f *fakeES) setRespond(fn func(req int, items []esDoc) (int, []int)) {
+	f.mu.Lock()
+	f.respond = fn
+	f.mu.Unlock()
+}
+
+// freePort returns a loopback address nothing listens on (yet).
+func freePort(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
 }
 
 func (f *fakeES) serve(w http.ResponseWriter, r *http.Request) {
@@ -57,15 +85,6 @@ func (f *fakeES) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, `{"error":"not a bulk request"}`, http.StatusBadRequest)
 		f.t.Errorf("fake ES: unexpected %s %s", r.Method, r.URL.Path)
 		return
-	}
-	if f.arrived != nil {
-		select {
-		case f.arrived <- struct{}{}:
-		default:
-		}
-	}
-	if f.stall != nil {
-		<-f.stall
 	}
 	items, err := parseBulk(r.Body)
 	if err != nil {
@@ -100,8 +119,9 @@ func (f *fakeES) serve(w http.ResponseWriter, r *http.Request) {
 			out.WriteByte(',')
 		}
 		if st >= 200 && st <= 299 {
-			f.docs = append(f.docs, it)
-			fmt.Fprintf(&out, `{"index":{"_index":%q,"status":%d,"result":"created"}}`, it.index, st)
+			f.byID[it.id] = it
+			f.indexed[it.id]++
+			fmt.Fprintf(&out, `{"index":{"_index":%q,"_id":%q,"status":%d}}`, it.index, it.id, st)
 			continue
 		}
 		errorsSeen = true
@@ -128,8 +148,14 @@ func parseBulk(r io.Reader) ([]esDoc, error) {
 		}
 		var d esDoc
 		for name, meta := range action {
-			d.action = name
+			if name != "index" {
+				return nil, fmt.Errorf("action %q, want index", name)
+			}
 			d.index, _ = meta["_index"].(string)
+			d.id, _ = meta["_id"].(string)
+		}
+		if d.id == "" {
+			return nil, fmt.Errorf("action without _id: %s", sc.Text())
 		}
 		if !sc.Scan() {
 			return nil, fmt.Errorf("action without source")
@@ -142,19 +168,8 @@ func parseBulk(r io.Reader) ([]esDoc, error) {
 	return items, sc.Err()
 }
 
-func (f *fakeES) documents() []esDoc {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]esDoc(nil), f.docs...)
-}
-
-// fastRetries are settings that keep retrying tests short.
-func (f *fakeES) config(format Format) ElasticsearchConfig {
-	return ElasticsearchConfig{URLs: []string{f.srv.URL}, Format: format,
-		BackoffMin: time.Millisecond, BackoffMax: 5 * time.Millisecond, RequestTimeout: 5 * time.Second}
-}
-
-// testRecords are n records of one window, addresses 10.0.x.y.
+// testRecords are n records of the window ending at end, addresses
+// 10.0.x.y.
 func testRecords(n int, end time.Time) []aggregate.Interval {
 	base := sampleRecords()[1]
 	recs := make([]aggregate.Interval, n)
@@ -168,364 +183,390 @@ func testRecords(n int, end time.Time) []aggregate.Interval {
 	return recs
 }
 
-// docKey identifies a record in either format: address and window end.
-func docKey(t testing.TB, d esDoc) string {
+// recordID is the _id a record is indexed under.
+func recordID(r *aggregate.Interval) string {
+	d := Document{Address: r.Address, Start: r.StartTime, Sensor: SensorOf(r)}
+	return d.ID().String()
+}
+
+// writeWindow writes recs and ends their window, failing if that waits
+// for the back end (a generous bound: the point is not waiting seconds).
+func writeWindow(t testing.TB, o *Output, recs []aggregate.Interval) {
 	t.Helper()
-	if z, ok := d.source["zeek"].(map[string]any); ok {
-		return fmt.Sprint(z["address"], " ", z["endtime"])
-	}
-	return fmt.Sprint(d.source["address"], " ", d.source["end_time"])
-}
-
-func recKey(r *aggregate.Interval) string {
-	return r.Address.String() + " " + string(appendRFC3339(nil, r.EndTime))
-}
-
-// checkExactlyOnce fails unless docs are exactly want, each once, in the
-// index wantIndex[key].
-func checkExactlyOnce(t *testing.T, docs []esDoc, want map[string]string, format Format) {
-	t.Helper()
-	seen := map[string]int{}
-	for _, d := range docs {
-		k := docKey(t, d)
-		seen[k]++
-		wi, ok := want[k]
-		if !ok {
-			t.Errorf("unexpected document %s", k)
-			continue
-		}
-		if d.index != wi {
-			t.Errorf("%s: _index %q, want %q", k, d.index, wi)
-		}
-		if d.action != "index" {
-			t.Errorf("%s: action %q, want index", k, d.action)
-		}
-		ei, has := d.source["elasticsearch_index"]
-		switch {
-		case format == FormatJSON && ei != wi:
-			t.Errorf("%s: elasticsearch_index %v, want %q", k, ei, wi)
-		case format == FormatDynamite && has:
-			t.Errorf("%s: dynamite document carries elasticsearch_index", k)
-		}
-	}
-	for k := range want {
-		if seen[k] != 1 {
-			t.Errorf("%s arrived %d times, want once", k, seen[k])
-		}
-	}
-	if len(docs) != len(want) {
-		t.Errorf("%d documents arrived, want %d", len(docs), len(want))
-	}
-}
-
-func TestElasticsearchDeliversEveryRecordOnce(t *testing.T) {
-	day1 := time.Date(2026, 11, 27, 23, 55, 0, 0, time.UTC)
-	day2 := day1.Add(5 * time.Minute) // a window ending at midnight goes to the next day's index
-	for _, tc := range []struct {
-		name      string
-		format    Format
-		index     string
-		wantIndex func(end time.Time) string
-	}{
-		{"json/daily", FormatJSON, "", func(e time.Time) string { return e.Format("netbase-2006.01.02") }},
-		{"dynamite/daily", FormatDynamite, "", func(e time.Time) string { return e.Format("netbase-2006.01.02") }},
-		{"json/hourly", FormatJSON, "nb-%Y%m%d-%H%%", func(e time.Time) string { return e.Format("nb-20060102-15%") }},
-		{"json/fixed", FormatJSON, "netbase", func(time.Time) string { return "netbase" }},
-		{"dynamite/fixed", FormatDynamite, "dynamite-netbase", func(time.Time) string { return "dynamite-netbase" }},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			es := newFakeES(t)
-			cfg := es.config(tc.format)
-			cfg.Index, cfg.FlushDocs, cfg.Workers = tc.index, 7, 2
-			sink, err := NewElasticsearchSink(cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			w := NewWriter(sink, NewEncoder(tc.format, EncoderOptions{}))
-			want := map[string]string{}
-			for _, end := range []time.Time{day1, day2} {
-				recs := testRecords(50, end)
-				for i := range recs {
-					if err := w.WriteInterval(&recs[i]); err != nil {
-						t.Fatal(err)
-					}
-					want[recKey(&recs[i])] = tc.wantIndex(end)
-				}
-				if err := w.EndWindow(end.Add(-5*time.Minute), end); err != nil {
-					t.Fatalf("EndWindow: %v", err)
-				}
-				// Sync returned: everything of the window is acknowledged.
-				if got := len(es.documents()); got != len(want) {
-					t.Fatalf("after the window ending %s: %d documents, want %d", end, got, len(want))
-				}
-			}
-			if err := w.Close(); err != nil {
-				t.Fatal(err)
-			}
-			checkExactlyOnce(t, es.documents(), want, tc.format)
-			st := sink.Stats()
-			if st.Documents != uint64(len(want)) || st.Failed != 0 || st.Retried != 0 || st.Pending != 0 {
-				t.Errorf("stats %+v", st)
-			}
-			if st.BulkRequests < uint64(len(want)/7) {
-				t.Errorf("%d bulk requests for %d documents in batches of 7", st.BulkRequests, len(want))
-			}
-		})
-	}
-}
-
-// writeLines writes n records through a Writer and syncs.
-func writeWindow(t *testing.T, sink Sink, format Format, recs []aggregate.Interval) (map[string]string, error) {
-	t.Helper()
-	w := NewWriter(sink, NewEncoder(format, EncoderOptions{}))
-	want := map[string]string{}
+	began := time.Now()
 	for i := range recs {
-		if err := w.WriteInterval(&recs[i]); err != nil {
+		if err := o.WriteInterval(&recs[i]); err != nil {
 			t.Fatal(err)
 		}
-		want[recKey(&recs[i])] = recs[i].EndTime.Format("netbase-2006.01.02")
 	}
-	return want, w.EndWindow(time.Time{}, time.Time{})
+	if err := o.EndWindow(recs[0].StartTime, recs[0].EndTime); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(began); took > 5*time.Second {
+		t.Errorf("writing a window of %d records took %v: the caller waited for the back end", len(recs), took)
+	}
 }
 
-func TestElasticsearchRetriesUntilEverythingArrivesOnce(t *testing.T) {
-	end := time.Date(2026, 11, 27, 4, 0, 0, 0, time.UTC)
-	for _, tc := range []struct {
-		name    string
-		respond func(req int, items []esDoc) (int, []int)
-	}{
-		{"429 on the request", func(req int, _ []esDoc) (int, []int) {
-			if req <= 2 {
-				return http.StatusTooManyRequests, nil
+// checkIndexedOnce fails unless the fake holds exactly want (by _id), in
+// the index the record's window end names.
+func (f *fakeES) checkIndexedOnce(t *testing.T, want []aggregate.Interval, format Format) {
+	t.Helper()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.byID) != len(want) {
+		t.Errorf("%d documents indexed, want %d", len(f.byID), len(want))
+	}
+	for i := range want {
+		r := &want[i]
+		d, ok := f.byID[recordID(r)]
+		if !ok {
+			t.Errorf("record of %s (window end %v) missing", r.Address, r.EndTime)
+			continue
+		}
+		wantIndex := "nb-" + r.EndTime.UTC().Format("2006.01.02")
+		if d.index != wantIndex {
+			t.Errorf("%s: _index %q, want %q", r.Address, d.index, wantIndex)
+		}
+		var addr any
+		if format == FormatJSON {
+			addr = d.source["address"]
+			if d.source["elasticsearch_index"] != wantIndex {
+				t.Errorf("%s: elasticsearch_index %v", r.Address, d.source["elasticsearch_index"])
 			}
-			return http.StatusOK, nil
-		}},
-		{"503 on the request", func(req int, _ []esDoc) (int, []int) {
-			if req%2 == 1 {
-				return http.StatusServiceUnavailable, nil
+		} else {
+			addr = d.source["zeek"].(map[string]any)["address"]
+		}
+		if addr != r.Address.String() {
+			t.Errorf("document %s holds address %v, want %s", d.id, addr, r.Address)
+		}
+	}
+}
+
+// openES opens an Elasticsearch output through the registry.
+func openES(t testing.TB, url string, format Format, opt OutputOptions) *Output {
+	t.Helper()
+	if opt.BackoffMin == 0 {
+		opt.BackoffMin, opt.BackoffMax = time.Millisecond, 50*time.Millisecond
+	}
+	o, err := DefaultRegistry().Open(context.Background(), "es+"+url+"/nb-%Y.%m.%d", OpenParams{Format: format}, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		defer cancel()
+		o.Close(ctx)
+	})
+	return o
+}
+
+func flush(t testing.TB, o *Output) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := o.Flush(ctx); err != nil {
+		t.Fatalf("Flush: %v (stats %+v)", err, o.Stats())
+	}
+}
+
+var esDay = time.Date(2026, 11, 27, 23, 55, 0, 0, time.UTC)
+
+// Every record reaches Elasticsearch once, under its DocumentID, in the
+// daily index of its window end, in both document formats.
+func TestElasticsearchOutputIndexesEachRecordOnce(t *testing.T) {
+	for _, format := range []Format{FormatJSON, FormatDynamite} {
+		t.Run(format.String(), func(t *testing.T) {
+			es := startFakeES(t, nil)
+			o := openES(t, es.url, format, OutputOptions{})
+			var all []aggregate.Interval
+			for w := range 3 { // the third window is on the next day
+				recs := testRecords(700, esDay.Add(time.Duration(w)*5*time.Minute))
+				writeWindow(t, o, recs)
+				all = append(all, recs...)
 			}
-			return http.StatusOK, nil
-		}},
-		{"429 on every other item, twice", func(req int, items []esDoc) (int, []int) {
-			st := make([]int, len(items))
-			for i := range st {
-				st[i] = http.StatusCreated
-				if req <= 2 && i%2 == 0 {
-					st[i] = http.StatusTooManyRequests
-				}
-			}
-			return http.StatusOK, st
-		}},
-		{"mixed 429/503/500 items", func(req int, items []esDoc) (int, []int) {
-			st := make([]int, len(items))
-			for i := range st {
-				st[i] = []int{http.StatusCreated, http.StatusTooManyRequests, http.StatusServiceUnavailable, http.StatusInternalServerError}[(i+req)%4]
-				if req > 4 {
-					st[i] = http.StatusOK
-				}
-			}
-			return http.StatusOK, st
-		}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			es := newFakeES(t)
-			es.respond = tc.respond
-			cfg := es.config(FormatJSON)
-			cfg.FlushDocs = 10
-			sink, err := NewElasticsearchSink(cfg)
-			if err != nil {
+			flush(t, o)
+			if err := o.Close(context.Background()); err != nil {
 				t.Fatal(err)
 			}
-			want, err := writeWindow(t, sink, FormatJSON, testRecords(40, end))
-			if err != nil {
-				t.Fatalf("Sync: %v", err)
-			}
-			checkExactlyOnce(t, es.documents(), want, FormatJSON)
-			st := sink.Stats()
-			if st.Retried == 0 || st.Failed != 0 || st.Documents != 40 || st.Pending != 0 {
-				t.Errorf("stats %+v: want retries, no failure, 40 documents", st)
-			}
-			if err := sink.Close(); err != nil {
-				t.Fatal(err)
+			es.checkIndexedOnce(t, all, format)
+			st := o.Stats()
+			if st.Delivered != uint64(len(all)) || st.Pending != 0 || st.DroppedTotal() != 0 || st.Kind != "elasticsearch" {
+				t.Errorf("stats %+v", st)
 			}
 		})
 	}
 }
 
-func TestElasticsearchMappingErrorIsReportedNotRetried(t *testing.T) {
-	end := time.Date(2026, 11, 27, 4, 0, 0, 0, time.UTC)
-	es := newFakeES(t)
-	const bad = "10.0.0.7"
-	es.respond = func(_ int, items []esDoc) (int, []int) {
+// Failed requests and items are retried until they arrive; a document
+// Elasticsearch rejects (a mapping error) is dropped, counted, and shows
+// in the health.
+func TestElasticsearchOutputRetriesAndCountsRejections(t *testing.T) {
+	es := startFakeES(t, nil)
+	recs := testRecords(50, esDay)
+	rejected := recordID(&recs[7])
+	es.setRespond(func(req int, items []esDoc) (int, []int) {
+		switch req {
+		case 1:
+			return http.StatusServiceUnavailable, nil
+		case 2:
+			return http.StatusTooManyRequests, nil
+		}
 		st := make([]int, len(items))
 		for i, it := range items {
-			st[i] = http.StatusCreated
-			if it.source["address"] == bad {
+			switch {
+			case it.id == rejected:
 				st[i] = http.StatusBadRequest
+			case req == 3 && i%3 == 0:
+				st[i] = http.StatusTooManyRequests
+			default:
+				st[i] = http.StatusCreated
 			}
 		}
 		return http.StatusOK, st
+	})
+	o := openES(t, es.url, FormatJSON, OutputOptions{})
+	writeWindow(t, o, recs)
+	flush(t, o)
+	want := append(append([]aggregate.Interval{}, recs[:7]...), recs[8:]...)
+	es.checkIndexedOnce(t, want, FormatJSON)
+	st := o.Stats()
+	if st.Delivered != 49 || st.Dropped[DropRejected] != 1 || st.Retried == 0 || st.Pending != 0 {
+		t.Errorf("stats %+v: want 49 delivered, 1 rejected, retries", st)
 	}
-	sink, err := NewElasticsearchSink(es.config(FormatJSON))
-	if err != nil {
-		t.Fatal(err)
-	}
-	recs := testRecords(20, end)
-	want, err := writeWindow(t, sink, FormatJSON, recs)
-	if err == nil || !strings.Contains(err.Error(), "mapper_parsing_exception") || !strings.Contains(err.Error(), "netbase-2026.11.27") {
-		t.Fatalf("Sync error %v: want the mapping error and the index", err)
-	}
-	delete(want, bad+" "+string(appendRFC3339(nil, end)))
-	checkExactlyOnce(t, es.documents(), want, FormatJSON)
-	st := sink.Stats()
-	if st.Failed != 1 || st.Retried != 0 || st.Documents != 19 || st.BulkRequests != 1 {
-		t.Errorf("stats %+v: want 1 failed, 0 retried, 19 documents, 1 request", st)
-	}
-	// The failure was reported once; the next window is clean.
-	es.respond = nil
-	if err := sink.Sync(); err != nil {
-		t.Errorf("second Sync: %v", err)
-	}
-	if err := sink.Close(); err != nil {
-		t.Fatal(err)
+	h := o.Health()
+	if h.State != StateDropping || h.Err == nil || !strings.Contains(h.Err.Error(), "mapper_parsing_exception") {
+		t.Errorf("health %v %v: want dropping with the mapping error", h.State, h.Err)
 	}
 }
 
-func TestElasticsearchBackPressure(t *testing.T) {
-	es := newFakeES(t)
-	es.stall = make(chan struct{})
-	es.arrived = make(chan struct{}, 1)
-	cfg := es.config(FormatJSON)
-	cfg.Index, cfg.FlushDocs, cfg.Workers, cfg.QueueBatches = "netbase", 1, 1, 1
-	sink, err := NewElasticsearchSink(cfg)
+// A dead port: records wait in the spool, the caller never waits, Close
+// honours its deadline; after a restart against a server that came up,
+// every record is indexed once by _id and the spool empties.
+func TestElasticsearchOutputDeadPortSpoolsAndDeliversAfterRestart(t *testing.T) {
+	addr := freePort(t)
+	spool := t.TempDir()
+	opt := OutputOptions{SpoolDir: spool}
+	o := openES(t, "http://"+addr, FormatJSON, opt)
+	var all []aggregate.Interval
+	for w := range 4 {
+		recs := testRecords(300, esDay.Add(time.Duration(w)*5*time.Minute))
+		writeWindow(t, o, recs)
+		all = append(all, recs...)
+	}
+	waitFor(t, "the output reports spooling", func() bool {
+		h := o.Health()
+		return h.State == StateSpooling && h.Err != nil && strings.Contains(h.Err.Error(), addr)
+	})
+	if !o.Health().OK() {
+		t.Error("spooling within bounds is unhealthy")
+	}
+	st := o.Stats()
+	if st.Pending != int64(len(all)) || st.SpooledBytes == 0 || st.DroppedTotal() != 0 {
+		t.Errorf("stats while the back end is down: %+v", st)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	began := time.Now()
+	err := o.Close(ctx)
+	cancel()
+	took := time.Since(began)
+	t.Logf("Close with a 300ms deadline returned after %v", took)
+	if took > 5*time.Second {
+		t.Errorf("Close took %v with a 300ms deadline", took)
+	}
+	if err == nil || !strings.Contains(err.Error(), "kept in the spool") {
+		t.Errorf("Close: %v; want the records said to be kept in the spool", err)
+	}
+
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Skipf("the port was taken meanwhile: %v", err)
+	}
+	es := startFakeES(t, ln)
+	o2 := openES(t, es.url, FormatJSON, opt)
+	if st := o2.Stats(); st.Replayed != uint64(len(all)) {
+		t.Errorf("replayed %d records from the spool, want %d", st.Replayed, len(all))
+	}
+	flush(t, o2)
+	if err := o2.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	es.checkIndexedOnce(t, all, FormatJSON)
+	segs, _ := filepath.Glob(filepath.Join(spool, "*", "*"+spoolSegExt))
+	if len(segs) != 0 {
+		t.Errorf("segments left after delivering everything: %v", segs)
+	}
+}
+
+// A server that accepts and never answers: the caller never waits, and
+// Close returns at its deadline with the records kept in the spool.
+func TestElasticsearchOutputStalledServer(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	line := func(i int) []byte {
-		return fmt.Appendf(nil, `{"address":"10.0.0.%d","end_time":"2026-11-27T04:00:00.000000Z"}`+"\n", i)
-	}
-	if _, err := sink.Write(line(1)); err != nil { // sent, the server stalls
-		t.Fatal(err)
-	}
-	<-es.arrived
-	if _, err := sink.Write(line(2)); err != nil { // waits in the queue
-		t.Fatal(err)
-	}
-	returned := make(chan error)
+	var conns []net.Conn
+	var mu sync.Mutex
 	go func() {
-		_, err := sink.Write(line(3)) // the queue is full: must block
-		returned <- err
-	}()
-	select {
-	case err := <-returned:
-		t.Fatalf("Write returned (%v) while the queue was full", err)
-	case <-time.After(300 * time.Millisecond):
-	}
-	if st := sink.Stats(); st.Pending != 3 || st.Documents != 0 {
-		t.Errorf("while stalled: stats %+v, want 3 pending", st)
-	}
-	close(es.stall)
-	if err := <-returned; err != nil {
-		t.Fatal(err)
-	}
-	if err := sink.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if got := len(es.documents()); got != 3 {
-		t.Errorf("%d documents arrived, want 3", got)
-	}
-}
-
-func TestElasticsearchCloseFlushesTheRest(t *testing.T) {
-	es := newFakeES(t)
-	cfg := es.config(FormatDynamite)
-	cfg.FlushDocs = 1000
-	sink, err := NewElasticsearchSink(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var enc bytes.Buffer
-	recs := testRecords(5, time.Date(2026, 11, 27, 4, 0, 0, 0, time.UTC))
-	e := NewEncoder(FormatDynamite, EncoderOptions{})
-	for i := range recs {
-		enc.Write(e.Append(nil, &recs[i]))
-	}
-	data := bytes.TrimSuffix(enc.Bytes(), []byte("\n")) // the last line lacks its newline
-	// Written in odd pieces: lines cut across Writes are put together.
-	for len(data) > 0 {
-		n := min(len(data), 77)
-		if _, err := sink.Write(data[:n]); err != nil {
-			t.Fatal(err)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c) // never read, never answered
+			mu.Unlock()
 		}
-		data = data[n:]
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+	})
+	o := openES(t, "http://"+ln.Addr().String(), FormatDynamite, OutputOptions{SpoolDir: t.TempDir(), StallTimeout: 200 * time.Millisecond})
+	for w := range 3 {
+		writeWindow(t, o, testRecords(500, esDay.Add(time.Duration(w)*5*time.Minute)))
 	}
-	if got := len(es.documents()); got != 0 {
-		t.Fatalf("%d documents sent before Close, want 0 (below the thresholds)", got)
+	waitFor(t, "the health says the back end stalls", func() bool {
+		h := o.Health()
+		return h.State == StateSpooling && h.OK() && h.Err != nil && strings.Contains(h.Err.Error(), "waiting for the back end")
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	began := time.Now()
+	err = o.Close(ctx)
+	took := time.Since(began)
+	t.Logf("Close with a 300ms deadline returned after %v", took)
+	if took > 5*time.Second {
+		t.Errorf("Close took %v with a 300ms deadline", took)
 	}
-	if err := sink.Close(); err != nil {
-		t.Fatal(err)
-	}
-	want := map[string]string{}
-	for i := range recs {
-		want[recKey(&recs[i])] = "netbase-2026.11.27"
-	}
-	checkExactlyOnce(t, es.documents(), want, FormatDynamite)
-	if _, err := sink.Write([]byte("{}\n")); err == nil {
-		t.Error("Write after Close succeeded")
-	}
-	if err := sink.Close(); err != nil {
-		t.Errorf("second Close: %v", err)
-	}
-}
-
-func TestElasticsearchUnreachableNamesTheURL(t *testing.T) {
-	srv := httptest.NewServer(http.NotFoundHandler())
-	dead := srv.URL
-	srv.Close() // nothing listens there now
-	sink, err := NewElasticsearchSink(ElasticsearchConfig{URLs: []string{dead}, MaxRetries: 2,
-		BackoffMin: time.Millisecond, BackoffMax: 2 * time.Millisecond, RequestTimeout: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := sink.Write([]byte(`{"address":"10.0.0.1"}` + "\n" + `{"address":"10.0.0.2"}` + "\n")); err != nil {
-		t.Fatal(err)
-	}
-	err = sink.Sync()
-	if err == nil || !strings.Contains(err.Error(), dead) || !strings.Contains(err.Error(), "2 documents not indexed after 3 attempts") {
-		t.Fatalf("Sync error %v: want the URL %s and the attempts", err, dead)
-	}
-	t.Log(err)
-	st := sink.Stats()
-	if st.Failed != 2 || st.BulkRequests != 3 || st.FailedRequests != 3 || st.Retried != 4 || st.Pending != 0 {
-		t.Errorf("stats %+v", st)
-	}
-	if err := sink.Close(); err != nil {
-		t.Errorf("Close after the failure was reported: %v", err)
+	if err == nil || !strings.Contains(err.Error(), "1500 records not delivered") {
+		t.Errorf("Close: %v", err)
 	}
 }
 
-func TestElasticsearchRejectsBadInput(t *testing.T) {
-	es := newFakeES(t)
-	sink, err := NewElasticsearchSink(es.config(FormatJSON))
+// A server that comes up while the output runs gets every record once,
+// and the health recovers.
+func TestElasticsearchOutputServerComesUpLater(t *testing.T) {
+	addr := freePort(t)
+	o := openES(t, "http://"+addr, FormatJSON, OutputOptions{SpoolDir: t.TempDir()})
+	recs := testRecords(400, esDay)
+	writeWindow(t, o, recs)
+	waitFor(t, "spooling", func() bool { return o.Health().State == StateSpooling })
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		t.Fatal(err)
+		t.Skipf("the port was taken meanwhile: %v", err)
 	}
-	sink.Write([]byte("10.0.0.1\t1.0\t2.0\n{\"address\":\"10.0.0.2\"}\n\n"))
-	err = sink.Sync()
-	if err == nil || !strings.Contains(err.Error(), "not a JSON object") {
-		t.Errorf("Sync error %v: want the non-JSON line reported", err)
+	es := startFakeES(t, ln)
+	flush(t, o)
+	es.checkIndexedOnce(t, recs, FormatJSON)
+	if h := o.Health(); h.State != StateDelivering || h.Err != nil {
+		t.Errorf("health after recovery: %v %v", h.State, h.Err)
 	}
-	if st := sink.Stats(); st.Failed != 1 || st.Documents != 1 {
-		t.Errorf("stats %+v: want 1 failed, 1 document", st)
-	}
-	sink.Close()
+}
 
+// With the back end down, a spool at its bound drops its oldest records,
+// counted; the newest are delivered when the back end comes up.
+func TestElasticsearchOutputSpoolBoundDropsOldest(t *testing.T) {
+	addr := freePort(t)
+	const bound = 2 << 20
+	o := openES(t, "http://"+addr, FormatJSON, OutputOptions{SpoolDir: t.TempDir(), SpoolMaxBytes: bound})
+	var all []aggregate.Interval
+	for w := range 12 { // about 6 MB of records
+		recs := testRecords(800, esDay.Add(time.Duration(w)*5*time.Minute))
+		writeWindow(t, o, recs)
+		all = append(all, recs...)
+		if _, disk := o.q.size(); disk > bound {
+			t.Fatalf("the spool holds %d bytes, bound %d", disk, bound)
+		}
+	}
+	st := o.Stats()
+	if st.Dropped[DropSpoolFull] == 0 || o.Health().State != StateDropping {
+		t.Fatalf("nothing dropped past the bound: %+v", st)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Skipf("the port was taken meanwhile: %v", err)
+	}
+	es := startFakeES(t, ln)
+	flush(t, o)
+	st = o.Stats()
+	if st.Delivered+st.Dropped[DropSpoolFull] != uint64(len(all)) || st.Pending != 0 {
+		t.Errorf("%d delivered + %d dropped != %d records", st.Delivered, st.Dropped[DropSpoolFull], len(all))
+	}
+	// The newest window arrived whole.
+	es.mu.Lock()
+	defer es.mu.Unlock()
+	for i := len(all) - 800; i < len(all); i++ {
+		if es.indexed[recordID(&all[i])] != 1 {
+			t.Fatalf("a record of the newest window arrived %d times", es.indexed[recordID(&all[i])])
+		}
+	}
+}
+
+// Without a spool, a full memory queue drops its oldest records, counted,
+// and never makes the caller wait.
+func TestOutputMemoryQueueDropsOldest(t *testing.T) {
+	o := openES(t, "http://"+freePort(t), FormatJSON, OutputOptions{QueueBytes: 1 << 20})
+	n := 0
+	for w := range 10 {
+		recs := testRecords(1000, esDay.Add(time.Duration(w)*5*time.Minute))
+		writeWindow(t, o, recs)
+		n += len(recs)
+	}
+	st := o.Stats()
+	if st.Dropped[DropQueueFull] == 0 || st.QueuedBytes > 2<<20 {
+		t.Errorf("stats %+v: want drops and at most about 1 MiB queued", st)
+	}
+	if int64(st.Dropped[DropQueueFull])+st.Pending != int64(n) {
+		t.Errorf("%d dropped + %d pending != %d written", st.Dropped[DropQueueFull], st.Pending, n)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	o.Close(ctx)
+	st = o.Stats()
+	if st.Pending != 0 || st.Dropped[DropShutdown] == 0 {
+		t.Errorf("after Close without a spool: %+v; want the rest counted as shutdown drops", st)
+	}
+}
+
+// Replay's Block policy gives up on a batch after MaxRetryTime, counts it
+// and says so at Close.
+func TestOutputBlockGivesUpAfterMaxRetryTime(t *testing.T) {
+	o := openES(t, "http://"+freePort(t), FormatJSON, OutputOptions{Policy: Block, MaxRetryTime: 300 * time.Millisecond})
+	for w := range 20 { // 20 batches: one gives up after 300ms, the others at once
+		writeWindow(t, o, testRecords(10, esDay.Add(time.Duration(w)*time.Minute)))
+	}
+	began := time.Now()
+	err := o.Close(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "200 records lost (200 retries_exhausted)") {
+		t.Errorf("Close: %v", err)
+	}
+	if took := time.Since(began); took > 3*time.Second {
+		t.Errorf("Close took %v: every batch waited its own MaxRetryTime", took)
+	}
+}
+
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestElasticsearchSinkRejectsBadSettings(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		cfg  ElasticsearchConfig
 		want string
 	}{
-		{"zeek format", ElasticsearchConfig{URLs: []string{"http://localhost:9200"}, Format: FormatZeek}, "format zeek is not supported"},
+		{"zeek format", ElasticsearchConfig{URLs: []string{"http://localhost:9200"}, Format: FormatZeek}, "the zeek format is not supported"},
 		{"no URL", ElasticsearchConfig{}, "no URL"},
 		{"bad URL", ElasticsearchConfig{URLs: []string{"localhost:9200"}}, "want http://"},
 		{"upper case index", ElasticsearchConfig{URLs: []string{"http://h:9200"}, Index: "NetBase"}, "lowercase"},
@@ -564,6 +605,9 @@ func TestParseElasticsearchOut(t *testing.T) {
 		{out: "es+http://localhost:9200/netbase-%Y.%m.%d", ok: true, urls: []string{"http://localhost:9200"}, index: "netbase-%Y.%m.%d"},
 		{out: "es+https://elastic:p%40ss@a:9200,b:9200/dynamite-netbase", ok: true,
 			urls: []string{"https://a:9200", "https://b:9200"}, index: "dynamite-netbase", user: "elastic", password: "p@ss"},
+		// A password with a slash stays a password.
+		{out: "es+http://elastic:S3cret/PW@h:9200/nb", ok: true, urls: []string{"http://h:9200"}, index: "nb",
+			user: "elastic", password: "S3cret/PW"},
 		{out: "es+ftp://h/x", ok: true, err: true},
 		{out: "es+http://h:9200/Bad", ok: true, err: true},
 		{out: "es+http://a,,b/x", ok: true, err: true},
@@ -583,11 +627,15 @@ func TestParseElasticsearchOut(t *testing.T) {
 }
 
 func FuzzParseElasticsearchOut(f *testing.F) {
-	for _, s := range []string{"es+http://localhost:9200/netbase-%Y.%m.%d", "es+https://u:p@a,b/x", "es+http://h/%", "x"} {
+	for _, s := range []string{"es+http://localhost:9200/netbase-%Y.%m.%d", "es+https://u:p@a,b/x", "es+http://h/%",
+		"es+http://u:a/b@h/x", "es+http://u:%zz@h", "x"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, out string) {
 		cfg, ok, err := ParseElasticsearchOut(out)
+		if err != nil && cfg.Password != "" && strings.Contains(err.Error(), cfg.Password) {
+			t.Fatalf("%q: the error shows the password: %v", out, err)
+		}
 		if !ok || err != nil {
 			return
 		}
@@ -602,153 +650,92 @@ func FuzzParseElasticsearchOut(f *testing.F) {
 	})
 }
 
-// FuzzElasticsearchIndexOf feeds arbitrary lines to the index lookup and
-// the line splitter (no server: batches stay below the thresholds).
-func FuzzElasticsearchIndexOf(f *testing.F) {
-	f.Add([]byte(`{"address":"10.0.0.1","end_time":"2026-11-27T04:00:00.000000Z"}`), true)
-	f.Add([]byte(`{"@timestamp":"2026-11-27T04:00:00.000000Z"}`), false)
-	f.Add([]byte(`{"end_time":"2026-1`), true)
+// The bulk body names a valid index for any window end, and every
+// document is one line.
+func FuzzElasticsearchItem(f *testing.F) {
+	f.Add(int64(1764215100e9), []byte(`{"address":"10.0.0.1"}`+"\n"), true)
+	f.Add(int64(-1), []byte("{}"), false)
+	f.Add(int64(1<<62), []byte(""), true)
 	sinks := map[bool]*ElasticsearchSink{}
-	for _, json := range []bool{true, false} {
+	for _, js := range []bool{true, false} {
 		format := FormatDynamite
-		if json {
+		if js {
 			format = FormatJSON
 		}
-		s, err := NewElasticsearchSink(ElasticsearchConfig{URLs: []string{"http://127.0.0.1:9"}, Format: format,
-			Index: "nb-%Y.%m.%d-%H", FlushDocs: 1 << 20, FlushBytes: 1 << 30})
+		s, err := NewElasticsearchSink(ElasticsearchConfig{URLs: []string{"http://127.0.0.1:9"}, Format: format, Index: "nb-%Y.%m.%d-%H"})
 		if err != nil {
 			f.Fatal(err)
 		}
-		sinks[json] = s
-		f.Cleanup(func() { s.Close() })
+		sinks[js] = s
 	}
-	f.Fuzz(func(t *testing.T, line []byte, json bool) {
-		s := sinks[json]
-		if err := validIndexName(s.indexOf(line)); err != nil {
-			t.Fatalf("index for %q: %v", line, err)
+	f.Fuzz(func(t *testing.T, endNS int64, body []byte, js bool) {
+		s := sinks[js]
+		d := Document{Address: netip.MustParseAddr("10.0.0.1"), End: time.Unix(0, endNS), Body: body}
+		if err := validIndexName(s.indexOf(d.End)); err != nil {
+			t.Fatalf("index for %v: %v", d.End, err)
 		}
-		if _, err := s.Write(line); err != nil {
-			t.Fatal(err)
+		item := s.appendItem(nil, &d)
+		if bytes.Count(item, []byte("\n")) != 2+bytes.Count(trimNewline(body), []byte("\n")) {
+			t.Fatalf("item %q is not an action line and a source line", item)
 		}
-		// Drop what was buffered: nothing is sent, Close has nothing to do.
-		s.wmu.Lock()
-		s.cur.buf, s.cur.items, s.partial = s.cur.buf[:0], s.cur.items[:0], s.partial[:0]
-		s.pending.Store(0)
-		s.wmu.Unlock()
 	})
 }
 
-func BenchmarkElasticsearchSink(b *testing.B) {
-	// A cheap _bulk endpoint (streams the body, counts the documents,
-	// acknowledges them all), so the numbers are mostly the sink's.
-	item := []byte(`{"index":{"_index":"netbase-2026.11.27","_id":"x","_version":1,"result":"created","status":201}}`)
-	var docs sync.Mutex
-	total := 0
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		lines, chunk := 0, make([]byte, 64<<10)
-		for {
-			k, err := r.Body.Read(chunk)
-			lines += bytes.Count(chunk[:k], []byte("\n"))
-			if err != nil {
-				break
-			}
-		}
-		n := lines / 2
-		docs.Lock()
-		total += n
-		docs.Unlock()
-		w.Header().Set("X-Elastic-Product", "Elasticsearch")
-		out := make([]byte, 0, 40+n*(len(item)+1))
-		out = append(out, `{"took":3,"errors":false,"items":[`...)
-		for i := range n {
-			if i > 0 {
-				out = append(out, ',')
-			}
-			out = append(out, item...)
-		}
-		w.Write(append(out, "]}"...))
-	}))
-	defer srv.Close()
-	for _, format := range []Format{FormatJSON, FormatDynamite} {
-		b.Run(format.String(), func(b *testing.B) {
-			sink, err := NewElasticsearchSink(ElasticsearchConfig{URLs: []string{srv.URL}, Format: format, Workers: 2})
-			if err != nil {
-				b.Fatal(err)
-			}
-			recs := testRecords(1000, time.Date(2026, 11, 27, 4, 0, 0, 0, time.UTC))
-			full := sampleRecords()[0]
-			enc := NewEncoder(format, EncoderOptions{})
-			lines := make([][]byte, len(recs))
-			for i := range recs {
-				if i%2 == 0 { // half the records with every field
-					full.Address, full.StartTime, full.EndTime = recs[i].Address, recs[i].StartTime, recs[i].EndTime
-					recs[i] = full
-				}
-				lines[i] = enc.Append(nil, &recs[i])
-			}
-			docs.Lock()
-			total = 0
-			docs.Unlock()
-			b.ReportAllocs()
-			b.ResetTimer()
-			bytesIn := 0
-			for i := range b.N {
-				l := lines[i%len(lines)]
-				bytesIn += len(l)
-				if _, err := sink.Write(l); err != nil {
-					b.Fatal(err)
-				}
-			}
-			if err := sink.Close(); err != nil {
-				b.Fatal(err)
-			}
-			b.StopTimer()
-			if total != b.N {
-				b.Fatalf("%d documents arrived, want %d", total, b.N)
-			}
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "docs/s")
-			b.SetBytes(int64(bytesIn / b.N))
-		})
+// The spool directory of an output is private to the process.
+func TestSpoolDirectoryPermissions(t *testing.T) {
+	dir := t.TempDir()
+	o := openES(t, "http://"+freePort(t), FormatJSON, OutputOptions{SpoolDir: dir})
+	writeWindow(t, o, testRecords(3, esDay))
+	subs, _ := filepath.Glob(filepath.Join(dir, "elasticsearch-*"))
+	if len(subs) != 1 {
+		t.Fatalf("spool subdirectories %v", subs)
+	}
+	st, err := os.Stat(subs[0])
+	if err != nil || st.Mode().Perm()&0o077 != 0 {
+		t.Errorf("spool directory mode %v (%v): want no access for group and others", st.Mode(), err)
 	}
 }
 
-func TestElasticsearchFailsOverAndGivesUpOnAuthErrors(t *testing.T) {
-	end := time.Date(2026, 11, 27, 4, 0, 0, 0, time.UTC)
-	t.Run("dead first node", func(t *testing.T) {
-		es := newFakeES(t)
-		dead := httptest.NewServer(http.NotFoundHandler())
-		dead.Close()
-		cfg := es.config(FormatJSON)
-		cfg.URLs = []string{dead.URL, es.srv.URL}
-		cfg.FlushDocs = 5
-		sink, err := NewElasticsearchSink(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want, err := writeWindow(t, sink, FormatJSON, testRecords(30, end))
-		if err != nil {
-			t.Fatalf("Sync: %v", err)
-		}
-		checkExactlyOnce(t, es.documents(), want, FormatJSON)
-		if st := sink.Stats(); st.Failed != 0 || st.Documents != 30 {
-			t.Errorf("stats %+v", st)
-		}
-		sink.Close()
-	})
-	t.Run("401 is not retried", func(t *testing.T) {
-		es := newFakeES(t)
-		es.respond = func(int, []esDoc) (int, []int) { return http.StatusUnauthorized, nil }
-		sink, err := NewElasticsearchSink(es.config(FormatJSON))
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = writeWindow(t, sink, FormatJSON, testRecords(3, end))
-		if err == nil || !strings.Contains(err.Error(), "HTTP 401") || !strings.Contains(err.Error(), es.srv.URL) {
-			t.Fatalf("Sync error %v: want HTTP 401 and the URL", err)
-		}
-		if st := sink.Stats(); st.Failed != 3 || st.BulkRequests != 1 || st.Retried != 0 {
-			t.Errorf("stats %+v: want 3 failed after 1 request", st)
-		}
-		sink.Close()
-	})
+// A reload opens the new output while the old one still holds the spool:
+// the new one keeps its records in memory, takes the spool over once the
+// old one is closed, and delivers the old one's leftovers and its own,
+// each once by _id.
+func TestOutputTakesTheSpoolOverFromTheOutputItReplaces(t *testing.T) {
+	addr := freePort(t)
+	spool := t.TempDir()
+	opt := OutputOptions{SpoolDir: spool}
+	old := openES(t, "http://"+addr, FormatJSON, opt)
+	first := testRecords(300, esDay)
+	writeWindow(t, old, first)
+
+	next := openES(t, "http://"+addr, FormatJSON, opt) // the reload
+	if _, ok := next.q.(*deferredSpool); !ok {
+		t.Fatalf("the new output's queue is a %T, want a deferred spool", next.q)
+	}
+	// Until the old output is closed the new one's records wait in memory
+	// (real reloads switch at a window boundary; this is the worst case).
+	mid := testRecords(200, esDay.Add(time.Minute))
+	writeWindow(t, next, mid)
+	if st := next.Stats(); st.SpooledBytes != 0 || st.QueuedBytes == 0 {
+		t.Errorf("while the old output runs: %+v; want the records in memory", st)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	old.Close(ctx) // the old output's last window was written: it retires
+	cancel()
+	second := testRecords(300, esDay.Add(5*time.Minute))
+	writeWindow(t, next, second) // its EndWindow takes the spool over
+	if st := next.Stats(); st.Replayed != 300 || st.SpooledBytes == 0 {
+		t.Errorf("after the take-over: %+v; want the old output's 300 records replayed from the spool", st)
+	}
+	second = append(mid, second...)
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Skipf("the port was taken meanwhile: %v", err)
+	}
+	es := startFakeES(t, ln)
+	flush(t, next)
+	if err := next.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	es.checkIndexedOnce(t, append(first, second...), FormatJSON)
 }

@@ -3,12 +3,14 @@ package emit
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"flag"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -91,8 +93,10 @@ func pcr3(a, b, c float64) aggregate.PCR {
 func encodeSample(t *testing.T, f Format) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	w := NewWriter(NewStreamSink(&buf), NewEncoder(f, EncoderOptions{MaxSetSize: sampleMaxSet}))
-	w.SetClock(fixedClock)
+	enc := NewEncoder(f, EncoderOptions{MaxSetSize: sampleMaxSet})
+	sink := NewStreamSink(&buf, enc)
+	sink.now = fixedClock
+	w := newTestOutput(t, sink, enc, OutputOptions{Policy: Block})
 	recs := sampleRecords()
 	for i := range recs {
 		if err := w.WriteInterval(&recs[i]); err != nil {
@@ -102,7 +106,7 @@ func encodeSample(t *testing.T, f Format) []byte {
 	if err := w.EndWindow(recs[0].StartTime, recs[0].EndTime); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Close(); err != nil {
+	if err := w.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
@@ -271,8 +275,12 @@ func TestZeekLog(t *testing.T) {
 	for i, f := range fields {
 		col[f] = i
 	}
-	if rows[1][col["pcr_dns_avg"]] != "-" || rows[1][col["ext_ports"]] != "(empty)" || rows[0][col["ext_ports"]] != "443/tcp,53/udp" {
+	if rows[1][col["pcr_dns_avg"]] != "-" || rows[1][col["ext_ports"]] != "(empty)" || rows[0][col["ext_ports"]] != "443,53" {
 		t.Errorf("unset/empty/set columns: %q %q %q", rows[1][col["pcr_dns_avg"]], rows[1][col["ext_ports"]], rows[0][col["ext_ports"]])
+	}
+	// Zeek writes an integral double with ".0" (1.0, never 1).
+	if got := rows[0][col["pcr_dns_max"]]; got != "1.0" {
+		t.Errorf("pcr_dns_max %q, want 1.0", got)
 	}
 	if rows[1][col["starttime"]] != "1795748400.123456" {
 		t.Errorf("starttime %q", rows[1][col["starttime"]])
@@ -342,12 +350,22 @@ func TestFileRotation(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "netbase.log")
 	now := clock
-	sink, err := OpenFile(path, FileOptions{RotateSize: 1500, RotateEvery: time.Hour, Now: func() time.Time { return now }})
+	var mu sync.Mutex // now is read by the delivery goroutine
+	clk := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	enc := NewEncoder(FormatZeek, EncoderOptions{})
+	sink, err := OpenFile(path, enc, FileOptions{RotateSize: 1500, RotateEvery: time.Hour, Now: clk})
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := NewWriter(sink, NewEncoder(FormatZeek, EncoderOptions{}))
-	w.SetClock(func() time.Time { return now })
+	w := newTestOutput(t, sink, enc, OutputOptions{Policy: Block})
+	advance := func(d time.Duration) {
+		if err := w.Flush(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		now = now.Add(d)
+		mu.Unlock()
+	}
 	recs := sampleRecords()
 	written := 0
 	for win := 0; win < 6; win++ {
@@ -360,10 +378,10 @@ func TestFileRotation(t *testing.T) {
 		if err := w.EndWindow(recs[0].StartTime, recs[0].EndTime); err != nil {
 			t.Fatal(err)
 		}
-		now = now.Add(time.Second)
+		advance(time.Second)
 	}
 	// Age-based rotation: a small window after an hour.
-	now = now.Add(2 * time.Hour)
+	advance(2 * time.Hour)
 	if err := w.WriteInterval(&recs[1]); err != nil {
 		t.Fatal(err)
 	}
@@ -371,7 +389,7 @@ func TestFileRotation(t *testing.T) {
 	if err := w.EndWindow(recs[0].StartTime, recs[0].EndTime); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Close(); err != nil {
+	if err := w.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	files, _ := filepath.Glob(filepath.Join(dir, "netbase*.log"))
@@ -401,26 +419,31 @@ func TestFileRotation(t *testing.T) {
 func TestReopen(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "netbase.json")
-	sink, err := OpenFile(path, FileOptions{})
+	enc := NewEncoder(FormatJSON, EncoderOptions{})
+	sink, err := OpenFile(path, enc, FileOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := NewWriter(sink, NewEncoder(FormatJSON, EncoderOptions{}))
+	w := newTestOutput(t, sink, enc, OutputOptions{Policy: Block})
+	ctx := context.Background()
 	recs := sampleRecords()
 	w.WriteInterval(&recs[0])
-	if err := w.Flush(); err != nil {
+	if err := w.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
 	moved := filepath.Join(dir, "netbase.json.1")
 	if err := os.Rename(path, moved); err != nil { // what logrotate does
 		t.Fatal(err)
 	}
-	w.WriteInterval(&recs[1]) // buffered: goes to the old file on Reopen
+	w.WriteInterval(&recs[1]) // delivered before the reopen: to the moved file
+	if err := w.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
 	if err := w.Reopen(); err != nil {
 		t.Fatal(err)
 	}
 	w.WriteInterval(&recs[0])
-	if err := w.Close(); err != nil {
+	if err := w.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(readLines(t, moved)); n != 2 {
@@ -429,8 +452,8 @@ func TestReopen(t *testing.T) {
 	if n := len(readLines(t, path)); n != 1 {
 		t.Errorf("reopened file has %d lines, want 1", n)
 	}
-	if w.Records() != 3 {
-		t.Errorf("Records() = %d", w.Records())
+	if st := w.Stats(); st.Records != 3 || st.Delivered != 3 || st.Pending != 0 {
+		t.Errorf("Stats() = %+v", st)
 	}
 	if err := w.WriteInterval(&recs[0]); err == nil {
 		t.Error("write after Close accepted")
@@ -470,14 +493,14 @@ func BenchmarkEncode(b *testing.B) {
 
 // Outputs that cannot be fsynced (here /dev/null) are written without error.
 func TestFileSinkUnsyncableDevice(t *testing.T) {
-	s, err := OpenFile(os.DevNull, FileOptions{})
+	s, err := OpenFile(os.DevNull, NewEncoder(FormatJSON, EncoderOptions{}), FileOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Write([]byte("x\n")); err != nil {
+	if err := s.Deliver(context.Background(), []Document{{Body: []byte("x\n")}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Sync(); err != nil {
+	if err := s.EndWindow(time.Time{}, time.Time{}); err != nil {
 		t.Errorf("Sync on %s: %v", os.DevNull, err)
 	}
 	if err := s.Close(); err != nil {

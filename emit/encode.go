@@ -220,7 +220,10 @@ func appendRFC3339(b []byte, t time.Time) []byte {
 }
 
 // appendJSONFloat formats v as encoding/json does (shortest repr that
-// round-trips; exponent form only for very small or large magnitudes).
+// round-trips; exponent form only for very small or large magnitudes),
+// except that an integral value keeps a fraction (300.0, not 300): a
+// floating-point field is always a JSON float, so that Elasticsearch's
+// dynamic mapping cannot lock it to long on a first integral value.
 func appendJSONFloat(b []byte, v float64) []byte {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return append(b, "null"...)
@@ -229,7 +232,21 @@ func appendJSONFloat(b []byte, v float64) []byte {
 	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
 		return strconv.AppendFloat(b, v, 'e', -1, 64)
 	}
-	return strconv.AppendFloat(b, v, 'f', -1, 64)
+	return appendPointFloat(b, v)
+}
+
+// appendPointFloat appends v in decimal notation (shortest repr that
+// round-trips) with ".0" added to an integral value, as Zeek's logs write
+// a double.
+func appendPointFloat(b []byte, v float64) []byte {
+	start := len(b)
+	b = strconv.AppendFloat(b, v, 'f', -1, 64)
+	for _, c := range b[start:] {
+		if c == '.' {
+			return b
+		}
+	}
+	return append(b, '.', '0')
 }
 
 const hexDigits = "0123456789abcdef"
@@ -320,7 +337,7 @@ func (e *ZeekEncoder) Append(b []byte, r *aggregate.Interval) []byte {
 			b = strconv.AppendUint(b, f.count(r), 10)
 		case kindPCRAvg, kindPCRMax, kindPCRMin:
 			if v, ok := f.pcr(r); ok {
-				b = strconv.AppendFloat(b, v, 'f', -1, 64)
+				b = appendPointFloat(b, v)
 			} else {
 				b = append(b, '-')
 			}
@@ -333,7 +350,8 @@ func (e *ZeekEncoder) Append(b []byte, r *aggregate.Interval) []byte {
 				if j > 0 {
 					b = append(b, ',')
 				}
-				b = p.AppendText(b)
+				// Zeek logs a port as its number only (445, not 445/tcp).
+				b = strconv.AppendUint(b, uint64(p.Port()), 10)
 			}
 		case kindAddrs:
 			as := f.setAddrs(r)

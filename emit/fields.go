@@ -8,10 +8,23 @@
 //     ({"@timestamp","event_type","node","fields","zeek":{netbase names}});
 //   - zeek: a Zeek ASCII log with path netbase and the netbase names.
 //
-// Encoders append to a byte slice (no reflection). A Writer batches the
-// encoded records of a window into a Sink: a stream (stdout) or a FileSink
-// that rotates by size or age with an atomic rename, fsyncs at every
-// window end and can be reopened after logrotate moved the file.
+// Encoders append to a byte slice (no reflection).
+//
+// Destinations are opened through a Registry of output kinds keyed by URL
+// scheme (DefaultRegistry: "-", file paths, es+http(s)://, kafka://). A
+// kind parses its URL, chooses its encoder and returns a Sink, which
+// receives Documents: the record's address, window, sensor (hence a
+// DocumentID that makes redelivery idempotent) and encoded body. Adding
+// an output is one file with a Kind and one Register call.
+//
+// An Output implements aggregate.Output over a sink. The caller (the
+// window merger) only encodes and queues; a delivery goroutine sends
+// batches with retries and backoff. The queue is bounded memory, or for
+// remote back ends a disk spool (spool.go) that survives restarts and
+// crashes; past the bounds the oldest records are dropped and counted by
+// reason (or, under the Block policy of replay, the caller waits). Health
+// says whether the output loses records now; Stats counts everything.
+// Redact removes credentials from a destination before it is shown.
 package emit
 
 import (

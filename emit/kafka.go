@@ -1,14 +1,12 @@
 package emit
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"net/url"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -27,35 +25,21 @@ type KafkaConfig struct {
 	Topic string
 	// ClientID is the Kafka client id (default "netbased").
 	ClientID string
-	// Format is the encoding the sink will receive. The zeek format is
-	// rejected: its header and footer are not records and its lines carry
-	// no JSON "address" to key on. (Lines starting with '#' are skipped
-	// and counted regardless.)
+	// Format is the encoding of the records: json or dynamite. The zeek
+	// format is rejected: its lines are not documents.
 	Format Format
 	// Compression is none, snappy, lz4 or zstd ("" is none).
 	Compression string
-	// MaxBufferedRecords bounds the records produced but not yet
-	// acknowledged (default 10000). When it is reached, Write blocks
-	// until the brokers acknowledge older records: back-pressure on the
-	// aggregator instead of drops.
+	// MaxBufferedRecords bounds the records handed to the client and not
+	// yet acknowledged, hence one Deliver's batch (default 10000).
 	MaxBufferedRecords int
-	// WriteTimeout bounds how long one Write may take, i.e. block on a
-	// full buffer (0: block as long as it takes). When it expires, Write
-	// fails the lines it could not hand over to the client and returns an
-	// error; the lines it did hand over are still delivered or reported
-	// by Sync.
-	WriteTimeout time.Duration
 	// ProduceTimeout is how long a broker may take to answer a produce
 	// request (default 10s).
 	ProduceTimeout time.Duration
-	// DeliveryTimeout bounds how long kgo keeps retrying a record before
-	// failing it (default 30s). With idempotent producing a record that
-	// was sent but never answered cannot be failed safely; kgo keeps it
-	// (it is never dropped) and SyncTimeout bounds the wait instead.
+	// DeliveryTimeout bounds how long kgo keeps retrying a record within
+	// one Deliver before failing it (default 10s); the Output retries
+	// after that, with backoff, and reports the failure in its health.
 	DeliveryTimeout time.Duration
-	// SyncTimeout bounds Sync and the flush in Close (default
-	// DeliveryTimeout + ProduceTimeout).
-	SyncTimeout time.Duration
 	// TLS, when not nil, connects with TLS using this configuration.
 	TLS *tls.Config
 	// SASLMechanism is "", "plain", "scram-sha-256" or "scram-sha-512";
@@ -67,46 +51,31 @@ type KafkaConfig struct {
 	Opts []kgo.Opt
 }
 
-// KafkaStats are a KafkaSink's counters, for Prometheus.
+// KafkaStats are a KafkaSink's counters (the Output counts records).
 type KafkaStats struct {
 	// Produced is the records the brokers acknowledged.
 	Produced uint64
-	// Failed is the records that failed definitively.
-	Failed uint64
 	// Bytes is the value bytes of the acknowledged records.
 	Bytes uint64
-	// Buffered is the records handed to the client, not yet finished.
-	Buffered int64
-	// Skipped is the comment lines ('#') that were not produced.
-	Skipped uint64
-	// Unkeyed is the records produced without a key because their line
-	// had no "address" (they are spread over partitions).
-	Unkeyed uint64
 }
 
-// KafkaSink produces every line written to it as one record on a Kafka
-// topic, keyed by the record's address so that one host's records stay in
-// order in one partition. Producing is idempotent with acks from all
-// in-sync replicas; kgo retries. Sync waits until every record is
-// acknowledged and reports the records that failed since the last Sync.
-//
-// Write, Sync, Fresh and Close are called by one goroutine at a time (as
-// emit.Writer does); Stats may be called concurrently.
+// KafkaSink produces every document as one record on a Kafka topic, keyed
+// by the record's address so that one host's records stay in order in one
+// partition; the value is the document's body without its newline.
+// Producing is idempotent with acks from all in-sync replicas; kgo retries
+// within DeliveryTimeout, the Output after it.
 type KafkaSink struct {
 	cl      *kgo.Client
 	topic   string
 	brokers string
 	cfg     KafkaConfig
 
-	produced, failed, bytes, skipped, unkeyed atomic.Uint64
-
-	mu       sync.Mutex
-	errCount uint64 // failures since the last Sync
-	firstErr error  // the first of them
-
-	promise func(*kgo.Record, error)
-	wrote   bool
-	closed  bool
+	recs    []kgo.Record
+	ptrs    []*kgo.Record
+	keys    []byte
+	keyEnds []int
+	bytes   atomic.Uint64
+	prod    atomic.Uint64
 }
 
 var _ Sink = (*KafkaSink)(nil)
@@ -116,14 +85,14 @@ const (
 	defaultKafkaClientID        = "netbased"
 	defaultKafkaBufferedRecords = 10000
 	defaultKafkaProduceTimeout  = 10 * time.Second
-	defaultKafkaDeliveryTimeout = 30 * time.Second
+	defaultKafkaDeliveryTimeout = 10 * time.Second
 )
 
 // NewKafkaSink returns a sink producing to cfg.Topic. It does not connect:
 // the first records do (see Check for a start-up probe).
 func NewKafkaSink(cfg KafkaConfig) (*KafkaSink, error) {
-	if cfg.Format == FormatZeek {
-		return nil, errors.New("kafka output: the zeek format is not supported, use json or dynamite")
+	if !isLineFormat(cfg.Format) {
+		return nil, badOutput("kafka output: the %s format is not supported, use json or dynamite", cfg.Format)
 	}
 	var brokers []string
 	for _, b := range cfg.Brokers {
@@ -132,10 +101,10 @@ func NewKafkaSink(cfg KafkaConfig) (*KafkaSink, error) {
 		}
 	}
 	if len(brokers) == 0 {
-		return nil, errors.New("kafka output: no brokers given")
+		return nil, badOutput("kafka output: no brokers given")
 	}
 	if cfg.Topic == "" {
-		return nil, errors.New("kafka output: no topic given")
+		return nil, badOutput("kafka output: no topic given")
 	}
 	if cfg.ClientID == "" {
 		cfg.ClientID = defaultKafkaClientID
@@ -148,9 +117,6 @@ func NewKafkaSink(cfg KafkaConfig) (*KafkaSink, error) {
 	}
 	if cfg.DeliveryTimeout <= 0 {
 		cfg.DeliveryTimeout = defaultKafkaDeliveryTimeout
-	}
-	if cfg.SyncTimeout <= 0 {
-		cfg.SyncTimeout = cfg.DeliveryTimeout + cfg.ProduceTimeout
 	}
 	codec, err := kafkaCompression(cfg.Compression)
 	if err != nil {
@@ -184,9 +150,7 @@ func NewKafkaSink(cfg KafkaConfig) (*KafkaSink, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kafka output: %w", err)
 	}
-	s := &KafkaSink{cl: cl, topic: cfg.Topic, brokers: strings.Join(brokers, ","), cfg: cfg}
-	s.promise = s.finish
-	return s, nil
+	return &KafkaSink{cl: cl, topic: cfg.Topic, brokers: strings.Join(brokers, ","), cfg: cfg}, nil
 }
 
 func kafkaCompression(name string) (kgo.CompressionCodec, error) {
@@ -200,7 +164,7 @@ func kafkaCompression(name string) (kgo.CompressionCodec, error) {
 	case "zstd":
 		return kgo.ZstdCompression(), nil
 	}
-	return kgo.CompressionCodec{}, fmt.Errorf("kafka output: compression %q: want none, snappy, lz4 or zstd", name)
+	return kgo.CompressionCodec{}, badOutput("kafka output: compression %q: want none, snappy, lz4 or zstd", name)
 }
 
 func kafkaSASL(mechanism, user, pass string) (kgo.Opt, error) {
@@ -212,221 +176,98 @@ func kafkaSASL(mechanism, user, pass string) (kgo.Opt, error) {
 	case "scram-sha-512":
 		return kgo.SASL(scram.Auth{User: user, Pass: pass}.AsSha512Mechanism()), nil
 	}
-	return nil, fmt.Errorf("kafka output: SASL mechanism %q: want plain, scram-sha-256 or scram-sha-512", mechanism)
+	return nil, badOutput("kafka output: SASL mechanism %q: want plain, scram-sha-256 or scram-sha-512", mechanism)
 }
 
-// finish is every record's promise: it counts the outcome.
-func (s *KafkaSink) finish(r *kgo.Record, err error) {
-	if err == nil {
-		s.produced.Add(1)
-		s.bytes.Add(uint64(len(r.Value)))
-		return
+// Deliver produces docs and waits until the brokers acknowledged each or
+// kgo gave up on it. A record too large for the brokers is a permanent
+// failure; others are retried by the Output.
+func (s *KafkaSink) Deliver(ctx context.Context, docs []Document) error {
+	if cap(s.recs) < len(docs) {
+		s.recs = make([]kgo.Record, len(docs))
+		s.ptrs = make([]*kgo.Record, len(docs))
 	}
-	s.fail(1, err)
-}
-
-func (s *KafkaSink) fail(n uint64, err error) {
-	s.failed.Add(n)
-	s.mu.Lock()
-	if s.errCount == 0 {
-		s.firstErr = err
+	recs, ptrs := s.recs[:len(docs)], s.ptrs[:len(docs)]
+	keys, ends := s.keys[:0], s.keyEnds[:0]
+	for i := range docs {
+		keys = docs[i].Address.AppendTo(keys)
+		ends = append(ends, len(keys))
 	}
-	s.errCount += n
-	s.mu.Unlock()
-}
-
-// takeErr returns the failures since the last call as one error.
-func (s *KafkaSink) takeErr() error {
-	s.mu.Lock()
-	n, err := s.errCount, s.firstErr
-	s.errCount, s.firstErr = 0, nil
-	s.mu.Unlock()
-	if n == 0 {
-		return nil
+	off := 0
+	for i := range docs {
+		end := ends[i]
+		recs[i] = kgo.Record{Key: keys[off:end:end], Value: trimNewline(docs[i].Body), Context: ctx}
+		ptrs[i] = &recs[i]
+		off = end
 	}
-	return fmt.Errorf("kafka output: %d records to topic %q (brokers %s) failed, the first: %w", n, s.topic, s.brokers, err)
-}
-
-// Write produces every line of p (whole lines, one record each) as one
-// record. It blocks while the client's buffer is full.
-func (s *KafkaSink) Write(p []byte) (int, error) {
-	if s.closed {
-		return 0, errors.New("kafka output: write after Close")
-	}
-	if len(p) == 0 {
-		return 0, nil
-	}
-	s.wrote = true
-	// kgo keeps the values until they are acknowledged, and the caller
-	// reuses p: one copy serves all the records of this write.
-	data := bytes.Clone(p)
-	n := bytes.Count(data, []byte{'\n'})
-	if data[len(data)-1] != '\n' {
-		n++
-	}
-	recs := make([]kgo.Record, n)
-	ctx := context.Background()
-	if s.cfg.WriteTimeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, s.cfg.WriteTimeout)
-		defer cancel()
-	}
-	i := 0
-	for off := 0; off < len(data); {
-		start := off
-		end := bytes.IndexByte(data[off:], '\n')
-		if end < 0 {
-			end = len(data)
-			off = len(data)
-		} else {
-			end += off
-			off = end + 1
-		}
-		line := data[start:end]
-		if len(line) == 0 {
+	s.keys, s.keyEnds = keys[:0], ends[:0]
+	// Flush alongside: it makes kgo drain retried batches at once (see
+	// flushSlice).
+	fctx, stopFlush := context.WithCancel(ctx)
+	flushed := make(chan struct{})
+	go func() {
+		defer close(flushed)
+		s.flushSliced(fctx)
+	}()
+	results := s.cl.ProduceSync(ctx, ptrs...)
+	stopFlush()
+	<-flushed
+	var pe *PartialError
+	for i, r := range results {
+		if r.Err == nil {
+			s.prod.Add(1)
+			s.bytes.Add(uint64(len(recs[i].Value)))
 			continue
 		}
-		if line[0] == '#' {
-			s.skipped.Add(1)
-			continue
+		if pe == nil {
+			pe = &PartialError{}
 		}
-		if ctx.Err() != nil {
-			// The buffer stayed full past WriteTimeout: fail the rest
-			// of this write rather than block again for each line.
-			err := s.blockedErr(ctx.Err())
-			s.fail(countRecordLines(data[start:]), err)
-			return start, err
+		err := fmt.Errorf("kafka output: topic %q (brokers %s): record of %s: %w", s.topic, s.brokers, docs[i].Address, r.Err)
+		if errors.Is(r.Err, kerr.MessageTooLarge) || errors.Is(r.Err, kerr.RecordListTooLarge) || errors.Is(r.Err, kerr.InvalidRecord) {
+			err = Permanent(err)
 		}
-		r := &recs[i]
-		i++
-		r.Value = line
-		r.Key = recordAddress(line)
-		if r.Key == nil {
-			s.unkeyed.Add(1)
-		}
-		// The record's own context must not carry WriteTimeout: kgo
-		// would cancel buffered records with it.
-		r.Context = context.Background()
-		s.cl.Produce(ctx, r, s.promise)
+		pe.Failed = append(pe.Failed, DocError{Index: i, Err: err})
 	}
-	if err := ctx.Err(); err != nil {
-		return len(p), s.blockedErr(err)
-	}
-	return len(p), nil
-}
-
-func (s *KafkaSink) blockedErr(err error) error {
-	return fmt.Errorf("kafka output: topic %q (brokers %s): buffer full for %s: %w", s.topic, s.brokers, s.cfg.WriteTimeout, err)
-}
-
-// countRecordLines counts the non-empty lines of b that are not comments.
-func countRecordLines(b []byte) uint64 {
-	var n uint64
-	for len(b) > 0 {
-		line := b
-		if i := bytes.IndexByte(b, '\n'); i >= 0 {
-			line, b = b[:i], b[i+1:]
-		} else {
-			b = nil
-		}
-		if len(line) > 0 && line[0] != '#' {
-			n++
-		}
-	}
-	return n
-}
-
-// recordAddress returns the value of the line's "address" key: the first
-// key of a json line, under "zeek" in a dynamite line. The value is an IP
-// address, which needs no JSON escapes. A string value cannot contain the
-// pattern (its quotes are escaped), nor can a key ending in "address".
-func recordAddress(line []byte) []byte {
-	const jsonPrefix = `{"address":"`
-	const key = `"address":"`
-	var start int
-	if bytes.HasPrefix(line, []byte(jsonPrefix)) {
-		start = len(jsonPrefix)
-	} else if i := bytes.Index(line, []byte(key)); i >= 0 {
-		start = i + len(key)
-	} else {
+	clear(recs) // drop the references to the bodies
+	if pe == nil {
 		return nil
 	}
-	end := bytes.IndexByte(line[start:], '"')
-	if end <= 0 {
-		return nil
+	if len(pe.Failed) == len(docs) && !IsPermanent(pe.Failed[0].Err) {
+		return pe.Failed[0].Err
 	}
-	return line[start : start+end : start+end]
+	return pe
 }
 
-// Sync waits until every record written so far is acknowledged or failed
-// (at most SyncTimeout) and returns an error if any record failed since
-// the last Sync, or if records are still unacknowledged. Unacknowledged
-// records are not dropped: kgo keeps retrying them.
-func (s *KafkaSink) Sync() error {
-	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.SyncTimeout)
-	defer cancel()
-	return s.flush(ctx)
-}
-
-// flushSlice is how long one kgo Flush call waits before Sync calls it
-// again. Each call re-triggers draining every partition: kgo v1.22.3 can
+// flushSlice is how long one kgo Flush call waits before flushSliced calls
+// it again. Each call re-triggers draining every partition: kgo v1.22.3 can
 // otherwise leave retried batches idle until the next record is produced
 // (seen after a NOT_ENOUGH_REPLICAS answer: the idempotent epoch is bumped
 // and nothing drains until DeliveryTimeout fails the records).
 const flushSlice = 250 * time.Millisecond
 
-func (s *KafkaSink) flush(ctx context.Context) error {
-	var pending error
-	if err := s.flushSliced(ctx); err != nil {
-		pending = fmt.Errorf("kafka output: %d records to topic %q (brokers %s) not acknowledged after %s: %w",
-			s.cl.BufferedProduceRecords(), s.topic, s.brokers, s.cfg.SyncTimeout, err)
-	}
-	return errors.Join(s.takeErr(), pending)
-}
-
-func (s *KafkaSink) flushSliced(ctx context.Context) error {
+// flushSliced calls Flush in slices of flushSlice until it succeeds or ctx
+// ends, refreshing the metadata between slices.
+func (s *KafkaSink) flushSliced(ctx context.Context) {
 	for {
 		slice, cancel := context.WithTimeout(ctx, flushSlice)
 		err := s.cl.Flush(slice)
 		cancel()
 		if err == nil || ctx.Err() != nil {
-			return err
+			return
 		}
 		s.cl.ForceMetadataRefresh()
 	}
 }
 
-// Fresh reports whether nothing was written yet.
-func (s *KafkaSink) Fresh() bool { return !s.wrote }
-
-// Close flushes (at most SyncTimeout) and closes the client. Records that
-// are still unacknowledged then fail and are reported.
+// Close closes the client (Deliver already waited for its records).
 func (s *KafkaSink) Close() error {
-	if s.closed {
-		return nil
-	}
-	s.closed = true
-	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.SyncTimeout)
-	defer cancel()
-	err := s.flush(ctx)
 	s.cl.Close()
-	// Close fails what is left; its promises run asynchronously.
-	wait, cancelWait := context.WithTimeout(context.Background(), time.Second)
-	defer cancelWait()
-	s.cl.Flush(wait)
-	return errors.Join(err, s.takeErr())
+	return nil
 }
 
 // Stats returns the sink's counters.
 func (s *KafkaSink) Stats() KafkaStats {
-	return KafkaStats{
-		Produced: s.produced.Load(),
-		Failed:   s.failed.Load(),
-		Bytes:    s.bytes.Load(),
-		Buffered: s.cl.BufferedProduceRecords(),
-		Skipped:  s.skipped.Load(),
-		Unkeyed:  s.unkeyed.Load(),
-	}
+	return KafkaStats{Produced: s.prod.Load(), Bytes: s.bytes.Load()}
 }
 
 // Check asks the brokers for the topic's metadata: a start-up probe that
@@ -454,21 +295,74 @@ func (s *KafkaSink) Check(ctx context.Context) error {
 // KafkaURLScheme starts an --out value that names a Kafka topic.
 const KafkaURLScheme = "kafka://"
 
-// ParseKafkaURL reads kafka://HOST[:PORT][,HOST[:PORT]...]/TOPIC[?QUERY]
-// into a config. The query may set compression (none, snappy, lz4, zstd),
-// client_id, tls (true: TLS with the system's roots), sasl (plain,
-// scram-sha-256, scram-sha-512) and user; the SASL password is left to
-// the caller (an environment variable or file, never the command line).
+// KafkaPasswordEnv names the environment variable that may hold the SASL
+// password (it overrides one in the URL).
+const KafkaPasswordEnv = "NETBASED_KAFKA_PASSWORD"
+
+// kafkaKind produces records to a Kafka topic:
+// kafka://[user[:password]@]broker[,broker…]/topic[?…].
+func kafkaKind() Kind {
+	return Kind{Name: "kafka", Schemes: []string{"kafka"}, Open: func(_ context.Context, dest string, p OpenParams) (Opened, error) {
+		cfg, err := ParseKafkaURL(dest)
+		if err != nil {
+			return Opened{}, err
+		}
+		cfg.Format = p.Format
+		if pass := p.getenv(KafkaPasswordEnv); pass != "" {
+			cfg.SASLPassword = pass
+		}
+		if p.ConfigureKafka != nil {
+			if err := p.ConfigureKafka(&cfg); err != nil {
+				return Opened{}, err
+			}
+		}
+		s, err := NewKafkaSink(cfg)
+		if err != nil {
+			return Opened{}, err
+		}
+		return Opened{Sink: s, Encoder: NewEncoder(p.Format, p.Encoder), Destination: Redact(dest),
+			MaxBatchDocs: min(s.cfg.MaxBufferedRecords, defaultBatchDocs), Remote: true}, nil
+	}}
+}
+
+// ParseKafkaURL reads kafka://[USER[:PASSWORD]@]HOST[:PORT][,HOST[:PORT]...]/TOPIC[?QUERY]
+// into a config. USER and PASSWORD are SASL credentials (percent-encoded;
+// the mechanism defaults to plain); the password is better left to
+// $NETBASED_KAFKA_PASSWORD than written on a command line. The query may
+// set compression (none, snappy, lz4, zstd), client_id, tls (true: TLS
+// with the system's roots), sasl (plain, scram-sha-256, scram-sha-512),
+// user and delivery_timeout (a duration, default 10s). Errors never show
+// the password.
 func ParseKafkaURL(s string) (KafkaConfig, error) {
 	var cfg KafkaConfig
+	shown := Redact(s)
+	usage := func() error {
+		return badOutput("kafka output %s: want %s[USER@]BROKER[,BROKER...]/TOPIC", shown, KafkaURLScheme)
+	}
 	rest, ok := strings.CutPrefix(s, KafkaURLScheme)
 	if !ok {
-		return cfg, fmt.Errorf("kafka output %q: want %sBROKER[,BROKER...]/TOPIC", s, KafkaURLScheme)
+		return cfg, usage()
 	}
 	rest, rawQuery, _ := strings.Cut(rest, "?")
+	if at := strings.LastIndexByte(rest, '@'); at >= 0 {
+		user, pass, hasPass := strings.Cut(rest[:at], ":")
+		var uerr, perr error
+		cfg.SASLUser, uerr = url.PathUnescape(user)
+		if hasPass {
+			cfg.SASLPassword, perr = url.PathUnescape(pass)
+		}
+		if uerr != nil || perr != nil {
+			return KafkaConfig{}, badOutput("kafka output %s: malformed %%-escape in the credentials", shown)
+		}
+		if cfg.SASLUser == "" {
+			return KafkaConfig{}, badOutput("kafka output %s: empty SASL user", shown)
+		}
+		cfg.SASLMechanism = "plain"
+		rest = rest[at+1:]
+	}
 	hosts, topic, ok := strings.Cut(rest, "/")
 	if !ok || topic == "" || strings.Contains(topic, "/") {
-		return cfg, fmt.Errorf("kafka output %q: want %sBROKER[,BROKER...]/TOPIC", s, KafkaURLScheme)
+		return KafkaConfig{}, usage()
 	}
 	for _, h := range strings.Split(hosts, ",") {
 		if h = strings.TrimSpace(h); h != "" {
@@ -476,19 +370,20 @@ func ParseKafkaURL(s string) (KafkaConfig, error) {
 		}
 	}
 	if len(cfg.Brokers) == 0 {
-		return cfg, fmt.Errorf("kafka output %q: no brokers", s)
+		return KafkaConfig{}, badOutput("kafka output %s: no brokers", shown)
 	}
 	cfg.Topic = topic
 	q, err := url.ParseQuery(rawQuery)
 	if err != nil {
-		return cfg, fmt.Errorf("kafka output %q: %w", s, err)
+		// The parser's message quotes the bad text: it may be a secret.
+		return KafkaConfig{}, badOutput("kafka output %s: malformed query", shown)
 	}
 	for key, vals := range q {
 		v := vals[len(vals)-1]
 		switch key {
 		case "compression":
 			if _, err := kafkaCompression(v); err != nil {
-				return cfg, err
+				return KafkaConfig{}, err
 			}
 			cfg.Compression = v
 		case "client_id":
@@ -499,14 +394,27 @@ func ParseKafkaURL(s string) (KafkaConfig, error) {
 				cfg.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
 			case "false", "0", "no", "":
 			default:
-				return cfg, fmt.Errorf("kafka output %q: tls=%q: want true or false", s, v)
+				return KafkaConfig{}, badOutput("kafka output %s: tls=%q: want true or false", shown, v)
 			}
 		case "sasl":
+			if _, err := kafkaSASL(v, "", ""); err != nil {
+				return KafkaConfig{}, err
+			}
 			cfg.SASLMechanism = v
 		case "user":
 			cfg.SASLUser = v
+		case "delivery_timeout":
+			d, err := time.ParseDuration(v)
+			if err != nil || d < time.Second {
+				return KafkaConfig{}, badOutput("kafka output %s: delivery_timeout=%q: want a duration of at least 1s", shown, v)
+			}
+			cfg.DeliveryTimeout = d
 		default:
-			return cfg, fmt.Errorf("kafka output %q: unknown parameter %q (want compression, client_id, tls, sasl or user)", s, key)
+			if secretParam(key) {
+				return KafkaConfig{}, badOutput("kafka output %s: parameter %q: secrets go in $%s, not in the URL",
+					shown, key, KafkaPasswordEnv)
+			}
+			return KafkaConfig{}, badOutput("kafka output %s: unknown parameter %q (want compression, client_id, tls, sasl, user or delivery_timeout)", shown, key)
 		}
 	}
 	return cfg, nil

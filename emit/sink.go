@@ -1,6 +1,8 @@
 package emit
 
 import (
+	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -8,70 +10,95 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
-
-	"github.com/netbased/netbased/aggregate"
 )
 
-// Sink receives encoded bytes.
-type Sink interface {
-	io.Writer
-	// Sync makes everything written so far durable (a file: fsync).
-	Sync() error
-	// Fresh reports whether the current output has received nothing yet,
-	// so a file header is due.
-	Fresh() bool
-	Close() error
+// stdoutScheme is the destination "-": standard output.
+const stdoutScheme = "-"
+
+// stdoutKind writes records to standard output.
+func stdoutKind() Kind {
+	return Kind{Name: "stdout", Schemes: []string{stdoutScheme}, Open: func(_ context.Context, _ string, p OpenParams) (Opened, error) {
+		enc := NewEncoder(p.Format, p.Encoder)
+		return Opened{Sink: NewStreamSink(bufio.NewWriterSize(p.Stdout, 64<<10), enc), Encoder: enc, Destination: "-"}, nil
+	}}
 }
 
-// Rotator is a Sink whose file can be rotated and reopened.
-type Rotator interface {
-	Sink
-	// RotateDue reports whether the current file is due for rotation.
-	RotateDue() bool
-	// Rotate closes the current file, renames it aside atomically and
-	// opens a new, empty one.
-	Rotate() error
-	// Reopen closes and reopens the path (after logrotate moved it).
-	Reopen() error
+// fileKind appends records to a file (a path, or file://PATH), rotated by
+// p.File.
+func fileKind() Kind {
+	return Kind{Name: "file", Schemes: []string{"file"}, Paths: true, Open: func(_ context.Context, dest string, p OpenParams) (Opened, error) {
+		path := strings.TrimPrefix(dest, "file://")
+		if path == "" {
+			return Opened{}, badOutput("output %s: no file path", dest)
+		}
+		enc := NewEncoder(p.Format, p.Encoder)
+		s, err := OpenFile(path, enc, p.File)
+		if err != nil {
+			return Opened{}, err
+		}
+		return Opened{Sink: s, Encoder: enc, Destination: path}, nil
+	}}
 }
 
-// StreamSink writes to an io.Writer such as os.Stdout. Sync calls the
-// writer's Flush method if it has one; Close closes it only if it is an
-// io.Closer other than os.Stdout/os.Stderr.
+// StreamSink writes documents to an io.Writer such as standard output,
+// with the encoding's header before the first and its footer at Close.
+// EndWindow flushes a buffered writer; Close closes the writer only if it
+// is an io.Closer other than os.Stdout/os.Stderr.
 type StreamSink struct {
 	w     io.Writer
+	enc   Encoder
+	buf   []byte
 	wrote bool
+	now   func() time.Time
 }
 
-// NewStreamSink returns a sink writing to w.
-func NewStreamSink(w io.Writer) *StreamSink { return &StreamSink{w: w} }
+// NewStreamSink returns a sink writing to w in enc's encoding.
+func NewStreamSink(w io.Writer, enc Encoder) *StreamSink {
+	return &StreamSink{w: w, enc: enc, now: time.Now}
+}
 
-// Write writes p to the stream.
-func (s *StreamSink) Write(p []byte) (int, error) {
-	if len(p) > 0 {
-		s.wrote = true
+// Deliver writes the documents' bodies.
+func (s *StreamSink) Deliver(_ context.Context, docs []Document) error {
+	b := s.buf[:0]
+	if !s.wrote {
+		b = s.enc.Header(b, s.now())
 	}
-	return s.w.Write(p)
+	for i := range docs {
+		b = append(b, docs[i].Body...)
+	}
+	s.buf = b[:0]
+	if len(b) == 0 {
+		return nil
+	}
+	s.wrote = true
+	if _, err := s.w.Write(b); err != nil {
+		return fmt.Errorf("writing records: %w", err)
+	}
+	return nil
 }
 
-// Sync flushes a buffered writer.
-func (s *StreamSink) Sync() error {
+// EndWindow flushes a buffered writer.
+func (s *StreamSink) EndWindow(_, _ time.Time) error { return s.flush() }
+
+func (s *StreamSink) flush() error {
 	if f, ok := s.w.(interface{ Flush() error }); ok {
 		return f.Flush()
 	}
 	return nil
 }
 
-// Fresh reports whether nothing was written yet.
-func (s *StreamSink) Fresh() bool { return !s.wrote }
-
-// Close flushes and, for a closable writer that is not stdout or stderr,
-// closes it.
+// Close writes the footer (if anything was written), flushes and, for a
+// closable writer that is not stdout or stderr, closes it.
 func (s *StreamSink) Close() error {
-	err := s.Sync()
+	var err error
+	if s.wrote {
+		if _, werr := s.w.Write(s.enc.Footer(s.buf[:0], s.now())); werr != nil {
+			err = fmt.Errorf("writing records: %w", werr)
+		}
+	}
+	err = errors.Join(err, s.flush())
 	if c, ok := s.w.(io.Closer); ok && s.w != io.Writer(os.Stdout) && s.w != io.Writer(os.Stderr) {
 		err = errors.Join(err, c.Close())
 	}
@@ -90,36 +117,72 @@ type FileOptions struct {
 	Now func() time.Time
 	// Perm is the mode of new files (default 0644).
 	Perm os.FileMode
+	// Truncate empties an existing file when OpenFile opens it (a replay
+	// overwrites its output, as Zeek overwrites its logs); files opened
+	// later by rotation or Reopen are appended to.
+	Truncate bool
 }
 
-// FileSink appends to a file. Rotation renames the finished file to
+// outFile is the part of *os.File a FileSink uses (tests inject a full
+// disk).
+type outFile interface {
+	io.Writer
+	Truncate(size int64) error
+	Sync() error
+	Stat() (os.FileInfo, error)
+	Close() error
+}
+
+// FileSink appends to a file, never leaving a partial record: a failed
+// write (a full disk) is truncated back to the last whole record and
+// reported as retryable, so the Output writes the records again once the
+// disk has room. Rotation renames the finished file to
 // <name>.<opened time>.<ext> (an atomic rename in the same directory) and
 // opens a new file at the path.
 type FileSink struct {
 	path   string
+	enc    Encoder
 	opt    FileOptions
-	f      *os.File
-	size   int64
+	f      outFile
+	size   int64 // bytes of whole records (and header) in the file
+	dirty  bool  // a failed write may have left bytes past size
 	opened time.Time
+	buf    []byte
+	// openFile opens the path (os.OpenFile; tests inject failures).
+	openFile func(name string, flag int, perm os.FileMode) (outFile, error)
 }
 
-// OpenFile opens (creating or appending to) path.
-func OpenFile(path string, opt FileOptions) (*FileSink, error) {
+// OpenFile opens (creating or appending to, or with opt.Truncate
+// overwriting) path, writing enc's encoding.
+func OpenFile(path string, enc Encoder, opt FileOptions) (*FileSink, error) {
+	return openFileSink(path, enc, opt, func(name string, flag int, perm os.FileMode) (outFile, error) {
+		return os.OpenFile(name, flag, perm)
+	})
+}
+
+func openFileSink(path string, enc Encoder, opt FileOptions, open func(string, int, os.FileMode) (outFile, error)) (*FileSink, error) {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
 	if opt.Perm == 0 {
 		opt.Perm = 0o644
 	}
-	s := &FileSink{path: path, opt: opt}
-	if err := s.open(); err != nil {
+	s := &FileSink{path: path, enc: enc, opt: opt, openFile: open}
+	if err := s.openFlags(opt.Truncate); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
-func (s *FileSink) open() error {
-	f, err := os.OpenFile(s.path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, s.opt.Perm)
+func (s *FileSink) open() error { return s.openFlags(false) }
+
+// openFlags opens the path for appending, emptying it first when truncate.
+func (s *FileSink) openFlags(truncate bool) error {
+	flags := os.O_WRONLY | os.O_CREATE | os.O_APPEND
+	if truncate {
+		flags |= os.O_TRUNC
+	}
+	f, err := s.openFile(s.path, flags, s.opt.Perm)
 	if err != nil {
 		return fmt.Errorf("opening output file: %w", err)
 	}
@@ -128,24 +191,73 @@ func (s *FileSink) open() error {
 		f.Close()
 		return fmt.Errorf("opening output file: %w", err)
 	}
-	s.f, s.size, s.opened = f, st.Size(), s.opt.Now()
+	s.f, s.size, s.dirty, s.opened = f, st.Size(), false, s.opt.Now()
 	return nil
 }
 
 // Path is the file's path.
 func (s *FileSink) Path() string { return s.path }
 
-// Write appends p to the file.
-func (s *FileSink) Write(p []byte) (int, error) {
+// Deliver appends the documents' bodies (after the header in a new file)
+// in one write. On failure the file is cut back to its last whole record.
+func (s *FileSink) Deliver(_ context.Context, docs []Document) error {
 	if s.f == nil {
-		return 0, errors.New("output file is closed")
+		if err := s.open(); err != nil {
+			return err
+		}
 	}
-	n, err := s.f.Write(p)
-	s.size += int64(n)
+	if err := s.repair(); err != nil {
+		return err
+	}
+	b := s.buf[:0]
+	if s.size == 0 {
+		b = s.enc.Header(b, s.opt.Now())
+	}
+	for i := range docs {
+		b = append(b, docs[i].Body...)
+	}
+	s.buf = b[:0]
+	return s.write(b)
+}
+
+// write appends b whole or not at all.
+func (s *FileSink) write(b []byte) error {
+	if len(b) == 0 {
+		return nil
+	}
+	n, err := s.f.Write(b)
 	if err != nil {
-		return n, fmt.Errorf("writing %s: %w", s.path, err)
+		if n > 0 {
+			s.dirty = true
+			_ = s.repair()
+		}
+		return fmt.Errorf("writing %s: %w", s.path, err)
 	}
-	return n, nil
+	s.size += int64(n)
+	return nil
+}
+
+// repair truncates what a failed write left past the last whole record.
+func (s *FileSink) repair() error {
+	if !s.dirty {
+		return nil
+	}
+	if err := s.f.Truncate(s.size); err != nil {
+		return fmt.Errorf("cutting the partial record off %s: %w", s.path, err)
+	}
+	s.dirty = false
+	return nil
+}
+
+// EndWindow rotates the file when due and fsyncs it.
+func (s *FileSink) EndWindow(_, _ time.Time) error {
+	if s.f == nil {
+		return nil
+	}
+	if s.RotateDue() {
+		return s.Rotate()
+	}
+	return s.Sync()
 }
 
 // Sync fsyncs the file. Outputs that cannot be synced (a pipe, a FIFO,
@@ -160,9 +272,6 @@ func (s *FileSink) Sync() error {
 	return nil
 }
 
-// Fresh reports whether the current file is empty.
-func (s *FileSink) Fresh() bool { return s.size == 0 }
-
 // RotateDue reports whether a non-empty file reached the size or age limit.
 func (s *FileSink) RotateDue() bool {
 	if s.size == 0 {
@@ -172,7 +281,8 @@ func (s *FileSink) RotateDue() bool {
 		(s.opt.RotateEvery > 0 && s.opt.Now().Sub(s.opened) >= s.opt.RotateEvery)
 }
 
-// Rotate fsyncs and closes the file, renames it aside and opens a new one.
+// Rotate ends the file (footer, fsync), renames it aside and opens a new
+// one.
 func (s *FileSink) Rotate() error {
 	if err := s.closeFile(); err != nil {
 		return err
@@ -188,7 +298,8 @@ func (s *FileSink) Rotate() error {
 	return s.open()
 }
 
-// Reopen closes and reopens the path, e.g. on SIGHUP after logrotate.
+// Reopen ends the file and reopens the path, e.g. on SIGHUP after
+// logrotate moved it.
 func (s *FileSink) Reopen() error {
 	if err := s.closeFile(); err != nil {
 		return err
@@ -196,15 +307,19 @@ func (s *FileSink) Reopen() error {
 	return s.open()
 }
 
-// Close fsyncs and closes the file.
+// Close ends the file: footer, fsync, close.
 func (s *FileSink) Close() error { return s.closeFile() }
 
+// closeFile writes the footer of a non-empty file, fsyncs and closes it.
 func (s *FileSink) closeFile() error {
 	if s.f == nil {
 		return nil
 	}
-	err := s.Sync()
-	err = errors.Join(err, s.f.Close())
+	err := s.repair()
+	if err == nil && s.size > 0 {
+		err = s.write(s.enc.Footer(s.buf[:0], s.opt.Now()))
+	}
+	err = errors.Join(err, s.Sync(), s.f.Close())
 	s.f = nil
 	if err != nil {
 		return fmt.Errorf("closing %s: %w", s.path, err)
@@ -225,137 +340,3 @@ func (s *FileSink) rotatedName() string {
 		name = filepath.Join(dir, stem+"."+stamp+"-"+strconv.Itoa(i)+ext)
 	}
 }
-
-// Writer encodes records into a sink. It implements aggregate.Output:
-// records are buffered and written out at least at every window end, which
-// also fsyncs a file and rotates it when due. Reopen may be called from
-// another goroutine (a SIGHUP handler).
-type Writer struct {
-	mu      sync.Mutex
-	enc     Encoder
-	sink    Sink
-	buf     []byte
-	now     func() time.Time
-	records uint64
-	closed  bool
-}
-
-// flushThreshold is the buffer size that triggers a write before the
-// window ends.
-const flushThreshold = 256 << 10
-
-// NewWriter returns a Writer encoding with enc into sink.
-func NewWriter(sink Sink, enc Encoder) *Writer {
-	return &Writer{enc: enc, sink: sink, now: time.Now, buf: make([]byte, 0, 64<<10)}
-}
-
-// SetClock replaces the wall clock used in file headers (tests).
-func (w *Writer) SetClock(now func() time.Time) { w.now = now }
-
-// Records is the number of records written.
-func (w *Writer) Records() uint64 {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.records
-}
-
-// WriteInterval encodes one record.
-func (w *Writer) WriteInterval(r *aggregate.Interval) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.closed {
-		return errors.New("emit: write after Close")
-	}
-	if len(w.buf) == 0 && w.sink.Fresh() {
-		w.buf = w.enc.Header(w.buf, w.now())
-	}
-	w.buf = w.enc.Append(w.buf, r)
-	w.records++
-	if len(w.buf) >= flushThreshold {
-		return w.flushLocked()
-	}
-	return nil
-}
-
-func (w *Writer) flushLocked() error {
-	if len(w.buf) == 0 {
-		return nil
-	}
-	_, err := w.sink.Write(w.buf)
-	w.buf = w.buf[:0]
-	if err != nil {
-		return fmt.Errorf("emit: %w", err)
-	}
-	return nil
-}
-
-// writeFooterLocked writes the encoding's footer to the sink (w.buf must
-// be empty: the footer is built in its array).
-func (w *Writer) writeFooterLocked() error {
-	if _, err := w.sink.Write(w.enc.Footer(w.buf[:0], w.now())); err != nil {
-		return fmt.Errorf("emit: %w", err)
-	}
-	return nil
-}
-
-// EndWindow writes the window's records out, rotates the file if due and
-// makes the output durable.
-func (w *Writer) EndWindow(_, _ time.Time) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if err := w.flushLocked(); err != nil {
-		return err
-	}
-	if r, ok := w.sink.(Rotator); ok && r.RotateDue() {
-		if err := w.writeFooterLocked(); err != nil {
-			return err
-		}
-		if err := r.Rotate(); err != nil {
-			return fmt.Errorf("emit: %w", err)
-		}
-	}
-	return w.sink.Sync()
-}
-
-// Flush writes buffered records out and syncs the sink.
-func (w *Writer) Flush() error { return w.EndWindow(time.Time{}, time.Time{}) }
-
-// Reopen ends the current file (footer) and reopens the sink's path, for
-// SIGHUP after logrotate; a sink without files is only flushed.
-func (w *Writer) Reopen() error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if err := w.flushLocked(); err != nil {
-		return err
-	}
-	r, ok := w.sink.(Rotator)
-	if !ok {
-		return w.sink.Sync()
-	}
-	if !r.Fresh() {
-		if err := w.writeFooterLocked(); err != nil {
-			return err
-		}
-	}
-	if err := r.Reopen(); err != nil {
-		return fmt.Errorf("emit: %w", err)
-	}
-	return nil
-}
-
-// Close writes the rest and the footer, and closes the sink.
-func (w *Writer) Close() error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.closed {
-		return nil
-	}
-	w.closed = true
-	err := w.flushLocked()
-	if !w.sink.Fresh() {
-		err = errors.Join(err, w.writeFooterLocked())
-	}
-	return errors.Join(err, w.sink.Close())
-}
-
-var _ aggregate.Output = (*Writer)(nil)

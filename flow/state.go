@@ -104,7 +104,7 @@ const histInline = 12
 type connExt struct {
 	pktsHi, ipBytesHi [2]uint32
 	sizeHi            [2]int32
-	parents           []uid // UIDs of the tunnels that carried it (tunnel.go)
+	parents           []UID // UIDs of the tunnels that carried it (tunnel.go)
 	tunnelSvc         string
 	tunnelDirs        uint8
 	tunnelConfirmed   bool
@@ -180,7 +180,7 @@ func (c *conn) history() []byte {
 }
 
 // uid is the connection's UID (derived from its key and start).
-func (c *conn) uid(seed uint64) uid { return makeUID(seed, &c.key, c.start) }
+func (c *conn) uid(seed uint64) UID { return makeUID(seed, &c.key, c.start) }
 
 // countPacket adds a packet of ipLen bytes to side's ConnSize counters.
 func (t *Tracker) countPacket(c *conn, side int, ipLen uint32) {
@@ -383,7 +383,7 @@ func (t *Tracker) noteTunnel(c *conn, svc string, isOrig bool) {
 }
 
 // addParent records the UID of a tunnel flow that carried this connection.
-func (t *Tracker) addParent(c *conn, u uid) {
+func (t *Tracker) addParent(c *conn, u UID) {
 	x := t.extOf(c)
 	for _, p := range x.parents {
 		if p == u {

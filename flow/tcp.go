@@ -1006,6 +1006,11 @@ func (t *Tracker) deliver(c *conn, e *endpoint, data []byte) {
 	if cl.Deliver(c.cls, e.isOrig, data) == classify.Flip {
 		t.flipRoles(c)
 	}
+	if c.cls.AnalysisLimitReached() {
+		// Analyzer::LimitReachedWeird: Session::CheckHistory(HIST_UNKNOWN_PKT, 'X')
+		// while the packet's payload is delivered.
+		t.checkHistory(c, histUnknownPkt, 'X')
+	}
 	t.takeExpectations(c)
 	t.checkConfirmations(c)
 }

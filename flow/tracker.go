@@ -80,12 +80,9 @@ type Tracker struct {
 	parentUIDs []string
 	services   []string
 
-	// tunnelUIDs[d] is the UID of the latest UDP tunnel connection seen at
-	// tunnel depth d: the decoder appends an outer tunnel packet right
-	// before the packets it carries (tunnel.go).
-	tunnelUIDs []tunnelUID
-	// ipTun names the IP-in-IP and GRE tunnels (tunnel.go).
-	ipTun ipTunnels
+	// tunnels names the tunnels of the packets Packet gets (PacketFrom's
+	// come named).
+	tunnels *Tunnels
 
 	// Expected (announced) data connections, expect.go.
 	expect   expectState
@@ -97,7 +94,7 @@ type Tracker struct {
 // valid during the call (Conn.Clone copies it).
 func NewTracker(cfg Config, onEnd func(*Conn)) *Tracker {
 	cfg.normalize()
-	t := &Tracker{cfg: cfg, onEnd: onEnd, conns: newConnTable()}
+	t := &Tracker{cfg: cfg, onEnd: onEnd, conns: newConnTable(), tunnels: NewTunnels(cfg)}
 	t.inactTimeouts = []time.Duration{0}
 	t.lru = t.conns.get(0)
 	t.lru.next, t.lru.prev = 0, 0
@@ -179,6 +176,17 @@ func (t *Tracker) Flush() {
 // unless the packet's frame was announced by Tick, which fired them), then
 // the packet updates its connection.
 func (t *Tracker) Packet(p *capture.Packet) {
+	var parent Parent
+	if p.TunnelDepth > 0 || p.Proto == capture.ProtoUDP {
+		parent = t.tunnels.Of(p)
+	}
+	t.PacketFrom(p, parent)
+}
+
+// PacketFrom is Packet for a packet whose tunnel parent was named by a
+// Tunnels that saw every frame (see Tunnels): a tracker that gets only
+// some of a frame's packets must not name tunnels itself.
+func (t *Tracker) PacketFrom(p *capture.Packet, parent Parent) {
 	t.stats.Packets++
 	// Zeek reads timestamps with microsecond precision.
 	ts := p.Timestamp.UnixNano()
@@ -225,14 +233,17 @@ func (t *Tracker) Packet(p *capture.Packet) {
 	default:
 		t.otherPacket(c, p, isOrig, ts)
 	}
-	if p.TunnelDepth > 0 || p.TunnelService != "" {
-		t.noteEncapsulation(c, p, isOrig)
+	if parent.Set || p.TunnelService != "" {
+		t.noteEncapsulation(c, p, isOrig, parent)
 	}
 }
 
 // makeKey builds the canonical key and the ports as Zeek assigns them
 // (ICMP: type and counterpart type or code; other protocols: 0).
-func (t *Tracker) makeKey(p *capture.Packet) (k connKey, sport, dport uint16) {
+func (t *Tracker) makeKey(p *capture.Packet) (k connKey, sport, dport uint16) { return keyOf(p) }
+
+// keyOf is makeKey.
+func keyOf(p *capture.Packet) (k connKey, sport, dport uint16) {
 	sport, dport = p.SrcPort, p.DstPort
 	oneWay := false
 	switch p.Proto {
@@ -668,8 +679,9 @@ func sizeOrZero(v int64) uint64 {
 	return uint64(v)
 }
 
-// uid is a connection's 96-bit identifier; its text is Zeek's UID form.
-type uid struct {
+// UID is a connection's 96-bit identifier; its text (String) is Zeek's
+// UID form.
+type UID struct {
 	hi uint32
 	lo uint64
 }
@@ -683,19 +695,22 @@ const (
 // makeUID derives a connection's UID from the seed, its key and its start
 // time (Unix ns): the same connection gets the same UID in whichever
 // tracker sees it, so trackers sharing traffic agree on tunnel parents.
-func makeUID(seed uint64, k *connKey, start int64) uid {
+func makeUID(seed uint64, k *connKey, start int64) UID {
 	h := splitmix(seed ^ uint64(start))
 	for i := 0; i < 16; i += 8 {
 		h = splitmix(h ^ binary.LittleEndian.Uint64(k.a[i:]))
 		h = splitmix(h ^ binary.LittleEndian.Uint64(k.b[i:]))
 	}
 	h = splitmix(h ^ uint64(k.pa)<<24 ^ uint64(k.pb)<<8 ^ uint64(k.proto))
-	return uid{hi: uint32(splitmix(h ^ 0x9e3779b97f4a7c15)), lo: h}
+	return UID{hi: uint32(splitmix(h ^ 0x9e3779b97f4a7c15)), lo: h}
 }
+
+// String is the UID's text.
+func (u UID) String() string { return string(u.appendText(nil)) }
 
 // appendText appends Zeek's text form: "C" and the base62 digits of the
 // low 64 bits, then of the high 32 bits.
-func (u uid) appendText(b []byte) []byte {
+func (u UID) appendText(b []byte) []byte {
 	b = append(b, 'C')
 	for _, v := range [2]uint64{u.lo, uint64(u.hi)} {
 		for v > 0 {

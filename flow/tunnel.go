@@ -47,7 +47,7 @@ type ipTunnelKey struct {
 // ipTunnel is one remembered IP tunnel, on a recency list.
 type ipTunnel struct {
 	key        ipTunnelKey
-	uid        uid
+	uid        UID
 	last       int64 // network time of its latest packet
 	fire       int64 // when its inactivity timer next fires
 	prev, next *ipTunnel
@@ -101,10 +101,9 @@ func (e *ipTunnel) expired(now int64) bool {
 	return false
 }
 
-// ipTunnelUID returns the UID of the IP tunnel that carried p (Encap
-// EncapIPinIP or EncapGRE), creating it on its first packet.
-func (t *Tracker) ipTunnelUID(p *capture.Packet) uid {
-	s := &t.ipTun
+// uid returns the UID of the IP tunnel that carried p (Encap EncapIPinIP
+// or EncapGRE) at network time now, creating it on its first packet.
+func (s *ipTunnels) uid(p *capture.Packet, seed uint64, now int64) UID {
 	if s.m == nil {
 		s.m = make(map[ipTunnelKey]*ipTunnel)
 		s.lru.next, s.lru.prev = &s.lru, &s.lru
@@ -114,8 +113,8 @@ func (t *Tracker) ipTunnelUID(p *capture.Packet) uid {
 		k.a, k.b = k.b, k.a
 	}
 	if e := s.m[k]; e != nil {
-		if !e.expired(t.now) {
-			e.last = t.now
+		if !e.expired(now) {
+			e.last = now
 			if s.lru.next != e {
 				s.unlink(e)
 				s.push(e)
@@ -135,46 +134,124 @@ func (t *Tracker) ipTunnelUID(p *capture.Packet) uid {
 		e = &ipTunnel{}
 	}
 	ck := connKey{a: k.a.As16(), b: k.b.As16(), proto: uint8(k.encap)}
-	*e = ipTunnel{key: k, uid: makeUID(t.cfg.UIDSeed^ipTunnelSeed, &ck, t.now), last: t.now, fire: t.now + ipTunnelTimeout}
+	*e = ipTunnel{key: k, uid: makeUID(seed^ipTunnelSeed, &ck, now), last: now, fire: now + ipTunnelTimeout}
 	s.m[k] = e
 	s.push(e)
 	return e.uid
 }
 
-// tunnelUID is the UID of the latest UDP tunnel connection at a depth.
-type tunnelUID struct {
-	uid uid
-	set bool
+// Parent is the tunnel that carried a packet: its UID, when Set.
+type Parent struct {
+	UID UID
+	Set bool
+}
+
+// Tunnels names the tunnels the packets of a stream of frames ride in
+// (conn.log's tunnel_parents): the connection of a UDP tunnel's outer
+// packets, or the IP tunnel an IP-in-IP or GRE header forms. A UDP tunnel
+// flow is named as the tracker that sees all its packets names its
+// connection: the connection starts with its first packet, ends after
+// UDPInactivity without one, and its UID derives from its key and start.
+//
+// Whoever decodes the frames first calls Of for every packet of every
+// frame, in order: a Tracker does so itself in Packet; a reader that
+// spreads one frame's outer and inner packets over two trackers does, and
+// hands the parents over (Tracker.PacketFrom), so that every tracker names
+// a tunnel alike. It is bounded (maxTunnelConns UDP tunnel flows,
+// maxIPTunnels IP tunnels; the least recent are forgotten).
+type Tunnels struct {
+	seed     uint64
+	inactive int64
+	now      int64
+	udp      map[connKey]*tunnelConn
+	udpOrder []connKey // insertion order, for the bound
+	ip       ipTunnels
+	// depth[d] is the UDP tunnel connection of the latest outer packet at
+	// depth d: the decoder appends an outer tunnel packet right before the
+	// packets it carries, one level deeper.
+	depth []Parent
+}
+
+type tunnelConn struct{ start, last int64 }
+
+// maxTunnelConns bounds the UDP tunnel flows a Tunnels remembers.
+const maxTunnelConns = 1 << 16
+
+// NewTunnels returns Tunnels for trackers configured by cfg.
+func NewTunnels(cfg Config) *Tunnels {
+	cfg.normalize()
+	return &Tunnels{seed: cfg.UIDSeed, inactive: int64(cfg.Timeouts.UDPInactivity), udp: map[connKey]*tunnelConn{}}
+}
+
+// Of returns the parent of p, the next packet of the stream, and records
+// what p tells of the tunnels (an outer tunnel packet, a packet of a UDP
+// tunnel flow).
+func (t *Tunnels) Of(p *capture.Packet) Parent {
+	ts := p.Timestamp.UnixNano()
+	ts -= ts % 1000
+	t.now = max(t.now, ts)
+	var parent Parent
+	switch p.Encap {
+	case capture.EncapUDPTunnel:
+		if d := int(p.TunnelDepth); d > 0 && d <= len(t.depth) {
+			parent = t.depth[d-1]
+		}
+	case capture.EncapIPinIP, capture.EncapGRE:
+		parent = Parent{UID: t.ip.uid(p, t.seed, t.now), Set: true}
+	}
+	if p.Proto == capture.ProtoUDP && (p.TunnelService != "" || capture.TunnelPort(p.SrcPort) || capture.TunnelPort(p.DstPort)) {
+		u := t.udpUID(p)
+		if p.TunnelService != "" {
+			d := int(p.TunnelDepth)
+			for len(t.depth) <= d {
+				t.depth = append(t.depth, Parent{})
+			}
+			t.depth[d] = Parent{UID: u, Set: true}
+		}
+	}
+	return parent
+}
+
+// udpUID returns the UID of the connection of UDP packet p on a tunnel
+// port, counting p as its latest packet.
+func (t *Tunnels) udpUID(p *capture.Packet) UID {
+	k, _, _ := keyOf(p)
+	c := t.udp[k]
+	if c == nil {
+		if len(t.udp) >= maxTunnelConns {
+			t.forgetOldest()
+		}
+		c = &tunnelConn{start: t.now, last: t.now}
+		t.udp[k] = c
+		t.udpOrder = append(t.udpOrder, k)
+	} else if t.now-c.last >= t.inactive {
+		c.start = t.now
+	}
+	c.last = t.now
+	return makeUID(t.seed, &k, c.start)
+}
+
+// forgetOldest drops the UDP tunnel flow added first.
+func (t *Tunnels) forgetOldest() {
+	for len(t.udpOrder) > 0 {
+		k := t.udpOrder[0]
+		t.udpOrder = t.udpOrder[1:]
+		if _, ok := t.udp[k]; ok {
+			delete(t.udp, k)
+			return
+		}
+	}
 }
 
 // noteEncapsulation records, after p updated its connection c, what Zeek's
-// conn.log derives from p's tunnels: c's tunnel parent, the tunnel service
-// of an outer UDP tunnel packet, and the history letter 'X' of a UDP tunnel
-// that was not decapsulated for its depth.
-func (t *Tracker) noteEncapsulation(c *conn, p *capture.Packet, isOrig bool) {
-	var parent uid
-	hasParent := false
-	switch p.Encap {
-	case capture.EncapUDPTunnel:
-		if d := int(p.TunnelDepth); d > 0 && d <= len(t.tunnelUIDs) && t.tunnelUIDs[d-1].set {
-			parent, hasParent = t.tunnelUIDs[d-1].uid, true
-		}
-	case capture.EncapIPinIP, capture.EncapGRE:
-		parent, hasParent = t.ipTunnelUID(p), true
-	}
-	if p.TunnelService != "" {
-		// The packets this one carries follow it, one level deeper.
-		d := int(p.TunnelDepth)
-		for len(t.tunnelUIDs) <= d {
-			t.tunnelUIDs = append(t.tunnelUIDs, tunnelUID{})
-		}
-		t.tunnelUIDs[d] = tunnelUID{uid: c.uid(t.cfg.UIDSeed), set: true}
-	}
+// conn.log derives from p's tunnels: c's tunnel parent and the tunnel
+// service of an outer UDP tunnel packet.
+func (t *Tracker) noteEncapsulation(c *conn, p *capture.Packet, isOrig bool, parent Parent) {
 	if c.removed {
 		return
 	}
-	if hasParent {
-		t.addParent(c, parent)
+	if parent.Set {
+		t.addParent(c, parent.UID)
 	}
 	if p.TunnelService != "" {
 		t.noteTunnel(c, p.TunnelService, isOrig)

@@ -347,28 +347,66 @@ func TestIPTunnelParents(t *testing.T) {
 // TestIPTunnelTableBounded: a flood of tunnel pairs keeps the table at its
 // bound; the most recent pairs keep their UIDs.
 func TestIPTunnelTableBounded(t *testing.T) {
-	tr := NewTracker(Config{}, nil)
+	tun := NewTunnels(Config{})
 	p := capture.Packet{Timestamp: epoch, Proto: 99, Src: hostA, Dst: hostB, TunnelDepth: 1, Encap: capture.EncapGRE}
-	uids := map[int]uid{}
+	uids := map[int]UID{}
 	for i := 0; i < maxIPTunnels+100; i++ {
 		p.EncapSrc = floodAddr(i)
 		p.EncapDst = hostB
-		tr.Packet(&p)
-		uids[i] = tr.ipTunnelUID(&p)
+		uids[i] = tun.Of(&p).UID
 	}
-	if n := len(tr.ipTun.m); n != maxIPTunnels {
+	if n := len(tun.ip.m); n != maxIPTunnels {
 		t.Fatalf("%d tunnels remembered, want %d", n, maxIPTunnels)
 	}
 	// A tunnel's UID derives from its pair and the time it was first
 	// seen: a forgotten tunnel seen again later gets a new one.
-	tr.Tick(epoch.Add(time.Second))
+	p.Timestamp = epoch.Add(time.Second)
 	p.EncapSrc = floodAddr(maxIPTunnels + 99)
-	if tr.ipTunnelUID(&p) != uids[maxIPTunnels+99] {
+	if tun.Of(&p).UID != uids[maxIPTunnels+99] {
 		t.Errorf("the latest tunnel lost its UID")
 	}
 	p.EncapSrc = floodAddr(0)
-	if tr.ipTunnelUID(&p) == uids[0] {
+	if tun.Of(&p).UID == uids[0] {
 		t.Errorf("the oldest tunnel was kept beyond the bound")
+	}
+}
+
+// TestUDPTunnelNames: a UDP tunnel flow is named as its connection, a new
+// name after UDP inactivity, alike for Tunnels and the tracker that sees
+// the flow's packets.
+func TestUDPTunnelNames(t *testing.T) {
+	tun := NewTunnels(Config{})
+	var conns []Conn
+	tr := NewTracker(Config{}, func(c *Conn) { conns = append(conns, c.Clone()) })
+	outer := capture.Packet{Timestamp: epoch, Proto: capture.ProtoUDP, Src: hostA, Dst: hostB, SrcPort: 40000, DstPort: 4789,
+		UDPLength: 60, IPLen: 80, PayloadLen: 52, TunnelService: "vxlan"}
+	inner := capture.Packet{Proto: 99, Src: hostB, Dst: hostA, TunnelDepth: 1, Encap: capture.EncapUDPTunnel}
+	// name is the parent Tunnels gives the packet the outer one carries.
+	name := func() Parent {
+		tun.Of(&outer)
+		inner.Timestamp = outer.Timestamp
+		return tun.Of(&inner)
+	}
+	first := name()
+	if !first.Set {
+		t.Fatal("the inner packet has no parent")
+	}
+	tr.Packet(&outer)
+	outer.Timestamp = epoch.Add(30 * time.Second)
+	if name() != first {
+		t.Error("the tunnel changed its name while active")
+	}
+	tr.Packet(&outer)
+	tr.Tick(epoch.Add(2 * time.Minute)) // the tracker ends the connection
+	outer.Timestamp = epoch.Add(2 * time.Minute)
+	second := name()
+	if second == first {
+		t.Error("no new name after the flow's inactivity timeout")
+	}
+	tr.Packet(&outer)
+	tr.Flush()
+	if len(conns) != 2 || conns[0].UID != first.UID.String() || conns[1].UID != second.UID.String() {
+		t.Errorf("connections %v, want UIDs %s and %s", conns, first.UID, second.UID)
 	}
 }
 

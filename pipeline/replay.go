@@ -12,6 +12,7 @@ import (
 	"github.com/gopacket/gopacket/layers"
 
 	"github.com/netbased/netbased/capture"
+	"github.com/netbased/netbased/flow"
 )
 
 // Replay reads src to its end and has the workers handle every frame, then
@@ -19,11 +20,17 @@ import (
 //
 // One worker reads on the calling goroutine. With several, a reader
 // spreads the frames over them by the frame's outermost IP address pair
-// (capture.Decoder.OuterAddrs), so that the packets of a connection, its
-// fragments, an FTP data connection and its control connection, and a
-// tunnel with what it carries all reach one worker; every other worker
-// gets the frame's time (Worker.Tick), so that its timers fire exactly when
-// one worker's would. The records are the same for any number of workers.
+// (capture.Decoder.Probe), so that the packets of a connection, its
+// fragments, and an FTP data connection and its control connection reach
+// one worker; every other worker gets the frame's time (Worker.Tick), so
+// that its timers fire exactly when one worker's would. A frame that may
+// carry a tunnel is decoded by the reader, which names its tunnels
+// (flow.Tunnels, as one tracker would) and hands the names over with the
+// frame; when its inner packets belong to another worker than its outer
+// ones (a connection whose two directions ride different tunnels, such as
+// Teredo through two relays), both get the frame, one tracking the outer
+// packets and the other the inner ones. The records, and the conn log, are
+// the same for any number of workers.
 //
 // A source error ends the replay: what was read is handled and the error
 // returned; so is ctx's error when ctx is cancelled.
@@ -34,7 +41,7 @@ func Replay(ctx context.Context, src capture.Source, workers []*Worker) error {
 	case 1:
 		return workers[0].Run(ctx, src, nil)
 	}
-	d := newDispatcher(len(workers))
+	d := newDispatcher(len(workers), workers[0].cfg)
 	var wg sync.WaitGroup
 	errs := make([]error, len(workers))
 	for i, w := range workers {
@@ -63,23 +70,36 @@ type item struct {
 	link       layers.LinkType
 	vlan       uint16
 	tick       bool
+	role       role
+	// named: the reader named the frame's tunnels; the frame's packets'
+	// parents are parents[pOff:pOff+pN] of the batch.
+	named    bool
+	pOff, pN uint32
 }
 
 type batch struct {
-	items []item
-	data  []byte
+	items   []item
+	data    []byte
+	parents []flow.Parent
 }
 
 // dispatcher is the reader's side of a multi-worker replay.
 type dispatcher struct {
 	probe *capture.Decoder
-	queue []chan *batch // per worker, filled batches
-	free  []chan *batch // per worker, handled batches for reuse
-	cur   []*batch
+	// dec decodes the frames that may carry a tunnel (its options are the
+	// workers'); tunnels names their outer connections.
+	dec     *capture.Decoder
+	pkts    []capture.Packet
+	tunnels *flow.Tunnels
+	parents []flow.Parent
+	queue   []chan *batch // per worker, filled batches
+	free    []chan *batch // per worker, handled batches for reuse
+	cur     []*batch
 }
 
-func newDispatcher(n int) *dispatcher {
-	d := &dispatcher{probe: capture.NewDecoder(capture.DecoderOptions{})}
+func newDispatcher(n int, cfg Config) *dispatcher {
+	d := &dispatcher{probe: capture.NewDecoder(capture.DecoderOptions{}), dec: capture.NewDecoder(cfg.Decoder),
+		tunnels: flow.NewTunnels(cfg.Tracker)}
 	for range n {
 		d.queue = append(d.queue, make(chan *batch, batchesQueued))
 		d.free = append(d.free, make(chan *batch, batchesQueued+2))
@@ -115,30 +135,72 @@ func (d *dispatcher) read(ctx context.Context, src capture.Source) error {
 			}
 			return err
 		}
-		owner := uint32(0) // frames without IP: worker 0 decodes and counts them
-		if a, b, ok := d.probe.OuterAddrs(f); ok {
-			owner = pairHash(a, b) % n
+		owner, inner := uint32(0), -1 // frames without IP: worker 0 decodes and counts them
+		named := false
+		if pr, ok := d.probe.Probe(f); ok {
+			owner = pairHash(pr.Src, pr.Dst) % n
+			if pr.MayTunnel {
+				inner = d.decodeTunnels(f, owner, n)
+				named = true
+			}
 		}
 		ts := f.Timestamp.UnixNano()
 		for k := range d.cur {
-			if uint32(k) == owner {
-				d.addFrame(k, &f, ts)
-			} else {
+			switch {
+			case uint32(k) == owner && inner >= 0:
+				d.addFrame(k, &f, ts, item{role: roleOuter}, named)
+			case uint32(k) == owner:
+				d.addFrame(k, &f, ts, item{}, named)
+			case k == inner:
+				d.addFrame(k, &f, ts, item{role: roleInner}, named)
+			default:
 				d.addTick(k, ts)
 			}
 		}
 	}
 }
 
-func (d *dispatcher) addFrame(k int, f *capture.Frame, ts int64) {
+// decodeTunnels decodes a frame that may carry a tunnel, names its
+// tunnels (d.parents, one per packet) and returns the worker of its
+// innermost packet when that is not owner (else -1). A datagram
+// reassembled from fragments stays with owner, which holds its fragments.
+func (d *dispatcher) decodeTunnels(f capture.Frame, owner, n uint32) int {
+	reassembled := d.dec.Stats().Reassembled
+	d.pkts, _ = d.dec.Decode(f, d.pkts[:0])
+	d.parents = d.parents[:0]
+	var innermost *capture.Packet
+	for i := range d.pkts {
+		p := &d.pkts[i]
+		d.parents = append(d.parents, d.tunnels.Of(p))
+		if p.TunnelDepth > 0 {
+			innermost = p
+		}
+	}
+	if innermost == nil || d.dec.Stats().Reassembled != reassembled {
+		return -1
+	}
+	if k := pairHash(innermost.Src, innermost.Dst) % n; k != owner {
+		return int(k)
+	}
+	return -1
+}
+
+// addFrame queues frame f for worker k in role it.role; named: with the
+// tunnel names of d.parents.
+func (d *dispatcher) addFrame(k int, f *capture.Frame, ts int64, it item, named bool) {
 	b := d.cur[k]
 	if len(b.data)+len(f.Data) > cap(b.data) && len(b.items) > 0 {
 		b = d.send(k)
 	}
 	off := len(b.data)
 	b.data = append(b.data, f.Data...)
-	b.items = append(b.items, item{ts: ts, off: uint32(off), n: uint32(len(f.Data)), captureLen: int32(f.CaptureLength),
-		wireLen: int32(f.Length), link: f.LinkType, vlan: f.VLAN})
+	if named {
+		it.named, it.pOff, it.pN = true, uint32(len(b.parents)), uint32(len(d.parents))
+		b.parents = append(b.parents, d.parents...)
+	}
+	it.ts, it.off, it.n = ts, uint32(off), uint32(len(f.Data))
+	it.captureLen, it.wireLen, it.link, it.vlan = int32(f.CaptureLength), int32(f.Length), f.LinkType, f.VLAN
+	b.items = append(b.items, it)
 	if len(b.items) == batchItems {
 		d.send(k)
 	}
@@ -158,7 +220,7 @@ func (d *dispatcher) send(k int) *batch {
 	var b *batch
 	select {
 	case b = <-d.free[k]:
-		b.items, b.data = b.items[:0], b.data[:0]
+		b.items, b.data, b.parents = b.items[:0], b.data[:0], b.parents[:0]
 	default:
 		b = newBatch()
 	}
@@ -177,8 +239,13 @@ func (d *dispatcher) work(w *Worker, k int) error {
 				w.Tick(ts)
 				continue
 			}
-			w.Frame(capture.Frame{Data: b.data[it.off : it.off+it.n], Timestamp: ts, CaptureLength: int(it.captureLen),
-				Length: int(it.wireLen), LinkType: it.link, VLAN: it.vlan})
+			f := capture.Frame{Data: b.data[it.off : it.off+it.n], Timestamp: ts, CaptureLength: int(it.captureLen),
+				Length: int(it.wireLen), LinkType: it.link, VLAN: it.vlan}
+			var parents []flow.Parent
+			if it.named {
+				parents = b.parents[it.pOff : it.pOff+it.pN]
+			}
+			w.frame(f, it.role, parents)
 		}
 		select {
 		case d.free[k] <- b:

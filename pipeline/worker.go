@@ -44,6 +44,7 @@ type ConnSink interface {
 // Snapshot and NetworkTime.
 type Worker struct {
 	id     int
+	cfg    Config
 	dec    *capture.Decoder
 	tr     *flow.Tracker
 	acc    *aggregate.Accumulator
@@ -64,7 +65,7 @@ type Worker struct {
 // NewWorker returns worker id counting into acc; sink, if not nil, also
 // receives the ended connections.
 func NewWorker(id int, cfg Config, acc *aggregate.Accumulator, sink ConnSink) *Worker {
-	w := &Worker{id: id, dec: capture.NewDecoder(cfg.Decoder), acc: acc, sink: sink}
+	w := &Worker{id: id, cfg: cfg, dec: capture.NewDecoder(cfg.Decoder), acc: acc, sink: sink}
 	w.tr = flow.NewTracker(cfg.Tracker, w.ended)
 	return w
 }
@@ -87,13 +88,42 @@ func (w *Worker) ended(c *flow.Conn) {
 // the new network time. A frame the decoder rejects is counted by reason
 // (capture.DecoderStats) and skipped; packets decoded before the fault are
 // still tracked.
-func (w *Worker) Frame(f capture.Frame) {
-	w.frames++
-	w.bytes += uint64(f.Length)
+func (w *Worker) Frame(f capture.Frame) { w.frame(f, roleAll, nil) }
+
+// role says which of a frame's packets a worker tracks: all of them, or,
+// when a tunnel's outer and inner connections belong to different workers,
+// the outer (depth 0) or the inner ones.
+type role uint8
+
+const (
+	roleAll role = iota
+	roleOuter
+	roleInner
+)
+
+// frame handles f in role r. parents, when not nil, are the tunnel names of
+// the frame's packets, one each (a reader named them: see Replay).
+func (w *Worker) frame(f capture.Frame, r role, parents []flow.Parent) {
+	if r != roleInner {
+		// A frame handed to two workers counts once.
+		w.frames++
+		w.bytes += uint64(f.Length)
+	}
 	w.tr.Tick(f.Timestamp)
 	w.pkts, _ = w.dec.Decode(f, w.pkts[:0])
+	if parents != nil && len(parents) != len(w.pkts) {
+		parents = nil // cannot happen: the reader decoded the same frame alike
+	}
 	for i := range w.pkts {
-		w.tr.Packet(&w.pkts[i])
+		p := &w.pkts[i]
+		if r == roleOuter && p.TunnelDepth > 0 || r == roleInner && p.TunnelDepth == 0 {
+			continue
+		}
+		if parents != nil {
+			w.tr.PacketFrom(p, parents[i])
+		} else {
+			w.tr.Packet(p)
+		}
 	}
 	w.advance()
 }

@@ -26,6 +26,11 @@ const (
 	// most 8 packets each) over five minutes; about 600 k connections and
 	// 2 M packets at Scale 1.
 	ProfileChurn Profile = "churn"
+	// ProfileSYNFlood is a spoofed SYN flood: 5 M SYNs over one minute,
+	// each from another random address of 10.0.0.0/8 to one internal
+	// web server, on top of the demo catalogue (every source is a
+	// monitored address).
+	ProfileSYNFlood Profile = "synflood"
 )
 
 // ParseProfile reads a profile name ("", "demo", "hour" or "churn").
@@ -37,8 +42,10 @@ func ParseProfile(s string) (Profile, error) {
 		return ProfileHour, nil
 	case string(ProfileChurn):
 		return ProfileChurn, nil
+	case string(ProfileSYNFlood):
+		return ProfileSYNFlood, nil
 	}
-	return "", fmt.Errorf("unknown traffic profile %q (want demo, hour or churn)", s)
+	return "", fmt.Errorf("unknown traffic profile %q (want demo, hour, churn or synflood)", s)
 }
 
 // profileSpec is what a profile sets.
@@ -72,6 +79,8 @@ func (p Profile) spec() (profileSpec, bool) {
 				{"inbound-probe", 3}, {"ssh-typing", 5}, {"dns-tcp", 1},
 			},
 		}, true
+	case ProfileSYNFlood:
+		return profileSpec{draws: 5_000_000, span: time.Minute, kinds: []weightedKind{{"spoofed-syn", 1}}}, true
 	case ProfileChurn:
 		return profileSpec{
 			draws: 600_000, span: 5 * time.Minute,
@@ -144,6 +153,11 @@ func (g *generator) profileBackground(at int64, kinds []weightedKind) []*session
 	case "inbound-probe":
 		visitor := nw.inbound[g.rng.IntN(len(nw.inbound))]
 		return one(g.portProbe(visitor, client, at, uint16(40000+g.rng.IntN(20000)), uint16(1+g.rng.IntN(1024)), "closed", true))
+	case "spoofed-syn":
+		// A new, never reused source address: not kept in any pool.
+		x := g.rng.Uint32()
+		src := makeHost(nw, "spoofed", netip.AddrFrom4([4]byte{10, byte(x >> 16), byte(x >> 8), byte(1 + x%254)}), true)
+		return one(g.portProbe(src, nw.intranet, at, uint16(1024+x%60000), 80, "filtered", true))
 	case "churn-dns":
 		k := dnsAnswered
 		if g.rng.IntN(10) == 0 {

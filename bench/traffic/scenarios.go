@@ -208,11 +208,15 @@ func (g *generator) smbSession(client, server *host, at int64, share string, neg
 		c.send(orig, x.req, gap)
 		c.reply(resp, x.resp, g.between(100, 2*ms))
 	}
-	exp := expect{service: "smb", state: "SF",
+	// SMB forwards the negotiate response's SPNEGO hints to GSSAPI
+	// (chunk 2) and the first session setup's NTLMSSP NEGOTIATE to NTLM
+	// (chunk 3, before SMB confirms on it).
+	exp := expect{service: "gssapi,ntlm,smb", state: "SF",
 		note: "negotiate, 2× session setup (SPNEGO/NTLMSSP), tree connect/disconnect, logoff"}
 	kind := "smb2"
 	if negotiateOnly {
-		exp = expect{state: "SF", note: "only 1 SMB chunk each way: below the 3 chunks Zeek needs"}
+		exp = expect{service: "gssapi", state: "SF",
+			note: "only 1 SMB chunk each way: below the 3 chunks Zeek needs; the negotiate response's SPNEGO hints confirm gssapi"}
 		kind = "smb2-negotiate-only"
 		c.end(closeByServer)
 	} else {

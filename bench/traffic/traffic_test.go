@@ -457,6 +457,11 @@ func TestManifestCoverage(t *testing.T) {
 			continue
 		}
 		services[s.Service]++
+		for _, svc := range strings.Split(s.Service, ",") {
+			if svc != s.Service {
+				services[svc]++
+			}
+		}
 		states[s.ConnState]++
 		kinds[s.Kind]++
 		dirs[s.Direction]++
@@ -572,50 +577,52 @@ func TestPayloadsConfirmServices(t *testing.T) {
 		p := [2][][]byte{all[key], all[key.reverse()]}
 		origStream, respStream := bytes.Join(p[0], nil), bytes.Join(p[1], nil)
 		fail := func(why string) { t.Errorf("session %d (%s, %s): %s", s.ID, s.Kind, s.Service, why) }
-		switch s.Service {
-		case "dns":
-			if s.RespPort != 53 || len(p[0]) == 0 {
-				fail("no query to port 53")
-			}
-		case "http":
-			if !bytes.HasPrefix(origStream, []byte("GET ")) && !bytes.HasPrefix(origStream, []byte("POST ")) {
-				fail("client stream does not start with a request line")
-			}
-			if !bytes.HasPrefix(respStream, []byte("HTTP/1.1 ")) {
-				fail("server stream does not start with HTTP/1.1")
-			}
-		case "ssl":
-			stream := origStream
-			if s.Kind == "rdp-tls" {
-				// The ClientHello follows the X.224 Connection Request.
-				stream = stream[int(binary.BigEndian.Uint16(stream[2:])):]
-			}
-			if len(stream) < 11 || stream[0] != 0x16 || stream[1] != 3 || stream[5] != 1 || stream[9] != 3 || stream[10] != 3 {
-				fail("client stream does not start with a TLS ClientHello")
-			}
-		case "smb":
-			if len(p[0]) < 3 || len(p[1]) < 3 {
-				fail("fewer than 3 SMB chunks in a direction")
-			}
-			for _, chunk := range append(append([][]byte{}, p[0]...), p[1]...) {
-				if len(chunk) < 8 || chunk[0] != 0 || string(chunk[4:8]) != "\xfeSMB" {
-					fail("chunk without NetBIOS + SMB2 header")
-					break
+		for _, svc := range strings.Split(s.Service, ",") {
+			switch svc {
+			case "dns":
+				if s.RespPort != 53 || len(p[0]) == 0 {
+					fail("no query to port 53")
+				}
+			case "http":
+				if !bytes.HasPrefix(origStream, []byte("GET ")) && !bytes.HasPrefix(origStream, []byte("POST ")) {
+					fail("client stream does not start with a request line")
+				}
+				if !bytes.HasPrefix(respStream, []byte("HTTP/1.1 ")) {
+					fail("server stream does not start with HTTP/1.1")
+				}
+			case "ssl":
+				stream := origStream
+				if s.Kind == "rdp-tls" {
+					// The ClientHello follows the X.224 Connection Request.
+					stream = stream[int(binary.BigEndian.Uint16(stream[2:])):]
+				}
+				if len(stream) < 11 || stream[0] != 0x16 || stream[1] != 3 || stream[5] != 1 || stream[9] != 3 || stream[10] != 3 {
+					fail("client stream does not start with a TLS ClientHello")
+				}
+			case "smb":
+				if len(p[0]) < 3 || len(p[1]) < 3 {
+					fail("fewer than 3 SMB chunks in a direction")
+				}
+				for _, chunk := range append(append([][]byte{}, p[0]...), p[1]...) {
+					if len(chunk) < 8 || chunk[0] != 0 || string(chunk[4:8]) != "\xfeSMB" {
+						fail("chunk without NetBIOS + SMB2 header")
+						break
+					}
+				}
+			case "rdp":
+				if !bytes.Contains(origStream, []byte("Cookie: mstshash=")) || !bytes.Contains(origStream, []byte("Duca")) {
+					fail("no cookie or GCC Conference Create Request")
+				}
+				if len(respStream) < 6 || respStream[5] != 0xd0 || !bytes.Contains(respStream, []byte("McDn")) {
+					fail("no X.224 CC or GCC Conference Create Response")
+				}
+			case "ssh":
+				if !bytes.HasPrefix(origStream, []byte("SSH-2.0-")) || !bytes.HasPrefix(respStream, []byte("SSH-2.0-")) {
+					fail("no SSH banners")
 				}
 			}
-		case "rdp":
-			if !bytes.Contains(origStream, []byte("Cookie: mstshash=")) || !bytes.Contains(origStream, []byte("Duca")) {
-				fail("no cookie or GCC Conference Create Request")
-			}
-			if len(respStream) < 6 || respStream[5] != 0xd0 || !bytes.Contains(respStream, []byte("McDn")) {
-				fail("no X.224 CC or GCC Conference Create Response")
-			}
-		case "ssh":
-			if !bytes.HasPrefix(origStream, []byte("SSH-2.0-")) || !bytes.HasPrefix(respStream, []byte("SSH-2.0-")) {
-				fail("no SSH banners")
-			}
+			checked[svc]++
 		}
-		checked[s.Service]++
 	}
 	for _, svc := range []string{"dns", "http", "ssl", "smb", "rdp", "ssh"} {
 		if checked[svc] == 0 {

@@ -6,18 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/netbased/netbased/internal/testenv"
 )
-
-func corpusTrace(t *testing.T, name string) string {
-	t.Helper()
-	p := filepath.Join(testenv.SharedDir(t), "testdata", "zeek", name, "trace.pcap")
-	if _, err := os.Stat(p); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
 
 func run(args ...string) (code int, stdout, stderr string) {
 	var out, errb bytes.Buffer
@@ -28,7 +17,7 @@ func run(args ...string) (code int, stdout, stderr string) {
 // A truncated trace: a clear error naming the file and the offset, a
 // non-zero status, and every record computed before the fault still written.
 func TestReplayTruncatedFileKeepsRecords(t *testing.T) {
-	data, err := os.ReadFile(corpusTrace(t, "opt.basic"))
+	data, err := os.ReadFile(demoPcap(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +38,7 @@ func TestReplayTruncatedFileKeepsRecords(t *testing.T) {
 }
 
 func TestReplayBadInvocations(t *testing.T) {
-	trace := corpusTrace(t, "opt.basic")
+	trace := demoPcap(t)
 	dir := t.TempDir()
 	badYAML := filepath.Join(dir, "bad.yaml")
 	if err := os.WriteFile(badYAML, []byte("mode: sideways\n"), 0o644); err != nil {
@@ -95,7 +84,7 @@ func TestReplayBadInvocations(t *testing.T) {
 // Flags given on the command line win over the configuration file; flags
 // may follow the files.
 func TestConfigFileAndFlagPrecedence(t *testing.T) {
-	trace := corpusTrace(t, "opt.basic")
+	trace := demoPcap(t)
 	cfg := filepath.Join(t.TempDir(), "netbased.yaml")
 	if err := os.WriteFile(cfg, []byte("format: zeek\ninterval: 0\nlocal_nets: [private]\nagent_tag: from-file\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -112,7 +101,7 @@ func TestConfigFileAndFlagPrecedence(t *testing.T) {
 
 // The conn log goes to a file in either format while records go to stdout.
 func TestConnLogOutput(t *testing.T) {
-	trace := corpusTrace(t, "opt.basic")
+	trace := demoPcap(t)
 	for _, format := range []string{"json", "zeek"} {
 		path := filepath.Join(t.TempDir(), "conn.log")
 		code, _, stderr := run("replay", "--interval", "0", "--conn-log", path, "--conn-log-format", format, trace)
@@ -123,7 +112,7 @@ func TestConnLogOutput(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !strings.Contains(string(data), "141.142.220.") {
+		if !strings.Contains(string(data), "10.1.1.11") {
 			t.Errorf("%s conn log lacks the trace's connections:\n%.300s", format, data)
 		}
 		if format == "zeek" && !strings.HasPrefix(string(data), "#separator") {

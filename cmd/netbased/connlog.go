@@ -25,23 +25,28 @@ type connLogFile struct {
 	err    error // first write error
 }
 
-// openConnLog opens path (appending) or standard output for "-".
-func openConnLog(path string, format connlog.Format, stdout io.Writer) (*connLogFile, error) {
+// openConnLog opens path or standard output for "-". It appends to the
+// file, like the records file, so a restart or a reload never truncates
+// what was logged before, unless overwrite (a replay without --append).
+func openConnLog(path string, format connlog.Format, stdout io.Writer, overwrite bool) (*connLogFile, error) {
 	c := &connLogFile{path: path, format: format}
 	if path == "-" {
 		c.w = connlog.NewWriter(stdout, format)
 		return c, nil
 	}
-	if err := c.openFile(); err != nil {
+	if err := c.openFile(overwrite); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
-// openFile opens c.path for appending: a restart or a reload never
-// truncates what was logged before.
-func (c *connLogFile) openFile() error {
-	f, err := os.OpenFile(c.path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+// openFile opens c.path for appending, emptying it first when truncate.
+func (c *connLogFile) openFile(truncate bool) error {
+	flags := os.O_WRONLY | os.O_CREATE | os.O_APPEND
+	if truncate {
+		flags |= os.O_TRUNC
+	}
+	f, err := os.OpenFile(c.path, flags, 0o644)
 	if err != nil {
 		return err
 	}
@@ -76,7 +81,7 @@ func (c *connLogFile) reopen() error {
 		return c.w.Flush()
 	}
 	err := errors.Join(c.w.Close(), c.file.Close())
-	if oerr := c.openFile(); oerr != nil {
+	if oerr := c.openFile(false); oerr != nil {
 		return errors.Join(err, fmt.Errorf("reopening conn log: %w", oerr))
 	}
 	return err

@@ -35,48 +35,50 @@ type settings struct {
 // option and the bad value.
 func (o *Options) validate() (*settings, error) {
 	s := &settings{}
+	var errs []error
+	check := func(option string, err error) {
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", option, err))
+		}
+	}
 	var err error
-	if s.local, err = site.Parse(strings.Join(o.LocalNets, ",")); err != nil {
-		return nil, fmt.Errorf("local_nets: %w", err)
-	}
-	if s.neighbors, err = site.Parse(strings.Join(o.NeighborNets, ",")); err != nil {
-		return nil, fmt.Errorf("neighbor_nets: %w", err)
-	}
-	if s.critical, err = site.Parse(strings.Join(o.CriticalAssets, ",")); err != nil {
-		return nil, fmt.Errorf("critical_assets: %w", err)
-	}
-	if s.mode, err = aggregate.ParseMode(o.Mode); err != nil {
-		return nil, fmt.Errorf("mode: %w", err)
-	}
+	s.local, err = site.Parse(strings.Join(o.LocalNets, ","))
+	check("local_nets", err)
+	s.neighbors, err = site.Parse(strings.Join(o.NeighborNets, ","))
+	check("neighbor_nets", err)
+	s.critical, err = site.Parse(strings.Join(o.CriticalAssets, ","))
+	check("critical_assets", err)
+	s.mode, err = aggregate.ParseMode(o.Mode)
+	check("mode", err)
 	s.serviceNames = o.Services
-	if s.services, err = classify.ParseSet(strings.Join(o.Services, ",")); err != nil {
-		return nil, fmt.Errorf("services: %w", err)
-	}
-	if s.connLogFormat, err = connlog.ParseFormat(o.ConnLogFormat); err != nil {
-		return nil, fmt.Errorf("conn_log_format: %w", err)
-	}
+	s.services, err = classify.ParseSet(strings.Join(o.Services, ","))
+	check("services", err)
+	s.connLogFormat, err = connlog.ParseFormat(o.ConnLogFormat)
+	check("conn_log_format", err)
 	switch o.Format {
 	case "json", "dynamite", "zeek":
 	default:
-		return nil, fmt.Errorf("format: %q is not json, dynamite or zeek", o.Format)
+		errs = append(errs, fmt.Errorf("format: %q is not json, dynamite or zeek", o.Format))
 	}
-	if o.MaxConnections < 0 {
-		return nil, fmt.Errorf("max_connections: %d is negative", o.MaxConnections)
+	negative := func(option string, v int64) {
+		if v < 0 {
+			errs = append(errs, fmt.Errorf("%s: %d is negative", option, v))
+		}
 	}
-	if o.MaxSetSize < 0 {
-		return nil, fmt.Errorf("max_set_size: %d is negative", o.MaxSetSize)
-	}
+	negative("max_connections", int64(o.MaxConnections))
+	negative("max_set_size", int64(o.MaxSetSize))
+	negative("max_hosts", int64(o.MaxHosts))
+	negative("rotate_size", o.RotateSize)
+	negative("spool_max_bytes", o.SpoolMaxBytes)
+	negative("output_queue_bytes", o.OutputQueueBytes)
 	if o.Shards < 1 || o.Shards > 256 {
-		return nil, fmt.Errorf("shards: %d is not between 1 and 256", o.Shards)
-	}
-	if o.MaxHosts < 0 {
-		return nil, fmt.Errorf("max_hosts: %d is negative", o.MaxHosts)
+		errs = append(errs, fmt.Errorf("shards: %d is not between 1 and 256", o.Shards))
 	}
 	if o.Workers < 0 || o.Workers > 1024 {
-		return nil, fmt.Errorf("workers: %d is not between 0 and 1024", o.Workers)
+		errs = append(errs, fmt.Errorf("workers: %d is not between 0 and 1024", o.Workers))
 	}
-	if o.RotateSize < 0 {
-		return nil, fmt.Errorf("rotate_size: %d is negative", o.RotateSize)
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
 	return s, nil
 }
@@ -106,8 +108,12 @@ type engine struct {
 	local atomic.Pointer[site.Nets]
 
 	mu      sync.Mutex
-	out     *emit.Writer // the records output in use
-	nextOut *emit.Writer // a reloaded configuration's, from its window on
+	out     *emit.Output // the records output in use
+	nextOut *emit.Output // a reloaded configuration's, from its window on
+	// retiring counts the outputs being closed after a reload (in the
+	// background: closing waits for their back end up to
+	// outputCloseTimeout, and a new output takes over their spool).
+	retiring sync.WaitGroup
 }
 
 // newEngine opens the outputs and builds n workers; written, if not nil,
@@ -125,12 +131,12 @@ func newEngine(o Options, stdout io.Writer, n int, written func(aggregate.Window
 	acfg := aggregateConfig(&o, set)
 	acfg.Written = written
 	if e.windows, err = aggregate.NewWindows(acfg, e.out); err != nil {
-		e.out.Close()
+		_ = closeOutput(&o, e.out)
 		return nil, err
 	}
 	if o.ConnLog != "" {
-		if e.connLog, err = openConnLog(o.ConnLog, set.connLogFormat, stdout); err != nil {
-			e.out.Close()
+		if e.connLog, err = openConnLog(o.ConnLog, set.connLogFormat, stdout, o.overwrite); err != nil {
+			_ = closeOutput(&o, e.out)
 			return nil, fmt.Errorf("conn_log: %w", err)
 		}
 	}
@@ -199,7 +205,7 @@ func (e *engine) reconfigure(o Options, from time.Time, log *zap.Logger) error {
 	}
 	e.mu.Lock()
 	if e.nextOut != nil { // an earlier reload that has not taken over yet
-		_ = e.nextOut.Close()
+		_ = closeOutput(&o, e.nextOut)
 	}
 	e.nextOut = out
 	e.mu.Unlock()
@@ -211,9 +217,12 @@ func (e *engine) reconfigure(o Options, from time.Time, log *zap.Logger) error {
 			e.out, e.nextOut = e.nextOut, nil
 		}
 		e.mu.Unlock()
-		if err := old.(*emit.Writer).Close(); err != nil {
-			log.Error("closing the outputs of the previous configuration", zap.Error(err))
-		}
+		// Called under the window engine's lock: close in the background.
+		e.retiring.Go(func() {
+			if err := closeOutput(&o, old.(*emit.Output)); err != nil {
+				log.Error("closing the outputs of the previous configuration", zap.Error(err))
+			}
+		})
 		log.Info("reloaded configuration in effect", zap.Time("from", from))
 	})
 	e.local.Store(set.local)
@@ -235,7 +244,7 @@ func (e *engine) reopen() error {
 }
 
 // output returns the records output in use.
-func (e *engine) output() *emit.Writer {
+func (e *engine) output() *emit.Output {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.out
@@ -252,9 +261,10 @@ func (e *engine) close() error {
 	out, next := e.out, e.nextOut
 	e.nextOut = nil
 	e.mu.Unlock()
-	err = errors.Join(err, out.Close())
+	e.retiring.Wait()
+	err = errors.Join(err, closeOutput(&e.opts, out))
 	if next != nil {
-		err = errors.Join(err, next.Close())
+		err = errors.Join(err, closeOutput(&e.opts, next))
 	}
 	return err
 }

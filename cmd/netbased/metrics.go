@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/netbased/netbased/capture"
+	"github.com/netbased/netbased/emit"
 	"github.com/netbased/netbased/pipeline"
 )
 
@@ -41,6 +42,14 @@ type engineCounters struct {
 	// PendingWindows is the number of windows handed over by the workers
 	// and not yet written.
 	PendingWindows int
+	// OutputKind names the records output for every output (stdout, file,
+	// elasticsearch, kafka); Dropped counts its lost records by
+	// emit.DropReason; QueuedBytes and SpooledBytes are what it holds;
+	// OutputHealthy is its current health.
+	OutputKind                string
+	Dropped                   [emit.NumDropReasons]uint64
+	QueuedBytes, SpooledBytes int64
+	OutputHealthy             bool
 }
 
 // daemonCollector turns the published snapshots into metrics at scrape
@@ -56,6 +65,7 @@ type daemonCollector struct {
 	refused, pendingWindows                     *prometheus.Desc
 	workersDesc, monitored                      *prometheus.Desc
 	delivered, retried, deliveryFailed, pending *prometheus.Desc
+	dropped, queued, spooled, outputHealthy     *prometheus.Desc
 }
 
 func newDaemonCollector(workers []*pipeline.Worker, live []liveStatser, engine func() engineCounters) *daemonCollector {
@@ -87,6 +97,10 @@ func newDaemonCollector(workers []*pipeline.Worker, live []liveStatser, engine f
 		retried:        d("output_retried_records_total", "Record re-sends to the remote output.", "output"),
 		deliveryFailed: d("output_failed_records_total", "Records the remote output definitively failed.", "output"),
 		pending:        d("output_pending_records", "Records accepted by the remote output's queue, not yet acknowledged.", "output"),
+		dropped:        d("output_records_dropped_total", "Records the output lost, by reason (queue_full, spool_full, rejected, retries_exhausted, shutdown, spool_corrupt, spool_write, too_large).", "output", "reason"),
+		queued:         d("output_queued_bytes", "Encoded records the output holds in memory.", "output"),
+		spooled:        d("output_spooled_bytes", "Bytes in the output's disk spool.", "output"),
+		outputHealthy:  d("output_healthy", "1 while the output loses nothing (delivering, or spooling within its bounds), 0 while it drops records.", "output"),
 	}
 }
 
@@ -94,7 +108,7 @@ func newDaemonCollector(workers []*pipeline.Worker, live []liveStatser, engine f
 func (c *daemonCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.packets, c.bytes, c.drops, c.freezes, c.decodeErrors, c.active,
 		c.ended, c.evictions, c.conns, c.records, c.windows, c.late, c.emitErrs, c.refused, c.pendingWindows, c.workersDesc, c.monitored,
-		c.delivered, c.retried, c.deliveryFailed, c.pending} {
+		c.delivered, c.retried, c.deliveryFailed, c.pending, c.dropped, c.queued, c.spooled, c.outputHealthy} {
 		ch <- d
 	}
 }
@@ -150,6 +164,18 @@ func (c *daemonCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.deliveryFailed, e.DeliveryFailed, e.Output)
 		ch <- prometheus.MustNewConstMetric(c.pending, prometheus.GaugeValue, float64(e.Pending), e.Output)
 	}
+	if e.OutputKind != "" {
+		for _, r := range emit.DropReasons() {
+			counter(c.dropped, e.Dropped[r], e.OutputKind, r.String())
+		}
+		ch <- prometheus.MustNewConstMetric(c.queued, prometheus.GaugeValue, float64(e.QueuedBytes), e.OutputKind)
+		ch <- prometheus.MustNewConstMetric(c.spooled, prometheus.GaugeValue, float64(e.SpooledBytes), e.OutputKind)
+		healthy := 0.0
+		if e.OutputHealthy {
+			healthy = 1
+		}
+		ch <- prometheus.MustNewConstMetric(c.outputHealthy, prometheus.GaugeValue, healthy, e.OutputKind)
+	}
 }
 
 // flushBuckets are the window flush duration histogram's buckets (seconds).
@@ -185,10 +211,24 @@ func newDaemonMetrics() (*daemonMetrics, error) {
 	}
 	m.reloads.WithLabelValues("ok")
 	m.reloads.WithLabelValues("error")
+	build := readBuildInfo()
+	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "netbased_build_info",
+		Help: "Always 1; the labels say which build runs (netbased version).",
+		ConstLabels: prometheus.Labels{
+			"version":   build.Version,
+			"revision":  build.Commit,
+			"builddate": build.Date,
+			"goversion": build.GoVersion,
+		},
+	})
+	buildInfo.Set(1)
 	for _, c := range []prometheus.Collector{
-		m.flushDuration, m.reloads, m.networkTime,
+		m.flushDuration, m.reloads, m.networkTime, buildInfo,
+		// The standard names (go_*, process_*), which stock dashboards
+		// and alerts query.
 		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{Namespace: "netbased"}),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	} {
 		if err := m.reg.Register(c); err != nil {
 			return nil, fmt.Errorf("registering metrics: %w", err)

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"go.uber.org/zap/zapcore"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/netbased/netbased/capture"
@@ -109,9 +110,12 @@ type Options struct {
 	CriticalAssets listValue `yaml:"critical_assets"`
 
 	// Records.
-	Interval      durationValue `yaml:"interval"`
-	Format        string        `yaml:"format"`
-	Out           string        `yaml:"out"`
+	Interval durationValue `yaml:"interval"`
+	Format   string        `yaml:"format"`
+	Out      string        `yaml:"out"`
+	// Append makes a replay add to existing --out and --conn-log files
+	// instead of overwriting them (the daemon always appends).
+	Append        bool          `yaml:"append"`
 	RotateSize    int64         `yaml:"rotate_size"`
 	RotateEvery   durationValue `yaml:"rotate_every"`
 	MaxSetSize    int           `yaml:"max_set_size"`
@@ -126,6 +130,20 @@ type Options struct {
 	// one for replay).
 	Workers int `yaml:"workers"`
 
+	// Output queues (emit.OutputOptions): the daemon never waits for an
+	// output; what a remote back end cannot take yet waits in memory and in
+	// a disk spool, the oldest dropped (counted) beyond the bounds.
+	SpoolDir          string        `yaml:"spool_dir"`
+	SpoolMaxBytes     int64         `yaml:"spool_max_bytes"`
+	OutputQueueBytes  int64         `yaml:"output_queue_bytes"`
+	OutputStopTimeout durationValue `yaml:"output_stop_timeout"`
+
+	// Elasticsearch output (--out es+http(s)://…): TLS and the API key.
+	ESCAFile             string `yaml:"es_ca_file"`
+	ESInsecureSkipVerify bool   `yaml:"es_insecure_skip_verify"`
+	ESAPIKey             string `yaml:"es_api_key"`
+	ESAPIKeyFile         string `yaml:"es_api_key_file"`
+
 	// Daemon (netbased run).
 	Interface     string        `yaml:"interface"`
 	Snaplen       int           `yaml:"snaplen"`
@@ -139,34 +157,49 @@ type Options struct {
 	Progress string `yaml:"progress"`
 	// CPUProfile is replay's --cpuprofile (no configuration key).
 	CPUProfile string `yaml:"-"`
+
+	// overwrite truncates the --out and --conn-log files when they are
+	// opened: set by replay unless --append, never by the daemon.
+	overwrite bool
 }
 
-// defaultMaxHosts bounds the monitored addresses of a window by default:
-// with the default connection bound the whole process stays under 2 GiB
-// (see deploy/README.md).
-const defaultMaxHosts = 1_000_000
+// Default bounds (deploy/README.md, "Bounds"):
+//   - defaultMaxHosts monitored addresses per window: with the default
+//     connection bound the whole process stays under 2 GiB even when every
+//     connection comes from another address (a spoofed flood);
+//   - defaultMaxSetSize members per unique-set array written: the largest
+//     record (six arrays of IPv6 addresses) stays under 1 MB, Kafka's
+//     default message size limit and the smallest of the outputs'.
+const (
+	defaultMaxHosts   = 500_000
+	defaultMaxSetSize = 3_000
+)
 
 func defaultOptions() Options {
 	return Options{
-		ConnLogFormat:  "json",
-		Services:       listValue{"all"},
-		MaxConnections: 1_000_000,
-		Mode:           "local",
-		LocalNets:      listValue{"private"},
-		Interval:       durationValue(5 * time.Minute),
-		Format:         "json",
-		Out:            "-",
-		ForwarderType:  "zeek",
-		Shards:         1,
-		MaxHosts:       defaultMaxHosts,
-		Snaplen:        65535,
-		RingSizeMB:     64,
-		FanoutGroup:    42,
-		Promiscuous:    true,
-		MetricsListen:  "127.0.0.1:9753",
-		ClockTick:      durationValue(500 * time.Millisecond),
-		LogLevel:       "info",
-		Progress:       "auto",
+		ConnLogFormat:     "json",
+		Services:          listValue{"all"},
+		MaxConnections:    1_000_000,
+		Mode:              "local",
+		LocalNets:         listValue{"private"},
+		Interval:          durationValue(5 * time.Minute),
+		Format:            "json",
+		Out:               "-",
+		ForwarderType:     "zeek",
+		Shards:            1,
+		MaxHosts:          defaultMaxHosts,
+		MaxSetSize:        defaultMaxSetSize,
+		Snaplen:           65535,
+		RingSizeMB:        64,
+		FanoutGroup:       42,
+		Promiscuous:       true,
+		MetricsListen:     "127.0.0.1:9753",
+		ClockTick:         durationValue(500 * time.Millisecond),
+		SpoolMaxBytes:     1 << 30,
+		OutputQueueBytes:  64 << 20,
+		OutputStopTimeout: durationValue(20 * time.Second),
+		LogLevel:          "info",
+		Progress:          "auto",
 	}
 }
 
@@ -197,7 +230,15 @@ func (o *Options) register(fs *flag.FlagSet, daemon bool) *string {
 	fs.StringVar(&o.ForwarderType, "forwarder-type", o.ForwarderType, "forwarder_type written in each record")
 	fs.IntVar(&o.Shards, "shards", o.Shards, "split each window's per-address states into this many shards, merged in parallel")
 	fs.IntVar(&o.MaxHosts, "max-hosts", o.MaxHosts, "monitored addresses per window (beyond it an address's updates are refused and counted; 0 = no bound)")
+	fs.StringVar(&o.ESCAFile, "es-ca-file", o.ESCAFile, "Elasticsearch output: PEM `file` of the certificate authorities to trust (default: the system's)")
+	fs.BoolVar(&o.ESInsecureSkipVerify, "es-insecure-skip-verify", o.ESInsecureSkipVerify, "Elasticsearch output: do not verify the server's TLS certificate (testing only)")
+	fs.StringVar(&o.ESAPIKey, "es-api-key", o.ESAPIKey, "Elasticsearch output: base64 API `key` (visible in the process list: prefer --es-api-key-file)")
+	fs.StringVar(&o.ESAPIKeyFile, "es-api-key-file", o.ESAPIKeyFile, "Elasticsearch output: read the API key from `file` (default: $CREDENTIALS_DIRECTORY/es-api-key when systemd passes it)")
 	fs.StringVar(&o.LogLevel, "log-level", o.LogLevel, "log level: debug, info, warn, error")
+	fs.StringVar(&o.SpoolDir, "spool-dir", o.SpoolDir, "keep the records a remote output (Elasticsearch, Kafka, ClickHouse) has not taken yet in this `directory`, delivered after a restart (empty: memory only)")
+	fs.Int64Var(&o.SpoolMaxBytes, "spool-max-bytes", o.SpoolMaxBytes, "bound of each output's spool in `bytes`; beyond it the oldest records are dropped and counted")
+	fs.Int64Var(&o.OutputQueueBytes, "output-queue-bytes", o.OutputQueueBytes, "bound of each output's memory queue in `bytes`")
+	fs.Var(&o.OutputStopTimeout, "output-stop-timeout", "how long the daemon delivers queued records when it stops or reloads (the rest stays in the spool)")
 	if daemon {
 		fs.IntVar(&o.Workers, "workers", o.Workers, "capture workers, one fanout socket each (0 = number of CPUs)")
 		fs.StringVar(&o.Interface, "interface", o.Interface, "network interface to capture on")
@@ -211,6 +252,7 @@ func (o *Options) register(fs *flag.FlagSet, daemon bool) *string {
 		fs.IntVar(&o.Workers, "workers", o.Workers, "workers: a reader spreads the frames over them by address pair (0 or 1: the reader does it all)")
 		fs.StringVar(&o.CPUProfile, "cpuprofile", o.CPUProfile, "write a Go CPU profile of the replay to `FILE` (go tool pprof)")
 		fs.StringVar(&o.Progress, "progress", o.Progress, "progress bar: auto (on a terminal), always or never")
+		fs.BoolVar(&o.Append, "append", o.Append, "append to existing --out and --conn-log files instead of overwriting them")
 	}
 	return config
 }
@@ -237,7 +279,12 @@ func loadConfig(path string, o *Options) error {
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
-	if err := dec.Decode(o); err != nil && !errors.Is(err, io.EOF) {
+	if err := dec.Decode(o); err != nil {
+		if errors.Is(err, io.EOF) {
+			// An empty file is a mistake (a wrong path, a truncated
+			// copy), not a request for the defaults.
+			return fmt.Errorf("configuration %s holds no settings (every line empty or a comment)", path)
+		}
 		return fmt.Errorf("configuration %s: %w", path, err)
 	}
 	return nil
@@ -245,20 +292,29 @@ func loadConfig(path string, o *Options) error {
 
 // parseArgs parses flags and positional arguments in any order, applying the
 // configuration file first so that flags given on the command line win.
+// Help (-h) returns flag.ErrHelp; the caller prints the help.
 func parseArgs(name string, args []string, daemon bool) (Options, []string, error) {
+	return parseArgsWith(name, args, daemon, nil)
+}
+
+// parseArgsWith is parseArgs for a command with flags of its own besides
+// the options: extra registers them (it is called once per parsing pass).
+func parseArgsWith(name string, args []string, daemon bool, extra func(fs *flag.FlagSet)) (Options, []string, error) {
+	newFlagSet := func(o *Options) (*flag.FlagSet, *string) {
+		fs := flag.NewFlagSet(name, flag.ContinueOnError)
+		// The caller reports errors and prints help: the flag package
+		// must not print them (or the whole help) itself.
+		fs.SetOutput(io.Discard)
+		fs.Usage = func() {}
+		config := o.register(fs, daemon)
+		if extra != nil {
+			extra(fs)
+		}
+		return fs, config
+	}
 	// First pass: find --config without applying anything else.
 	probe := defaultOptions()
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(os.Stderr)
-	fs.Usage = func() {
-		synopsis := "netbased replay [flags] FILE...   (pcap/pcapng, gzip too; several files replay in order)"
-		if daemon {
-			synopsis = "netbased run --interface IF [flags]   (live AF_PACKET capture as a daemon)"
-		}
-		fmt.Fprintf(fs.Output(), "Usage: %s\n\nFlags:\n", synopsis)
-		fs.PrintDefaults()
-	}
-	configPath := probe.register(fs, daemon)
+	fs, configPath := newFlagSet(&probe)
 	positional, err := parseInterleaved(fs, args)
 	if err != nil {
 		return probe, nil, err
@@ -266,18 +322,23 @@ func parseArgs(name string, args []string, daemon bool) (Options, []string, erro
 	opts := defaultOptions()
 	if *configPath != "" {
 		if err := loadConfig(*configPath, &opts); err != nil {
-			return opts, nil, err
+			return opts, nil, &configError{err}
 		}
 	}
 	// Second pass: command-line flags win over the file.
-	fs2 := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs2.SetOutput(os.Stderr)
-	opts.register(fs2, daemon)
+	fs2, _ := newFlagSet(&opts)
 	if _, err := parseInterleaved(fs2, args); err != nil {
 		return opts, nil, err
 	}
 	return opts, positional, nil
 }
+
+// configError is an error in the configuration file (as opposed to one on
+// the command line).
+type configError struct{ err error }
+
+func (e *configError) Error() string { return e.err.Error() }
+func (e *configError) Unwrap() error { return e.err }
 
 // parseCommandArgs is parseArgs for a subcommand's command line: an error
 // that is not already a usage error (or a request for help) is marked as
@@ -308,4 +369,24 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 		positional = append(positional, rest[0])
 		args = rest[1:]
 	}
+}
+
+// validateRun checks the settings only `run` has (validate checks the
+// others); the error joins every problem.
+func (o *Options) validateRun() error {
+	var errs []error
+	if o.Interface == "" {
+		errs = append(errs, errors.New("--interface is required (or `interface:` in --config)"))
+	}
+	if o.FanoutGroup < 0 || o.FanoutGroup > 0xffff {
+		errs = append(errs, fmt.Errorf("--fanout-group (fanout_group) %d is not between 0 and 65535", o.FanoutGroup))
+	}
+	if o.Workers < 0 || o.Snaplen < 0 || o.RingSizeMB < 0 {
+		errs = append(errs, errors.New("--workers, --snaplen and --ring-size-mb (workers, snaplen, ring_size_mb) must not be negative"))
+	}
+	var level zapcore.Level
+	if err := level.UnmarshalText([]byte(o.LogLevel)); err != nil {
+		errs = append(errs, fmt.Errorf("--log-level (log_level): %w", err))
+	}
+	return errors.Join(errs...)
 }

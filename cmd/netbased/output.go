@@ -1,69 +1,61 @@
 package main
 
 import (
-	"bufio"
+	"context"
+	"errors"
 	"fmt"
 	"io"
-	"os"
-	"strings"
 	"time"
 
 	"github.com/netbased/netbased/emit"
 )
 
-// openOutput opens the --out destination as an emit.Writer in the --format
-// encoding:
-//   - "-" (or empty): standard output;
-//   - es+http://[user:pass@]host:9200[,host2:9200][/index-pattern] (or
-//     es+https://): Elasticsearch's _bulk API, index pattern default
-//     netbase-%Y.%m.%d; an API key may come from $NETBASED_ES_API_KEY;
-//   - kafka://broker[,broker]/topic[?compression=…&tls=true&sasl=…&user=…]:
-//     one Kafka record per interval, keyed by address; a SASL password comes
-//     from $NETBASED_KAFKA_PASSWORD;
-//   - anything else: a file, rotated by --rotate-size/--rotate-every.
-//
-// Elasticsearch and Kafka take the json or dynamite format.
-func openOutput(o *Options, stdout io.Writer) (*emit.Writer, error) {
+// openOutput opens the --out destination in the --format encoding through
+// the output registry (see emit.DefaultRegistry for the destinations:
+// "-", a file path, es+http(s)://…, kafka://…, clickhouse://…), with the
+// es_* options (applyElasticsearchOptions). The daemon (an interface is
+// set) never waits for an output: what a back end cannot take yet waits in
+// the memory queue and the --spool-dir spool, and beyond their bounds the
+// oldest records are dropped, counted. Replay waits for room instead, so
+// that every record is delivered or the run fails; it overwrites a file
+// unless --append.
+func openOutput(o *Options, stdout io.Writer) (*emit.Output, error) {
 	format, err := emit.ParseFormat(o.Format)
 	if err != nil {
-		return nil, fmt.Errorf("format: %w", err)
+		return nil, fmt.Errorf("format: %w: %w", err, errUsage)
 	}
-	enc := emit.NewEncoder(format, emit.EncoderOptions{MaxSetSize: o.MaxSetSize})
-	switch {
-	case o.Out == "" || o.Out == "-":
-		return emit.NewWriter(emit.NewStreamSink(bufio.NewWriterSize(stdout, 64<<10)), enc), nil
-	case strings.HasPrefix(o.Out, "es+"):
-		cfg, _, err := emit.ParseElasticsearchOut(o.Out)
-		if err != nil {
-			return nil, fmt.Errorf("out: %w", err)
-		}
-		cfg.Format = format
-		if key := os.Getenv("NETBASED_ES_API_KEY"); key != "" {
-			cfg.APIKey = key
-		}
-		sink, err := emit.NewElasticsearchSink(cfg)
-		if err != nil {
-			return nil, fmt.Errorf("out: %w", err)
-		}
-		return emit.NewWriter(sink, enc), nil
-	case strings.HasPrefix(o.Out, emit.KafkaURLScheme):
-		cfg, err := emit.ParseKafkaURL(o.Out)
-		if err != nil {
-			return nil, fmt.Errorf("out: %w", err)
-		}
-		cfg.Format = format
-		if pass := os.Getenv("NETBASED_KAFKA_PASSWORD"); pass != "" {
-			cfg.SASLPassword = pass
-		}
-		sink, err := emit.NewKafkaSink(cfg)
-		if err != nil {
-			return nil, fmt.Errorf("out: %w", err)
-		}
-		return emit.NewWriter(sink, enc), nil
+	params := emit.OpenParams{
+		Format:  format,
+		Encoder: emit.EncoderOptions{MaxSetSize: o.MaxSetSize},
+		Stdout:  stdout,
+		File: emit.FileOptions{RotateSize: o.RotateSize, RotateEvery: time.Duration(o.RotateEvery),
+			Truncate: o.overwrite},
+		ConfigureElasticsearch: o.applyElasticsearchOptions,
 	}
-	sink, err := emit.OpenFile(o.Out, emit.FileOptions{RotateSize: o.RotateSize, RotateEvery: time.Duration(o.RotateEvery)})
+	opt := emit.OutputOptions{Policy: emit.Block, QueueBytes: o.OutputQueueBytes}
+	if o.Interface != "" {
+		opt.Policy = emit.DropOldest
+		opt.SpoolDir, opt.SpoolMaxBytes = o.SpoolDir, o.SpoolMaxBytes
+	}
+	out, err := emit.DefaultRegistry().Open(context.Background(), o.Out, params, opt)
 	if err != nil {
+		if errors.Is(err, emit.ErrBadOutput) {
+			return nil, fmt.Errorf("out: %w: %w", err, errUsage)
+		}
 		return nil, fmt.Errorf("out: %w", err)
 	}
-	return emit.NewWriter(sink, enc), nil
+	return out, nil
+}
+
+// closeOutput closes an output: the daemon's within --output-stop-timeout
+// (what is left stays in the spool for the next start), replay's once
+// everything is delivered or given up.
+func closeOutput(o *Options, out *emit.Output) error {
+	ctx := context.Background()
+	if o.Interface != "" {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, time.Duration(o.OutputStopTimeout))
+		defer cancel()
+	}
+	return out.Close(ctx)
 }

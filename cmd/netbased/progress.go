@@ -99,6 +99,10 @@ func (p *progress) draw(start time.Time, final bool) {
 	if final {
 		end = "\n"
 	}
+	if total == 0 { // standard input: the size is unknown
+		fmt.Fprintf(p.out, "\r%d MB  %.0f packets/s%s", read>>20, rate, end)
+		return
+	}
 	fmt.Fprintf(p.out, "\r[%s] %5.1f%%  %d/%d MB  %.0f packets/s%s", bar, 100*frac, read>>20, total>>20, rate, end)
 }
 

@@ -14,8 +14,8 @@ import (
 
 // replayCommand implements `netbased replay [flags] FILE...`: the files are
 // read in order as one stream; every record computed before a fault in the
-// input is written before the error is returned. A one-line summary goes
-// to stderr at the end.
+// input is written before the error is returned. A replay that reads its
+// input to the end prints a one-line summary on stderr.
 func replayCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	opts, files, err := parseCommandArgs("replay", args, false)
 	if err != nil {
@@ -24,6 +24,7 @@ func replayCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if len(files) == 0 {
 		return fmt.Errorf("no input files (netbased replay [flags] FILE...): %w", errUsage)
 	}
+	opts.overwrite = !opts.Append // a replay's outputs hold that replay's records, like Zeek's logs
 	filter, err := opts.captureFilter()
 	if err != nil {
 		return err
@@ -55,6 +56,14 @@ func replayCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	replayErr := pipeline.Replay(ctx, progress.wrap(src), eng.workers)
 	progress.done()
 	closeErr := eng.close()
+	if replayErr != nil {
+		return replayErr
+	}
+	if closeErr != nil {
+		return closeErr
+	}
+	// The summary closes a replay that read its input to the end (an error
+	// or an interrupt is the last line instead).
 	var sum replaySummary
 	sum.add(eng)
 	if fileStats != nil {
@@ -64,10 +73,7 @@ func replayCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 		sum.filtered = filtered.Stats().Rejected
 	}
 	fmt.Fprintln(stderr, sum.String())
-	if replayErr != nil {
-		return replayErr
-	}
-	return closeErr
+	return nil
 }
 
 // startCPUProfile writes a Go CPU profile of the replay to path (go tool

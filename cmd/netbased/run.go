@@ -5,13 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"os/signal"
 	"reflect"
 	"runtime"
 	"slices"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -21,6 +19,7 @@ import (
 
 	"github.com/netbased/netbased/aggregate"
 	"github.com/netbased/netbased/capture"
+	"github.com/netbased/netbased/emit"
 	"github.com/netbased/netbased/pipeline"
 )
 
@@ -36,14 +35,8 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if len(positional) > 0 {
 		return fmt.Errorf("unexpected arguments %q (run takes only flags; replay reads files): %w", positional, errUsage)
 	}
-	if opts.Interface == "" {
-		return fmt.Errorf("--interface is required (or `interface:` in --config): %w", errUsage)
-	}
-	if opts.FanoutGroup < 0 || opts.FanoutGroup > 0xffff {
-		return fmt.Errorf("--fanout-group %d is not between 0 and 65535: %w", opts.FanoutGroup, errUsage)
-	}
-	if opts.Workers < 0 || opts.Snaplen < 0 || opts.RingSizeMB < 0 {
-		return fmt.Errorf("--workers, --snaplen and --ring-size-mb must not be negative: %w", errUsage)
+	if err := opts.validateRun(); err != nil {
+		return fmt.Errorf("%w: %w", err, errUsage)
 	}
 	if _, err := opts.validate(); err != nil {
 		return fmt.Errorf("%w: %w", err, errUsage)
@@ -208,7 +201,7 @@ func runDaemon(ctx context.Context, p daemonParams) error {
 	d.log.Info("capturing",
 		zap.String("interface", p.opts.Interface), zap.Int("workers", len(d.eng.workers)),
 		zap.Duration("interval", time.Duration(p.opts.Interval)), zap.String("format", p.opts.Format),
-		zap.String("out", redactURL(p.opts.Out)), zap.String("mode", p.opts.Mode))
+		zap.String("out", emit.Redact(p.opts.Out)), zap.String("mode", p.opts.Mode))
 	p.notify(daemon.SdNotifyReady)
 	p.notify(fmt.Sprintf("STATUS=capturing on %s with %d workers", p.opts.Interface, len(d.eng.workers)))
 	if p.started != nil {
@@ -342,9 +335,11 @@ func (d *daemonState) maxWorkerTime() time.Time {
 	return m
 }
 
-// clockLoop publishes the network time every tick and pings the systemd
-// watchdog while the daemon is healthy. Idle workers move their own
-// network time with the clock (pipeline.Live), so windows close on time.
+// clockLoop publishes the network time every tick, logs health changes and
+// pings the systemd watchdog while the capture is alive (an output that is
+// down shows in /healthz and the metrics, not as a restart). Idle workers
+// move their own network time with the clock (pipeline.Live), so windows
+// close on time.
 func (d *daemonState) clockLoop(stop <-chan struct{}) {
 	ticker := time.NewTicker(d.tick)
 	defer ticker.Stop()
@@ -369,7 +364,7 @@ func (d *daemonState) clockLoop(stop <-chan struct{}) {
 			d.log.Warn("unhealthy", zap.Error(err))
 			lastErr = err.Error()
 		}
-		if watchdog > 0 && err == nil && time.Since(lastPing) >= watchdog/3 {
+		if watchdog > 0 && d.alive() == nil && time.Since(lastPing) >= watchdog/3 {
 			d.p.notify(daemon.SdNotifyWatchdog)
 			lastPing = time.Now()
 		}
@@ -404,7 +399,7 @@ func (d *daemonState) reload() {
 	if err := d.eng.reopen(); err != nil {
 		log.Error("reopening the records output and conn log", zap.Error(err))
 	} else {
-		log.Info("records output reopened", zap.String("out", redactURL(d.opts.Out)))
+		log.Info("records output reopened", zap.String("out", emit.Redact(d.opts.Out)))
 	}
 	if !recordSettingsChanged(&d.opts, &opts) {
 		return
@@ -429,7 +424,7 @@ func (d *daemonState) reload() {
 	d.opts, d.reloadFrom = opts, from
 	log.Info("configuration reloaded; it applies from the next window",
 		zap.Time("from", from), zap.String("mode", opts.Mode),
-		zap.Strings("local_nets", opts.LocalNets), zap.String("out", redactURL(opts.Out)))
+		zap.Strings("local_nets", opts.LocalNets), zap.String("out", emit.Redact(opts.Out)))
 }
 
 // recordSettingsChanged reports whether b differs from a in anything but
@@ -498,13 +493,19 @@ func (d *daemonState) engineCounters() engineCounters {
 		c.Output = ds.Output
 		c.Delivered, c.Retried, c.DeliveryFailed, c.Pending = ds.Delivered, ds.Retried, ds.Failed, ds.Pending
 	}
+	ost := d.eng.output().Stats()
+	c.OutputKind = ost.Kind
+	c.Dropped = ost.Dropped
+	c.QueuedBytes, c.SpooledBytes = ost.QueuedBytes, ost.SpooledBytes
+	c.OutputHealthy = ost.Health.OK()
 	return c
 }
 
-// healthy reports an error when a worker stopped turning (no publish for
-// many ticks) or the latest window could not be written: the current
-// state, so health comes back when the output does.
-func (d *daemonState) healthy() error {
+// alive reports an error when a capture worker stopped turning (no
+// publish for many ticks: a stuck capture, or a window engine that no
+// longer takes windows). It is what the systemd watchdog acts on: a
+// restart can mend it, unlike an output whose back end is down.
+func (d *daemonState) alive() error {
 	now := d.p.now()
 	limit := max(20*d.tick, 5*time.Second)
 	for _, w := range d.eng.workers {
@@ -512,24 +513,22 @@ func (d *daemonState) healthy() error {
 			return fmt.Errorf("capture worker %d has not reported for %v", w.ID(), now.Sub(alive).Round(time.Second))
 		}
 	}
-	if err := d.eng.windows.Healthy(); err != nil {
-		return fmt.Errorf("output: %w", err)
-	}
 	return nil
 }
 
-// redactURL is dest as it may be logged: without credentials.
-func redactURL(dest string) string {
-	u, err := url.Parse(dest)
-	if err != nil || u.Scheme == "" || u.Host == "" {
-		if strings.Contains(dest, "@") {
-			return "(destination not shown: it may hold a password)"
-		}
-		return dest
+// healthy is /healthz: alive, and the records output delivering or
+// spooling within its bounds now (the current state: health comes back
+// when the output does).
+func (d *daemonState) healthy() error {
+	if err := d.alive(); err != nil {
+		return err
 	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	if err := d.eng.windows.Healthy(); err != nil {
+		return fmt.Errorf("output: %w", err)
 	}
-	u.RawQuery = ""
-	return u.String()
+	if out := d.eng.output(); !out.Health().OK() {
+		h := out.Health()
+		return fmt.Errorf("output %s is %s: %w", out.Kind(), h.State, h.Err)
+	}
+	return nil
 }

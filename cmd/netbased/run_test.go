@@ -23,8 +23,6 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/netbased/netbased/capture"
-
-	"github.com/netbased/netbased/internal/testenv"
 )
 
 // fakeSource serves a pcap's frames as a live source would: after the last
@@ -348,16 +346,20 @@ func TestRunMetrics(t *testing.T) {
 		bytesIn += float64(f.Length)
 	}
 	want := map[string]float64{
-		`netbased_capture_packets_total{worker="0"}`:       float64(len(src.frames)),
-		`netbased_capture_bytes_total{worker="0"}`:         bytesIn,
-		`netbased_capture_kernel_drops_total{worker="0"}`:  0,
-		`netbased_capture_queue_freezes_total{worker="0"}`: 0,
-		`netbased_capture_workers`:                         1,
-		`netbased_connection_table_evictions_total`:        0,
-		`netbased_emit_errors_total`:                       0,
-		`netbased_windows_pending`:                         0,
-		`netbased_reloads_total{result="ok"}`:              0,
-		`netbased_window_flush_duration_seconds_count`:     0, // interval 0: one window, written at stop
+		`netbased_capture_packets_total{worker="0"}`:                                 float64(len(src.frames)),
+		`netbased_capture_bytes_total{worker="0"}`:                                   bytesIn,
+		`netbased_capture_kernel_drops_total{worker="0"}`:                            0,
+		`netbased_capture_queue_freezes_total{worker="0"}`:                           0,
+		`netbased_capture_workers`:                                                   1,
+		`netbased_connection_table_evictions_total`:                                  0,
+		`netbased_emit_errors_total`:                                                 0,
+		`netbased_windows_pending`:                                                   0,
+		`netbased_reloads_total{result="ok"}`:                                        0,
+		`netbased_window_flush_duration_seconds_count`:                               0, // interval 0: one window, written at stop
+		`netbased_output_records_dropped_total{output="stdout",reason="queue_full"}`: 0,
+		`netbased_output_records_dropped_total{output="stdout",reason="rejected"}`:   0,
+		`netbased_output_healthy{output="stdout"}`:                                   1,
+		`netbased_output_spooled_bytes{output="stdout"}`:                             0,
 	}
 	for name, v := range want {
 		got, ok := m[name]
@@ -377,7 +379,7 @@ func TestRunMetrics(t *testing.T) {
 	if ended != m["netbased_aggregate_connections_total"] {
 		t.Errorf("connections ended %v but aggregated %v", ended, m["netbased_aggregate_connections_total"])
 	}
-	for _, name := range []string{"netbased_network_time_seconds", "netbased_process_resident_memory_bytes", "go_goroutines"} {
+	for _, name := range []string{"netbased_network_time_seconds", "process_resident_memory_bytes", "process_cpu_seconds_total", "go_goroutines"} {
 		if _, ok := m[name]; !ok {
 			t.Errorf("metric %s missing", name)
 		}
@@ -869,18 +871,16 @@ func recordsWithoutWindow(t *testing.T, data []byte) []map[string]any {
 	}
 }
 
-// demoPcap is pcaps/demo.pcap (falling back to a Zeek ground-truth trace
-// while the demo is missing).
+// demoPcap is the bundled pcaps/demo.pcap (tests that need no Zeek ground
+// truth replay it).
 func demoPcap(t *testing.T) string {
 	t.Helper()
-	if p, err := filepath.Abs("../../pcaps/demo.pcap"); err == nil {
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
+	p, err := filepath.Abs(filepath.Join("..", "..", "pcaps", "demo.pcap"))
+	if err == nil {
+		_, err = os.Stat(p)
 	}
-	p := filepath.Join(testenv.SharedDir(t), "testdata", "zeek", "opt.basic", "trace.pcap")
-	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("no pcap to replay: pcaps/demo.pcap and %s are missing", p)
+	if err != nil {
+		t.Fatalf("the bundled demo pcap: %v (make pcaps regenerates it)", err)
 	}
 	return p
 }
