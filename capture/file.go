@@ -150,7 +150,7 @@ type fileSource struct {
 	failed error // sticky error once the stream failed
 	closed bool
 	// spare is the read buffer of the last finished file, reused for the next.
-	spare *bufio.Reader
+	spare *readBuf
 	stats FileStats // of the files already finished
 }
 
@@ -242,7 +242,8 @@ func (s *fileSource) Next() (Frame, error) {
 				return Frame{}, err
 			}
 		}
-		fr, err := s.cur.next()
+		var fr Frame
+		err := s.cur.next(&fr)
 		if err == nil {
 			return fr, nil
 		}
@@ -327,11 +328,13 @@ type fileReader struct {
 	gz      *gzip.Reader
 	raw     *bufio.Reader // the compressed input of a gzip file
 	// br reads the (decompressed) stream; frames point into its buffer.
-	br     *bufio.Reader
+	br     *readBuf
 	off    int64 // offset in the (decompressed) stream
 	format fileFormat
 	order  binary.ByteOrder
-	hdr    [32]byte
+	// bigEndian is order == binary.BigEndian, for the inlined u16 and u32.
+	bigEndian bool
+	hdr       [32]byte
 
 	// pcap
 	nanos        bool
@@ -349,15 +352,15 @@ type fileReader struct {
 // the file's size, or 0 when unknown: a plain file smaller than the read
 // buffer gets a buffer of its own size (a record that does not fit in it
 // cannot be complete in the file either).
-func newFileReader(f io.ReadCloser, path string, reuse *bufio.Reader, size int64) (*fileReader, error) {
+func newFileReader(f io.ReadCloser, path string, reuse *readBuf, size int64) (*fileReader, error) {
 	r := &fileReader{path: path, file: f}
 	r.counter.r = f
-	big := func(src io.Reader, want int) *bufio.Reader {
+	big := func(src io.Reader, want int) *readBuf {
 		if reuse != nil && reuse.Size() >= want {
 			reuse.Reset(src)
 			return reuse
 		}
-		return bufio.NewReaderSize(src, want)
+		return newReadBuf(src, want)
 	}
 	plainSize := readBufferSize
 	if size > 0 && size < readBufferSize {
@@ -465,8 +468,10 @@ func (r *fileReader) readFileHeader() error {
 		return nil // the SHB is read as an ordinary block
 	case le == pcapMagicMicro || le == pcapMagicNano || le == pcapMagicModified:
 		r.order = binary.LittleEndian
+		r.bigEndian = false
 	case be == pcapMagicMicro || be == pcapMagicNano || be == pcapMagicModified:
 		r.order = binary.BigEndian
+		r.bigEndian = true
 	default:
 		return r.errorf(0, "corrupt file header: unknown magic number %#08x (not pcap or pcapng)", be)
 	}
@@ -475,22 +480,22 @@ func (r *fileReader) readFileHeader() error {
 	if err := r.readFull(h); err != nil {
 		return r.readError(0, "pcap file header", err)
 	}
-	m := r.order.Uint32(h[0:4])
+	m := r.u32(h[0:4])
 	r.nanos = m == pcapMagicNano
 	if m == pcapMagicModified {
 		r.extraRecord = 8
 	}
-	major := r.order.Uint16(h[4:6])
+	major := r.u16(h[4:6])
 	if major != 2 {
-		return r.errorf(4, "corrupt pcap file header: unsupported version %d.%d", major, r.order.Uint16(h[6:8]))
+		return r.errorf(4, "corrupt pcap file header: unsupported version %d.%d", major, r.u16(h[6:8]))
 	}
 	// As libpcap: a snap length of 0 or beyond the maximum means the maximum.
-	r.pcapIf.snapLen = r.order.Uint32(h[16:20])
+	r.pcapIf.snapLen = r.u32(h[16:20])
 	if r.pcapIf.snapLen == 0 || r.pcapIf.snapLen > MaxCaptureLength {
 		r.pcapIf.snapLen = MaxCaptureLength
 	}
 	// The upper bits of the link-type field carry FCS information.
-	lt := r.order.Uint32(h[20:24]) & 0x0fffffff
+	lt := r.u32(h[20:24]) & 0x0fffffff
 	if lt > 0xffff {
 		return r.errorf(20, "corrupt pcap file header: link type %d", lt)
 	}
@@ -501,18 +506,40 @@ func (r *fileReader) readFileHeader() error {
 	return nil
 }
 
-// next returns the next frame of this file, or io.EOF at its clean end.
-func (r *fileReader) next() (Frame, error) {
-	if r.format == formatPcap {
-		return r.nextPcap()
+// u32 reads a file-order uint32 (without the interface call).
+func (r *fileReader) u32(b []byte) uint32 {
+	if r.bigEndian {
+		return binary.BigEndian.Uint32(b)
 	}
-	return r.nextPcapNG()
+	return binary.LittleEndian.Uint32(b)
+}
+
+// u16 reads a file-order uint16.
+func (r *fileReader) u16(b []byte) uint16 {
+	if r.bigEndian {
+		return binary.BigEndian.Uint16(b)
+	}
+	return binary.LittleEndian.Uint16(b)
+}
+
+// next returns the next frame of this file, or io.EOF at its clean end.
+func (r *fileReader) next(f *Frame) error {
+	if r.format == formatPcap {
+		return r.nextPcap(f)
+	}
+	return r.nextPcapNG(f)
 }
 
 // take returns the next n bytes of the stream as a slice of the read
 // buffer, valid until the next read, and advances past them. n must not
 // exceed readBufferSize.
 func (r *fileReader) take(n int) ([]byte, error) {
+	if br := r.br; br.w-br.r >= n && n >= 0 {
+		b := br.buf[br.r : br.r+n : br.r+n]
+		br.r += n
+		r.off += int64(n)
+		return b, nil
+	}
 	b, err := r.br.Peek(n)
 	if len(b) < n {
 		d, _ := r.br.Discard(len(b))
@@ -527,21 +554,21 @@ func (r *fileReader) take(n int) ([]byte, error) {
 	return b, nil
 }
 
-func (r *fileReader) nextPcap() (Frame, error) {
+func (r *fileReader) nextPcap(f *Frame) error {
 	start := r.off
 	h, err := r.take(16 + r.extraRecord)
 	if err != nil {
 		if err == io.EOF && r.off == start {
-			return Frame{}, io.EOF
+			return io.EOF
 		}
-		return Frame{}, r.readError(start, "packet record header", err)
+		return r.readError(start, "packet record header", err)
 	}
-	sec := r.order.Uint32(h[0:4])
-	frac := r.order.Uint32(h[4:8])
-	caplen := r.order.Uint32(h[8:12])
-	wirelen := r.order.Uint32(h[12:16])
+	sec := r.u32(h[0:4])
+	frac := r.u32(h[4:8])
+	caplen := r.u32(h[8:12])
+	wirelen := r.u32(h[12:16])
 	if caplen > MaxCaptureLength {
-		return Frame{}, r.errorf(start, "corrupt packet record: captured length %d exceeds maximum %d", caplen, MaxCaptureLength)
+		return r.errorf(start, "corrupt packet record: captured length %d exceeds maximum %d", caplen, MaxCaptureLength)
 	}
 	var nsec int64
 	if r.nanos {
@@ -551,7 +578,7 @@ func (r *fileReader) nextPcap() (Frame, error) {
 	}
 	data, err := r.take(int(caplen))
 	if err != nil {
-		return Frame{}, r.readError(start, "packet record", err)
+		return r.readError(start, "packet record", err)
 	}
 	if caplen > r.pcapIf.snapLen {
 		// libpcap keeps the first snaplen bytes of a record that claims
@@ -559,7 +586,7 @@ func (r *fileReader) nextPcap() (Frame, error) {
 		caplen = r.pcapIf.snapLen
 		data = data[:caplen]
 	}
-	return Frame{
+	*f = Frame{
 		Data:          data,
 		Timestamp:     time.Unix(int64(sec), nsec),
 		CaptureLength: int(caplen),
@@ -567,7 +594,8 @@ func (r *fileReader) nextPcap() (Frame, error) {
 		LinkType:      r.pcapIf.linkType,
 		Origin:        r.path,
 		Offset:        start,
-	}, nil
+	}
+	return nil
 }
 
 const (
@@ -577,72 +605,72 @@ const (
 	blockEPB = 0x00000006
 )
 
-func (r *fileReader) nextPcapNG() (Frame, error) {
+func (r *fileReader) nextPcapNG(f *Frame) error {
 	for {
 		start := r.off
 		h := r.hdr[:8]
 		b, err := r.take(8)
 		if err != nil {
 			if err == io.EOF && r.off == start {
-				return Frame{}, io.EOF
+				return io.EOF
 			}
-			return Frame{}, r.readError(start, "pcapng block header", err)
+			return r.readError(start, "pcapng block header", err)
 		}
 		copy(h, b) // readSHB reads the length from r.hdr
 		if binary.LittleEndian.Uint32(h[0:4]) == pcapngSHB {
 			if err := r.readSHB(start); err != nil {
-				return Frame{}, err
+				return err
 			}
 			continue
 		}
 		if r.order == nil {
-			return Frame{}, r.errorf(start, "corrupt pcapng file: block before section header")
+			return r.errorf(start, "corrupt pcapng file: block before section header")
 		}
-		typ := r.order.Uint32(h[0:4])
-		total := r.order.Uint32(h[4:8])
+		typ := r.u32(h[0:4])
+		total := r.u32(h[4:8])
 		if total < 12 || total%4 != 0 {
-			return Frame{}, r.errorf(start, "corrupt pcapng block: total length %d", total)
+			return r.errorf(start, "corrupt pcapng block: total length %d", total)
 		}
 		bodyLen := int64(total) - 12
 		switch typ {
 		case blockIDB, blockEPB, blockSPB, blockOPB:
 		default:
 			if total > maxSkipBlockLength {
-				return Frame{}, r.errorf(start, "corrupt pcapng block: length %d exceeds maximum", total)
+				return r.errorf(start, "corrupt pcapng block: length %d exceeds maximum", total)
 			}
 			if err := r.discard(bodyLen + 4); err != nil {
-				return Frame{}, r.readError(start, fmt.Sprintf("pcapng block (type %#x)", typ), err)
+				return r.readError(start, fmt.Sprintf("pcapng block (type %#x)", typ), err)
 			}
 			continue
 		}
 		if total > maxBlockLength {
-			return Frame{}, r.errorf(start, "corrupt pcapng block: length %d exceeds maximum %d", total, maxBlockLength)
+			return r.errorf(start, "corrupt pcapng block: length %d exceeds maximum %d", total, maxBlockLength)
 		}
 		body, err := r.take(int(bodyLen) + 4)
 		if err != nil {
-			return Frame{}, r.readError(start, fmt.Sprintf("pcapng block (type %#x)", typ), err)
+			return r.readError(start, fmt.Sprintf("pcapng block (type %#x)", typ), err)
 		}
-		if trailer := r.order.Uint32(body[bodyLen:]); trailer != total {
-			return Frame{}, r.errorf(start, "corrupt pcapng block: trailing length %d != %d", trailer, total)
+		if trailer := r.u32(body[bodyLen:]); trailer != total {
+			return r.errorf(start, "corrupt pcapng block: trailing length %d != %d", trailer, total)
 		}
 		body = body[:bodyLen]
 		switch typ {
 		case blockIDB:
 			if err := r.readIDB(start, body); err != nil {
-				return Frame{}, err
+				return err
 			}
 			continue
 		case blockEPB, blockOPB:
-			return r.packetBlock(start, typ, body)
+			return r.packetBlock(f, start, typ, body)
 		case blockSPB:
 			if len(r.ifaces) == 0 {
-				return Frame{}, r.errorf(start, "corrupt pcapng file: simple packet block without interface")
+				return r.errorf(start, "corrupt pcapng file: simple packet block without interface")
 			}
 			if len(body) < 4 {
-				return Frame{}, r.errorf(start, "corrupt pcapng simple packet block: too short")
+				return r.errorf(start, "corrupt pcapng simple packet block: too short")
 			}
 			ifc := &r.ifaces[0]
-			wirelen := r.order.Uint32(body[0:4])
+			wirelen := r.u32(body[0:4])
 			caplen := uint32(len(body) - 4)
 			if wirelen < caplen {
 				caplen = wirelen
@@ -650,7 +678,7 @@ func (r *fileReader) nextPcapNG() (Frame, error) {
 			if ifc.snapLen != 0 && caplen > ifc.snapLen {
 				caplen = ifc.snapLen
 			}
-			return Frame{
+			*f = Frame{
 				Data: body[4 : 4+caplen],
 				// No timestamp in a simple packet block: libpcap reports
 				// the epoch (the zero time.Time is out of UnixNano's range).
@@ -660,7 +688,8 @@ func (r *fileReader) nextPcapNG() (Frame, error) {
 				LinkType:      ifc.linkType,
 				Origin:        r.path,
 				Offset:        start,
-			}, nil
+			}
+			return nil
 		}
 	}
 }
@@ -674,12 +703,14 @@ func (r *fileReader) readSHB(start int64) error {
 	switch {
 	case binary.LittleEndian.Uint32(bom[:]) == pcapngByteOrder:
 		r.order = binary.LittleEndian
+		r.bigEndian = false
 	case binary.BigEndian.Uint32(bom[:]) == pcapngByteOrder:
 		r.order = binary.BigEndian
+		r.bigEndian = true
 	default:
 		return r.errorf(start+8, "corrupt pcapng section header: byte-order magic %x", bom)
 	}
-	total := r.order.Uint32(r.hdr[4:8])
+	total := r.u32(r.hdr[4:8])
 	if total < 28 || total%4 != 0 || total > maxSkipBlockLength {
 		return r.errorf(start, "corrupt pcapng section header: total length %d", total)
 	}
@@ -687,7 +718,7 @@ func (r *fileReader) readSHB(start int64) error {
 	if err := r.readFull(ver[:]); err != nil {
 		return r.readError(start, "pcapng section header", err)
 	}
-	if major := r.order.Uint16(ver[0:2]); major != 1 {
+	if major := r.u16(ver[0:2]); major != 1 {
 		return r.errorf(start+12, "corrupt pcapng section header: unsupported version %d", major)
 	}
 	// section length (8), options, trailing length
@@ -706,8 +737,8 @@ func (r *fileReader) readIDB(start int64, body []byte) error {
 		return r.errorf(start, "corrupt pcapng file: too many interfaces")
 	}
 	ifc := pcapInterface{
-		linkType:    layers.LinkType(r.order.Uint16(body[0:2])),
-		snapLen:     r.order.Uint32(body[4:8]),
+		linkType:    layers.LinkType(r.u16(body[0:2])),
+		snapLen:     r.u32(body[4:8]),
 		unitsPerSec: 1e6,
 	}
 	if !SupportedLinkType(ifc.linkType) {
@@ -717,8 +748,8 @@ func (r *fileReader) readIDB(start int64, body []byte) error {
 	}
 	opts := body[8:]
 	for len(opts) >= 4 {
-		code := r.order.Uint16(opts[0:2])
-		l := int(r.order.Uint16(opts[2:4]))
+		code := r.u16(opts[0:2])
+		l := int(r.u16(opts[2:4]))
 		if 4+l > len(opts) {
 			return r.errorf(start, "corrupt pcapng interface option %d: length %d", code, l)
 		}
@@ -763,35 +794,35 @@ func (r *fileReader) readIDB(start int64, body []byte) error {
 	return nil
 }
 
-func (r *fileReader) packetBlock(start int64, typ uint32, body []byte) (Frame, error) {
+func (r *fileReader) packetBlock(f *Frame, start int64, typ uint32, body []byte) error {
 	var ifID uint32
 	var tsHigh, tsLow, caplen, wirelen uint32
 	var data []byte
 	if typ == blockEPB {
 		if len(body) < 20 {
-			return Frame{}, r.errorf(start, "corrupt pcapng enhanced packet block: too short")
+			return r.errorf(start, "corrupt pcapng enhanced packet block: too short")
 		}
-		ifID = r.order.Uint32(body[0:4])
-		tsHigh, tsLow = r.order.Uint32(body[4:8]), r.order.Uint32(body[8:12])
-		caplen, wirelen = r.order.Uint32(body[12:16]), r.order.Uint32(body[16:20])
+		ifID = r.u32(body[0:4])
+		tsHigh, tsLow = r.u32(body[4:8]), r.u32(body[8:12])
+		caplen, wirelen = r.u32(body[12:16]), r.u32(body[16:20])
 		data = body[20:]
 	} else {
 		if len(body) < 20 {
-			return Frame{}, r.errorf(start, "corrupt pcapng packet block: too short")
+			return r.errorf(start, "corrupt pcapng packet block: too short")
 		}
-		ifID = uint32(r.order.Uint16(body[0:2]))
-		tsHigh, tsLow = r.order.Uint32(body[4:8]), r.order.Uint32(body[8:12])
-		caplen, wirelen = r.order.Uint32(body[12:16]), r.order.Uint32(body[16:20])
+		ifID = uint32(r.u16(body[0:2]))
+		tsHigh, tsLow = r.u32(body[4:8]), r.u32(body[8:12])
+		caplen, wirelen = r.u32(body[12:16]), r.u32(body[16:20])
 		data = body[20:]
 	}
 	if caplen > MaxCaptureLength {
-		return Frame{}, r.errorf(start, "corrupt packet record: captured length %d exceeds maximum %d", caplen, MaxCaptureLength)
+		return r.errorf(start, "corrupt packet record: captured length %d exceeds maximum %d", caplen, MaxCaptureLength)
 	}
 	if uint64(caplen) > uint64(len(data)) {
-		return Frame{}, r.errorf(start, "corrupt pcapng packet block: captured length %d exceeds block", caplen)
+		return r.errorf(start, "corrupt pcapng packet block: captured length %d exceeds block", caplen)
 	}
 	if ifID >= uint32(len(r.ifaces)) {
-		return Frame{}, r.errorf(start, "corrupt pcapng packet block: unknown interface %d", ifID)
+		return r.errorf(start, "corrupt pcapng packet block: unknown interface %d", ifID)
 	}
 	ifc := &r.ifaces[ifID]
 	if ifc.snapLen != 0 && caplen > ifc.snapLen {
@@ -810,7 +841,7 @@ func (r *fileReader) packetBlock(start int64, typ uint32, body []byte) (Frame, e
 		hi, lo := bits.Mul64(frac, 1e9)
 		nsec, _ = bits.Div64(hi, lo, ifc.unitsPerSec) // hi < unitsPerSec: no overflow
 	}
-	return Frame{
+	*f = Frame{
 		Data:          data[:caplen],
 		Timestamp:     time.Unix(int64(sec)+ifc.tsOffset, int64(nsec)),
 		CaptureLength: int(caplen),
@@ -818,5 +849,6 @@ func (r *fileReader) packetBlock(start int64, typ uint32, body []byte) (Frame, e
 		LinkType:      ifc.linkType,
 		Origin:        r.path,
 		Offset:        start,
-	}, nil
+	}
+	return nil
 }

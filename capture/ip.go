@@ -55,7 +55,7 @@ func (d *Decoder) decodeIPv4(data []byte, wire, depth int) error {
 	if hl < 20 {
 		return errIPv4MinHdr
 	}
-	if !d.opts.IgnoreChecksums && checksumFold(checksumAdd(0, data[:hl])) != 0xffff {
+	if !d.opts.IgnoreChecksums && ipv4HeaderSum(data[:hl]) != 0xffff {
 		d.stats.BadIPChecksum++
 		return errBadIPChecksum
 	}
@@ -427,17 +427,36 @@ func checksumFold(sum uint32) uint32 {
 	return sum
 }
 
-// transportChecksum sums the pseudo-header and the segment.
+// ipv4HeaderSum is the ones-complement sum of an IPv4 header (a multiple
+// of 4 bytes long) folded to 16 bits: 32-bit words, which fold to the same
+// sum as 16-bit ones.
+func ipv4HeaderSum(h []byte) uint32 {
+	var s uint64
+	for len(h) >= 4 {
+		s += uint64(binary.BigEndian.Uint32(h))
+		h = h[4:]
+	}
+	s = (s >> 32) + (s & 0xffffffff)
+	for s > 0xffff {
+		s = (s >> 16) + (s & 0xffff)
+	}
+	return uint32(s)
+}
+
+// transportChecksum sums the pseudo-header and the segment. The
+// pseudo-header's words are added directly (at most 2^21 for IPv6) and
+// folded once with the segment.
 func transportChecksum(ip *ipHeader, proto uint8, seg []byte) uint32 {
 	var sum uint32
 	if ip.v6 {
 		s, t := ip.src.As16(), ip.dst.As16()
-		sum = checksumAdd(sum, s[:])
-		sum = checksumAdd(sum, t[:])
+		for i := 0; i < 16; i += 2 {
+			sum += uint32(binary.BigEndian.Uint16(s[i:])) + uint32(binary.BigEndian.Uint16(t[i:]))
+		}
 	} else {
 		s, t := ip.src.As4(), ip.dst.As4()
-		sum = checksumAdd(sum, s[:])
-		sum = checksumAdd(sum, t[:])
+		sum = uint32(binary.BigEndian.Uint16(s[0:])) + uint32(binary.BigEndian.Uint16(s[2:])) +
+			uint32(binary.BigEndian.Uint16(t[0:])) + uint32(binary.BigEndian.Uint16(t[2:]))
 	}
 	sum += uint32(proto)
 	sum += uint32(len(seg)) & 0xffff

@@ -356,8 +356,9 @@ func TestPerConnectionStateBounded(t *testing.T) {
 func TestTimerQueueOrder(t *testing.T) {
 	var q timerQueue
 	q.init(5*time.Second, 6*time.Second, time.Minute)
+	q.conns = newConnTable()
 	var ref []timer
-	c := &conn{}
+	cref, _ := q.conns.alloc()
 	rng := uint64(12345)
 	next := func(n uint64) int64 {
 		rng = rng*6364136223846793005 + 1442695040888963407
@@ -380,7 +381,7 @@ func TestTimerQueueOrder(t *testing.T) {
 		default:
 			when = now - next(3)*int64(time.Second) + int64(6*time.Second) // lane delay only when in order
 		}
-		q.push(timer{when: when, c: c}, timerTCPExpire, now)
+		q.push(timer{when: when, ref: cref}, timerTCPExpire, now)
 		ref = append(ref, timer{when: when, seqKind: q.seq<<8 | uint64(timerTCPExpire)})
 		if next(3) == 0 {
 			slices.SortFunc(ref, func(a, b timer) int {
@@ -405,7 +406,7 @@ func TestTimerQueueOrder(t *testing.T) {
 			t.Fatalf("len %d, want %d", q.len(), len(ref))
 		}
 	}
-	if popped < 10000 || len(q.heap.items) == 0 || len(q.lanes[0].items) == 0 {
-		t.Fatalf("test did not exercise the queue: %d popped, heap %d, lane %d", popped, len(q.heap.items), len(q.lanes[0].items))
+	if popped < 10000 || len(q.heap.items) == 0 || q.lanes[0].len() == 0 {
+		t.Fatalf("test did not exercise the queue: %d popped, heap %d, lane %d", popped, len(q.heap.items), q.lanes[0].len())
 	}
 }

@@ -3,6 +3,7 @@ package flow
 import (
 	"encoding/binary"
 	"net/netip"
+	"reflect"
 	"testing"
 	"time"
 
@@ -96,12 +97,19 @@ func FuzzTracker(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		created, ended := 0, 0
 		var tr *Tracker
+		var records []Conn
 		tr = NewTracker(Config{MaxConnections: 4}, func(c *Conn) {
 			ended++
 			if c.End.Before(c.LastTime) || c.End.Before(c.Start) || !c.End.Equal(tr.NetworkTime()) {
 				t.Fatalf("connection ends at %v, start %v, last %v, network time %v", c.End, c.Start, c.LastTime, tr.NetworkTime())
 			}
+			records = append(records, c.Clone())
 		})
+		// The same packets through a tracker that keeps every SYN-only
+		// connection's full TCP state must give the same records.
+		var plain []Conn
+		ref := NewTracker(Config{MaxConnections: 4}, func(c *Conn) { plain = append(plain, c.Clone()) })
+		ref.keepSYNState = true
 		a, b := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2")
 		ts := epoch
 		payload := make([]byte, 256)
@@ -124,14 +132,46 @@ func FuzzTracker(f *testing.F) {
 			}
 			before, nt := tr.Stats().Connections, tr.NetworkTime()
 			tr.Packet(&p)
+			ref.Packet(&p)
 			created += int(tr.Stats().Connections - before)
 			if tr.NetworkTime().Before(nt) || tr.Active() > 4 || tr.timers.len() > compactSlack+timersPerConn*4+1 {
 				t.Fatalf("network time %v after %v, %d active, %d timers", tr.NetworkTime(), nt, tr.Active(), tr.timers.len())
 			}
 		}
 		tr.Flush()
+		ref.Flush()
 		if created != ended || tr.Active() != 0 {
 			t.Fatalf("created %d, ended %d, active %d", created, ended, tr.Active())
 		}
+		if !reflect.DeepEqual(records, plain) {
+			t.Fatalf("compacted SYN state changed the records:\n%+v\nwant\n%+v", records, plain)
+		}
 	})
+}
+
+// BenchmarkTrackerSYNFlood is a spoofed SYN flood against a full table:
+// every packet is a new connection from a new source, and each evicts
+// the oldest (steady state: no allocation per connection).
+func BenchmarkTrackerSYNFlood(b *testing.B) {
+	const table = 1 << 16
+	tr := NewTracker(Config{MaxConnections: table}, func(*Conn) {})
+	server := netip.MustParseAddr("192.0.2.1")
+	ts := epoch
+	b.ReportAllocs()
+	for n := -4 * table; n < b.N; n++ {
+		if n == 0 {
+			b.ResetTimer()
+		}
+		i := n + 4*table
+		ts = ts.Add(time.Microsecond)
+		p := capture.Packet{Timestamp: ts, Proto: capture.ProtoTCP, TCPFlags: capture.FlagSYN, Seq: uint32(i) * 2654435761,
+			Window: 64240, IPLen: 40, Src: netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), Dst: server,
+			SrcPort: uint16(1024 + i%60000), DstPort: 80}
+		tr.Tick(ts)
+		tr.Packet(&p)
+	}
+	b.StopTimer()
+	if tr.Active() != table {
+		b.Fatalf("%d active, want %d", tr.Active(), table)
+	}
 }

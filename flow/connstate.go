@@ -2,13 +2,13 @@ package flow
 
 // tcpConnState is conn_state() of conn/main.zeek for TCP.
 func tcpConnState(c *conn) string {
-	os, rs := c.eo.state, c.er.state
+	os, rs := c.eo().state, c.er().state
 	oInactive := os == tcpInactive || os == tcpPartial
 	rInactive := rs == tcpInactive || rs == tcpPartial
 	switch {
 	case rs == tcpReset:
 		if os == tcpSYNSent || os == tcpSYNACKSent ||
-			(os == tcpReset && c.eo.size(c.er) == 0 && c.er.size(c.eo) == 0) {
+			(os == tcpReset && c.eo().size(c.er()) == 0 && c.er().size(c.eo()) == 0) {
 			return "REJ"
 		}
 		if oInactive {
@@ -17,7 +17,7 @@ func tcpConnState(c *conn) string {
 		return "RSTR"
 	case os == tcpReset:
 		if rInactive {
-			if matchRSTOS0(c.hist) {
+			if matchRSTOS0(c.history()) {
 				return "RSTOS0"
 			}
 			return "OTH"

@@ -162,7 +162,7 @@ func (t *Tracker) takeExpectations(c *conn) {
 		}
 		resp := e.Resp
 		if e.RespIsControlResp {
-			resp = c.resp
+			resp = c.respAddr()
 		}
 		if !resp.IsValid() {
 			continue
@@ -170,9 +170,9 @@ func (t *Tracker) takeExpectations(c *conn) {
 		var orig expectOrig
 		switch e.Originator {
 		case classify.OriginatorControlOrig:
-			orig.addr = as16(c.orig)
+			orig.addr = as16(c.origAddr())
 		case classify.OriginatorControlResp:
-			orig.addr = as16(c.resp)
+			orig.addr = as16(c.respAddr())
 		default:
 			orig.wildcard = true
 		}
@@ -307,11 +307,11 @@ func (t *Tracker) matchExpected(c *conn) {
 	tb.mu.Lock()
 	defer tb.mu.Unlock()
 	tb.expire(t.now)
-	e := tb.m[expectKey{resp: as16(c.resp), port: c.respPort}]
+	e := tb.m[expectKey{resp: as16(c.respAddr()), port: c.respPort}]
 	if e == nil {
 		return
 	}
-	o := as16(c.orig)
+	o := as16(c.origAddr())
 	scheduled := false
 	for i := uint8(0); i < e.nOrigs; i++ {
 		s := &e.origs[i]
@@ -359,10 +359,10 @@ func (t *Tracker) expectedServices(c *conn, dst []string) []string {
 // analyzers registered for the port when a schedule matched c.
 func (t *Tracker) startClassifier(c *conn) {
 	if t.expect.conns[c]&expScheduled != 0 {
-		t.cfg.Classifier.StartScheduled(&c.cls, classify.TCP, c.origPort, c.isPartial)
+		t.cfg.Classifier.StartScheduled(t.startCls(c), classify.TCP, c.origPort, c.isPartial)
 		return
 	}
-	t.cfg.Classifier.Start(&c.cls, classify.TCP, c.origPort, c.respPort, c.isPartial)
+	t.cfg.Classifier.Start(t.startCls(c), classify.TCP, c.origPort, c.respPort, c.isPartial)
 }
 
 // noteReuse marks c as ending by connection reuse (main.zeek's
@@ -401,7 +401,7 @@ func (t *Tracker) endExpected(c *conn) {
 	}
 	tb.mu.Lock()
 	defer tb.mu.Unlock()
-	k := expectKey{resp: as16(c.resp), port: c.respPort}
+	k := expectKey{resp: as16(c.respAddr()), port: c.respPort}
 	e := tb.m[k]
 	if e == nil {
 		return

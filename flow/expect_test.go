@@ -241,7 +241,9 @@ func TestExpectedAddressForms(t *testing.T) {
 func BenchmarkExpectedNoTable(b *testing.B) {
 	// The cost every new TCP connection pays when nothing is expected.
 	tr := NewTracker(Config{}, nil)
-	c := &conn{resp: hostB, orig: hostA, respPort: 80}
+	c := &conn{origPort: 40000, respPort: 80}
+	c.key.a, c.key.b, c.key.pa, c.key.pb = hostA.As16(), hostB.As16(), 40000, 80
+	c.setAddrs(hostA, hostB)
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		tr.matchExpected(c)

@@ -48,54 +48,164 @@ type pendSeg struct {
 type endpoint struct {
 	isOrig           bool
 	state, prevState uint8
+	didClose, didEOF bool
+	skip             bool // skip_deliveries
+	// Scaled history letters (T, W, G, C): counts and the index of the
+	// current threshold (scaledHistory).
+	rxmtExp, win0Exp uint8
+	gapExp, chkExp   uint8
+	rxmtCnt, win0Cnt uint32
+	gapCnt, chkCnt   uint32
 	startSeq         uint32
 	lastSeq, ackSeq  uint32
 	seqWraps         uint32
 	ackWraps         uint32
 	finCnt           uint32
 	finSeq           uint64
-	didClose, didEOF bool
 	histLastSYN      uint64
 	histLastFIN      uint64
 	histLastRST      uint64
-	rxmtCnt, rxmtThr uint32
-	win0Cnt, win0Thr uint32
-	gapCnt, gapThr   uint32
-	chkCnt, chkThr   uint32
 	delivered        uint64 // last_reassem_seq (relative)
 	trim             uint64 // trim_seq: data below it was acked (relative)
-	skip             bool   // skip_deliveries
-	blocks           []seqRange
 	clsPos           uint64 // stream position delivered to the classifier
-	pending          []byte
-	pendSegs         []pendSeg
+	// ra holds the out-of-order ranges and payload (nil until data
+	// arrives above a hole).
+	ra *reasm
 }
 
-// tcpEndpoints holds a TCP connection's two endpoints; UDP, ICMP and other
-// connections do not carry them.
-type tcpEndpoints struct{ eps [2]endpoint }
+// reasm is an endpoint's reassembly state beyond the in-order stream:
+// the ranges buffered above a hole, and their payload for the classifier.
+type reasm struct {
+	blocks   []seqRange
+	pending  []byte
+	pendSegs []pendSeg
+}
 
-func (c *conn) tcpInit() {
-	if c.tcp == nil {
-		c.tcp = &tcpEndpoints{}
+func (ra *reasm) clear() {
+	ra.blocks, ra.pending, ra.pendSegs = ra.blocks[:0], ra.pending[:0], ra.pendSegs[:0]
+}
+
+// blocks are e's buffered ranges above the stream.
+func (e *endpoint) blocks() []seqRange {
+	if e.ra == nil {
+		return nil
 	}
-	c.eo, c.er = &c.tcp.eps[0], &c.tcp.eps[1]
-	for i := range c.tcp.eps {
-		e := &c.tcp.eps[i]
-		blocks, pending, segs := e.blocks[:0], e.pending[:0], e.pendSegs[:0]
-		*e = endpoint{blocks: blocks, pending: pending, pendSegs: segs}
+	return e.ra.blocks
+}
+
+// reasmOf returns e's reassembly state, taking one from the pool.
+func (t *Tracker) reasmOf(e *endpoint) *reasm {
+	if e.ra == nil {
+		if n := len(t.freeReasm); n > 0 {
+			e.ra = t.freeReasm[n-1]
+			t.freeReasm = t.freeReasm[:n-1]
+		} else {
+			e.ra = &reasm{}
+		}
+	}
+	return e.ra
+}
+
+// tcpConn is a TCP connection's part of the state: its two endpoints and
+// missed bytes. UDP, ICMP and other connections do not carry it.
+type tcpConn struct {
+	eps    [2]endpoint
+	missed uint64
+}
+
+// tcpChunk is how many tcpConns are allocated at once: one allocation
+// of exactly their size instead of one per connection rounded up to a
+// size class.
+const tcpChunk = 128
+
+// newTCPConn takes a tcpConn from the pool.
+func (t *Tracker) newTCPConn() *tcpConn {
+	if n := len(t.freeTCP); n > 0 {
+		tc := t.freeTCP[n-1]
+		t.freeTCP = t.freeTCP[:n-1]
+		return tc
+	}
+	if len(t.tcpSlab) == 0 {
+		t.tcpSlab = make([]tcpConn, tcpChunk)
+	}
+	tc := &t.tcpSlab[0]
+	t.tcpSlab = t.tcpSlab[1:]
+	return tc
+}
+
+// initialTCP sets tc to a new connection's endpoints (TCP_Endpoint's
+// constructor: inactive, the reassembler at relative sequence 1).
+func initialTCP(tc *tcpConn) {
+	*tc = tcpConn{}
+	for i := range tc.eps {
+		e := &tc.eps[i]
 		e.isOrig = i == 0
-		e.rxmtThr, e.win0Thr, e.gapThr, e.chkThr = 1, 1, 1, 1
 		e.delivered, e.clsPos, e.trim = 1, 1, 1
 	}
+}
+
+func (t *Tracker) tcpInit(c *conn) {
+	c.tcp = t.newTCPConn()
+	initialTCP(c.tcp)
+	c.eoIdx = 0
 	c.isActive = true
 }
 
-func (c *conn) peerOf(e *endpoint) *endpoint {
-	if e == c.eo {
-		return c.er
+// synOnlyTCP is the tcpConn a connection has after exactly one packet, a
+// plain SYN (no ACK, no payload, a good checksum, a non-zero window) with
+// sequence number seq from its originator: the originator's endpoint in
+// SYN_SENT, the responder's untouched.
+func synOnlyTCP(tc *tcpConn, seq uint32) {
+	initialTCP(tc)
+	o := &tc.eps[0]
+	o.state, o.prevState = tcpSYNSent, tcpInactive
+	o.startSeq, o.ackSeq, o.lastSeq = seq, seq, seq+1
+}
+
+// compactSYN drops the tcpConn of a connection whose state after its
+// first packet is exactly synOnlyTCP's, keeping only the sequence number:
+// SYN floods, scans and unanswered attempts, the bulk of a table under
+// attack, then cost no endpoints. tcpOf rebuilds the tcpConn when the
+// connection needs it, so nothing about it changes.
+func (t *Tracker) compactSYN(c *conn) {
+	tc := c.tcp
+	if tc == nil || c.eoIdx != 0 {
+		return
 	}
-	return c.eo
+	var want tcpConn
+	synOnlyTCP(&want, tc.eps[0].startSeq)
+	if *tc != want {
+		return
+	}
+	c.sizePlus1[0] = tc.eps[0].startSeq
+	c.synOnly = true
+	c.tcp = nil
+	t.freeTCP = append(t.freeTCP, tc)
+}
+
+// tcpOf gives a synOnly connection its tcpConn back; every path into
+// the TCP state (a packet, a timer, the record) calls it first.
+func (t *Tracker) tcpOf(c *conn) {
+	if !c.synOnly {
+		return
+	}
+	c.tcp = t.newTCPConn()
+	synOnlyTCP(c.tcp, c.sizePlus1[0])
+	c.sizePlus1[0] = 0
+	c.synOnly = false
+}
+
+// eo is the originator's endpoint.
+func (c *conn) eo() *endpoint { return &c.tcp.eps[c.eoIdx&1] }
+
+// er is the responder's endpoint.
+func (c *conn) er() *endpoint { return &c.tcp.eps[c.eoIdx&1^1] }
+
+func (c *conn) peerOf(e *endpoint) *endpoint {
+	if e == &c.tcp.eps[0] {
+		return &c.tcp.eps[1]
+	}
+	return &c.tcp.eps[0]
 }
 
 func isHandshake(s uint8) bool { return s == tcpInactive || s == tcpSYNSent || s == tcpSYNACKSent }
@@ -151,7 +261,7 @@ func (e *endpoint) dataPending(peer *endpoint) bool {
 // hasUndeliveredData reports whether the reassembler still holds blocks:
 // data above a hole or delivered but not yet acknowledged.
 func (e *endpoint) hasUndeliveredData() bool {
-	return !e.skip && (len(e.blocks) > 0 || e.delivered > e.trim)
+	return !e.skip && (len(e.blocks()) > 0 || e.delivered > e.trim)
 }
 
 // dataSize is the reassembler's buffered byte count.
@@ -160,7 +270,7 @@ func (e *endpoint) dataSize() uint64 {
 	if e.delivered > e.trim {
 		n = e.delivered - e.trim
 	}
-	for _, b := range e.blocks {
+	for _, b := range e.blocks() {
 		n += b.hi - b.lo
 	}
 	return n
@@ -206,9 +316,9 @@ func lower(b byte) byte {
 // SYN-ACK-first rule: history exactly "H" and an A or D arriving flips the
 // connection and rewrites the history to "^h".
 func (t *Tracker) tcpCheckHistory(c *conn, e *endpoint, mask uint32, code byte) bool {
-	if (code == 'A' || code == 'D') && len(c.hist) == 1 && c.hist[0] == 'H' {
+	if (code == 'A' || code == 'D') && c.histLen == 1 && c.hist[0] == 'H' {
 		t.flipRoles(c)
-		c.hist = append(c.hist[:0], '^', 'h')
+		c.setHistory("^h")
 		c.histSeen = (c.histSeen&0xffff)<<16 | c.histSeen>>16
 		// The responder's SYN-ACK was seen: Zeek's analyzers treat the
 		// flipped connection as not partial (HTTP is recognized).
@@ -218,41 +328,42 @@ func (t *Tracker) tcpCheckHistory(c *conn, e *endpoint, mask uint32, code byte) 
 		mask <<= 16
 		code = lower(code)
 	}
-	return c.checkHistory(mask, code)
+	return t.checkHistory(c, mask, code)
 }
 
-func (c *conn) tcpAddHistory(e *endpoint, code byte) {
+func (t *Tracker) tcpAddHistory(c *conn, e *endpoint, code byte) {
 	if !e.isOrig {
 		code = lower(code)
 	}
-	c.addHistory(code)
+	t.addHistory(c, code)
 }
 
-func (c *conn) tcpScaled(e *endpoint, code byte, cnt, thr *uint32) {
+func (t *Tracker) tcpScaled(c *conn, e *endpoint, code byte, cnt *uint32, exp *uint8) {
 	if !e.isOrig {
 		code = lower(code)
 	}
-	c.scaledHistory(code, cnt, thr)
+	t.scaledHistory(c, code, cnt, exp)
 }
 
 // isReuse is TCPSessionAdapter::IsReuse.
 func (t *Tracker) isReuse(c *conn, p *capture.Packet) bool {
+	t.tcpOf(c)
 	fl := p.TCPFlags
 	if fl&capture.FlagSYN == 0 {
 		return false
 	}
-	connOrig := c.eo
+	connOrig := c.eo()
 	if fl&capture.FlagACK != 0 {
-		if c.eo.state != tcpInactive {
+		if c.eo().state != tcpInactive {
 			return false
 		}
-		connOrig = c.er
+		connOrig = c.er()
 	}
-	if !c.eo.didClose && !c.er.didClose {
+	if !c.eo().didClose && !c.er().didClose {
 		if p.Seq == connOrig.startSeq {
 			return false
 		}
-		if fl&capture.FlagACK == 0 && connOrig.state == tcpSYNACKSent && c.er.state == tcpInactive && p.Seq == c.er.startSeq {
+		if fl&capture.FlagACK == 0 && connOrig.state == tcpSYNACKSent && c.er().state == tcpInactive && p.Seq == c.er().startSeq {
 			return false
 		}
 	}
@@ -261,12 +372,13 @@ func (t *Tracker) isReuse(c *conn, p *capture.Packet) bool {
 
 // tcpPacket is TCPAnalyzer::DeliverPacket / TCPSessionAdapter::Process.
 func (t *Tracker) tcpPacket(c *conn, p *capture.Packet, isOrig bool, ts int64) {
-	e, peer := c.eo, c.er
+	t.tcpOf(c)
+	e, peer := c.eo(), c.er()
 	if !isOrig {
-		e, peer = c.er, c.eo
+		e, peer = c.er(), c.eo()
 	}
 	if p.BadChecksum && !t.cfg.IgnoreChecksums {
-		c.tcpScaled(e, 'C', &e.chkCnt, &e.chkThr)
+		t.tcpScaled(c, e, 'C', &e.chkCnt, &e.chkExp)
 		return
 	}
 	fl := p.TCPFlags
@@ -300,9 +412,9 @@ func (t *Tracker) tcpPacket(c *conn, p *capture.Packet, isOrig bool, ts int64) {
 
 	t.updateHistory(c, e, syn, fin, rst, ack, relSeq, length)
 	if p.Window == 0 && !rst && peer.state != tcpClosed && e.state != tcpReset {
-		c.tcpScaled(e, 'W', &e.win0Cnt, &e.win0Thr)
+		t.tcpScaled(c, e, 'W', &e.win0Cnt, &e.win0Exp)
 	}
-	if !c.eo.didClose || !c.er.didClose {
+	if !c.eo().didClose || !c.er().didClose {
 		c.lastTime = ts
 	}
 	if fin {
@@ -357,13 +469,19 @@ func (t *Tracker) tcpPacket(c *conn, p *capture.Packet, isOrig bool, ts int64) {
 	// ConnSize: the packet counts for its sender's role after any flip
 	// this packet caused (SYN-ACK-first, reordered handshake).
 	side := sideIndex(e.isOrig)
-	c.pkts[side]++
-	c.ipBytes[side] += uint64(p.IPLen)
+	t.countPacket(c, side, p.IPLen)
 
 	if c.establishedEvent {
 		c.establishedEvent = false
 		t.portInactivity(c)
 	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func initEndpoint(e *endpoint, syn bool, first, last uint32) {
@@ -392,12 +510,7 @@ func initEndpoint(e *endpoint, syn bool, first, last uint32) {
 }
 
 func (t *Tracker) updateHistory(c *conn, e *endpoint, syn, fin, rst, ack bool, relSeq uint64, length int) {
-	bits := 0
-	for _, b := range [3]bool{syn, fin, rst} {
-		if b {
-			bits++
-		}
-	}
+	bits := b2i(syn) + b2i(fin) + b2i(rst)
 	switch {
 	case bits > 1:
 		if fin && rst {
@@ -412,20 +525,20 @@ func (t *Tracker) updateHistory(c *conn, e *endpoint, syn, fin, rst, ack bool, r
 				code = 'H'
 			}
 			if t.tcpCheckHistory(c, e, histSYNPkt, code) && relSeq != e.histLastSYN {
-				c.tcpAddHistory(e, code)
+				t.tcpAddHistory(c, e, code)
 			}
 			e.histLastSYN = relSeq
 		}
 		if fin {
 			end := relSeq + uint64(length)
 			if t.tcpCheckHistory(c, e, histFINPkt, 'F') && end != e.histLastFIN {
-				c.tcpAddHistory(e, 'F')
+				t.tcpAddHistory(c, e, 'F')
 			}
 			e.histLastFIN = end
 		}
 		if rst {
 			if t.tcpCheckHistory(c, e, histRSTPkt, 'R') && relSeq != e.histLastRST {
-				c.tcpAddHistory(e, 'R')
+				t.tcpAddHistory(c, e, 'R')
 			}
 			e.histLastRST = relSeq
 		}
@@ -451,7 +564,7 @@ func (t *Tracker) updateLastSeq(c *conn, e *endpoint, last uint32, syn, fin, rst
 	case delta > 0:
 		e.setLastSeq(last)
 	case length > 0:
-		c.tcpScaled(e, 'T', &e.rxmtCnt, &e.rxmtThr)
+		t.tcpScaled(c, e, 'T', &e.rxmtCnt, &e.rxmtExp)
 	}
 }
 
@@ -508,7 +621,7 @@ func (t *Tracker) updateStateMachine(c *conn, e, peer *endpoint, baseSeq uint32,
 		}
 		if e.state == tcpInactive {
 			switch {
-			case !isOrig && length == 0 && c.eo.state == tcpSYNSent:
+			case !isOrig && length == 0 && c.eo().state == tcpSYNSent:
 			case ack && peer.state == tcpEstablished:
 				t.setState(c, e, tcpEstablished)
 				c.isPartial = false
@@ -610,9 +723,10 @@ func (t *Tracker) tcpExpireTimer(c *conn) {
 	if !c.isActive {
 		return
 	}
+	t.tcpOf(c)
 	to := &t.cfg.Timeouts
 	if c.lastTime+int64(to.TCPConnectionLinger) < t.now {
-		o, r := c.eo, c.er
+		o, r := c.eo(), c.er()
 		if o.didClose || r.didClose {
 			if (o.didClose && r.didClose) || o.state == tcpReset || r.state == tcpReset ||
 				o.state == tcpInactive || r.state == tcpInactive {
@@ -633,7 +747,8 @@ func (t *Tracker) tcpAttemptTimer(c *conn) {
 	if !c.isActive {
 		return
 	}
-	if (c.eo.state == tcpSYNSent || c.eo.state == tcpSYNACKSent) && c.er.state == tcpInactive {
+	t.tcpOf(c)
+	if (c.eo().state == tcpSYNSent || c.eo().state == tcpSYNACKSent) && c.er().state == tcpInactive {
 		c.isActive = false
 		t.remove(c)
 	}
@@ -643,7 +758,7 @@ func (t *Tracker) tcpAttemptTimer(c *conn) {
 func (t *Tracker) portInactivity(c *conn) {
 	svc := c.respPort
 	sp := &t.cfg.ServerPorts.TCP
-	if c.eo.state == tcpInactive && !sp.Has(c.respPort) && sp.Has(c.origPort) {
+	if c.eo().state == tcpInactive && !sp.Has(c.respPort) && sp.Has(c.origPort) {
 		svc = c.origPort
 	}
 	switch svc {
@@ -684,7 +799,7 @@ func (t *Tracker) undelivered(c *conn, e *endpoint, upTo uint64) {
 	report := isClean(e) && isClean(peer)
 	pos := e.delivered
 	gap := false
-	for _, b := range e.blocks {
+	for _, b := range e.blocks() {
 		if b.lo >= upTo {
 			break
 		}
@@ -703,8 +818,8 @@ func (t *Tracker) undelivered(c *conn, e *endpoint, upTo uint64) {
 	}
 	e.delivered = pos
 	e.absorbBlocks()
-	if gap && c.clsStarted {
-		t.cfg.Classifier.Gap(&c.cls, e.isOrig)
+	if gap && c.cls != nil {
+		t.cfg.Classifier.Gap(c.cls, e.isOrig)
 	}
 	t.flushPending(c, e)
 }
@@ -717,25 +832,28 @@ func (t *Tracker) hole(c *conn, e *endpoint, n uint64, report bool) {
 	if !report {
 		return
 	}
-	c.missed += n
-	c.tcpScaled(e, 'G', &e.gapCnt, &e.gapThr)
+	c.tcp.missed += n
+	t.tcpScaled(c, e, 'G', &e.gapCnt, &e.gapExp)
 }
 
 // absorbBlocks advances delivered over contiguous buffered ranges and drops
 // the ranges below it.
 func (e *endpoint) absorbBlocks() {
+	if e.ra == nil {
+		return
+	}
 	k := 0
-	for _, b := range e.blocks {
+	for _, b := range e.ra.blocks {
 		if b.lo <= e.delivered {
 			if b.hi > e.delivered {
 				e.delivered = b.hi
 			}
 			continue
 		}
-		e.blocks[k] = b
+		e.ra.blocks[k] = b
 		k++
 	}
-	e.blocks = e.blocks[:k]
+	e.ra.blocks = e.ra.blocks[:k]
 }
 
 // dataSent is TCP_Endpoint::DataSent into the reassembler: in-order data
@@ -747,7 +865,7 @@ func (t *Tracker) dataSent(c *conn, e *endpoint, seq uint64, payload []byte, len
 	}
 	t.reassemble(c, e, seq, payload[:length])
 	if e.noDataAcked() {
-		if len(e.blocks) > 0 && e.blocks[len(e.blocks)-1].hi-e.delivered > tcpMaxAboveHoleWithoutAcks {
+		if bl := e.blocks(); len(bl) > 0 && bl[len(bl)-1].hi-e.delivered > tcpMaxAboveHoleWithoutAcks {
 			e.stopReassembly()
 			return
 		}
@@ -760,9 +878,9 @@ func (t *Tracker) dataSent(c *conn, e *endpoint, seq uint64, payload []byte, len
 // stopReassembly is ClearBlocks plus skip_deliveries.
 func (e *endpoint) stopReassembly() {
 	e.skip = true
-	e.blocks = e.blocks[:0]
-	e.pending = e.pending[:0]
-	e.pendSegs = e.pendSegs[:0]
+	if e.ra != nil {
+		e.ra.clear()
+	}
 }
 
 // reassemble is Reassembler::NewBlock and BlockInserted.
@@ -789,62 +907,64 @@ func (t *Tracker) reassemble(c *conn, e *endpoint, seq uint64, data []byte) {
 		}
 		return
 	}
-	e.insertBlock(lo, hi)
-	if t.cfg.Classifier != nil && (!c.clsStarted || c.cls.Wants(e.isOrig)) && len(e.pending)+len(data) <= maxPending {
-		start := len(e.pending)
-		e.pending = append(e.pending, data...)
-		seg := pendSeg{lo: lo, start: start, end: len(e.pending)}
-		i := len(e.pendSegs)
-		e.pendSegs = append(e.pendSegs, seg)
-		for i > 0 && e.pendSegs[i-1].lo > lo {
-			e.pendSegs[i] = e.pendSegs[i-1]
+	ra := t.reasmOf(e)
+	ra.insertBlock(lo, hi)
+	if t.cfg.Classifier != nil && (c.cls == nil || c.cls.Wants(e.isOrig)) && len(ra.pending)+len(data) <= maxPending {
+		start := len(ra.pending)
+		ra.pending = append(ra.pending, data...)
+		seg := pendSeg{lo: lo, start: start, end: len(ra.pending)}
+		i := len(ra.pendSegs)
+		ra.pendSegs = append(ra.pendSegs, seg)
+		for i > 0 && ra.pendSegs[i-1].lo > lo {
+			ra.pendSegs[i] = ra.pendSegs[i-1]
 			i--
 		}
-		e.pendSegs[i] = seg
+		ra.pendSegs[i] = seg
 	}
 }
 
-func (e *endpoint) insertBlock(lo, hi uint64) {
+func (ra *reasm) insertBlock(lo, hi uint64) {
 	i := 0
-	for i < len(e.blocks) && e.blocks[i].hi < lo {
+	for i < len(ra.blocks) && ra.blocks[i].hi < lo {
 		i++
 	}
 	j := i
-	for j < len(e.blocks) && e.blocks[j].lo <= hi {
-		if e.blocks[j].lo < lo {
-			lo = e.blocks[j].lo
+	for j < len(ra.blocks) && ra.blocks[j].lo <= hi {
+		if ra.blocks[j].lo < lo {
+			lo = ra.blocks[j].lo
 		}
-		if e.blocks[j].hi > hi {
-			hi = e.blocks[j].hi
+		if ra.blocks[j].hi > hi {
+			hi = ra.blocks[j].hi
 		}
 		j++
 	}
 	if i == j {
-		if len(e.blocks) >= maxBlocks {
+		if len(ra.blocks) >= maxBlocks {
 			return
 		}
-		e.blocks = append(e.blocks, seqRange{})
-		copy(e.blocks[i+1:], e.blocks[i:])
-		e.blocks[i] = seqRange{lo, hi}
+		ra.blocks = append(ra.blocks, seqRange{})
+		copy(ra.blocks[i+1:], ra.blocks[i:])
+		ra.blocks[i] = seqRange{lo, hi}
 		return
 	}
-	e.blocks[i] = seqRange{lo, hi}
-	e.blocks = append(e.blocks[:i+1], e.blocks[j:]...)
+	ra.blocks[i] = seqRange{lo, hi}
+	ra.blocks = append(ra.blocks[:i+1], ra.blocks[j:]...)
 }
 
 // flushPending hands buffered out-of-order payload to the classifier once
 // the stream has reached it; after a gap the classifier resumes at the
 // first buffered byte past the hole.
 func (t *Tracker) flushPending(c *conn, e *endpoint) {
-	if len(e.pendSegs) == 0 {
+	ra := e.ra
+	if ra == nil || len(ra.pendSegs) == 0 {
 		if e.clsPos < e.delivered {
 			e.clsPos = e.delivered
 		}
 		return
 	}
 	used := 0 // segments handed over or already behind clsPos
-	for ; used < len(e.pendSegs); used++ {
-		s := e.pendSegs[used]
+	for ; used < len(ra.pendSegs); used++ {
+		s := ra.pendSegs[used]
 		hi := s.lo + uint64(s.end-s.start)
 		if hi <= e.clsPos {
 			continue
@@ -855,15 +975,15 @@ func (t *Tracker) flushPending(c *conn, e *endpoint) {
 			}
 			e.clsPos = s.lo // skipped over a hole
 		}
-		t.deliver(c, e, e.pending[s.start+int(e.clsPos-s.lo):s.end])
+		t.deliver(c, e, ra.pending[s.start+int(e.clsPos-s.lo):s.end])
 		e.clsPos = hi
 	}
 	// Move the rest down rather than reslicing past the used segments, so
 	// that the array keeps its capacity across the connection (and the
-	// recycled conn) instead of shrinking until append reallocates.
-	e.pendSegs = e.pendSegs[:copy(e.pendSegs, e.pendSegs[used:])]
-	if len(e.pendSegs) == 0 {
-		e.pending = e.pending[:0]
+	// pooled reasm) instead of shrinking until append reallocates.
+	ra.pendSegs = ra.pendSegs[:copy(ra.pendSegs, ra.pendSegs[used:])]
+	if len(ra.pendSegs) == 0 {
+		ra.pending = ra.pending[:0]
 	}
 	if e.clsPos < e.delivered {
 		e.clsPos = e.delivered
@@ -876,21 +996,20 @@ func (t *Tracker) deliver(c *conn, e *endpoint, data []byte) {
 	if cl == nil || len(data) == 0 {
 		return
 	}
-	if !c.clsStarted {
+	if c.cls == nil {
 		t.startClassifier(c)
-		c.cls.SetMulticastResponder(c.resp.IsMulticast())
-		c.clsStarted = true
+		c.cls.SetMulticastResponder(c.respAddr().IsMulticast())
 	}
 	if !c.cls.Wants(e.isOrig) {
 		return
 	}
-	if cl.Deliver(&c.cls, e.isOrig, data) == classify.Flip {
+	if cl.Deliver(c.cls, e.isOrig, data) == classify.Flip {
 		t.flipRoles(c)
 	}
 	if c.cls.AnalysisLimitReached() {
 		// Analyzer::LimitReachedWeird: Session::CheckHistory(HIST_UNKNOWN_PKT, 'X')
 		// while the packet's payload is delivered.
-		c.checkHistory(histUnknownPkt, 'X')
+		t.checkHistory(c, histUnknownPkt, 'X')
 	}
 	t.takeExpectations(c)
 	t.checkConfirmations(c)

@@ -18,17 +18,17 @@ const (
 )
 
 // timer is one scheduled callback in network time (Unix nanoseconds).
-// Cancellation is lazy: a timer whose incarnation or generation no longer
-// matches its connection is dropped when it comes due (or when the heap is
-// compacted). Timers are ordered by (when, seq): equal times fire in the
-// order they were scheduled. 32 bytes, two per cache line.
+// Cancellation is lazy: a timer whose generation no longer matches its
+// connection's (or whose connection was removed) is dropped when it comes
+// due (or when the queue is compacted). Timers are ordered by (when, seq):
+// equal times fire in the order they were scheduled. 24 bytes and
+// pointer-free: the garbage collector never scans the queue.
 type timer struct {
 	when int64
 	// seqKind is the scheduling sequence number (upper 56 bits) and the
 	// kind (low 8 bits); comparing it compares the sequence numbers.
 	seqKind uint64
-	c       *conn
-	inc     uint32 // c.incarnation when scheduled
+	ref     connRef
 	gen     uint32 // c.anaGen or c.inactGen when scheduled
 }
 
@@ -40,10 +40,11 @@ func (tm *timer) before(o *timer) bool {
 }
 
 // stale reports whether the timer was cancelled: its connection was
-// removed (and maybe recycled) or its generation moved on.
-func (tm *timer) stale() bool {
-	c := tm.c
-	if c.incarnation != tm.inc || c.removed {
+// removed or its generation moved on (a recycled slot's generations
+// continue from the previous connection's, so they never match its
+// timers).
+func (tm *timer) stale(c *conn) bool {
+	if c.removed {
 		return true
 	}
 	if tm.kind() == timerInactivity {
@@ -123,10 +124,10 @@ func (h *timerHeap) pop() timer {
 
 // compact drops every stale timer and restores the heap order. The order
 // of the remaining timers is unchanged, as (when, seq) is a total order.
-func (h *timerHeap) compact() {
+func (h *timerHeap) compact(conns *connTable) {
 	k := 0
 	for i := range h.items {
-		if !h.items[i].stale() {
+		if !h.items[i].stale(conns.get(h.items[i].ref)) {
 			h.items[k] = h.items[i]
 			k++
 		}
@@ -158,27 +159,151 @@ const maxLanes = 8
 // and the heap's top, so the order is the heap's order, at O(1) per push
 // and O(lanes) per pop instead of O(log n) with cache misses.
 type timerQueue struct {
+	conns  *connTable // the connections the timers refer to
 	lanes  [maxLanes]timerLane
 	delays [maxLanes]int64 // the delay served by each lane
-	nLanes int
-	heap   timerHeap
-	seq    uint64
-	n      int
+	// heads caches each lane's earliest timer's (when, seqKind), or
+	// (MaxInt64, 0) for an empty lane: popDue compares them without
+	// reaching into the lanes' blocks.
+	heads [maxLanes]laneHead
+	// freeBlocks are lane blocks to reuse (see trimFree).
+	freeBlocks []*timerBlock
+	nLanes     int
+	heap       timerHeap
+	seq        uint64
+	n          int
 	// notBefore is a lower bound of the earliest timer's time: popDue
 	// returns at once while now is below it.
 	notBefore int64
 }
 
-// timerLane is a FIFO of timers with non-decreasing (when, seq).
+// laneBlock is the number of timers in one block of a lane (12 KiB).
+const laneBlock = 512
+
+// timerBlock is a fixed-size piece of a lane.
+type timerBlock [laneBlock]timer
+
+// timerLane is a FIFO of timers with non-decreasing (when, seq), kept in
+// fixed-size blocks: its memory follows its length within a block, where
+// a slice grown by append would hold up to twice its length.
 type timerLane struct {
-	items []timer
-	head  int
+	blocks []*timerBlock
+	head   int // next timer to pop in blocks[0]
+	tail   int // timers in the last block
+}
+
+func (l *timerLane) empty() bool {
+	return len(l.blocks) == 0 || (len(l.blocks) == 1 && l.head == l.tail)
+}
+
+// len is the number of timers in the lane.
+func (l *timerLane) len() int {
+	if len(l.blocks) == 0 {
+		return 0
+	}
+	return (len(l.blocks)-1)*laneBlock + l.tail - l.head
+}
+
+// front is the earliest timer; the lane must not be empty.
+func (l *timerLane) front() *timer { return &l.blocks[0][l.head] }
+
+// back is the latest timer; the lane must not be empty.
+func (l *timerLane) back() *timer { return &l.blocks[len(l.blocks)-1][l.tail-1] }
+
+// push appends t, taking a block from free when the last one is full.
+func (l *timerLane) push(t timer, free *[]*timerBlock) {
+	if len(l.blocks) == 0 || l.tail == laneBlock {
+		var b *timerBlock
+		if n := len(*free); n > 0 {
+			b = (*free)[n-1]
+			*free = (*free)[:n-1]
+		} else {
+			b = new(timerBlock)
+		}
+		l.blocks = append(l.blocks, b)
+		l.tail = 0
+	}
+	l.blocks[len(l.blocks)-1][l.tail] = t
+	l.tail++
+}
+
+// pop removes the earliest timer; the lane must not be empty.
+func (l *timerLane) pop(free *[]*timerBlock) timer {
+	t := l.blocks[0][l.head]
+	l.head++
+	if len(l.blocks) == 1 {
+		if l.head == l.tail {
+			l.head, l.tail = 0, 0 // keep the one block
+		}
+	} else if l.head == laneBlock {
+		*free = append(*free, l.blocks[0])
+		n := copy(l.blocks, l.blocks[1:])
+		l.blocks[n] = nil
+		l.blocks = l.blocks[:n]
+		l.head = 0
+	}
+	return t
+}
+
+// filter keeps the timers keep accepts, in order, and frees the blocks
+// no longer needed.
+func (l *timerLane) filter(keep func(*timer) bool, free *[]*timerBlock) {
+	wb, wi := 0, 0 // write position
+	for b := range l.blocks {
+		lo, hi := 0, laneBlock
+		if b == 0 {
+			lo = l.head
+		}
+		if b == len(l.blocks)-1 {
+			hi = l.tail
+		}
+		for i := lo; i < hi; i++ {
+			if t := &l.blocks[b][i]; keep(t) {
+				if wi == laneBlock {
+					wb, wi = wb+1, 0
+				}
+				l.blocks[wb][wi] = *t
+				wi++
+			}
+		}
+	}
+	if len(l.blocks) == 0 {
+		return
+	}
+	keepBlocks := wb + 1
+	for b := keepBlocks; b < len(l.blocks); b++ {
+		*free = append(*free, l.blocks[b])
+		l.blocks[b] = nil
+	}
+	l.blocks = l.blocks[:keepBlocks]
+	l.head, l.tail = 0, wi
+}
+
+// laneHead is a lane's earliest timer's order.
+type laneHead struct {
+	when    int64
+	seqKind uint64
+}
+
+var emptyHead = laneHead{when: math.MaxInt64}
+
+// setHead refreshes the cached head of lane i.
+func (q *timerQueue) setHead(i int) {
+	if l := &q.lanes[i]; !l.empty() {
+		f := l.front()
+		q.heads[i] = laneHead{f.when, f.seqKind}
+	} else {
+		q.heads[i] = emptyHead
+	}
 }
 
 // init gives a lane to each distinct positive delay (the configured
 // timeouts), at most maxLanes.
 func (q *timerQueue) init(delays ...time.Duration) {
 	q.notBefore = math.MinInt64
+	for i := range q.heads {
+		q.heads[i] = emptyHead
+	}
 	for _, d := range delays {
 		if d <= 0 || q.nLanes == maxLanes || slices.Contains(q.delays[:q.nLanes], int64(d)) {
 			continue
@@ -202,14 +327,13 @@ func (q *timerQueue) push(t timer, kind uint8, now int64) {
 			continue
 		}
 		l := &q.lanes[i]
-		if n := len(l.items); n == l.head || l.items[n-1].when <= t.when {
-			if l.head > 1024 && 2*l.head > len(l.items) {
-				k := copy(l.items, l.items[l.head:])
-				clear(l.items[k:])
-				l.items = l.items[:k]
-				l.head = 0
-			}
-			l.items = append(l.items, t)
+		if l.empty() {
+			l.push(t, &q.freeBlocks)
+			q.heads[i] = laneHead{t.when, t.seqKind}
+			return
+		}
+		if l.back().when <= t.when {
+			l.push(t, &q.freeBlocks)
 			return
 		}
 		break
@@ -222,57 +346,66 @@ func (q *timerQueue) popDue(now int64) (timer, bool) {
 	if now < q.notBefore {
 		return timer{}, false
 	}
-	var best *timer
+	best := emptyHead
 	lane := -1
 	if len(q.heap.items) > 0 {
-		best = &q.heap.items[0]
+		top := &q.heap.items[0]
+		best = laneHead{top.when, top.seqKind}
 	}
 	for i := 0; i < q.nLanes; i++ {
-		l := &q.lanes[i]
-		if l.head < len(l.items) && (best == nil || l.items[l.head].before(best)) {
-			best, lane = &l.items[l.head], i
+		h := q.heads[i]
+		if h.when < best.when || (h.when == best.when && h.when != math.MaxInt64 && h.seqKind < best.seqKind) {
+			best, lane = h, i
 		}
 	}
-	if best == nil {
-		q.notBefore = math.MaxInt64
-		return timer{}, false
-	}
 	if best.when > now {
-		q.notBefore = best.when
+		q.notBefore = best.when // MaxInt64 when the queue is empty
 		return timer{}, false
 	}
 	q.n--
 	if lane < 0 {
 		return q.heap.pop(), true
 	}
-	l := &q.lanes[lane]
-	t := l.items[l.head]
-	l.items[l.head] = timer{}
-	l.head++
-	if l.head == len(l.items) {
-		l.items, l.head = l.items[:0], 0
-	}
+	t := q.lanes[lane].pop(&q.freeBlocks)
+	q.setHead(lane)
+	q.trimFree()
 	return t, true
+}
+
+// minFreeBlocks is how many lane blocks are always kept for reuse.
+const minFreeBlocks = 16
+
+// trimFree gives blocks back to the garbage collector when more are free
+// than twice the lanes use (and more than minFreeBlocks): enough for the
+// lanes to grow back after a compaction without allocating (a flood of
+// evicted connections compacts over and over), while the memory still
+// follows the lanes' size after a burst.
+func (q *timerQueue) trimFree() {
+	n := len(q.freeBlocks)
+	if n <= minFreeBlocks {
+		return
+	}
+	inUse := 0
+	for i := 0; i < q.nLanes; i++ {
+		inUse += len(q.lanes[i].blocks)
+	}
+	if keep := max(minFreeBlocks, 2*inUse); n > keep {
+		clear(q.freeBlocks[keep:])
+		q.freeBlocks = q.freeBlocks[:keep]
+	}
 }
 
 // compact drops every stale timer; the order of the others is unchanged.
 func (q *timerQueue) compact() {
-	q.heap.compact()
+	conns := q.conns
+	q.heap.compact(conns)
 	q.n = len(q.heap.items)
+	live := func(t *timer) bool { return !t.stale(conns.get(t.ref)) }
 	for i := 0; i < q.nLanes; i++ {
 		l := &q.lanes[i]
-		k := 0
-		for j := l.head; j < len(l.items); j++ {
-			if !l.items[j].stale() {
-				l.items[k] = l.items[j]
-				k++
-			}
-		}
-		clear(l.items[k:])
-		l.items, l.head = l.items[:k], 0
-		if cap(l.items) > 4096 && cap(l.items) > 4*k {
-			l.items = append(make([]timer, 0, 2*k), l.items...)
-		}
-		q.n += k
+		l.filter(live, &q.freeBlocks)
+		q.setHead(i)
+		q.n += l.len()
 	}
+	q.trimFree()
 }

@@ -1,7 +1,6 @@
 package flow
 
 import (
-	"bytes"
 	"encoding/binary"
 	"net/netip"
 	"sort"
@@ -16,11 +15,20 @@ import (
 // and tunnel are not part of it, as in Zeek's default key). Addresses are
 // kept in their 16-byte form, so an IPv4 address equals its IPv4-mapped
 // IPv6 form as in Zeek's IPAddr, and the key holds no pointer: the table
-// hashes and compares it as plain memory.
+// hashes and compares it a 64-bit word at a time. Its 38 bytes align to 2,
+// so the conn's small fields pack right after it.
 type connKey struct {
 	a, b   [16]byte
 	pa, pb uint16
 	proto  uint8
+}
+
+// equal reports whether k and o are the same key.
+func (k *connKey) equal(o *connKey) bool {
+	le := binary.LittleEndian
+	return le.Uint64(k.a[:8]) == le.Uint64(o.a[:8]) && le.Uint64(k.a[8:]) == le.Uint64(o.a[8:]) &&
+		le.Uint64(k.b[:8]) == le.Uint64(o.b[:8]) && le.Uint64(k.b[8:]) == le.Uint64(o.b[8:]) &&
+		k.pa == o.pa && k.pb == o.pb && k.proto == o.proto
 }
 
 // Stats counts what the tracker did. All counters only grow.
@@ -41,10 +49,20 @@ type Tracker struct {
 	cfg   Config
 	onEnd func(*Conn)
 
-	table  map[connKey]*conn
-	free   []*conn
-	lru    conn // sentinel of the recency list (most recent first)
+	conns  *connTable
+	lru    *conn // slot 0: sentinel of the recency list (most recent first)
 	timers timerQueue
+	// Pools of the parts some connections need (state.go, tcp.go).
+	freeTCP   []*tcpConn
+	tcpSlab   []tcpConn // the rest of the newest chunk of tcpConns
+	freeReasm []*reasm
+	freeExt   []*connExt
+	freeCls   []*classify.State
+	// keepSYNState turns compactSYN off (tests compare the two).
+	keepSYNState bool
+	// inactTimeouts are the inactivity timeouts connections use, indexed
+	// by conn.inact; [0] is none.
+	inactTimeouts []time.Duration
 	// compactAt is the heap size from which schedule considers compacting.
 	compactAt int
 
@@ -76,8 +94,11 @@ type Tracker struct {
 // valid during the call (Conn.Clone copies it).
 func NewTracker(cfg Config, onEnd func(*Conn)) *Tracker {
 	cfg.normalize()
-	t := &Tracker{cfg: cfg, onEnd: onEnd, table: make(map[connKey]*conn, 1024), tunnels: NewTunnels(cfg)}
-	t.lru.next, t.lru.prev = &t.lru, &t.lru
+	t := &Tracker{cfg: cfg, onEnd: onEnd, conns: newConnTable(), tunnels: NewTunnels(cfg)}
+	t.inactTimeouts = []time.Duration{0}
+	t.lru = t.conns.get(0)
+	t.lru.next, t.lru.prev = 0, 0
+	t.timers.conns = t.conns
 	to := &t.cfg.Timeouts
 	t.timers.init(to.TCPSYNTimeout, to.TCPSessionTimer, to.TCPAttemptDelay, to.TCPCloseDelay, to.UDPInactivity,
 		to.TCPInactivity, to.ICMPInactivity, to.UnknownInactivity, to.DNSSession, to.PortInactivity, to.AnalyzerInactivity)
@@ -88,7 +109,7 @@ func NewTracker(cfg Config, onEnd func(*Conn)) *Tracker {
 func (t *Tracker) Stats() Stats { return t.stats }
 
 // Active returns the number of connections in the table.
-func (t *Tracker) Active() int { return len(t.table) }
+func (t *Tracker) Active() int { return t.conns.count }
 
 // NetworkTime returns the current network time (zero before any packet).
 func (t *Tracker) NetworkTime() time.Time {
@@ -134,18 +155,16 @@ func (t *Tracker) Tick(ts time.Time) {
 // order; Flush uses the order of the connections' start, which is
 // deterministic.
 func (t *Tracker) Flush() {
-	if len(t.table) == 0 {
+	if t.conns.count == 0 {
 		return
 	}
-	all := make([]*conn, 0, len(t.table))
-	for _, c := range t.table {
-		all = append(all, c)
-	}
+	all := make([]*conn, 0, t.conns.count)
+	t.conns.each(func(_ connRef, c *conn) { all = append(all, c) })
 	sort.Slice(all, func(i, j int) bool {
 		if all[i].start != all[j].start {
 			return all[i].start < all[j].start
 		}
-		return all[i].serial < all[j].serial
+		return int32(all[i].serial-all[j].serial) < 0 // connections of one µs
 	})
 	for _, c := range all {
 		t.remove(c)
@@ -183,22 +202,30 @@ func (t *Tracker) PacketFrom(p *capture.Packet, parent Parent) {
 	}
 
 	key, origPort, respPort := t.makeKey(p)
-	c := t.table[key]
+	var c *conn
+	ref, hash := t.conns.lookup(&key)
+	if ref != 0 {
+		c = t.conns.get(ref)
+	}
 	if c != nil && p.Proto == capture.ProtoTCP && t.isReuse(c, p) {
 		t.stats.Reused++
 		t.noteReuse(c)
 		t.remove(c)
 		c = nil
 	}
-	if c == nil {
-		c = t.newConn(key, p, ts, origPort, respPort)
+	created := c == nil
+	if created {
+		c = t.newConn(&key, hash, p, ts, origPort, respPort)
 	} else {
 		t.touch(c)
 	}
-	isOrig := p.Src == c.orig && origPort == c.origPort
-	switch c.proto {
+	isOrig := origPort == c.origPort && p.Src == c.origAddr()
+	switch c.key.proto {
 	case capture.ProtoTCP:
 		t.tcpPacket(c, p, isOrig, ts)
+		if created && !t.keepSYNState {
+			t.compactSYN(c)
+		}
 	case capture.ProtoUDP:
 		t.udpPacket(c, p, isOrig, ts)
 	case capture.ProtoICMP, capture.ProtoICMPv6:
@@ -242,9 +269,15 @@ func keyOf(p *capture.Packet) (k connKey, sport, dport uint16) {
 	return k, sport, dport
 }
 
+// addrPortLess orders (address, port) pairs: the addresses' bytes, then
+// the ports (comparing big-endian words compares the bytes).
 func addrPortLess(a *[16]byte, pa uint16, b *[16]byte, pb uint16) bool {
-	if c := bytes.Compare(a[:], b[:]); c != 0 {
-		return c < 0
+	be := binary.BigEndian
+	if x, y := be.Uint64(a[:8]), be.Uint64(b[:8]); x != y {
+		return x < y
+	}
+	if x, y := be.Uint64(a[8:]), be.Uint64(b[8:]); x != y {
+		return x < y
 	}
 	return pa < pb
 }
@@ -307,36 +340,30 @@ func icmp6Counterpart(typ, code uint8) (uint16, bool) {
 
 // newConn creates a connection for the first packet p, applying the
 // creation flips of WantConnection, and starts its timers.
-func (t *Tracker) newConn(key connKey, p *capture.Packet, ts int64, sport, dport uint16) *conn {
-	if t.cfg.MaxConnections > 0 && len(t.table) >= t.cfg.MaxConnections {
-		if victim := t.lru.prev; victim != &t.lru {
+func (t *Tracker) newConn(key *connKey, hash uint32, p *capture.Packet, ts int64, sport, dport uint16) *conn {
+	if t.cfg.MaxConnections > 0 && t.conns.count >= t.cfg.MaxConnections {
+		if victim := t.lru.prev; victim != 0 {
 			t.stats.Evictions++
-			t.remove(victim)
+			t.remove(t.conns.get(victim))
 		}
 	}
-	var c *conn
-	if n := len(t.free); n > 0 {
-		c = t.free[n-1]
-		t.free = t.free[:n-1]
-	} else {
-		c = &conn{}
-	}
+	ref, c := t.conns.alloc()
+	c.ref = ref
 	c.reset()
 	t.stats.Connections++
-	c.serial = t.stats.Connections
-	c.uid = makeUID(t.cfg.UIDSeed, &key, ts)
-	c.key = key
-	c.proto = p.Proto
-	c.orig, c.resp, c.origPort, c.respPort = p.Src, p.Dst, sport, dport
+	c.serial = uint32(t.stats.Connections)
+	c.key = *key
+	c.origPort, c.respPort = sport, dport
+	c.setAddrs(p.Src, p.Dst)
 	c.start, c.lastTime = ts, ts
-	t.table[key] = c
+	t.conns.insert(hash, ref)
 	t.lruPush(c)
 
 	flip := false
 	sp := t.cfg.ServerPorts
 	switch p.Proto {
 	case capture.ProtoTCP:
-		c.tcpInit()
+		t.tcpInit(c)
 		fl := p.TCPFlags
 		if fl&capture.FlagSYN == 0 || fl&capture.FlagACK != 0 {
 			if sp.TCP.Has(sport) {
@@ -380,14 +407,19 @@ var broadcast4 = netip.AddrFrom4([4]byte{255, 255, 255, 255})
 // addresses, the TCP endpoints and the ConnSize counters; UDP/ICMP sizes
 // stay where they are, as in Zeek; history gets '^'.
 func (t *Tracker) flipRoles(c *conn) {
-	c.orig, c.resp = c.resp, c.orig
+	c.swapAddrs()
 	c.origPort, c.respPort = c.respPort, c.origPort
 	c.pkts[0], c.pkts[1] = c.pkts[1], c.pkts[0]
 	c.ipBytes[0], c.ipBytes[1] = c.ipBytes[1], c.ipBytes[0]
-	if c.proto == capture.ProtoTCP {
-		c.eo, c.er = c.er, c.eo
-		c.eo.isOrig = true
-		c.er.isOrig = false
+	if x := c.ext; x != nil {
+		x.pktsHi[0], x.pktsHi[1] = x.pktsHi[1], x.pktsHi[0]
+		x.ipBytesHi[0], x.ipBytesHi[1] = x.ipBytesHi[1], x.ipBytesHi[0]
+	}
+	if c.key.proto == capture.ProtoTCP {
+		t.tcpOf(c)
+		c.eoIdx ^= 1
+		c.eo().isOrig = true
+		c.er().isOrig = false
 		fps := c.firstPacketSeen
 		c.firstPacketSeen = 0
 		if fps&1 != 0 {
@@ -398,15 +430,15 @@ func (t *Tracker) flipRoles(c *conn) {
 		}
 		c.isPartial = false
 	}
-	if c.clsStarted {
+	if c.cls != nil {
 		c.cls.Flip()
-		c.cls.SetMulticastResponder(c.resp.IsMulticast())
+		c.cls.SetMulticastResponder(c.respAddr().IsMulticast())
 	}
-	c.addHistory('^')
+	t.addHistory(c, '^')
 }
 
 func (t *Tracker) addAnalyzerTimer(c *conn, kind uint8, when int64) {
-	t.schedule(timer{when: when, c: c, inc: c.incarnation, gen: c.anaGen}, kind)
+	t.schedule(timer{when: when, ref: c.ref, gen: c.anaGen}, kind)
 }
 
 // schedule pushes a timer. Cancelled timers stay in the heap until they
@@ -414,7 +446,7 @@ func (t *Tracker) addAnalyzerTimer(c *conn, kind uint8, when int64) {
 // connections ended early by eviction, say), the heap is compacted so that
 // its size stays proportional to the connection table.
 func (t *Tracker) schedule(tm timer, kind uint8) {
-	if n := t.timers.len(); n >= t.compactAt && n >= compactSlack+timersPerConn*len(t.table) {
+	if n := t.timers.len(); n >= t.compactAt && n >= compactSlack+timersPerConn*t.conns.count {
 		t.timers.compact()
 		t.stats.TimerCompactions++
 		t.compactAt = 2 * t.timers.len()
@@ -432,24 +464,40 @@ const (
 
 // cancelAnalyzerTimers is TCP's CancelTimers: drops the expire, attempt and
 // pending delete timers.
-func (t *Tracker) cancelAnalyzerTimers(c *conn) { c.anaGen++ }
+func (t *Tracker) cancelAnalyzerTimers(c *conn) { c.anaGen = c.newGen() }
 
 // setInactivity is Session::SetInactivityTimeout.
 func (t *Tracker) setInactivity(c *conn, d time.Duration) {
-	if d == c.inactTimeout {
+	i := t.inactIndex(d)
+	if i == c.inact {
 		return
 	}
-	c.inactGen++
-	c.inactTimeout = d
+	c.inactGen = c.newGen()
+	c.inact = i
 	if d > 0 {
 		t.scheduleInactivity(c)
 	}
 }
 
 // scheduleInactivity schedules c's inactivity timer for the current
-// generation, c.inactTimeout after its last activity.
+// generation, its inactivity timeout after its last activity.
 func (t *Tracker) scheduleInactivity(c *conn) {
-	t.schedule(timer{when: c.lastTime + int64(c.inactTimeout), c: c, inc: c.incarnation, gen: c.inactGen}, timerInactivity)
+	t.schedule(timer{when: c.lastTime + int64(t.inactTimeouts[c.inact]), ref: c.ref, gen: c.inactGen}, timerInactivity)
+}
+
+// inactIndex returns d's index in t.inactTimeouts, adding it if new.
+// Index 0 is "no timeout set" (and d 0).
+func (t *Tracker) inactIndex(d time.Duration) uint8 {
+	for i, v := range t.inactTimeouts {
+		if v == d {
+			return uint8(i)
+		}
+	}
+	if len(t.inactTimeouts) == 256 {
+		panic("flow: more than 255 distinct inactivity timeouts")
+	}
+	t.inactTimeouts = append(t.inactTimeouts, d)
+	return uint8(len(t.inactTimeouts) - 1)
 }
 
 // fireTimers dispatches every timer due at the current network time, at
@@ -461,8 +509,8 @@ func (t *Tracker) fireTimers(limit int) {
 		if !ok {
 			return
 		}
-		c := top.c
-		if c.incarnation != top.inc || c.removed {
+		c := t.conns.get(top.ref)
+		if c.removed {
 			continue // stale: the connection is gone
 		}
 		switch top.kind() {
@@ -471,7 +519,7 @@ func (t *Tracker) fireTimers(limit int) {
 				continue
 			}
 			n++
-			if c.lastTime+int64(c.inactTimeout) <= t.now {
+			if c.lastTime+int64(t.inactTimeouts[c.inact]) <= t.now {
 				t.remove(c)
 			} else {
 				t.scheduleInactivity(c)
@@ -507,7 +555,7 @@ func (t *Tracker) remove(c *conn) {
 		return
 	}
 	c.removed = true
-	delete(t.table, c.key)
+	t.conns.delete(&c.key, c.ref)
 	t.lruUnlink(c)
 	t.stats.Ended++
 	if t.onEnd != nil {
@@ -515,27 +563,27 @@ func (t *Tracker) remove(c *conn) {
 		t.onEnd(&t.out)
 	}
 	t.endExpected(c)
-	c.incarnation++
-	t.free = append(t.free, c)
+	t.releaseParts(c)
+	t.conns.release(c.ref)
 }
 
+// The recency list links slots by reference; slot 0 (t.lru) is its
+// sentinel.
+
 func (t *Tracker) lruPush(c *conn) {
-	c.prev = &t.lru
+	c.prev = 0
 	c.next = t.lru.next
-	t.lru.next.prev = c
-	t.lru.next = c
+	t.conns.get(t.lru.next).prev = c.ref
+	t.lru.next = c.ref
 }
 
 func (t *Tracker) lruUnlink(c *conn) {
-	if c.prev != nil {
-		c.prev.next = c.next
-		c.next.prev = c.prev
-		c.prev, c.next = nil, nil
-	}
+	t.conns.get(c.prev).next = c.next
+	t.conns.get(c.next).prev = c.prev
 }
 
 func (t *Tracker) touch(c *conn) {
-	if t.lru.next == c {
+	if t.lru.next == c.ref {
 		return
 	}
 	t.lruUnlink(c)
@@ -547,15 +595,15 @@ func (t *Tracker) touch(c *conn) {
 // are valid until the next fillRecord (or until c is reused).
 func (t *Tracker) fillRecord(c *conn, r *Conn) {
 	*r = Conn{}
-	r.UID = unsafeString(c.uid.appendText(t.uidText[:0]))
-	if len(c.parents) > 0 {
+	r.UID = unsafeString(c.uid(t.cfg.UIDSeed).appendText(t.uidText[:0]))
+	if x := c.ext; x != nil && len(x.parents) > 0 {
 		// Room for every text first: the strings point into parentText.
-		if need := len(c.parents) * uidTextLen; cap(t.parentText) < need {
+		if need := len(x.parents) * uidTextLen; cap(t.parentText) < need {
 			t.parentText = make([]byte, 0, need)
 		}
 		text := t.parentText[:0]
 		t.parentUIDs = t.parentUIDs[:0]
-		for _, p := range c.parents {
+		for _, p := range x.parents {
 			n := len(text)
 			text = p.appendText(text)
 			t.parentUIDs = append(t.parentUIDs, unsafeString(text[n:]))
@@ -565,25 +613,26 @@ func (t *Tracker) fillRecord(c *conn, r *Conn) {
 	r.Start = time.Unix(0, c.start).UTC()
 	r.LastTime = time.Unix(0, c.lastTime).UTC()
 	r.End = time.Unix(0, t.now).UTC()
-	r.Orig, r.Resp = c.orig, c.resp
+	r.Orig, r.Resp = c.origAddr(), c.respAddr()
 	r.OrigPort, r.RespPort = c.origPort, c.respPort
-	r.IPProto = c.proto
-	r.OrigPkts, r.RespPkts = c.pkts[0], c.pkts[1]
-	r.OrigIPBytes, r.RespIPBytes = c.ipBytes[0], c.ipBytes[1]
-	r.History = unsafeString(c.hist)
-	r.MissedBytes = c.missed
+	r.IPProto = c.key.proto
+	r.OrigPkts, r.OrigIPBytes = c.counts(0)
+	r.RespPkts, r.RespIPBytes = c.counts(1)
+	r.History = unsafeString(c.history())
 	if t.cfg.Local != nil {
-		r.LocalOrig = t.cfg.Local(c.orig)
-		r.LocalResp = t.cfg.Local(c.resp)
+		r.LocalOrig = t.cfg.Local(r.Orig)
+		r.LocalResp = t.cfg.Local(r.Resp)
 	}
-	switch c.proto {
+	switch c.key.proto {
 	case capture.ProtoTCP:
-		r.OrigBytes = c.eo.size(c.er)
-		r.RespBytes = c.er.size(c.eo)
+		t.tcpOf(c)
+		r.MissedBytes = c.tcp.missed
+		r.OrigBytes = c.eo().size(c.er())
+		r.RespBytes = c.er().size(c.eo())
 		r.ConnState = tcpConnState(c)
 	case capture.ProtoUDP:
-		r.OrigBytes, r.RespBytes = sizeOrZero(c.size[0]), sizeOrZero(c.size[1])
-		switch o, rs := c.size[0] >= 0, c.size[1] >= 0; {
+		r.OrigBytes, r.RespBytes = sizeOrZero(c.size(0)), sizeOrZero(c.size(1))
+		switch o, rs := c.size(0) >= 0, c.size(1) >= 0; {
 		case o && rs:
 			r.ConnState = "SF"
 		case o:
@@ -594,17 +643,17 @@ func (t *Tracker) fillRecord(c *conn, r *Conn) {
 			r.ConnState = "OTH"
 		}
 	case capture.ProtoICMP, capture.ProtoICMPv6:
-		r.OrigBytes, r.RespBytes = sizeOrZero(c.size[0]), sizeOrZero(c.size[1])
+		r.OrigBytes, r.RespBytes = sizeOrZero(c.size(0)), sizeOrZero(c.size(1))
 		r.ConnState = "OTH"
 	default:
 		r.ConnState = "OTH"
 	}
 	svcs := t.services[:0]
-	if c.tunnelSvc != "" && c.tunnelConfirmed {
-		svcs = append(svcs, c.tunnelSvc)
+	if x := c.ext; x != nil && x.tunnelSvc != "" && x.tunnelConfirmed {
+		svcs = append(svcs, x.tunnelSvc)
 	}
 	svcs = t.expectedServices(c, svcs)
-	if c.clsStarted {
+	if c.cls != nil {
 		svcs = c.cls.Services(svcs)
 		svcs = c.cls.ScriptServices(svcs)
 	}
@@ -687,40 +736,39 @@ func (t *Tracker) udpPacket(c *conn, p *capture.Packet, isOrig bool, ts int64) {
 		if !isOrig {
 			code = 'c'
 		}
-		c.scaledHistory(code, &c.chkCnt[side], &c.chkThresh[side])
+		x := t.extOf(c)
+		t.scaledHistory(c, code, &x.chkCnt[side], &x.chkExp[side])
 		return
 	}
 	c.lastTime = ts
 	if isOrig {
-		c.checkHistory(histOrigDataPkt, 'D')
+		t.checkHistory(c, histOrigDataPkt, 'D')
 	} else {
-		c.checkHistory(histRespDataPkt, 'd')
+		t.checkHistory(c, histRespDataPkt, 'd')
 	}
-	c.addSize(side, int64(p.UDPLength)-8)
+	t.addSize(c, side, int64(p.UDPLength)-8)
 	if p.AnalysisPartial {
 		// A tunnel analyzer gave up for Tunnel::max_depth; it runs
 		// before the session analyzers.
-		c.checkHistory(histUnknownPkt, 'X')
+		t.checkHistory(c, histUnknownPkt, 'X')
 	}
 	// Current Zeek (since zeek/zeek#3080) forwards a datagram the snap
 	// length cut short like any other: the analyzers get the captured
 	// part (p.Payload) and ConnSize counts it.
 	if t.cfg.Classifier != nil {
-		if !c.clsStarted {
-			t.cfg.Classifier.Start(&c.cls, classify.UDP, c.origPort, c.respPort, false)
-			c.cls.SetMulticastResponder(c.resp.IsMulticast())
-			c.clsStarted = true
+		if c.cls == nil {
+			t.cfg.Classifier.Start(t.startCls(c), classify.UDP, c.origPort, c.respPort, false)
+			c.cls.SetMulticastResponder(c.respAddr().IsMulticast())
 		}
 		if c.cls.Wants(isOrig) {
-			if t.cfg.Classifier.Deliver(&c.cls, isOrig, p.Payload) == classify.Flip {
+			if t.cfg.Classifier.Deliver(c.cls, isOrig, p.Payload) == classify.Flip {
 				t.flipRoles(c)
 			}
 			t.checkConfirmations(c)
 		}
 	}
 	// ConnSize gets the packet after the analyzers, with the old role.
-	c.pkts[side]++
-	c.ipBytes[side] += uint64(p.IPLen)
+	t.countPacket(c, side, p.IPLen)
 }
 
 // checkConfirmations applies Conn::analyzer_inactivity_timeouts (SSH and
@@ -742,10 +790,9 @@ func (t *Tracker) icmpPacket(c *conn, p *capture.Packet, isOrig bool, ts int64) 
 	}
 	side := sideIndex(isOrig)
 	c.lastTime = ts
-	c.addSize(side, int64(p.PayloadLen))
+	t.addSize(c, side, int64(p.PayloadLen))
 	if len(p.Payload) >= p.PayloadLen {
-		c.pkts[side]++
-		c.ipBytes[side] += uint64(p.IPLen)
+		t.countPacket(c, side, p.IPLen)
 	}
 }
 
@@ -754,8 +801,7 @@ func (t *Tracker) icmpPacket(c *conn, p *capture.Packet, isOrig bool, ts int64) 
 func (t *Tracker) otherPacket(c *conn, p *capture.Packet, isOrig bool, ts int64) {
 	side := sideIndex(isOrig)
 	c.lastTime = ts
-	c.pkts[side]++
-	c.ipBytes[side] += uint64(p.IPLen)
+	t.countPacket(c, side, p.IPLen)
 }
 
 // dnsUDPPort reports whether Zeek attaches its DNS analyzer to a UDP

@@ -2,6 +2,7 @@ package flow
 
 import (
 	"net/netip"
+	"reflect"
 	"testing"
 	"time"
 
@@ -685,5 +686,47 @@ func TestOtherInactivity(t *testing.T) {
 	h.tr.Advance(at(70))
 	if len(h.ended) != 2 || h.ended[1].IPProto != 47 || !h.ended[1].End.Equal(at(70)) {
 		t.Fatalf("unknown transport inactivity: %+v", h.ended)
+	}
+}
+
+// TestCompactSYNTransparent runs connections that begin with a plain SYN
+// (so the tracker keeps only its sequence number until the next packet or
+// timer) through a tracker with and one without that compaction: the
+// records must be identical, whatever follows the SYN.
+func TestCompactSYNTransparent(t *testing.T) {
+	syn := seg{at: 0, fromA: true, flags: fS, seq: 1000}
+	cases := map[string][]seg{
+		"alone (S0 by the attempt timer)": {syn},
+		"answered":                        handshake(),
+		"rejected":                        {syn, {at: 0.1, flags: fR | fA, seq: 0, ack: 1001}},
+		"retransmitted":                   {syn, {at: 3, fromA: true, flags: fS, seq: 1000}},
+		"new ISN":                         {syn, {at: 3, fromA: true, flags: fS, seq: 7000}},
+		"SYN-ACK first from the other side": {syn, {at: 0.1, flags: fS, seq: 5000},
+			{at: 0.2, fromA: true, flags: fS | fA, seq: 1000, ack: 5001}},
+		"after the timers":  {syn, {at: 200, fromA: true, flags: fA, seq: 1001, ack: 1}},
+		"data without ack":  {syn, {at: 0.5, fromA: true, flags: fA | fP, seq: 1001, ack: 0, n: 100}},
+		"FIN":               {syn, {at: 0.5, fromA: true, flags: fF, seq: 1001}},
+		"zero window first": {{at: 0, fromA: true, flags: fS, seq: 1000, win: 0xffff}, {at: 1, flags: fS | fA, seq: 9, ack: 1001}},
+		"SYN with data":     {{at: 0, fromA: true, flags: fS, seq: 1000, n: 20}, {at: 1, flags: fS | fA, seq: 9, ack: 1021}},
+	}
+	for name, segs := range cases {
+		compact, plain := newHarness(t, Config{}), newHarness(t, Config{})
+		plain.tr.keepSYNState = true
+		for _, h := range []*harness{compact, plain} {
+			h.tcp(40000, 80, segs...)
+			h.tr.Advance(at(1000))
+			h.tr.Flush()
+		}
+		if len(compact.ended) == 0 || !reflect.DeepEqual(compact.ended, plain.ended) {
+			t.Errorf("%s: records differ:\n%+v\nwant\n%+v", name, compact.ended, plain.ended)
+		}
+	}
+	// And the compaction happens: a SYN-only connection holds no tcpConn.
+	h := newHarness(t, Config{})
+	h.tcp(40000, 80, syn)
+	var c *conn
+	h.tr.conns.each(func(_ connRef, x *conn) { c = x })
+	if c == nil || !c.synOnly || c.tcp != nil {
+		t.Fatalf("SYN-only connection not compacted: %+v", c)
 	}
 }

@@ -251,9 +251,9 @@ func (t *Tracker) noteEncapsulation(c *conn, p *capture.Packet, isOrig bool, par
 		return
 	}
 	if parent.Set {
-		c.addParent(parent.UID)
+		t.addParent(c, parent.UID)
 	}
 	if p.TunnelService != "" {
-		c.noteTunnel(p.TunnelService, isOrig)
+		t.noteTunnel(c, p.TunnelService, isOrig)
 	}
 }
