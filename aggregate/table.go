@@ -372,7 +372,7 @@ func portList(dst []PortKey, set *u32set) ([]PortKey, uint64) {
 		dst = append(dst, PortKey(x))
 		return true
 	})
-	slices.SortFunc(dst, comparePortText)
+	sortPortsText(dst)
 	return dst, uint64(len(dst))
 }
 
@@ -392,7 +392,7 @@ func (t *hostTable) addrList(dst []netip.Addr, set *addrSet) ([]netip.Addr, uint
 			return true
 		})
 	}
-	slices.SortFunc(dst, compareAddrText)
+	sortAddrsText(dst)
 	return dst, uint64(len(dst))
 }
 

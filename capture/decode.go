@@ -203,8 +203,34 @@ func (d *Decoder) Decode(f Frame, out []Packet) ([]Packet, error) {
 // IPv6 header whose payload the probe does not look into), in which case
 // the inner connections' addresses are known only by decoding it.
 type Probe struct {
-	Src, Dst  netip.Addr
+	// Pair is PairHash of the outermost IP header's addresses.
+	Pair      uint64
 	MayTunnel bool
+}
+
+// PairHash hashes an address pair the same in either order (an IPv4
+// address alike in its IPv4-mapped IPv6 form): the key a reader spreads
+// frames over workers by.
+func PairHash(a, b netip.Addr) uint64 {
+	return pairHash16(a.As16(), b.As16())
+}
+
+func pairHash16(a, b [16]byte) uint64 {
+	return hashMix(addrFold(&a) + addrFold(&b))
+}
+
+// addrFold folds a 16-byte address into 64 bits.
+func addrFold(a *[16]byte) uint64 {
+	return hashMix(binary.LittleEndian.Uint64(a[:8])) ^ binary.LittleEndian.Uint64(a[8:])*0x9e3779b97f4a7c15
+}
+
+func hashMix(x uint64) uint64 {
+	x ^= x >> 33
+	x *= 0xff51afd7ed558ccd
+	x ^= x >> 33
+	x *= 0xc4ceb9fe1a85ec53
+	x ^= x >> 33
+	return x
 }
 
 // Probe walks frame f's link layer and L2 shims exactly as Decode does but
@@ -228,11 +254,11 @@ func (d *Decoder) Probe(f Frame) (p Probe, ok bool) {
 	return d.probed, true
 }
 
-// probeIP records the probe of an outermost IP header: addresses, and
-// whether the transport (proto, at data[off:] when unfragmented) may be a
-// tunnel.
-func (d *Decoder) probeIP(src, dst netip.Addr, proto uint8, transport []byte, v6 bool) {
-	d.probed = Probe{Src: src, Dst: dst}
+// probeIP records the probe of an outermost IP header: its address pair
+// (16-byte forms), and whether the transport (proto, transport when
+// unfragmented) may be a tunnel.
+func (d *Decoder) probeIP(src, dst [16]byte, proto uint8, transport []byte, v6 bool) {
+	d.probed = Probe{Pair: pairHash16(src, dst)}
 	switch proto {
 	case 4, 41, 47: // IP-in-IP, IPv6-in-IP, GRE
 		d.probed.MayTunnel = true
@@ -243,6 +269,15 @@ func (d *Decoder) probeIP(src, dst netip.Addr, proto uint8, transport []byte, v6
 		}
 		sp, dp := binary.BigEndian.Uint16(transport), binary.BigEndian.Uint16(transport[2:])
 		d.probed.MayTunnel = udpTunnelByPort(sp) != encapNone || udpTunnelByPort(dp) != encapNone
+		if !d.probed.MayTunnel && len(transport) > 8 {
+			// Teredo and AYIYA are also found without their ports, as
+			// udpTunnel does (on the payload the UDP length bounds).
+			payload := transport[8:]
+			if ul := int(binary.BigEndian.Uint16(transport[4:])); ul >= 8 && ul-8 < len(payload) {
+				payload = payload[:ul-8]
+			}
+			d.probed.MayTunnel = detectTeredo(payload) || detectAYIYA(payload)
+		}
 	case 6, 1, 58:
 	default:
 		d.probed.MayTunnel = v6 // an extension header: the probe does not follow the chain

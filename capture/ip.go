@@ -16,6 +16,9 @@ type ipHeader struct {
 // decodeIPv4 follows Zeek's IPAnalyzer::AnalyzePacket for IPv4. data starts
 // at the IP header; wire is the number of bytes from there to the end of the
 // frame on the wire.
+// v4Mapped is the IPv4-mapped IPv6 prefix ::ffff:0:0/96.
+var v4Mapped = [16]byte{10: 0xff, 11: 0xff}
+
 func (d *Decoder) decodeIPv4(data []byte, wire, depth int) error {
 	if len(data) < 20 {
 		return errTruncatedIP
@@ -28,7 +31,10 @@ func (d *Decoder) decodeIPv4(data []byte, wire, depth int) error {
 		if hl := int(data[0]&0x0f) * 4; hl >= 20 && hl <= len(data) && binary.BigEndian.Uint16(data[6:8])&0x1fff == 0 {
 			transport = data[hl:]
 		}
-		d.probeIP(netip.AddrFrom4([4]byte(data[12:16])), netip.AddrFrom4([4]byte(data[16:20])), data[9], transport, false)
+		src, dst := v4Mapped, v4Mapped
+		copy(src[12:], data[12:16])
+		copy(dst[12:], data[16:20])
+		d.probeIP(src, dst, data[9], transport, false)
 		return errProbeDone
 	}
 	hl := int(data[0]&0x0f) * 4
@@ -119,7 +125,7 @@ func (d *Decoder) decodeIPv6(data []byte, wire, depth int) error {
 		return errUnknownIPVersion
 	}
 	if d.probe {
-		d.probeIP(netip.AddrFrom16([16]byte(data[8:24])), netip.AddrFrom16([16]byte(data[24:40])), data[6], data[40:], true)
+		d.probeIP([16]byte(data[8:24]), [16]byte(data[24:40]), data[6], data[40:], true)
 		return errProbeDone
 	}
 	total := int(binary.BigEndian.Uint16(data[4:6])) + 40

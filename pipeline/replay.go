@@ -2,10 +2,8 @@ package pipeline
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"io"
-	"net/netip"
 	"sync"
 	"time"
 
@@ -58,10 +56,13 @@ const (
 	batchItems    = 1024
 	batchBytes    = 512 << 10
 	batchesQueued = 4
+	// batchesPerWorker bounds the batches in flight per worker (queued,
+	// being handled, being filled).
+	batchesPerWorker = batchesQueued + 2
 )
 
-// item is a frame of the batch's worker, or the time of another worker's
-// frame (a tick).
+// item is a frame of the batch's worker, or the times of a run of other
+// workers' frames (ticks: the batch's ticks[off:off+n]).
 type item struct {
 	ts         int64
 	off, n     uint32
@@ -80,6 +81,7 @@ type item struct {
 type batch struct {
 	items   []item
 	data    []byte
+	ticks   []int64
 	parents []flow.Parent
 }
 
@@ -95,6 +97,7 @@ type dispatcher struct {
 	queue   []chan *batch // per worker, filled batches
 	free    []chan *batch // per worker, handled batches for reuse
 	cur     []*batch
+	made    []int // batches made per worker
 }
 
 func newDispatcher(n int, cfg Config) *dispatcher {
@@ -102,14 +105,15 @@ func newDispatcher(n int, cfg Config) *dispatcher {
 		tunnels: flow.NewTunnels(cfg.Tracker)}
 	for range n {
 		d.queue = append(d.queue, make(chan *batch, batchesQueued))
-		d.free = append(d.free, make(chan *batch, batchesQueued+2))
+		d.free = append(d.free, make(chan *batch, batchesPerWorker))
 		d.cur = append(d.cur, newBatch())
+		d.made = append(d.made, 1)
 	}
 	return d
 }
 
 func newBatch() *batch {
-	return &batch{items: make([]item, 0, batchItems), data: make([]byte, 0, batchBytes)}
+	return &batch{items: make([]item, 0, batchItems), data: make([]byte, 0, batchBytes), ticks: make([]int64, 0, batchItems)}
 }
 
 // read reads every frame and queues it (or its time) to every worker, then
@@ -138,7 +142,7 @@ func (d *dispatcher) read(ctx context.Context, src capture.Source) error {
 		owner, inner := uint32(0), -1 // frames without IP: worker 0 decodes and counts them
 		named := false
 		if pr, ok := d.probe.Probe(f); ok {
-			owner = pairHash(pr.Src, pr.Dst) % n
+			owner = uint32(pr.Pair % uint64(n))
 			if pr.MayTunnel {
 				inner = d.decodeTunnels(f, owner, n)
 				named = true
@@ -179,7 +183,7 @@ func (d *dispatcher) decodeTunnels(f capture.Frame, owner, n uint32) int {
 	if innermost == nil || d.dec.Stats().Reassembled != reassembled {
 		return -1
 	}
-	if k := pairHash(innermost.Src, innermost.Dst) % n; k != owner {
+	if k := uint32(capture.PairHash(innermost.Src, innermost.Dst) % uint64(n)); k != owner {
 		return int(k)
 	}
 	return -1
@@ -206,24 +210,38 @@ func (d *dispatcher) addFrame(k int, f *capture.Frame, ts int64, it item, named 
 	}
 }
 
+// addTick queues the time of another worker's frame for worker k: it
+// extends the batch's last run of ticks or starts one.
 func (d *dispatcher) addTick(k int, ts int64) {
 	b := d.cur[k]
-	b.items = append(b.items, item{ts: ts, tick: true})
-	if len(b.items) == batchItems {
+	if n := len(b.items); n > 0 && b.items[n-1].tick {
+		b.items[n-1].n++
+	} else {
+		b.items = append(b.items, item{tick: true, off: uint32(len(b.ticks)), n: 1})
+	}
+	b.ticks = append(b.ticks, ts)
+	if len(b.ticks) == cap(b.ticks) || len(b.items) == batchItems {
 		d.send(k)
 	}
 }
 
-// send queues worker k's batch and returns a fresh one.
+// send queues worker k's batch and returns an empty one: a handled batch
+// back from the worker, or a new one while fewer than batchesPerWorker
+// exist.
 func (d *dispatcher) send(k int) *batch {
 	d.queue[k] <- d.cur[k]
 	var b *batch
-	select {
-	case b = <-d.free[k]:
-		b.items, b.data, b.parents = b.items[:0], b.data[:0], b.parents[:0]
-	default:
-		b = newBatch()
+	if d.made[k] < batchesPerWorker {
+		select {
+		case b = <-d.free[k]:
+		default:
+			d.made[k]++
+			b = newBatch()
+		}
+	} else {
+		b = <-d.free[k]
 	}
+	b.items, b.data, b.ticks, b.parents = b.items[:0], b.data[:0], b.ticks[:0], b.parents[:0]
 	d.cur[k] = b
 	return b
 }
@@ -234,11 +252,11 @@ func (d *dispatcher) work(w *Worker, k int) error {
 	for b := range d.queue[k] {
 		for i := range b.items {
 			it := &b.items[i]
-			ts := time.Unix(0, it.ts)
 			if it.tick {
-				w.Tick(ts)
+				w.ticks(b.ticks[it.off : it.off+it.n])
 				continue
 			}
+			ts := time.Unix(0, it.ts)
 			f := capture.Frame{Data: b.data[it.off : it.off+it.n], Timestamp: ts, CaptureLength: int(it.captureLen),
 				Length: int(it.wireLen), LinkType: it.link, VLAN: it.vlan}
 			var parents []flow.Parent
@@ -247,29 +265,7 @@ func (d *dispatcher) work(w *Worker, k int) error {
 			}
 			w.frame(f, it.role, parents)
 		}
-		select {
-		case d.free[k] <- b:
-		default:
-		}
+		d.free[k] <- b // never blocks: it holds every batch of the worker
 	}
 	return w.Finish()
-}
-
-// pairHash hashes an address pair the same in either order.
-func pairHash(a, b netip.Addr) uint32 {
-	return uint32(mix(addrHash64(a) + addrHash64(b)))
-}
-
-func addrHash64(a netip.Addr) uint64 {
-	b := a.Unmap().As16()
-	return mix(binary.LittleEndian.Uint64(b[:8])) ^ binary.LittleEndian.Uint64(b[8:])*0x9e3779b97f4a7c15
-}
-
-func mix(x uint64) uint64 {
-	x ^= x >> 33
-	x *= 0xff51afd7ed558ccd
-	x ^= x >> 33
-	x *= 0xc4ceb9fe1a85ec53
-	x ^= x >> 33
-	return x
 }

@@ -135,6 +135,15 @@ func (w *Worker) Tick(ts time.Time) {
 	w.advance()
 }
 
+// ticks is Tick for a run of other workers' frame times (Unix ns, in
+// order); the accumulator learns the network time once, at the end.
+func (w *Worker) ticks(ts []int64) {
+	for _, t := range ts {
+		w.tr.Tick(time.Unix(0, t))
+	}
+	w.advance()
+}
+
 // Idle moves network time to t without a frame: the clock of an idle link
 // (live capture). Due timers fire; windows that ended are handed over.
 func (w *Worker) Idle(t time.Time) {

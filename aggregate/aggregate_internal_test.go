@@ -1,0 +1,47 @@
+package aggregate
+
+import (
+	"math/rand/v2"
+	"net/netip"
+	"slices"
+	"testing"
+)
+
+// TestTextOrderKeys: sorting by rank keys gives the text order the
+// records are written in, for ports and addresses (IPv4, IPv6, mixed).
+func TestTextOrderKeys(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for trial := range 50 {
+		var ports []PortKey
+		for range 300 {
+			ports = append(ports, MakePortKey([]uint8{6, 17, 1, 47}[rng.IntN(4)], uint16(rng.IntN(1<<16>>uint(rng.IntN(16))))))
+		}
+		got := slices.Clone(ports)
+		sortPortsText(got)
+		want := slices.Clone(ports)
+		slices.SortFunc(want, comparePortText)
+		for i := range got {
+			if comparePortText(got[i], want[i]) != 0 {
+				t.Fatalf("trial %d: ports %v, want %v", trial, got, want)
+			}
+		}
+		var addrs []netip.Addr
+		for range 300 {
+			if trial%3 != 0 && rng.IntN(5) == 0 {
+				var b [16]byte
+				b[0], b[1], b[15] = 0x20, 0x01, byte(rng.IntN(256))
+				addrs = append(addrs, netip.AddrFrom16(b))
+				continue
+			}
+			v := rng.Uint32() >> uint(rng.IntN(24))
+			addrs = append(addrs, netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}))
+		}
+		gotA := slices.Clone(addrs)
+		sortAddrsText(gotA)
+		wantA := slices.Clone(addrs)
+		slices.SortFunc(wantA, compareAddrText)
+		if !slices.Equal(gotA, wantA) {
+			t.Fatalf("trial %d: addresses\n got %v\nwant %v", trial, gotA, wantA)
+		}
+	}
+}
