@@ -45,3 +45,37 @@ func TestTextOrderKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestU32Index checks the IPv4 index against a Go map over growth and
+// reset.
+func TestU32Index(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	var x u32index
+	for round := range 3 {
+		want := map[uint32]int32{}
+		for i := range 5000 {
+			k := rng.Uint32() >> uint(rng.IntN(20))
+			if _, ok := want[k]; ok {
+				continue
+			}
+			want[k] = int32(i)
+			x.put(k, int32(i))
+		}
+		for k, v := range want {
+			if got, ok := x.get(k); !ok || got != v {
+				t.Fatalf("round %d: get(%d) = %d, %v; want %d", round, k, got, ok, v)
+			}
+		}
+		for range 1000 {
+			k := rng.Uint32()
+			_, inWant := want[k]
+			if _, ok := x.get(k); ok != inWant {
+				t.Fatalf("round %d: get(%d) found %v, want %v", round, k, ok, inWant)
+			}
+		}
+		x.reset()
+		if _, ok := x.get(0); ok {
+			t.Fatal("found a key after reset")
+		}
+	}
+}

@@ -85,3 +85,64 @@ func (s *addrSet) len() uint64 {
 	}
 	return s.v4.len() + s.v6.len()
 }
+
+// u32index maps IPv4 addresses (uint32) to state indexes: open addressing
+// with linear probing over 8-byte slots (key in the high half, index+1 in
+// the low half; 0 is an empty slot), kept for the next window by reset.
+// It costs one cache line per lookup where a Go map costs two or three.
+type u32index struct {
+	slots []uint64
+	n     int
+}
+
+func (x *u32index) slot(k uint32) int {
+	h := uint64(k) * 0x9e3779b97f4a7c15
+	return int(h >> 32 & uint64(len(x.slots)-1))
+}
+
+// get returns the index of k.
+func (x *u32index) get(k uint32) (int32, bool) {
+	if len(x.slots) == 0 {
+		return 0, false
+	}
+	mask := len(x.slots) - 1
+	for i := x.slot(k); ; i = (i + 1) & mask {
+		s := x.slots[i]
+		if s == 0 {
+			return 0, false
+		}
+		if uint32(s>>32) == k {
+			return int32(uint32(s)) - 1, true
+		}
+	}
+}
+
+// put adds k → v (k must not be present).
+func (x *u32index) put(k uint32, v int32) {
+	if (x.n+1)*4 > len(x.slots)*3 {
+		x.grow()
+	}
+	mask := len(x.slots) - 1
+	i := x.slot(k)
+	for x.slots[i] != 0 {
+		i = (i + 1) & mask
+	}
+	x.slots[i] = uint64(k)<<32 | uint64(uint32(v+1))
+	x.n++
+}
+
+func (x *u32index) grow() {
+	old := x.slots
+	x.slots = make([]uint64, max(2*len(old), 1024))
+	x.n = 0
+	for _, s := range old {
+		if s != 0 {
+			x.put(uint32(s>>32), int32(uint32(s))-1)
+		}
+	}
+}
+
+func (x *u32index) reset() {
+	clear(x.slots)
+	x.n = 0
+}

@@ -25,15 +25,17 @@ type serviceCounts = [NumServices]ServiceCounts
 // as one accumulator saw them, or merged from several. It is used by one
 // goroutine at a time.
 type hostTable struct {
-	idx4 map[uint32]int32
+	idx4 u32index
 	idx6 map[[16]byte]int32
 	// The states live in fixed-size chunks (stable addresses, no copying
 	// on growth, little slack); chunks are kept for the next window.
 	chunks [][]hostState
 	n      int32   // states in use
 	order  []int32 // states by address, built by sortStates
-	// svcs are the per-service counters of the states that have some.
-	svcs []serviceCounts
+	// svcs are the per-service counters of the states that have some, in
+	// chunks like the states (nsvc in use).
+	svcs [][]serviceCounts
+	nsvc int32
 	// IPv6 peers get dense 32-bit ids for the bitmaps (exact, no hash).
 	v6ids   map[[16]byte]uint32
 	v6addrs []netip.Addr
@@ -45,7 +47,6 @@ type hostTable struct {
 
 func newHostTable(maxHosts int) *hostTable {
 	return &hostTable{
-		idx4:     make(map[uint32]int32),
 		idx6:     make(map[[16]byte]int32),
 		v6ids:    make(map[[16]byte]uint32),
 		maxHosts: int32(min(maxHosts, 1<<30)),
@@ -86,12 +87,12 @@ func (t *hostTable) state(a netip.Addr) *hostState {
 	var ok bool
 	if a.Is4() {
 		k := addrU32(a)
-		if i, ok = t.idx4[k]; !ok {
+		if i, ok = t.idx4.get(k); !ok {
 			if t.full() {
 				return nil
 			}
 			i = t.newState(a)
-			t.idx4[k] = i
+			t.idx4.put(k, i)
 		}
 	} else {
 		k := a.As16()
@@ -132,10 +133,20 @@ func (t *hostTable) addAddr(set *addrSet, a netip.Addr) {
 // services returns h's per-service counters, creating them.
 func (t *hostTable) services(h *hostState) *serviceCounts {
 	if h.svc == 0 {
-		t.svcs = append(t.svcs, serviceCounts{})
-		h.svc = int32(len(t.svcs))
+		i := t.nsvc
+		if int(i>>chunkBits) == len(t.svcs) {
+			t.svcs = append(t.svcs, make([]serviceCounts, chunkSize))
+		}
+		t.nsvc++
+		h.svc = i + 1
 	}
-	return &t.svcs[h.svc-1]
+	return t.svcAt(h.svc)
+}
+
+// svcAt returns the per-service counters of index svc (hostState.svc).
+func (t *hostTable) svcAt(svc int32) *serviceCounts {
+	i := svc - 1
+	return &t.svcs[i>>chunkBits][i&(chunkSize-1)]
 }
 
 // apply runs the update rules of spec/interval.md §2 for the endpoints
@@ -252,7 +263,7 @@ func (t *hostTable) merge(o *hostTable) {
 		}
 		h.Totals.add(&src.Totals)
 		if src.svc != 0 {
-			mergeServices(t.services(h), &o.svcs[src.svc-1])
+			mergeServices(t.services(h), o.svcAt(src.svc))
 		}
 		h.extPorts.merge(&src.extPorts)
 		h.intPorts.merge(&src.intPorts)
@@ -331,7 +342,7 @@ func (t *hostTable) fill(r *Interval, i int32, start, end time.Time, md *meta) {
 	r.StartTime, r.EndTime = start, end
 	r.Totals = h.Totals
 	if h.svc != 0 {
-		r.Services = t.svcs[h.svc-1]
+		r.Services = *t.svcAt(h.svc)
 	} else {
 		r.Services = serviceCounts{}
 	}
@@ -347,7 +358,7 @@ func (t *hostTable) fill(r *Interval, i int32, start, end time.Time, md *meta) {
 
 // reset empties the table for another window, keeping its memory.
 func (t *hostTable) reset() {
-	clear(t.idx4)
+	t.idx4.reset()
 	clear(t.idx6)
 	clear(t.v6ids)
 	for c := int32(0); c*chunkSize < t.n; c++ { // zero the used states, dropping their bitmaps
@@ -355,7 +366,10 @@ func (t *hostTable) reset() {
 	}
 	t.n = 0
 	t.refused = 0
-	t.svcs = t.svcs[:0]
+	for c := int32(0); c*chunkSize < t.nsvc; c++ {
+		clear(t.svcs[c][:min(chunkSize, t.nsvc-c*chunkSize)])
+	}
+	t.nsvc = 0
 	t.order = t.order[:0]
 	clear(t.v6addrs)
 	t.v6addrs = t.v6addrs[:0]

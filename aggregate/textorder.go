@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 )
 
@@ -20,19 +21,11 @@ import (
 // digit).
 func decimalRanks(n int) []uint32 {
 	nums := make([]int, n)
+	texts := make([]string, n)
 	for i := range nums {
-		nums[i] = i
+		nums[i], texts[i] = i, strconv.Itoa(i)
 	}
-	slices.SortFunc(nums, func(a, b int) int {
-		sa, sb := strconv.Itoa(a), strconv.Itoa(b)
-		switch {
-		case sa < sb:
-			return -1
-		case sa > sb:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(nums, func(a, b int) int { return strings.Compare(texts[a], texts[b]) })
 	ranks := make([]uint32, n)
 	for r, v := range nums {
 		ranks[v] = uint32(r)

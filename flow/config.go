@@ -149,6 +149,9 @@ type Config struct {
 	Timeouts Timeouts
 	// UIDSeed seeds the deterministic UID generator.
 	UIDSeed uint64
+	// NoUIDs leaves Conn.UID empty: no consumer of the ended connections
+	// reads it (no conn log), so its text is not built.
+	NoUIDs bool
 	// Expected is the table of announced data connections (FTP, IRC DCC)
 	// to share with other trackers of the same traffic; nil: the tracker
 	// keeps its own.

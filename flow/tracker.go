@@ -595,7 +595,9 @@ func (t *Tracker) touch(c *conn) {
 // are valid until the next fillRecord (or until c is reused).
 func (t *Tracker) fillRecord(c *conn, r *Conn) {
 	*r = Conn{}
-	r.UID = unsafeString(c.uid(t.cfg.UIDSeed).appendText(t.uidText[:0]))
+	if !t.cfg.NoUIDs {
+		r.UID = unsafeString(c.uid(t.cfg.UIDSeed).appendText(t.uidText[:0]))
+	}
 	if x := c.ext; x != nil && len(x.parents) > 0 {
 		// Room for every text first: the strings point into parentText.
 		if need := len(x.parents) * uidTextLen; cap(t.parentText) < need {

@@ -150,6 +150,7 @@ func newEngine(o Options, stdout io.Writer, n int, written func(aggregate.Window
 			// Announced data connections are shared: a data connection
 			// may reach another worker than its control connection.
 			Expected: flow.NewExpectedTable(),
+			NoUIDs:   o.ConnLog == "",
 		},
 	}
 	for i := range n {
