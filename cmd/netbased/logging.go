@@ -2,7 +2,6 @@ package main
 
 import (
 	"io"
-	"os"
 	"time"
 
 	"go.uber.org/zap"
@@ -49,12 +48,3 @@ func newLogger(level zap.AtomicLevel, w io.Writer) *zap.Logger {
 	return zap.New(core, zap.ErrorOutput(zapcore.AddSync(w)))
 }
 
-// isTerminal reports whether w is a character device (a terminal).
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
-}
