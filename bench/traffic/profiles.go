@@ -33,7 +33,7 @@ const (
 	ProfileSYNFlood Profile = "synflood"
 )
 
-// ParseProfile reads a profile name ("", "demo", "hour" or "churn").
+// ParseProfile reads a profile name ("", "demo", "hour", "churn" or "synflood").
 func ParseProfile(s string) (Profile, error) {
 	switch s {
 	case "", "demo":

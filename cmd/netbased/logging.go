@@ -47,4 +47,3 @@ func newLogger(level zap.AtomicLevel, w io.Writer) *zap.Logger {
 	core = zapcore.NewSamplerWithOptions(core, time.Second, logSampleFirst, logSampleThereafter)
 	return zap.New(core, zap.ErrorOutput(zapcore.AddSync(w)))
 }
-
