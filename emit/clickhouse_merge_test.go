@@ -443,16 +443,8 @@ func waitKafkaRows(t testing.TB, srv *testenv.ClickHouse, table string, brokers 
 // view. Redelivered messages change nothing.
 func TestClickHouseMergeKafka(t *testing.T) {
 	srv := testenv.StartClickHouse(t)
-	kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, "netbase-rows"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(kc.Close)
-	cl, err := kgo.NewClient(kgo.SeedBrokers(kc.ListenAddrs()...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
+	kc := newKafkaCluster(t, kfake.SeedTopics(3, "netbase-rows"))
+	cl := newKafkaClient(t, kc)
 	schema := ClickHouseSchema{Database: "netbase", Kafka: &ClickHouseKafka{Brokers: kc.ListenAddrs(), Topic: "netbase-rows"}}
 	for _, stmt := range schema.Statements() {
 		srv.Query(stmt)
@@ -639,16 +631,8 @@ func TestClickHousePCRAverageBits(t *testing.T) {
 // through the Distributed table; the merged view is the same.
 func TestClickHouseMergeKafkaCluster(t *testing.T) {
 	srvs := testenv.StartClickHouseCluster(t, "netbased", 2)
-	kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, "netbase-rows"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(kc.Close)
-	cl, err := kgo.NewClient(kgo.SeedBrokers(kc.ListenAddrs()...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
+	kc := newKafkaCluster(t, kfake.SeedTopics(3, "netbase-rows"))
+	cl := newKafkaClient(t, kc)
 	schema := ClickHouseSchema{Database: "netbase", Cluster: "netbased", Kafka: &ClickHouseKafka{Brokers: kc.ListenAddrs(), Topic: "netbase-rows"}}
 	for _, s := range srvs {
 		for _, stmt := range schema.Statements() {

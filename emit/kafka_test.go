@@ -33,6 +33,17 @@ func newKafkaCluster(t testing.TB, opts ...kfake.Opt) *kfake.Cluster {
 	return c
 }
 
+// newKafkaClient is a client of c, closed when the test ends.
+func newKafkaClient(t testing.TB, c *kfake.Cluster) *kgo.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
+	if err != nil {
+		t.Fatalf("kafka client: %v", err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
+}
+
 // openKafka opens a Kafka output producing to brokers (the test topic by
 // default), with short kgo timeouts.
 func openKafka(t testing.TB, brokers []string, cfg KafkaConfig, opt OutputOptions) *Output {
