@@ -1,5 +1,10 @@
 package classify
 
+import (
+	"bytes"
+	"strings"
+)
+
 // SIP recognition (Zeek's SIP analyzer over UDP: SIP.cc, sip-protocol.pac,
 // sip-analyzer.pac; RFC 3261). Zeek's SIP-over-TCP analyzer is not
 // activated by any base script.
@@ -37,16 +42,17 @@ func sipVersion(b []byte) ([]byte, bool) {
 	return b[m:], true
 }
 
+// digits returns the length of the run of ASCII digits at b's start.
 func digits(b []byte) int {
 	i := 0
-	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+	for i < len(b) && isDigit(b[i]) {
 		i++
 	}
 	return i
 }
 
 func skipBlanks(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
+	for len(b) > 0 && isBlank(b[0]) {
 		b = b[1:]
 	}
 	return b
@@ -63,24 +69,15 @@ func sipReplyLine(b []byte) bool {
 }
 
 func isSIPToken(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c != 0 && indexByte("_.!%*+`'~-", c) >= 0
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("_.!%*+`'~-", c) >= 0
 }
 
 func isSIPURIChar(c byte) bool { return c > ' ' && c < 0x7f }
 
-func indexByte(s string, c byte) int {
-	for i := 0; i < len(s); i++ {
-		if s[i] == c {
-			return i
-		}
-	}
-	return -1
-}
-
 // sipRequestLine reports whether b's first line parses as a SIP request
 // line.
 func sipRequestLine(b []byte) bool {
-	if i := indexByte(string(b), '\n'); i >= 0 {
+	if i := bytes.IndexByte(b, '\n'); i >= 0 {
 		b = b[:i]
 	}
 	for len(b) > 0 && !isSIPToken(b[0]) {
@@ -107,7 +104,6 @@ func sipRequestLine(b []byte) bool {
 
 // sipSig is dpd_sip: ^( SIP/[0-9]\.[0-9]\r\n|SIP/[0-9]\.[0-9] [0-9]{3} ).
 func sipSig(b []byte) bool {
-	isDigit := func(c byte) bool { return c >= '0' && c <= '9' }
 	if len(b) >= 10 && b[0] == ' ' && string(b[1:5]) == "SIP/" && isDigit(b[5]) && b[6] == '.' && isDigit(b[7]) &&
 		b[8] == '\r' && b[9] == '\n' {
 		return true
