@@ -19,54 +19,30 @@ package classify
 // Attachment: 1812/udp. Its dpd.sig has no payload condition and does not
 // enable the analyzer elsewhere in a plain `zeek -r`.
 
-// berHeader reads a BER tag and length at b[off:]; it returns the tag, the
-// content offset and length.
-func berHeader(b []byte, off int) (tag byte, content, n int, ok bool) {
-	if off+2 > len(b) {
-		return 0, 0, 0, false
-	}
-	tag = b[off]
-	l := int(b[off+1])
-	off += 2
-	if l&0x80 != 0 {
-		k := l & 0x7f
-		if k == 0 || k > 4 || off+k > len(b) {
-			return 0, 0, 0, false
-		}
-		l = 0
-		for i := 0; i < k; i++ {
-			l = l<<8 | int(b[off+i])
-		}
-		off += k
-	}
-	if l < 0 || off+l > len(b) {
-		return 0, 0, 0, false
-	}
-	return tag, off, l, true
-}
-
-// snmpHeader reports whether b starts with an SNMP message header.
+// snmpHeader reports whether b starts with an SNMP message header. Each
+// element is read where the previous one ends (not within the SEQUENCE's
+// length), and must be whole within the datagram.
 func snmpHeader(b []byte) bool {
-	tag, off, _, ok := berHeader(b, 0)
-	if !ok || tag != 0x30 {
+	tag, msg, total, ok, complete := berTLV(b)
+	if !ok || !complete || tag != 0x30 {
 		return false
 	}
-	tag, voff, vlen, ok := berHeader(b, off)
-	if !ok || tag != 0x02 || vlen < 1 || vlen > 4 {
+	p := b[total-len(msg):] // the SEQUENCE's content start
+	tag, v, n, ok, complete := berTLV(p)
+	if !ok || !complete || tag != 0x02 || len(v) < 1 || len(v) > 4 {
 		return false
 	}
 	version := 0
-	for _, c := range b[voff : voff+vlen] {
+	for _, c := range v {
 		version = version<<8 | int(c)
 	}
-	next := voff + vlen
 	switch version {
 	case 0, 1: // v1, v2c: community
-		tag, _, _, ok = berHeader(b, next)
-		return ok && tag == 0x04
+		tag, _, _, ok, complete = berTLV(p[n:])
+		return ok && complete && tag == 0x04
 	case 3: // v3: msgGlobalData
-		tag, _, _, ok = berHeader(b, next)
-		return ok && tag == 0x30
+		tag, _, _, ok, complete = berTLV(p[n:])
+		return ok && complete && tag == 0x30
 	}
 	return true // an unknown version parses as such
 }
