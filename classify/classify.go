@@ -157,12 +157,8 @@ const (
 	flagRDPEUDPEnabled   // RDPEUDP: the signature matched
 	flagSIPEnabled       // SIP: the signature matched
 	flagNBNS             // a port is 137 (NetBIOS name service framing for DNS)
-	flagDCESigFailed     // DCE_RPC: the originator's stream start failed dpd_dce_rpc
-	flagDCESigFailedResp // … the responder's
 	flagSMBWalk          // the SMB message walk runs (smb.go)
-	flagMQTTSigFailed    // MQTT: the originator's stream start failed dpd_mqtt
-	flagMQTTSigFailedResp
-	flagLimitReached // an analyzer hit a configured limit (AnalysisLimitReached)
+	flagLimitReached     // an analyzer hit a configured limit (AnalysisLimitReached)
 )
 
 // The per-connection bit sets are 64 bits wide (attach: 32 slots per
@@ -330,8 +326,7 @@ func (st *State) Flip() {
 		st.flags ^= flagRespFirst
 	}
 	st.seen[0], st.seen[1] = st.seen[1], st.seen[0]
-	for _, pair := range [...][2]uint64{{flagGapOrig, flagGapResp}, {flagFrozenOrig, flagFrozenResp},
-		{flagDCESigFailed, flagDCESigFailedResp}, {flagMQTTSigFailed, flagMQTTSigFailedResp}} {
+	for _, pair := range [...][2]uint64{{flagGapOrig, flagGapResp}, {flagFrozenOrig, flagFrozenResp}} {
 		g := st.flags & (pair[0] | pair[1])
 		st.flags &^= pair[0] | pair[1]
 		if g&pair[0] != 0 {

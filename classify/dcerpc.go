@@ -254,12 +254,7 @@ func (c *Classifier) dceRPCChunk(st *State, d int, data []byte, off uint32, inWi
 		if !st.attached(svcDCERPC) {
 			// dpd_dce_rpc, anchored at each direction's stream start.
 			if off != 0 || !inWindow || dceRPCSig(data) != yes {
-				if off == 0 {
-					st.flags |= flagDCESigFailed << d
-				}
-				if st.flags&(flagDCESigFailed|flagDCESigFailedResp) == flagDCESigFailed|flagDCESigFailedResp || !inWindow {
-					st.pending &^= 1 << recDCERPC
-				}
+				st.startSigMissed(recDCERPC, inWindow)
 				return
 			}
 		}

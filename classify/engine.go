@@ -371,3 +371,16 @@ func (c *Classifier) confirm(st *State, svc uint8) {
 		st.confirm(svc)
 	}
 }
+
+// startSigMissed handles a TCP chunk that did not start a match of a
+// signature anchored at the start of either direction (dpd_dce_rpc,
+// dpd_mqtt), for a recognizer that is not attached by port and whose
+// analyzer the signature has not enabled yet: every direction that carried
+// bytes then had its start checked and missed, so the recognizer stops once
+// both did, or once the DPD window closed. Call it after st.seen counted the
+// chunk.
+func (st *State) startSigMissed(rec int, inWindow bool) {
+	if st.seen[0] > 0 && st.seen[1] > 0 || !inWindow {
+		st.pending &^= 1 << rec
+	}
+}

@@ -178,12 +178,7 @@ func (c *Classifier) mqttChunk(st *State, d int, data []byte, off uint32, inWind
 		if !st.attached(svcMQTT) {
 			// dpd_mqtt at a direction's stream start.
 			if off != 0 || !inWindow || mqttSig(data) != yes {
-				if off == 0 {
-					st.flags |= flagMQTTSigFailed << d
-				}
-				if st.flags&(flagMQTTSigFailed|flagMQTTSigFailedResp) == flagMQTTSigFailed|flagMQTTSigFailedResp || !inWindow {
-					st.pending &^= 1 << recMQTT
-				}
+				st.startSigMissed(recMQTT, inWindow)
 				return
 			}
 		}
