@@ -142,12 +142,8 @@ func (s *dnp3Dir) appLayer() bool {
 	if !first && !s.firstChunk {
 		return false // dnp3_first_application_layer_chunk_missing
 	}
-	if last {
-		*s = dnp3Dir{}
-		return true
-	}
-	keep := s.firstChunk
-	*s = dnp3Dir{firstChunk: keep}
+	// The frame is done; the last segment also ends the message.
+	*s = dnp3Dir{firstChunk: !last}
 	return true
 }
 

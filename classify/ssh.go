@@ -1,5 +1,7 @@
 package classify
 
+import "strings"
+
 // SSH recognition (Zeek's SSH analyzer: SSH.cc, ssh-protocol.pac,
 // ssh-analyzer.pac), followed step by step.
 //
@@ -446,13 +448,11 @@ func sshKexState(alg []byte) uint8 {
 	case "ecmqv-sha2":
 		return sshKexECC
 	}
-	for _, p := range [...]string{"gss-"} {
-		if len(a) >= len(p) && a[:len(p)] == p {
-			return sshKexGSS
-		}
+	if strings.HasPrefix(a, "gss-") {
+		return sshKexGSS
 	}
 	for _, p := range [...]string{"ecdh-sha2-", "curve25519-sha256", "curve448-sha512", "sntrup761x25519-sha512", "mlkem"} {
-		if len(a) >= len(p) && a[:len(p)] == p {
+		if strings.HasPrefix(a, p) {
 			return sshKexECC
 		}
 	}
