@@ -330,12 +330,6 @@ func ntlmAVPairs(payload []byte, off int) bool {
 	return false
 }
 
-func le16(b []byte) uint16 { return uint16(b[0]) | uint16(b[1])<<8 }
-func le32(b []byte) uint32 {
-	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
-}
-func le64(b []byte) uint64 { return uint64(le32(b)) | uint64(le32(b[4:]))<<32 }
-
 // childViolation is dpd.zeek's handling of a violation by an analyzer
 // outside the connection's tree (see the file comment): a confirmed
 // service is removed, an unconfirmed one stays possible.
