@@ -257,6 +257,13 @@ func (o *Options) register(fs *flag.FlagSet, daemon bool) *string {
 	return config
 }
 
+// replayFlags registers the flags of `netbased replay` (help, man page).
+func replayFlags(fs *flag.FlagSet) { o := defaultOptions(); o.register(fs, false) }
+
+// runFlags registers the flags of `netbased run` (help, man page; check
+// and es-template take them too).
+func runFlags(fs *flag.FlagSet) { o := defaultOptions(); o.register(fs, true) }
+
 // captureFilter compiles the filter option; nil when there is none. Its
 // error is a usage error.
 func (o *Options) captureFilter() (*capture.Filter, error) {
