@@ -378,6 +378,11 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
+// clockTick is the daemon's clock period: --clock-tick, at least 10 ms.
+func (o *Options) clockTick() time.Duration {
+	return max(time.Duration(o.ClockTick), 10*time.Millisecond)
+}
+
 // validateRun checks the settings only `run` has (validate checks the
 // others); the error joins every problem.
 func (o *Options) validateRun() error {

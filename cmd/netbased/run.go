@@ -56,7 +56,7 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if workers == 0 {
 		workers = runtime.NumCPU()
 	}
-	tick := max(time.Duration(opts.ClockTick), 10*time.Millisecond)
+	tick := opts.clockTick()
 	live, err := capture.OpenLive(capture.LiveConfig{
 		Interface:   opts.Interface,
 		Workers:     workers,
@@ -234,7 +234,7 @@ wait:
 // the sources are stopped and closed and nothing stays open.
 func newDaemonState(p daemonParams) (*daemonState, error) {
 	d := &daemonState{p: p, log: p.log.Named(logDaemon), opts: p.opts,
-		tick: max(time.Duration(p.opts.ClockTick), 10*time.Millisecond)}
+		tick: p.opts.clockTick()}
 	fail := func(err error) (*daemonState, error) {
 		for _, s := range p.sources {
 			s.Stop()
