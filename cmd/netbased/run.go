@@ -417,10 +417,11 @@ func (d *daemonState) reload() {
 		return
 	}
 	// Every worker's open window starts before this boundary.
-	from := d.maxWorkerTime().Truncate(iv).Add(iv)
-	if d.maxWorkerTime().IsZero() {
-		from = d.p.now().Truncate(iv).Add(iv)
+	latest := d.maxWorkerTime()
+	if latest.IsZero() {
+		latest = d.p.now()
 	}
+	from := latest.Truncate(iv).Add(iv)
 	if err := d.eng.reconfigure(opts, from, log); err != nil {
 		d.metrics.reloads.WithLabelValues("error").Inc()
 		log.Error("cannot apply the reloaded configuration; keeping the running one", zap.Error(err))
@@ -531,8 +532,8 @@ func (d *daemonState) healthy() error {
 	if err := d.eng.windows.Healthy(); err != nil {
 		return fmt.Errorf("output: %w", err)
 	}
-	if out := d.eng.output(); !out.Health().OK() {
-		h := out.Health()
+	out := d.eng.output()
+	if h := out.Health(); !h.OK() {
 		return fmt.Errorf("output %s is %s: %w", out.Kind(), h.State, h.Err)
 	}
 	return nil
