@@ -134,6 +134,7 @@ func newEngine(o Options, stdout io.Writer, n int, written func(aggregate.Window
 	}
 	if o.ConnLog != "" {
 		if e.connLog, err = openConnLog(o.ConnLog, set.connLogFormat, stdout, o.overwrite); err != nil {
+			_ = e.windows.Close() // no accumulator yet: it only stops its goroutine
 			_ = closeOutput(&o, e.out)
 			return nil, fmt.Errorf("conn_log: %w", err)
 		}
@@ -232,10 +233,7 @@ func (e *engine) reconfigure(o Options, from time.Time, log *zap.Logger) error {
 // reopen reopens the records file and the conn log (SIGHUP after
 // logrotate moved them); standard output is only flushed.
 func (e *engine) reopen() error {
-	e.mu.Lock()
-	out := e.out
-	e.mu.Unlock()
-	err := out.Reopen()
+	err := e.output().Reopen()
 	if e.connLog != nil {
 		err = errors.Join(err, e.connLog.reopen())
 	}
