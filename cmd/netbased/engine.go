@@ -265,3 +265,29 @@ func (e *engine) close() error {
 	}
 	return err
 }
+
+// totals are an engine's counters: its workers' (as last published) summed,
+// and its window engine's.
+type totals struct {
+	frames, packets, connections, evictions uint64
+	records, windows, hostsRefused          uint64
+	decodeErrors                            [capture.NumDecodeReasons]uint64
+}
+
+// totals sums the workers' and the windows' counters.
+func (e *engine) totals() totals {
+	var t totals
+	for _, w := range e.workers {
+		snap, _ := w.Snapshot()
+		t.frames += snap.Frames
+		t.packets += snap.Tracker.Packets
+		t.connections += snap.Tracker.Connections
+		t.evictions += snap.Tracker.Evictions
+		for r, n := range snap.Decoder.ErrorsByReason {
+			t.decodeErrors[r] += n
+		}
+	}
+	st := e.windows.Stats()
+	t.records, t.windows, t.hostsRefused = st.Records, st.Windows, st.HostsRefused
+	return t
+}

@@ -296,14 +296,9 @@ func (d *daemonState) finish(workerErr error) error {
 		d.log.Warn("records not delivered yet are kept in the spool for the next start",
 			zap.String("output", st.Destination), zap.Int64("records", st.Pending))
 	}
-	var captured uint64
-	for _, w := range d.eng.workers {
-		snap, _ := w.Snapshot()
-		captured += snap.Frames
-	}
-	st := d.eng.windows.Stats()
-	d.log.Info("stopped", zap.Uint64("frames", captured), zap.Uint64("records", st.Records),
-		zap.Uint64("windows", st.Windows))
+	t := d.eng.totals()
+	d.log.Info("stopped", zap.Uint64("frames", t.frames), zap.Uint64("records", t.records),
+		zap.Uint64("windows", t.windows))
 	if closeErr != nil {
 		// What an output lost is counted (netbased_output_records_dropped_total)
 		// and said here; a stop that went as planned still exits 0, so
