@@ -80,9 +80,7 @@ func checkOptions(ctx context.Context, o *Options, connect bool) []string {
 		if err == nil {
 			return
 		}
-		for _, line := range strings.Split(err.Error(), "\n") {
-			problems = append(problems, line)
-		}
+		problems = append(problems, strings.Split(err.Error(), "\n")...)
 	}
 	_, err := o.validate()
 	add(err)

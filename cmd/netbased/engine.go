@@ -55,9 +55,8 @@ func (o *Options) validate() (*settings, error) {
 	check("services", err)
 	s.connLogFormat, err = connlog.ParseFormat(o.ConnLogFormat)
 	check("conn_log_format", err)
-	if _, err := emit.ParseFormat(o.Format); err != nil {
-		errs = append(errs, fmt.Errorf("format: %w", err))
-	}
+	_, err = emit.ParseFormat(o.Format)
+	check("format", err)
 	negative := func(option string, v int64) {
 		if v < 0 {
 			errs = append(errs, fmt.Errorf("%s: %d is negative", option, v))
