@@ -490,11 +490,13 @@ func (d *daemonState) engineCounters() engineCounters {
 		Monitored:       d.eng.windows.Monitored(),
 		PendingWindows:  d.eng.windows.Pending(),
 	}
-	if ds, ok := d.eng.output().Delivery(); ok {
+	// One output for the whole scrape: a reload may replace it meanwhile.
+	out := d.eng.output()
+	if ds, ok := out.Delivery(); ok {
 		c.Output = ds.Output
 		c.Delivered, c.Retried, c.DeliveryFailed, c.Pending = ds.Delivered, ds.Retried, ds.Failed, ds.Pending
 	}
-	ost := d.eng.output().Stats()
+	ost := out.Stats()
 	c.OutputKind = ost.Kind
 	c.Dropped = ost.Dropped
 	c.QueuedBytes, c.SpooledBytes = ost.QueuedBytes, ost.SpooledBytes
