@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -97,11 +98,21 @@ func newDaemonCollector(workers []*pipeline.Worker, live []liveStatser, engine f
 		retried:        d("output_retried_records_total", "Record re-sends to the remote output.", "output"),
 		deliveryFailed: d("output_failed_records_total", "Records the remote output definitively failed.", "output"),
 		pending:        d("output_pending_records", "Records accepted by the remote output's queue, not yet acknowledged.", "output"),
-		dropped:        d("output_records_dropped_total", "Records the output lost, by reason (queue_full, spool_full, rejected, retries_exhausted, shutdown, spool_corrupt, spool_write, too_large).", "output", "reason"),
+		dropped:        d("output_records_dropped_total", "Records the output lost, by reason ("+dropReasonList()+").", "output", "reason"),
 		queued:         d("output_queued_bytes", "Encoded records the output holds in memory.", "output"),
 		spooled:        d("output_spooled_bytes", "Bytes in the output's disk spool.", "output"),
 		outputHealthy:  d("output_healthy", "1 while the output loses nothing (delivering, or spooling within its bounds), 0 while it drops records.", "output"),
 	}
+}
+
+// dropReasonList names emit's drop reasons, comma-separated (the help of
+// netbased_output_records_dropped_total).
+func dropReasonList() string {
+	names := make([]string, 0, emit.NumDropReasons)
+	for _, r := range emit.DropReasons() {
+		names = append(names, r.String())
+	}
+	return strings.Join(names, ", ")
 }
 
 // Describe implements prometheus.Collector.
