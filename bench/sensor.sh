@@ -77,7 +77,7 @@ for w in $WORKLOADS; do
     read -r med lo hi < <(stats "$OUT/$w-$n.times" 1)
     read -r rss _ _ < <(stats "$OUT/$w-$n.times" 2)
     case $n in
-      naive) label="naive gopacket loop"; ratio="1" ;;
+      naive) label="naive gopacket loop" ;;
       nb1) label="netbased replay, 1 worker" ;;
       nb2) label="netbased replay, 2 workers" ;;
     esac

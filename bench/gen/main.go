@@ -35,7 +35,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	seed := fs.Uint64("seed", traffic.DefaultSeed, "random seed")
 	sessions := fs.Int("sessions", traffic.DefaultSessions, "background sessions per unit of scale (negative: none)")
 	scale := fs.Int("scale", 1, "multiply background sessions and hosts (large traces for benchmarks)")
-	profile := fs.String("profile", "demo", "background traffic: demo (sized by -sessions and -scale), hour (a realistic hour) or churn (short connections)")
+	profile := fs.String("profile", "demo", "background traffic: demo (sized by -sessions and -scale), hour (a realistic hour), churn (short connections) or synflood (a spoofed SYN flood)")
 	manifest := fs.Bool("manifest", false, "print the session table (markdown) instead of writing a pcap")
 	manifestJSON := fs.Bool("manifest-json", false, "print every session's expectations as JSON lines instead of writing a pcap")
 	fs.Usage = func() {

@@ -33,19 +33,27 @@ const (
 	ProfileSYNFlood Profile = "synflood"
 )
 
+// profiles are the named profiles besides the demo mix, in the order
+// ParseProfile's error lists them.
+var profiles = []Profile{ProfileHour, ProfileChurn, ProfileSYNFlood}
+
 // ParseProfile reads a profile name ("", "demo", "hour", "churn" or "synflood").
 func ParseProfile(s string) (Profile, error) {
-	switch s {
-	case "", "demo":
+	if s == "" || s == "demo" {
 		return ProfileDemo, nil
-	case string(ProfileHour):
-		return ProfileHour, nil
-	case string(ProfileChurn):
-		return ProfileChurn, nil
-	case string(ProfileSYNFlood):
-		return ProfileSYNFlood, nil
 	}
-	return "", fmt.Errorf("unknown traffic profile %q (want demo, hour, churn or synflood)", s)
+	names := "demo"
+	for i, p := range profiles {
+		if s == string(p) {
+			return p, nil
+		}
+		sep := ", "
+		if i == len(profiles)-1 {
+			sep = " or "
+		}
+		names += sep + string(p)
+	}
+	return "", fmt.Errorf("unknown traffic profile %q (want %s)", s, names)
 }
 
 // profileSpec is what a profile sets.

@@ -19,14 +19,14 @@ import (
 // connectTimeout bounds each connection `check --connect` makes.
 const connectTimeout = 5 * time.Second
 
-// checkFlags registers the flags of `netbased check`: those of `run` and
-// --connect (bound to connect, or to a throwaway variable when nil).
+// checkFlags registers the flags of `netbased check` (help, man page):
+// those of `run` and --connect.
 func checkFlags(fs *flag.FlagSet) {
-	o := defaultOptions()
-	o.register(fs, true)
+	runFlags(fs)
 	registerConnect(fs, new(bool))
 }
 
+// registerConnect binds check's own flag, --connect, to connect.
 func registerConnect(fs *flag.FlagSet, connect *bool) {
 	fs.BoolVar(connect, "connect", false, "also connect to the remote outputs (Elasticsearch: GET / with the credentials and TLS settings; Kafka: a TCP connection to each broker)")
 }
@@ -80,9 +80,7 @@ func checkOptions(ctx context.Context, o *Options, connect bool) []string {
 		if err == nil {
 			return
 		}
-		for _, line := range strings.Split(err.Error(), "\n") {
-			problems = append(problems, line)
-		}
+		problems = append(problems, strings.Split(err.Error(), "\n")...)
 	}
 	_, err := o.validate()
 	add(err)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -62,13 +61,6 @@ func (o *Options) elasticsearchAPIKey() (string, error) {
 		return key, nil
 	}
 	return strings.TrimSpace(os.Getenv("NETBASED_ES_API_KEY")), nil
-}
-
-// esTemplateFlags are the flags of `netbased es-template`: the options
-// (for --config, --out and --format) of `run`.
-func esTemplateFlags(fs *flag.FlagSet) {
-	o := defaultOptions()
-	o.register(fs, true)
 }
 
 // esTemplateCommand prints the Elasticsearch index template matching the

@@ -55,9 +55,8 @@ func (o *Options) validate() (*settings, error) {
 	check("services", err)
 	s.connLogFormat, err = connlog.ParseFormat(o.ConnLogFormat)
 	check("conn_log_format", err)
-	if _, err := emit.ParseFormat(o.Format); err != nil {
-		errs = append(errs, fmt.Errorf("format: %w", err))
-	}
+	_, err = emit.ParseFormat(o.Format)
+	check("format", err)
 	negative := func(option string, v int64) {
 		if v < 0 {
 			errs = append(errs, fmt.Errorf("%s: %d is negative", option, v))
@@ -134,6 +133,7 @@ func newEngine(o Options, stdout io.Writer, n int, written func(aggregate.Window
 	}
 	if o.ConnLog != "" {
 		if e.connLog, err = openConnLog(o.ConnLog, set.connLogFormat, stdout, o.overwrite); err != nil {
+			_ = e.windows.Close() // no accumulator yet: it only stops its goroutine
 			_ = closeOutput(&o, e.out)
 			return nil, fmt.Errorf("conn_log: %w", err)
 		}
@@ -232,10 +232,7 @@ func (e *engine) reconfigure(o Options, from time.Time, log *zap.Logger) error {
 // reopen reopens the records file and the conn log (SIGHUP after
 // logrotate moved them); standard output is only flushed.
 func (e *engine) reopen() error {
-	e.mu.Lock()
-	out := e.out
-	e.mu.Unlock()
-	err := out.Reopen()
+	err := e.output().Reopen()
 	if e.connLog != nil {
 		err = errors.Join(err, e.connLog.reopen())
 	}
@@ -266,4 +263,30 @@ func (e *engine) close() error {
 		err = errors.Join(err, closeOutput(&e.opts, next))
 	}
 	return err
+}
+
+// totals are an engine's counters: its workers' (as last published) summed,
+// and its window engine's.
+type totals struct {
+	frames, packets, connections, evictions uint64
+	records, windows, hostsRefused          uint64
+	decodeErrors                            [capture.NumDecodeReasons]uint64
+}
+
+// totals sums the workers' and the windows' counters.
+func (e *engine) totals() totals {
+	var t totals
+	for _, w := range e.workers {
+		snap, _ := w.Snapshot()
+		t.frames += snap.Frames
+		t.packets += snap.Tracker.Packets
+		t.connections += snap.Tracker.Connections
+		t.evictions += snap.Tracker.Evictions
+		for r, n := range snap.Decoder.ErrorsByReason {
+			t.decodeErrors[r] += n
+		}
+	}
+	st := e.windows.Stats()
+	t.records, t.windows, t.hostsRefused = st.Records, st.Windows, st.HostsRefused
+	return t
 }

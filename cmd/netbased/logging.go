@@ -10,12 +10,10 @@ import (
 
 // Names of the per-stage loggers (zap's Named).
 const (
-	logCapture   = "capture"
-	logFlow      = "flow"
-	logAggregate = "aggregate"
-	logEmit      = "emit"
-	logMetrics   = "metrics"
-	logDaemon    = "daemon"
+	logCapture = "capture"
+	logEmit    = "emit"
+	logMetrics = "metrics"
+	logDaemon  = "daemon"
 )
 
 // Log sampling: per message and second, the first logSampleFirst entries

@@ -58,14 +58,14 @@ func commandTable() map[string]command {
 		"replay": {
 			summary:       "Replays capture files (pcap, pcapng, gzip-compressed too) as one stream, in order, and writes the records of their network time. Outputs are overwritten unless --append.",
 			run:           replayCommand,
-			flags:         func(fs *flag.FlagSet) { o := defaultOptions(); o.register(fs, false) },
+			flags:         replayFlags,
 			synopsis:      "netbased replay [flags] FILE...   (pcap/pcapng, gzip too; several files replay in order; - reads standard input)",
 			interruptible: true,
 		},
 		"run": {
 			summary:  "Captures live with AF_PACKET (TPACKET_V3 rings, one socket per worker in a fanout group) and writes each window's records within seconds of its end; serves Prometheus metrics and /healthz on --metrics-listen.",
 			run:      runCommand,
-			flags:    func(fs *flag.FlagSet) { o := defaultOptions(); o.register(fs, true) },
+			flags:    runFlags,
 			synopsis: "netbased run --interface IF [flags]   (live AF_PACKET capture as a daemon)",
 		},
 		"check": {
@@ -77,7 +77,7 @@ func commandTable() map[string]command {
 		"es-template": {
 			summary:  "Prints the Elasticsearch index template of the configured output's format and index pattern, to install once with PUT _index_template/netbase.",
 			run:      esTemplateCommand,
-			flags:    esTemplateFlags,
+			flags:    runFlags, // it reads --config, --out and --format of them
 			synopsis: "netbased es-template [--config FILE] [--out es+https://host:9200/index] [--format json|dynamite]   (print the Elasticsearch index template)",
 		},
 		"clickhouse-schema": {

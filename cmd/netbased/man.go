@@ -22,14 +22,21 @@ func manCommand(_ context.Context, args []string, stdout, _ io.Writer) error {
 }
 
 // manOrder is the order of the commands in the page (man is left out).
-var manOrder = []string{"replay", "run", "check", "es-template", "version"}
+var manOrder = []string{"replay", "run", "check", "es-template", "clickhouse-schema", "version"}
 
 // manFlagCommands are the commands whose flags the OPTIONS section lists
 // (es-template reads only --config, --out and --format of them).
 var manFlagCommands = []string{"replay", "run", "check"}
 
-// manFlag is one flag and the commands that take it.
+// manFlag is one flag: its help texts, each with the commands that take
+// the flag with that text (replay's --workers is not run's).
 type manFlag struct {
+	name     string
+	variants []manVariant
+}
+
+// manVariant is a flag as some commands define it.
+type manVariant struct {
 	f        *flag.Flag
 	commands []string
 }
@@ -71,20 +78,25 @@ a flag given on the command line wins over the file.
 	}
 	fmt.Fprint(w, ".SH OPTIONS\n")
 	for _, mf := range manFlags() {
-		name, usage := flag.UnquoteUsage(mf.f)
-		fmt.Fprintf(w, ".TP\n.BR \\-\\-%s", roffEscape(mf.f.Name))
+		name, _ := flag.UnquoteUsage(mf.variants[0].f)
+		fmt.Fprintf(w, ".TP\n.BR \\-\\-%s", roffEscape(mf.name))
 		if name != "" {
 			fmt.Fprintf(w, " \" \\fI%s\\fR\"", roffEscape(name))
 		}
 		fmt.Fprintln(w)
-		text := usage
-		if mf.f.DefValue != "" && mf.f.DefValue != "false" && mf.f.DefValue != "0" && mf.f.DefValue != "0s" {
-			text += fmt.Sprintf(" (default %s)", mf.f.DefValue)
+		for i, v := range mf.variants {
+			if i > 0 {
+				fmt.Fprintln(w, ".br")
+			}
+			_, text := flag.UnquoteUsage(v.f)
+			if v.f.DefValue != "" && v.f.DefValue != "false" && v.f.DefValue != "0" && v.f.DefValue != "0s" {
+				text += fmt.Sprintf(" (default %s)", v.f.DefValue)
+			}
+			if len(v.commands) < len(manFlagCommands) {
+				text += " [" + strings.Join(v.commands, ", ") + "]"
+			}
+			fmt.Fprintln(w, roffEscape(text))
 		}
-		if len(mf.commands) < len(manFlagCommands) {
-			text += " [" + strings.Join(mf.commands, ", ") + "]"
-		}
-		fmt.Fprintln(w, roffEscape(text))
 	}
 	fmt.Fprint(w, `.SH SIGNALS
 .TP
@@ -142,17 +154,23 @@ func manFlags() []manFlag {
 		fs.VisitAll(func(f *flag.Flag) {
 			mf := byName[f.Name]
 			if mf == nil {
-				mf = &manFlag{f: f}
+				mf = &manFlag{name: f.Name}
 				byName[f.Name] = mf
 			}
-			mf.commands = append(mf.commands, name)
+			for i, v := range mf.variants {
+				if v.f.Usage == f.Usage && v.f.DefValue == f.DefValue {
+					mf.variants[i].commands = append(v.commands, name)
+					return
+				}
+			}
+			mf.variants = append(mf.variants, manVariant{f: f, commands: []string{name}})
 		})
 	}
 	out := make([]manFlag, 0, len(byName))
 	for _, mf := range byName {
 		out = append(out, *mf)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].f.Name < out[j].f.Name })
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
 	return out
 }
 

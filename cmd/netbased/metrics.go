@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -34,7 +35,7 @@ type engineCounters struct {
 	EmitErrors      uint64
 	// Monitored is the number of monitored IPs in the open window.
 	Monitored int
-	// Remote output (Elasticsearch, Kafka) totals; Output is empty for
+	// Remote output (Elasticsearch, Kafka, ClickHouse) totals; Output is empty for
 	// stdout and files.
 	Output                             string
 	Delivered, Retried, DeliveryFailed uint64
@@ -43,7 +44,7 @@ type engineCounters struct {
 	// and not yet written.
 	PendingWindows int
 	// OutputKind names the records output for every output (stdout, file,
-	// elasticsearch, kafka); Dropped counts its lost records by
+	// elasticsearch, kafka, clickhouse); Dropped counts its lost records by
 	// emit.DropReason; QueuedBytes and SpooledBytes are what it holds;
 	// OutputHealthy is its current health.
 	OutputKind                string
@@ -93,15 +94,25 @@ func newDaemonCollector(workers []*pipeline.Worker, live []liveStatser, engine f
 		pendingWindows: d("windows_pending", "Windows the workers handed over that are not yet written (merged and output)."),
 		workersDesc:    d("capture_workers", "Capture workers (sockets in the fanout group)."),
 		monitored:      d("monitored_ips", "Monitored IPs with something to report in the open window."),
-		delivered:      d("output_delivered_records_total", "Records the remote output (Elasticsearch, Kafka) acknowledged.", "output"),
+		delivered:      d("output_delivered_records_total", "Records the remote output (Elasticsearch, Kafka, ClickHouse) acknowledged.", "output"),
 		retried:        d("output_retried_records_total", "Record re-sends to the remote output.", "output"),
 		deliveryFailed: d("output_failed_records_total", "Records the remote output definitively failed.", "output"),
 		pending:        d("output_pending_records", "Records accepted by the remote output's queue, not yet acknowledged.", "output"),
-		dropped:        d("output_records_dropped_total", "Records the output lost, by reason (queue_full, spool_full, rejected, retries_exhausted, shutdown, spool_corrupt, spool_write, too_large).", "output", "reason"),
+		dropped:        d("output_records_dropped_total", "Records the output lost, by reason ("+dropReasonList()+").", "output", "reason"),
 		queued:         d("output_queued_bytes", "Encoded records the output holds in memory.", "output"),
 		spooled:        d("output_spooled_bytes", "Bytes in the output's disk spool.", "output"),
 		outputHealthy:  d("output_healthy", "1 while the output loses nothing (delivering, or spooling within its bounds), 0 while it drops records.", "output"),
 	}
+}
+
+// dropReasonList names emit's drop reasons, comma-separated (the help of
+// netbased_output_records_dropped_total).
+func dropReasonList() string {
+	names := make([]string, 0, emit.NumDropReasons)
+	for _, r := range emit.DropReasons() {
+		names = append(names, r.String())
+	}
+	return strings.Join(names, ", ")
 }
 
 // Describe implements prometheus.Collector.

@@ -257,6 +257,13 @@ func (o *Options) register(fs *flag.FlagSet, daemon bool) *string {
 	return config
 }
 
+// replayFlags registers the flags of `netbased replay` (help, man page).
+func replayFlags(fs *flag.FlagSet) { o := defaultOptions(); o.register(fs, false) }
+
+// runFlags registers the flags of `netbased run` (help, man page; check
+// and es-template take them too).
+func runFlags(fs *flag.FlagSet) { o := defaultOptions(); o.register(fs, true) }
+
 // captureFilter compiles the filter option; nil when there is none. Its
 // error is a usage error.
 func (o *Options) captureFilter() (*capture.Filter, error) {
@@ -369,6 +376,11 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 		positional = append(positional, rest[0])
 		args = rest[1:]
 	}
+}
+
+// clockTick is the daemon's clock period: --clock-tick, at least 10 ms.
+func (o *Options) clockTick() time.Duration {
+	return max(time.Duration(o.ClockTick), 10*time.Millisecond)
 }
 
 // validateRun checks the settings only `run` has (validate checks the

@@ -64,8 +64,7 @@ func replayCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	// The summary closes a replay that read its input to the end (an error
 	// or an interrupt is the last line instead).
-	var sum replaySummary
-	sum.add(eng)
+	sum := replaySummary{totals: eng.totals()}
 	if fileStats != nil {
 		sum.unsupportedInterfaces = fileStats.FileStats().UnsupportedInterfaces
 	}
@@ -95,27 +94,9 @@ func startCPUProfile(path string) (stop func(), err error) {
 
 // replaySummary is what a replay did, for its last line on stderr.
 type replaySummary struct {
-	frames, packets, connections, evictions uint64
-	records, windows, hostsRefused          uint64
-	decodeErrors                            [capture.NumDecodeReasons]uint64
-	filtered                                uint64
-	unsupportedInterfaces                   uint64
-}
-
-// add sums the workers' and the windows' counters.
-func (s *replaySummary) add(e *engine) {
-	for _, w := range e.workers {
-		snap, _ := w.Snapshot()
-		s.frames += snap.Frames
-		s.packets += snap.Tracker.Packets
-		s.connections += snap.Tracker.Connections
-		s.evictions += snap.Tracker.Evictions
-		for r, n := range snap.Decoder.ErrorsByReason {
-			s.decodeErrors[r] += n
-		}
-	}
-	st := e.windows.Stats()
-	s.records, s.windows, s.hostsRefused = st.Records, st.Windows, st.HostsRefused
+	totals
+	filtered              uint64
+	unsupportedInterfaces uint64
 }
 
 // String is the summary line.

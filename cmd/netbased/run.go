@@ -56,7 +56,7 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if workers == 0 {
 		workers = runtime.NumCPU()
 	}
-	tick := max(time.Duration(opts.ClockTick), 10*time.Millisecond)
+	tick := opts.clockTick()
 	live, err := capture.OpenLive(capture.LiveConfig{
 		Interface:   opts.Interface,
 		Workers:     workers,
@@ -234,7 +234,7 @@ wait:
 // the sources are stopped and closed and nothing stays open.
 func newDaemonState(p daemonParams) (*daemonState, error) {
 	d := &daemonState{p: p, log: p.log.Named(logDaemon), opts: p.opts,
-		tick: max(time.Duration(p.opts.ClockTick), 10*time.Millisecond)}
+		tick: p.opts.clockTick()}
 	fail := func(err error) (*daemonState, error) {
 		for _, s := range p.sources {
 			s.Stop()
@@ -296,14 +296,9 @@ func (d *daemonState) finish(workerErr error) error {
 		d.log.Warn("records not delivered yet are kept in the spool for the next start",
 			zap.String("output", st.Destination), zap.Int64("records", st.Pending))
 	}
-	var captured uint64
-	for _, w := range d.eng.workers {
-		snap, _ := w.Snapshot()
-		captured += snap.Frames
-	}
-	st := d.eng.windows.Stats()
-	d.log.Info("stopped", zap.Uint64("frames", captured), zap.Uint64("records", st.Records),
-		zap.Uint64("windows", st.Windows))
+	t := d.eng.totals()
+	d.log.Info("stopped", zap.Uint64("frames", t.frames), zap.Uint64("records", t.records),
+		zap.Uint64("windows", t.windows))
 	if closeErr != nil {
 		// What an output lost is counted (netbased_output_records_dropped_total)
 		// and said here; a stop that went as planned still exits 0, so
@@ -417,10 +412,11 @@ func (d *daemonState) reload() {
 		return
 	}
 	// Every worker's open window starts before this boundary.
-	from := d.maxWorkerTime().Truncate(iv).Add(iv)
-	if d.maxWorkerTime().IsZero() {
-		from = d.p.now().Truncate(iv).Add(iv)
+	latest := d.maxWorkerTime()
+	if latest.IsZero() {
+		latest = d.p.now()
 	}
+	from := latest.Truncate(iv).Add(iv)
 	if err := d.eng.reconfigure(opts, from, log); err != nil {
 		d.metrics.reloads.WithLabelValues("error").Inc()
 		log.Error("cannot apply the reloaded configuration; keeping the running one", zap.Error(err))
@@ -494,11 +490,13 @@ func (d *daemonState) engineCounters() engineCounters {
 		Monitored:       d.eng.windows.Monitored(),
 		PendingWindows:  d.eng.windows.Pending(),
 	}
-	if ds, ok := d.eng.output().Delivery(); ok {
+	// One output for the whole scrape: a reload may replace it meanwhile.
+	out := d.eng.output()
+	if ds, ok := out.Delivery(); ok {
 		c.Output = ds.Output
 		c.Delivered, c.Retried, c.DeliveryFailed, c.Pending = ds.Delivered, ds.Retried, ds.Failed, ds.Pending
 	}
-	ost := d.eng.output().Stats()
+	ost := out.Stats()
 	c.OutputKind = ost.Kind
 	c.Dropped = ost.Dropped
 	c.QueuedBytes, c.SpooledBytes = ost.QueuedBytes, ost.SpooledBytes
@@ -531,8 +529,8 @@ func (d *daemonState) healthy() error {
 	if err := d.eng.windows.Healthy(); err != nil {
 		return fmt.Errorf("output: %w", err)
 	}
-	if out := d.eng.output(); !out.Health().OK() {
-		h := out.Health()
+	out := d.eng.output()
+	if h := out.Health(); !h.OK() {
 		return fmt.Errorf("output %s is %s: %w", out.Kind(), h.State, h.Err)
 	}
 	return nil
