@@ -161,6 +161,11 @@ type Options struct {
 	// overwrite truncates the --out and --conn-log files when they are
 	// opened: set by replay unless --append, never by the daemon.
 	overwrite bool
+	// daemon is set by run (and its reloads): outputs then never wait
+	// for a back end (the oldest records drop, --spool-dir keeps what is
+	// not delivered) and close within --output-stop-timeout. A replay
+	// waits for every record, whatever its configuration file says.
+	daemon bool
 }
 
 // Default bounds (deploy/README.md, "Bounds"):

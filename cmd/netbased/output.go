@@ -13,8 +13,8 @@ import (
 // openOutput opens the --out destination in the --format encoding through
 // the output registry (see emit.DefaultRegistry for the destinations:
 // "-", a file path, es+http(s)://…, kafka://…, clickhouse://…), with the
-// es_* options (applyElasticsearchOptions). The daemon (an interface is
-// set) never waits for an output: what a back end cannot take yet waits in
+// es_* options (applyElasticsearchOptions). The daemon (Options.daemon)
+// never waits for an output: what a back end cannot take yet waits in
 // the memory queue and the --spool-dir spool, and beyond their bounds the
 // oldest records are dropped, counted. Replay waits for room instead, so
 // that every record is delivered or the run fails; it overwrites a file
@@ -33,7 +33,7 @@ func openOutput(o *Options, stdout io.Writer) (*emit.Output, error) {
 		ConfigureElasticsearch: o.applyElasticsearchOptions,
 	}
 	opt := emit.OutputOptions{Policy: emit.Block, QueueBytes: o.OutputQueueBytes}
-	if o.Interface != "" {
+	if o.daemon {
 		opt.Policy = emit.DropOldest
 		opt.SpoolDir, opt.SpoolMaxBytes = o.SpoolDir, o.SpoolMaxBytes
 	}
@@ -52,7 +52,7 @@ func openOutput(o *Options, stdout io.Writer) (*emit.Output, error) {
 // everything is delivered or given up.
 func closeOutput(o *Options, out *emit.Output) error {
 	ctx := context.Background()
-	if o.Interface != "" {
+	if o.daemon {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, time.Duration(o.OutputStopTimeout))
 		defer cancel()

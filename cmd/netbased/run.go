@@ -32,6 +32,7 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
+	opts.daemon = true
 	if len(positional) > 0 {
 		return fmt.Errorf("unexpected arguments %q (run takes only flags; replay reads files): %w", positional, errUsage)
 	}
@@ -379,6 +380,7 @@ func (d *daemonState) clockLoop(stop <-chan struct{}) {
 func (d *daemonState) reload() {
 	log := d.log.With(zap.String("event", "reload"))
 	opts, _, err := parseArgs("run", d.p.args, true)
+	opts.daemon = true
 	if err == nil {
 		_, err = opts.validate()
 	}

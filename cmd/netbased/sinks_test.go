@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -28,9 +29,31 @@ func demoRecords(t *testing.T) int {
 }
 
 // The demo's records reach an Elasticsearch _bulk endpoint (a fake one on
-// loopback) in the dynamite format, each once, in daily indices.
+// loopback) in the dynamite format, each once, in daily indices. A replay
+// waits for a slow back end even when its configuration file is a
+// daemon's (an interface, a short output_stop_timeout): only `run` lets
+// records go to keep capture going.
 func TestReplayToElasticsearch(t *testing.T) {
 	want := demoRecords(t)
+	daemonConfig := filepath.Join(t.TempDir(), "daemon.yaml")
+	if err := os.WriteFile(daemonConfig, []byte("interface: lo\noutput_stop_timeout: 1ms\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		delay time.Duration // before each _bulk answer
+		args  []string
+	}{
+		{"prompt back end", 0, nil},
+		{"slow back end, daemon's configuration", 300 * time.Millisecond, []string{"--config", daemonConfig}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			testReplayToElasticsearch(t, want, tc.delay, tc.args)
+		})
+	}
+}
+
+func testReplayToElasticsearch(t *testing.T, want int, delay time.Duration, args []string) {
 	var mu sync.Mutex
 	docs := map[string]int{} // address|endtime → times indexed
 	indices := map[string]bool{}
@@ -40,6 +63,7 @@ func TestReplayToElasticsearch(t *testing.T) {
 			w.Write([]byte(`{}`))
 			return
 		}
+		time.Sleep(delay)
 		sc := bufio.NewScanner(r.Body)
 		sc.Buffer(nil, 1<<24)
 		var items []string
@@ -75,8 +99,8 @@ func TestReplayToElasticsearch(t *testing.T) {
 	}))
 	defer srv.Close()
 	out := "es+" + srv.URL + "/netbase-%Y.%m.%d"
-	code, _, stderr := run("replay", "--format", "dynamite", "--out", out, "--progress", "never",
-		filepath.Join("..", "..", "pcaps", "demo.pcap"))
+	code, _, stderr := run(append([]string{"replay", "--format", "dynamite", "--out", out, "--progress", "never",
+		filepath.Join("..", "..", "pcaps", "demo.pcap")}, args...)...)
 	if code != 0 {
 		t.Fatalf("replay to Elasticsearch: exit %d: %s", code, stderr)
 	}
