@@ -14,7 +14,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 )
@@ -87,27 +86,24 @@ type spool struct {
 	policy Policy
 	drop   func(DropReason, int, error)
 
-	mu          sync.Mutex
-	cond        *sync.Cond
-	lock        *os.File
-	segs        []spoolSegment // oldest first; the last is being written
-	total       int64          // bytes of every segment
-	w           *os.File       // the last segment
-	dirty       bool           // written since the last commit
-	newSegs     bool           // segments created since the last commit
-	wbuf        []byte
-	r           *os.File // the reader's segment file
-	rid         uint64   // … its id
-	roff        int64    // the acknowledged offset in segs[0]
-	rrec        int      // records acknowledged in segs[0]
-	rbuf        []byte
-	ackFile     *os.File
-	inflight    *batch
-	inputClosed bool
-	replayed    uint64
-	sensor      string // the last sensor read back (shared by its records)
-	free        []*chunk
-	b           batch
+	queueCore
+	lock     *os.File
+	segs     []spoolSegment // oldest first; the last is being written
+	total    int64          // bytes of every segment
+	w        *os.File       // the last segment
+	dirty    bool           // written since the last commit
+	newSegs  bool           // segments created since the last commit
+	wbuf     []byte
+	r        *os.File // the reader's segment file
+	rid      uint64   // … its id
+	roff     int64    // the acknowledged offset in segs[0]
+	rrec     int      // records acknowledged in segs[0]
+	rbuf     []byte
+	ackFile  *os.File
+	inflight *batch
+	replayed uint64
+	sensor   string // the last sensor read back (shared by its records)
+	b        batch
 }
 
 // openSpool opens (creating) the spool at dir, checks its segments and
@@ -128,7 +124,7 @@ func openSpool(dir string, maxBytes int64, policy Policy, drop func(DropReason, 
 		return nil, fmt.Errorf("spool %s: locking: %w", dir, err)
 	}
 	q := &spool{dir: dir, max: maxBytes, segMax: segmentBytes(maxBytes), policy: policy, drop: drop, lock: lock}
-	q.cond = sync.NewCond(&q.mu)
+	q.init(2)
 	if err := q.recover(); err != nil {
 		q.closeFiles()
 		return nil, err
@@ -323,17 +319,6 @@ func (q *spool) newSegment(id uint64) error {
 
 func (q *spool) replayedRecords() uint64 { return q.replayed }
 
-func (q *spool) newChunk() *chunk {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if n := len(q.free); n > 0 {
-		c := q.free[n-1]
-		q.free = q.free[:n-1]
-		return c
-	}
-	return newChunk()
-}
-
 // put appends the chunk's entries to the spool in one write and recycles
 // the chunk.
 func (q *spool) put(c *chunk) error {
@@ -454,19 +439,6 @@ func (q *spool) commit() error {
 		return fmt.Errorf("spool %s: %w", q.dir, err)
 	}
 	return nil
-}
-
-func (q *spool) closeInput() {
-	q.mu.Lock()
-	q.inputClosed = true
-	q.cond.Broadcast()
-	q.mu.Unlock()
-}
-
-func (q *spool) wake() {
-	q.mu.Lock()
-	q.cond.Broadcast()
-	q.mu.Unlock()
 }
 
 // unreadLocked reports whether the spool holds entries past the reader.
@@ -624,13 +596,6 @@ func (q *spool) size() (int64, int64) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return int64(cap(q.rbuf)), q.total
-}
-
-func (q *spool) recycleLocked(c *chunk) {
-	if len(q.free) < 2 && cap(c.buf) <= 4*chunkBytes {
-		c.reset()
-		q.free = append(q.free, c)
-	}
 }
 
 // close makes everything durable and releases the files; undelivered
