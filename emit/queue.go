@@ -157,8 +157,6 @@ func newMemQueue(max int64, policy Policy, drop func(DropReason, int, error)) *m
 	return q
 }
 
-var errQueueClosed = errors.New("emit: output queue closed")
-
 func (q *memQueue) put(c *chunk) error {
 	size := c.memSize()
 	q.mu.Lock()
