@@ -348,7 +348,7 @@ func (q *spool) put(c *chunk) error {
 		}
 	}
 	for q.total+need > q.max {
-		if q.policy == Block && !q.inputClosed && (len(q.segs) > 1 || q.roff < q.segs[0].size) {
+		if q.policy == Block && !q.inputClosed && q.unreadLocked() {
 			q.cond.Wait()
 			continue
 		}
