@@ -80,7 +80,6 @@ type ElasticsearchSink struct {
 	client *esBulkClient
 	urls   string // the node URLs without credentials, for messages
 	index  indexPattern
-	idle   interface{ CloseIdleConnections() }
 
 	body      []byte
 	lastStamp string // the hour stamp of lastIndex ("2006-01-02T15")
@@ -116,9 +115,6 @@ func NewElasticsearchSink(cfg ElasticsearchConfig) (*ElasticsearchSink, error) {
 	transport, err := cfg.transport()
 	if err != nil {
 		return nil, err
-	}
-	if c, ok := transport.(interface{ CloseIdleConnections() }); ok {
-		s.idle = c
 	}
 	s.client = newESBulkClient(transport, redacted, cfg.Username, cfg.Password, cfg.APIKey)
 	return s, nil
@@ -416,9 +412,7 @@ func (s *ElasticsearchSink) bulk(ctx context.Context, docs []Document, body []by
 
 // Close closes idle connections.
 func (s *ElasticsearchSink) Close() error {
-	if s.idle != nil {
-		s.idle.CloseIdleConnections()
-	}
+	s.client.http.CloseIdleConnections()
 	return nil
 }
 
