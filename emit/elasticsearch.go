@@ -154,10 +154,10 @@ func (cfg *ElasticsearchConfig) setDefaults() error {
 		cfg.Index = DefaultElasticsearchIndex
 	}
 	if cfg.FlushBytes <= 0 {
-		cfg.FlushBytes = 5 << 20
+		cfg.FlushBytes = defaultBatchBytes
 	}
 	if cfg.FlushDocs <= 0 {
-		cfg.FlushDocs = 5000
+		cfg.FlushDocs = defaultBatchDocs
 	}
 	if cfg.RequestTimeout == 0 {
 		cfg.RequestTimeout = 30 * time.Second
