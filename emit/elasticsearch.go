@@ -100,8 +100,8 @@ func NewElasticsearchSink(cfg ElasticsearchConfig) (*ElasticsearchSink, error) {
 	}
 	redacted := make([]string, len(cfg.URLs))
 	for i, raw := range cfg.URLs {
-		u, err := url.Parse(raw)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		u, ok := parseESNode(raw)
+		if !ok {
 			return nil, badOutput("elasticsearch: URL %s: want http://host:port or https://host:port", Redact(raw))
 		}
 		if u.User != nil && cfg.Username == "" && cfg.APIKey == "" {
