@@ -292,8 +292,11 @@ func (s *KafkaSink) Check(ctx context.Context) error {
 	return fmt.Errorf("kafka output: topic %q (brokers %s): not in the metadata", s.topic, s.brokers)
 }
 
+// kafkaScheme is the URL scheme of Kafka destinations.
+const kafkaScheme = "kafka"
+
 // KafkaURLScheme starts an --out value that names a Kafka topic.
-const KafkaURLScheme = "kafka://"
+const KafkaURLScheme = kafkaScheme + "://"
 
 // KafkaPasswordEnv names the environment variable that may hold the SASL
 // password (it overrides one in the URL).
@@ -302,7 +305,7 @@ const KafkaPasswordEnv = "NETBASED_KAFKA_PASSWORD"
 // kafkaKind produces records to a Kafka topic:
 // kafka://[user[:password]@]broker[,broker…]/topic[?…].
 func kafkaKind() Kind {
-	return Kind{Name: "kafka", Schemes: []string{"kafka"}, Open: func(_ context.Context, dest string, p OpenParams) (Opened, error) {
+	return Kind{Name: "kafka", Schemes: []string{kafkaScheme}, Open: func(_ context.Context, dest string, p OpenParams) (Opened, error) {
 		cfg, err := ParseKafkaURL(dest)
 		if err != nil {
 			return Opened{}, err
