@@ -71,8 +71,8 @@ type ElasticsearchStats struct {
 // DocumentID as _id, so a document sent again after an ambiguous failure
 // (a timeout after Elasticsearch indexed it, a spool replayed after a
 // crash) overwrites itself instead of doubling. Connection errors, HTTP
-// 429 and 5xx, and authorization failures (which an operator can fix
-// without losing the spooled records) are retryable; documents
+// 408, 429 and 5xx, and authorization failures and 404 (which an operator
+// can fix without losing the spooled records) are retryable; documents
 // Elasticsearch rejects (a mapping error) and requests it refuses as
 // malformed or too large are permanent failures.
 type ElasticsearchSink struct {

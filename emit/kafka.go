@@ -25,8 +25,9 @@ type KafkaConfig struct {
 	Topic string
 	// ClientID is the Kafka client id (default "netbased").
 	ClientID string
-	// Format is the encoding of the records: json or dynamite. The zeek
-	// format is rejected: its lines are not documents.
+	// Format is the encoding of the records: json, dynamite, or
+	// clickhouse (rows for ClickHouse's Kafka engine). The zeek format is
+	// rejected: its lines are not documents.
 	Format Format
 	// Compression is none, snappy, lz4 or zstd ("" is none).
 	Compression string
