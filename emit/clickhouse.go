@@ -620,9 +620,10 @@ func newClickHouseClient(cfg ClickHouseConfig) (*clickHouseClient, error) {
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse output: %w", err)
 	}
-	names := make([]string, 0, len(chSchemaColumns()))
-	for _, col := range chSchemaColumns() {
-		names = append(names, col.name)
+	cols := chSchemaColumns()
+	names := make([]string, len(cols))
+	for i, col := range cols {
+		names[i] = col.name
 	}
 	insertQuery := "INSERT INTO " + cfg.Schema.InsertTable() + " (" + strings.Join(names, ", ") + ")"
 	return &clickHouseClient{cfg: cfg, conn: conn, insertQuery: insertQuery}, nil
