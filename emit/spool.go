@@ -515,7 +515,7 @@ func (q *spool) next(ctx context.Context, maxDocs, maxBytes int) *batch {
 		}
 		if kind == entryWindowEnd {
 			b.window = true
-			b.start, b.end = decodeWindowEntry(payload)
+			b.start, b.end = entryWindow(payload)
 			break
 		}
 		d, ok := q.decodeRecord(payload)
@@ -628,12 +628,25 @@ func (q *spool) closeFiles() {
 	q.w, q.r, q.ackFile, q.lock = nil, nil, nil, nil
 }
 
+// appendEntryWindow appends the start of an entry of kind: room for its
+// length and checksum (sealEntry), the kind and the window's bounds.
+func appendEntryWindow(b []byte, kind byte, start, end time.Time) []byte {
+	b = append(b, 0, 0, 0, 0, 0, 0, 0, 0, kind)
+	b = binary.LittleEndian.AppendUint64(b, uint64(start.UnixNano()))
+	return binary.LittleEndian.AppendUint64(b, uint64(end.UnixNano()))
+}
+
+// entryWindow reads the window's bounds after the kind of a payload that
+// has them (17 bytes or more).
+func entryWindow(p []byte) (start, end time.Time) {
+	return time.Unix(0, int64(binary.LittleEndian.Uint64(p[1:9]))).UTC(),
+		time.Unix(0, int64(binary.LittleEndian.Uint64(p[9:17]))).UTC()
+}
+
 // appendRecordEntry appends d as a record entry.
 func appendRecordEntry(b []byte, d *Document) []byte {
 	start := len(b)
-	b = append(b, 0, 0, 0, 0, 0, 0, 0, 0, entryRecord)
-	b = binary.LittleEndian.AppendUint64(b, uint64(d.Start.UnixNano()))
-	b = binary.LittleEndian.AppendUint64(b, uint64(d.End.UnixNano()))
+	b = appendEntryWindow(b, entryRecord, d.Start, d.End)
 	if d.Address.Is4() {
 		a := d.Address.As4()
 		b = append(b, 4)
@@ -652,10 +665,7 @@ func appendRecordEntry(b []byte, d *Document) []byte {
 // appendWindowEntry appends a window end entry.
 func appendWindowEntry(b []byte, start, end time.Time) []byte {
 	s := len(b)
-	b = append(b, 0, 0, 0, 0, 0, 0, 0, 0, entryWindowEnd)
-	b = binary.LittleEndian.AppendUint64(b, uint64(start.UnixNano()))
-	b = binary.LittleEndian.AppendUint64(b, uint64(end.UnixNano()))
-	return sealEntry(b, s)
+	return sealEntry(appendEntryWindow(b, entryWindowEnd, start, end), s)
 }
 
 // sealEntry fills in the length and checksum of the entry at b[start:].
@@ -664,11 +674,6 @@ func sealEntry(b []byte, start int) []byte {
 	binary.LittleEndian.PutUint32(b[start:], uint32(len(payload)))
 	binary.LittleEndian.PutUint32(b[start+4:], crc32.Checksum(payload, castagnoli))
 	return b
-}
-
-func decodeWindowEntry(p []byte) (time.Time, time.Time) {
-	return time.Unix(0, int64(binary.LittleEndian.Uint64(p[1:9]))).UTC(),
-		time.Unix(0, int64(binary.LittleEndian.Uint64(p[9:17]))).UTC()
 }
 
 // decodeRecord reads a record entry's payload back into a document whose
@@ -690,8 +695,7 @@ func decodeRecordEntry(p []byte) (d Document, sensor []byte, ok bool) {
 	if len(p) < 1+16+1 || p[0] != entryRecord {
 		return d, nil, false
 	}
-	d.Start = time.Unix(0, int64(binary.LittleEndian.Uint64(p[1:9]))).UTC()
-	d.End = time.Unix(0, int64(binary.LittleEndian.Uint64(p[9:17]))).UTC()
+	d.Start, d.End = entryWindow(p)
 	rest := p[17:]
 	switch n := int(rest[0]); {
 	case n == 4 && len(rest) >= 5:
