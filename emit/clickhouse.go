@@ -246,7 +246,7 @@ func NewClickHouseEncoder() *ClickHouseEncoder {
 	e := &ClickHouseEncoder{}
 	for _, f := range recordFields(0) {
 		switch {
-		case f.kind == kindCount && setCounts[f.json] == "":
+		case chStoredCount(&f):
 			e.counts = append(e.counts, f)
 		case f.kind == kindPCRAvg:
 			pre := "pcr_" + f.svc.String() + "_"
