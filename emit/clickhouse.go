@@ -246,7 +246,7 @@ func NewClickHouseEncoder() *ClickHouseEncoder {
 	e := &ClickHouseEncoder{}
 	for _, f := range recordFields(0) {
 		switch {
-		case f.kind == kindCount && setCounts[f.json] == "":
+		case chStoredCount(&f):
 			e.counts = append(e.counts, f)
 		case f.kind == kindPCRAvg:
 			pre := "pcr_" + f.svc.String() + "_"
@@ -620,9 +620,10 @@ func newClickHouseClient(cfg ClickHouseConfig) (*clickHouseClient, error) {
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse output: %w", err)
 	}
-	names := make([]string, 0, len(chSchemaColumns()))
-	for _, col := range chSchemaColumns() {
-		names = append(names, col.name)
+	cols := chSchemaColumns()
+	names := make([]string, len(cols))
+	for i, col := range cols {
+		names[i] = col.name
 	}
 	insertQuery := "INSERT INTO " + cfg.Schema.InsertTable() + " (" + strings.Join(names, ", ") + ")"
 	return &clickHouseClient{cfg: cfg, conn: conn, insertQuery: insertQuery}, nil

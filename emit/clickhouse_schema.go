@@ -90,6 +90,10 @@ var setCounts = map[string]string{
 	"external_client_count": "external_clients",
 }
 
+// chStoredCount reports whether f is a counter interval_parts stores: one
+// that is not a set's count.
+func chStoredCount(f *field) bool { return f.kind == kindCount && setCounts[f.json] == "" }
+
 // chPCRParts are the columns of one service's PCR statistics, after the
 // prefix pcr_<service>_.
 var chPCRParts = []struct {
@@ -117,8 +121,8 @@ func chSchemaColumns() []chColumn {
 		{name: "forwarder", kind: chString},
 	}
 	fs := recordFields(0)
-	for _, f := range fs {
-		if f.kind == kindCount && setCounts[f.json] == "" {
+	for i := range fs {
+		if f := &fs[i]; chStoredCount(f) {
 			cols = append(cols, chColumn{name: f.zeek, kind: chUint64})
 		}
 	}

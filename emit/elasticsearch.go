@@ -71,8 +71,8 @@ type ElasticsearchStats struct {
 // DocumentID as _id, so a document sent again after an ambiguous failure
 // (a timeout after Elasticsearch indexed it, a spool replayed after a
 // crash) overwrites itself instead of doubling. Connection errors, HTTP
-// 429 and 5xx, and authorization failures (which an operator can fix
-// without losing the spooled records) are retryable; documents
+// 408, 429 and 5xx, and authorization failures and 404 (which an operator
+// can fix without losing the spooled records) are retryable; documents
 // Elasticsearch rejects (a mapping error) and requests it refuses as
 // malformed or too large are permanent failures.
 type ElasticsearchSink struct {
@@ -80,7 +80,6 @@ type ElasticsearchSink struct {
 	client *esBulkClient
 	urls   string // the node URLs without credentials, for messages
 	index  indexPattern
-	idle   interface{ CloseIdleConnections() }
 
 	body      []byte
 	lastStamp string // the hour stamp of lastIndex ("2006-01-02T15")
@@ -101,8 +100,8 @@ func NewElasticsearchSink(cfg ElasticsearchConfig) (*ElasticsearchSink, error) {
 	}
 	redacted := make([]string, len(cfg.URLs))
 	for i, raw := range cfg.URLs {
-		u, err := url.Parse(raw)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		u, ok := parseESNode(raw)
+		if !ok {
 			return nil, badOutput("elasticsearch: URL %s: want http://host:port or https://host:port", Redact(raw))
 		}
 		if u.User != nil && cfg.Username == "" && cfg.APIKey == "" {
@@ -116,9 +115,6 @@ func NewElasticsearchSink(cfg ElasticsearchConfig) (*ElasticsearchSink, error) {
 	transport, err := cfg.transport()
 	if err != nil {
 		return nil, err
-	}
-	if c, ok := transport.(interface{ CloseIdleConnections() }); ok {
-		s.idle = c
 	}
 	s.client = newESBulkClient(transport, redacted, cfg.Username, cfg.Password, cfg.APIKey)
 	return s, nil
@@ -158,10 +154,10 @@ func (cfg *ElasticsearchConfig) setDefaults() error {
 		cfg.Index = DefaultElasticsearchIndex
 	}
 	if cfg.FlushBytes <= 0 {
-		cfg.FlushBytes = 5 << 20
+		cfg.FlushBytes = defaultBatchBytes
 	}
 	if cfg.FlushDocs <= 0 {
-		cfg.FlushDocs = 5000
+		cfg.FlushDocs = defaultBatchDocs
 	}
 	if cfg.RequestTimeout == 0 {
 		cfg.RequestTimeout = 30 * time.Second
@@ -416,9 +412,7 @@ func (s *ElasticsearchSink) bulk(ctx context.Context, docs []Document, body []by
 
 // Close closes idle connections.
 func (s *ElasticsearchSink) Close() error {
-	if s.idle != nil {
-		s.idle.CloseIdleConnections()
-	}
+	s.client.http.CloseIdleConnections()
 	return nil
 }
 

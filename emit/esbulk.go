@@ -3,8 +3,10 @@ package emit
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync/atomic"
 )
@@ -27,15 +29,30 @@ func newESBulkClient(transport http.RoundTripper, nodes []string, user, pass, ap
 	for _, n := range nodes {
 		c.nodes = append(c.nodes, strings.TrimSuffix(n, "/"))
 	}
+	c.auth = esAuthorization(user, pass, apiKey)
+	return c
+}
+
+// esAuthorization is the Authorization header for the credentials ("" for
+// none): an API key wins over a user name and password.
+func esAuthorization(user, pass, apiKey string) string {
 	switch {
 	case apiKey != "":
-		c.auth = "ApiKey " + apiKey
+		return "ApiKey " + apiKey
 	case user != "":
-		req := http.Request{Header: http.Header{}}
-		req.SetBasicAuth(user, pass)
-		c.auth = req.Header.Get("Authorization")
+		return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pass))
 	}
-	return c
+	return ""
+}
+
+// parseESNode parses a node URL; ok is false unless it is http:// or
+// https:// with a host.
+func parseESNode(raw string) (u *url.URL, ok bool) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, false
+	}
+	return u, true
 }
 
 // errNotElasticsearch refuses a server that does not say it is

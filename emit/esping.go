@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strings"
 )
 
@@ -26,8 +25,8 @@ func PingElasticsearch(ctx context.Context, cfg ElasticsearchConfig) error {
 	defer client.CloseIdleConnections()
 	var errs []error
 	for _, raw := range cfg.URLs {
-		u, err := url.Parse(raw)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		u, ok := parseESNode(raw)
+		if !ok {
 			errs = append(errs, fmt.Errorf("elasticsearch: URL %q: want http://host:port or https://host:port", raw))
 			continue
 		}
@@ -42,11 +41,8 @@ func PingElasticsearch(ctx context.Context, cfg ElasticsearchConfig) error {
 			errs = append(errs, fmt.Errorf("elasticsearch %s: %w", u.Redacted(), err))
 			continue
 		}
-		switch {
-		case cfg.APIKey != "":
-			req.Header.Set("Authorization", "ApiKey "+cfg.APIKey)
-		case user != "":
-			req.SetBasicAuth(user, pass)
+		if auth := esAuthorization(user, pass, cfg.APIKey); auth != "" {
+			req.Header.Set("Authorization", auth)
 		}
 		res, err := client.Do(req)
 		if err != nil {
@@ -61,7 +57,7 @@ func PingElasticsearch(ctx context.Context, cfg ElasticsearchConfig) error {
 		case res.StatusCode != http.StatusOK:
 			errs = append(errs, fmt.Errorf("elasticsearch %s: HTTP %d: %s", u.Redacted(), res.StatusCode, snippet(body)))
 		case res.Header.Get("X-Elastic-Product") != "Elasticsearch":
-			errs = append(errs, fmt.Errorf("elasticsearch %s: the server did not say it is Elasticsearch (no X-Elastic-Product header)", u.Redacted()))
+			errs = append(errs, fmt.Errorf("elasticsearch %s: %w", u.Redacted(), errNotElasticsearch))
 		}
 	}
 	return errors.Join(errs...)

@@ -14,11 +14,11 @@
 // Encoders append to a byte slice (no reflection).
 //
 // Destinations are opened through a Registry of output kinds keyed by URL
-// scheme (DefaultRegistry: "-", file paths, es+http(s)://, kafka://). A
-// kind parses its URL, chooses its encoder and returns a Sink, which
-// receives Documents: the record's address, window, sensor (hence a
-// DocumentID that makes redelivery idempotent) and encoded body. Adding
-// an output is one file with a Kind and one Register call.
+// scheme (DefaultRegistry: "-", file paths, es+http(s)://, kafka://,
+// clickhouse://). A kind parses its URL, chooses its encoder and returns a
+// Sink, which receives Documents: the record's address, window, sensor
+// (hence a DocumentID that makes redelivery idempotent) and encoded body.
+// Adding an output is one file with a Kind and one Register call.
 //
 // An Output implements aggregate.Output over a sink. The caller (the
 // window merger) only encodes and queues; a delivery goroutine sends

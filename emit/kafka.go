@@ -25,8 +25,9 @@ type KafkaConfig struct {
 	Topic string
 	// ClientID is the Kafka client id (default "netbased").
 	ClientID string
-	// Format is the encoding of the records: json or dynamite. The zeek
-	// format is rejected: its lines are not documents.
+	// Format is the encoding of the records: json, dynamite, or
+	// clickhouse (rows for ClickHouse's Kafka engine). The zeek format is
+	// rejected: its lines are not documents.
 	Format Format
 	// Compression is none, snappy, lz4 or zstd ("" is none).
 	Compression string
@@ -292,8 +293,11 @@ func (s *KafkaSink) Check(ctx context.Context) error {
 	return fmt.Errorf("kafka output: topic %q (brokers %s): not in the metadata", s.topic, s.brokers)
 }
 
+// kafkaScheme is the URL scheme of Kafka destinations.
+const kafkaScheme = "kafka"
+
 // KafkaURLScheme starts an --out value that names a Kafka topic.
-const KafkaURLScheme = "kafka://"
+const KafkaURLScheme = kafkaScheme + "://"
 
 // KafkaPasswordEnv names the environment variable that may hold the SASL
 // password (it overrides one in the URL).
@@ -302,7 +306,7 @@ const KafkaPasswordEnv = "NETBASED_KAFKA_PASSWORD"
 // kafkaKind produces records to a Kafka topic:
 // kafka://[user[:password]@]broker[,broker…]/topic[?…].
 func kafkaKind() Kind {
-	return Kind{Name: "kafka", Schemes: []string{"kafka"}, Open: func(_ context.Context, dest string, p OpenParams) (Opened, error) {
+	return Kind{Name: "kafka", Schemes: []string{kafkaScheme}, Open: func(_ context.Context, dest string, p OpenParams) (Opened, error) {
 		cfg, err := ParseKafkaURL(dest)
 		if err != nil {
 			return Opened{}, err

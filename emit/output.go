@@ -453,9 +453,14 @@ func (o *Output) Flush(ctx context.Context) error {
 // signal wakes Flush.
 func (o *Output) signal() {
 	o.hmu.Lock()
+	o.signalLocked()
+	o.hmu.Unlock()
+}
+
+// signalLocked wakes Flush; hmu is held.
+func (o *Output) signalLocked() {
 	o.signals++
 	o.idle.Broadcast()
-	o.hmu.Unlock()
 }
 
 // Close ends the input, delivers what is queued until ctx's deadline, and
@@ -598,8 +603,7 @@ func (o *Output) drop(reason DropReason, n int, why error) {
 	o.hmu.Lock()
 	o.lastDrop = o.opt.Now()
 	o.dropErr = fmt.Errorf("%d records dropped (%s): %w", n, reason, why)
-	o.signals++
-	o.idle.Broadcast()
+	o.signalLocked()
 	o.hmu.Unlock()
 }
 
@@ -616,8 +620,7 @@ func (o *Output) setDelivered(n int) {
 	o.delivered.Add(uint64(n))
 	o.hmu.Lock()
 	o.failing = nil
-	o.signals++
-	o.idle.Broadcast()
+	o.signalLocked()
 	o.hmu.Unlock()
 }
 

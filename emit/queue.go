@@ -89,29 +89,24 @@ type queue interface {
 	close() error
 }
 
-// memQueue is a bounded FIFO of chunks in memory.
-type memQueue struct {
+// queueCore is what memQueue and spool share: the lock and condition the
+// producer and the delivery goroutine wait on, the end of the input, and
+// the chunks kept for the producer to reuse.
+type queueCore struct {
 	mu          sync.Mutex
 	cond        *sync.Cond
-	chunks      []*chunk
-	bytes       int64 // queued
-	inflight    int64 // the batch being sent
-	max         int64
-	policy      Policy
-	drop        func(DropReason, int, error)
-	free        []*chunk
 	inputClosed bool
-	handedOff   bool // a spool took over (deferredSpool)
-	b           batch
+	free        []*chunk
+	maxFree     int // the chunks kept for reuse
 }
 
-func newMemQueue(max int64, policy Policy, drop func(DropReason, int, error)) *memQueue {
-	q := &memQueue{max: max, policy: policy, drop: drop}
+// init prepares the core of a queue that keeps up to maxFree chunks.
+func (q *queueCore) init(maxFree int) {
 	q.cond = sync.NewCond(&q.mu)
-	return q
+	q.maxFree = maxFree
 }
 
-func (q *memQueue) newChunk() *chunk {
+func (q *queueCore) newChunk() *chunk {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if n := len(q.free); n > 0 {
@@ -122,7 +117,45 @@ func (q *memQueue) newChunk() *chunk {
 	return newChunk()
 }
 
-var errQueueClosed = errors.New("emit: output queue closed")
+// recycleLocked keeps c for reuse unless enough are kept or it grew large.
+func (q *queueCore) recycleLocked(c *chunk) {
+	if len(q.free) < q.maxFree && cap(c.buf) <= 4*chunkBytes {
+		c.reset()
+		q.free = append(q.free, c)
+	}
+}
+
+func (q *queueCore) closeInput() {
+	q.mu.Lock()
+	q.inputClosed = true
+	q.cond.Broadcast()
+	q.mu.Unlock()
+}
+
+func (q *queueCore) wake() {
+	q.mu.Lock()
+	q.cond.Broadcast()
+	q.mu.Unlock()
+}
+
+// memQueue is a bounded FIFO of chunks in memory.
+type memQueue struct {
+	queueCore
+	chunks    []*chunk
+	bytes     int64 // queued
+	inflight  int64 // the batch being sent
+	max       int64
+	policy    Policy
+	drop      func(DropReason, int, error)
+	handedOff bool // a spool took over (deferredSpool)
+	b         batch
+}
+
+func newMemQueue(max int64, policy Policy, drop func(DropReason, int, error)) *memQueue {
+	q := &memQueue{max: max, policy: policy, drop: drop}
+	q.init(8)
+	return q
+}
 
 func (q *memQueue) put(c *chunk) error {
 	size := c.memSize()
@@ -149,19 +182,6 @@ func (q *memQueue) put(c *chunk) error {
 }
 
 func (q *memQueue) commit() error { return nil }
-
-func (q *memQueue) closeInput() {
-	q.mu.Lock()
-	q.inputClosed = true
-	q.cond.Broadcast()
-	q.mu.Unlock()
-}
-
-func (q *memQueue) wake() {
-	q.mu.Lock()
-	q.cond.Broadcast()
-	q.mu.Unlock()
-}
 
 func (q *memQueue) next(ctx context.Context, maxDocs, maxBytes int) *batch {
 	q.mu.Lock()
@@ -227,13 +247,6 @@ func (q *memQueue) idle() bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return len(q.chunks) == 0 && q.inflight == 0
-}
-
-func (q *memQueue) recycleLocked(c *chunk) {
-	if len(q.free) < 8 && cap(c.buf) <= 4*chunkBytes {
-		c.reset()
-		q.free = append(q.free, c)
-	}
 }
 
 func (q *memQueue) size() (int64, int64) {

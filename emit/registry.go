@@ -204,16 +204,10 @@ func (r *Registry) Open(ctx context.Context, dest string, p OpenParams, opt Outp
 	o.spoolKey = spoolKey(dest)
 	out, err := newOutput(k.Name, o, opt)
 	if err != nil {
-		return nil, errorsJoinClose(err, o.Sink)
+		_ = o.Sink.Close() // after a failed start its error is of no interest
+		return nil, err
 	}
 	return out, nil
-}
-
-// errorsJoinClose closes s after a failed open and returns err (the close
-// error is of no interest then).
-func errorsJoinClose(err error, s Sink) error {
-	_ = s.Close()
-	return err
 }
 
 // spoolKey is dest without its userinfo, query and fragment.

@@ -14,7 +14,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 )
@@ -87,27 +86,24 @@ type spool struct {
 	policy Policy
 	drop   func(DropReason, int, error)
 
-	mu          sync.Mutex
-	cond        *sync.Cond
-	lock        *os.File
-	segs        []spoolSegment // oldest first; the last is being written
-	total       int64          // bytes of every segment
-	w           *os.File       // the last segment
-	dirty       bool           // written since the last commit
-	newSegs     bool           // segments created since the last commit
-	wbuf        []byte
-	r           *os.File // the reader's segment file
-	rid         uint64   // … its id
-	roff        int64    // the acknowledged offset in segs[0]
-	rrec        int      // records acknowledged in segs[0]
-	rbuf        []byte
-	ackFile     *os.File
-	inflight    *batch
-	inputClosed bool
-	replayed    uint64
-	sensor      string // the last sensor read back (shared by its records)
-	free        []*chunk
-	b           batch
+	queueCore
+	lock     *os.File
+	segs     []spoolSegment // oldest first; the last is being written
+	total    int64          // bytes of every segment
+	w        *os.File       // the last segment
+	dirty    bool           // written since the last commit
+	newSegs  bool           // segments created since the last commit
+	wbuf     []byte
+	r        *os.File // the reader's segment file
+	rid      uint64   // … its id
+	roff     int64    // the acknowledged offset in segs[0]
+	rrec     int      // records acknowledged in segs[0]
+	rbuf     []byte
+	ackFile  *os.File
+	inflight *batch
+	replayed uint64
+	sensor   string // the last sensor read back (shared by its records)
+	b        batch
 }
 
 // openSpool opens (creating) the spool at dir, checks its segments and
@@ -128,7 +124,7 @@ func openSpool(dir string, maxBytes int64, policy Policy, drop func(DropReason, 
 		return nil, fmt.Errorf("spool %s: locking: %w", dir, err)
 	}
 	q := &spool{dir: dir, max: maxBytes, segMax: segmentBytes(maxBytes), policy: policy, drop: drop, lock: lock}
-	q.cond = sync.NewCond(&q.mu)
+	q.init(2)
 	if err := q.recover(); err != nil {
 		q.closeFiles()
 		return nil, err
@@ -323,17 +319,6 @@ func (q *spool) newSegment(id uint64) error {
 
 func (q *spool) replayedRecords() uint64 { return q.replayed }
 
-func (q *spool) newChunk() *chunk {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if n := len(q.free); n > 0 {
-		c := q.free[n-1]
-		q.free = q.free[:n-1]
-		return c
-	}
-	return newChunk()
-}
-
 // put appends the chunk's entries to the spool in one write and recycles
 // the chunk.
 func (q *spool) put(c *chunk) error {
@@ -363,7 +348,7 @@ func (q *spool) put(c *chunk) error {
 		}
 	}
 	for q.total+need > q.max {
-		if q.policy == Block && !q.inputClosed && (len(q.segs) > 1 || q.roff < q.segs[0].size) {
+		if q.policy == Block && !q.inputClosed && q.unreadLocked() {
 			q.cond.Wait()
 			continue
 		}
@@ -456,19 +441,6 @@ func (q *spool) commit() error {
 	return nil
 }
 
-func (q *spool) closeInput() {
-	q.mu.Lock()
-	q.inputClosed = true
-	q.cond.Broadcast()
-	q.mu.Unlock()
-}
-
-func (q *spool) wake() {
-	q.mu.Lock()
-	q.cond.Broadcast()
-	q.mu.Unlock()
-}
-
 // unreadLocked reports whether the spool holds entries past the reader.
 func (q *spool) unreadLocked() bool {
 	return len(q.segs) > 1 || q.roff < q.segs[0].size
@@ -543,7 +515,7 @@ func (q *spool) next(ctx context.Context, maxDocs, maxBytes int) *batch {
 		}
 		if kind == entryWindowEnd {
 			b.window = true
-			b.start, b.end = decodeWindowEntry(payload)
+			b.start, b.end = entryWindow(payload)
 			break
 		}
 		d, ok := q.decodeRecord(payload)
@@ -626,13 +598,6 @@ func (q *spool) size() (int64, int64) {
 	return int64(cap(q.rbuf)), q.total
 }
 
-func (q *spool) recycleLocked(c *chunk) {
-	if len(q.free) < 2 && cap(c.buf) <= 4*chunkBytes {
-		c.reset()
-		q.free = append(q.free, c)
-	}
-}
-
 // close makes everything durable and releases the files; undelivered
 // records stay for the next start.
 func (q *spool) close() error {
@@ -663,12 +628,25 @@ func (q *spool) closeFiles() {
 	q.w, q.r, q.ackFile, q.lock = nil, nil, nil, nil
 }
 
+// appendEntryWindow appends the start of an entry of kind: room for its
+// length and checksum (sealEntry), the kind and the window's bounds.
+func appendEntryWindow(b []byte, kind byte, start, end time.Time) []byte {
+	b = append(b, 0, 0, 0, 0, 0, 0, 0, 0, kind)
+	b = binary.LittleEndian.AppendUint64(b, uint64(start.UnixNano()))
+	return binary.LittleEndian.AppendUint64(b, uint64(end.UnixNano()))
+}
+
+// entryWindow reads the window's bounds after the kind of a payload that
+// has them (17 bytes or more).
+func entryWindow(p []byte) (start, end time.Time) {
+	return time.Unix(0, int64(binary.LittleEndian.Uint64(p[1:9]))).UTC(),
+		time.Unix(0, int64(binary.LittleEndian.Uint64(p[9:17]))).UTC()
+}
+
 // appendRecordEntry appends d as a record entry.
 func appendRecordEntry(b []byte, d *Document) []byte {
 	start := len(b)
-	b = append(b, 0, 0, 0, 0, 0, 0, 0, 0, entryRecord)
-	b = binary.LittleEndian.AppendUint64(b, uint64(d.Start.UnixNano()))
-	b = binary.LittleEndian.AppendUint64(b, uint64(d.End.UnixNano()))
+	b = appendEntryWindow(b, entryRecord, d.Start, d.End)
 	if d.Address.Is4() {
 		a := d.Address.As4()
 		b = append(b, 4)
@@ -687,10 +665,7 @@ func appendRecordEntry(b []byte, d *Document) []byte {
 // appendWindowEntry appends a window end entry.
 func appendWindowEntry(b []byte, start, end time.Time) []byte {
 	s := len(b)
-	b = append(b, 0, 0, 0, 0, 0, 0, 0, 0, entryWindowEnd)
-	b = binary.LittleEndian.AppendUint64(b, uint64(start.UnixNano()))
-	b = binary.LittleEndian.AppendUint64(b, uint64(end.UnixNano()))
-	return sealEntry(b, s)
+	return sealEntry(appendEntryWindow(b, entryWindowEnd, start, end), s)
 }
 
 // sealEntry fills in the length and checksum of the entry at b[start:].
@@ -699,11 +674,6 @@ func sealEntry(b []byte, start int) []byte {
 	binary.LittleEndian.PutUint32(b[start:], uint32(len(payload)))
 	binary.LittleEndian.PutUint32(b[start+4:], crc32.Checksum(payload, castagnoli))
 	return b
-}
-
-func decodeWindowEntry(p []byte) (time.Time, time.Time) {
-	return time.Unix(0, int64(binary.LittleEndian.Uint64(p[1:9]))).UTC(),
-		time.Unix(0, int64(binary.LittleEndian.Uint64(p[9:17]))).UTC()
 }
 
 // decodeRecord reads a record entry's payload back into a document whose
@@ -725,8 +695,7 @@ func decodeRecordEntry(p []byte) (d Document, sensor []byte, ok bool) {
 	if len(p) < 1+16+1 || p[0] != entryRecord {
 		return d, nil, false
 	}
-	d.Start = time.Unix(0, int64(binary.LittleEndian.Uint64(p[1:9]))).UTC()
-	d.End = time.Unix(0, int64(binary.LittleEndian.Uint64(p[9:17]))).UTC()
+	d.Start, d.End = entryWindow(p)
 	rest := p[17:]
 	switch n := int(rest[0]); {
 	case n == 4 && len(rest) >= 5:
