@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -147,7 +148,7 @@ func (cfg *ElasticsearchConfig) setDefaults() error {
 	if len(cfg.URLs) == 0 {
 		return badOutput("elasticsearch: no URL given")
 	}
-	if !isLineFormat(cfg.Format) {
+	if cfg.Format != FormatJSON && cfg.Format != FormatDynamite {
 		return badOutput("elasticsearch output: the %s format is not supported, use json or dynamite", cfg.Format)
 	}
 	if cfg.Index == "" {
@@ -250,13 +251,26 @@ func validStamp(b []byte) bool {
 // indexPattern is a parsed Index setting.
 type indexPattern struct {
 	fixed   bool
-	literal string   // the index when fixed
-	parts   []string // literal text and verbs ("%Y", ...) in order
+	literal string      // the index when fixed
+	parts   []indexPart // literal text and date verbs in order
+}
+
+// indexPart is literal text (verb 0) or a date verb ('Y', 'm', 'd', 'H').
+// A "%%" in the pattern is literal text "%", never a verb.
+type indexPart struct {
+	verb byte
+	text string
 }
 
 func parseIndexPattern(p string) (indexPattern, error) {
 	var ip indexPattern
 	var lit strings.Builder
+	flushLiteral := func() {
+		if lit.Len() > 0 {
+			ip.parts = append(ip.parts, indexPart{text: lit.String()})
+			lit.Reset()
+		}
+	}
 	for i := 0; i < len(p); i++ {
 		if p[i] != '%' {
 			lit.WriteByte(p[i])
@@ -270,43 +284,40 @@ func parseIndexPattern(p string) (indexPattern, error) {
 		case '%':
 			lit.WriteByte('%')
 		case 'Y', 'm', 'd', 'H':
-			if lit.Len() > 0 {
-				ip.parts = append(ip.parts, lit.String())
-				lit.Reset()
-			}
-			ip.parts = append(ip.parts, "%"+string(p[i]))
+			flushLiteral()
+			ip.parts = append(ip.parts, indexPart{verb: p[i]})
 		default:
 			return ip, fmt.Errorf("elasticsearch: index pattern %q: unknown %%%c (want %%Y, %%m, %%d, %%H or %%%%)", p, p[i])
 		}
 	}
-	if lit.Len() > 0 {
-		ip.parts = append(ip.parts, lit.String())
-	}
+	flushLiteral()
 	sample := ip.expand([]byte("2026-01-02T03"))
 	if err := validIndexName(sample); err != nil {
 		return ip, fmt.Errorf("elasticsearch: index pattern %q: %w", p, err)
 	}
-	if !strings.Contains(p, "%Y") && !strings.Contains(p, "%m") && !strings.Contains(p, "%d") && !strings.Contains(p, "%H") {
+	if !slices.ContainsFunc(ip.parts, indexPart.isVerb) {
 		ip.fixed, ip.literal = true, sample
 	}
 	return ip, nil
 }
 
+func (part indexPart) isVerb() bool { return part.verb != 0 }
+
 // expand fills the verbs from a "2006-01-02T15" stamp.
 func (ip indexPattern) expand(stamp []byte) string {
 	var b strings.Builder
 	for _, part := range ip.parts {
-		switch part {
-		case "%Y":
+		switch part.verb {
+		case 'Y':
 			b.Write(stamp[0:4])
-		case "%m":
+		case 'm':
 			b.Write(stamp[5:7])
-		case "%d":
+		case 'd':
 			b.Write(stamp[8:10])
-		case "%H":
+		case 'H':
 			b.Write(stamp[11:13])
 		default:
-			b.WriteString(part)
+			b.WriteString(part.text)
 		}
 	}
 	return b.String()

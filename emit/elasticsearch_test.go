@@ -573,6 +573,7 @@ func TestElasticsearchSinkRejectsBadSettings(t *testing.T) {
 		want string
 	}{
 		{"zeek format", ElasticsearchConfig{URLs: []string{"http://localhost:9200"}, Format: FormatZeek}, "the zeek format is not supported"},
+		{"clickhouse format", ElasticsearchConfig{URLs: []string{"http://localhost:9200"}, Format: FormatClickHouse}, "the clickhouse format is not supported"},
 		{"no URL", ElasticsearchConfig{}, "no URL"},
 		{"bad URL", ElasticsearchConfig{URLs: []string{"localhost:9200"}}, "want http://"},
 		{"upper case index", ElasticsearchConfig{URLs: []string{"http://h:9200"}, Index: "NetBase"}, "lowercase"},

@@ -136,10 +136,10 @@ func (ip indexPattern) wildcard() string {
 	}
 	var b strings.Builder
 	for _, part := range ip.parts {
-		if part == "%Y" || part == "%m" || part == "%d" || part == "%H" {
+		if part.isVerb() {
 			break
 		}
-		b.WriteString(part)
+		b.WriteString(part.text)
 	}
 	return b.String() + "*"
 }

@@ -159,6 +159,7 @@ func TestElasticsearchTemplateIndexPatterns(t *testing.T) {
 		{"netbase-%Y.%m.%d", "netbase-*"},
 		{"sensors-east-%Y.%m", "sensors-east-*"},
 		{"intervals", "intervals"},
+		{"nb-%%d", "nb-%d"}, // %% is a literal %, never a verb
 	} {
 		raw, err := ElasticsearchTemplate(FormatJSON, tc.index)
 		if err != nil {
@@ -173,6 +174,14 @@ func TestElasticsearchTemplateIndexPatterns(t *testing.T) {
 		if len(tmpl.IndexPatterns) != 1 || tmpl.IndexPatterns[0] != tc.want {
 			t.Errorf("index %q: index_patterns %q, want %q", tc.index, tmpl.IndexPatterns, tc.want)
 		}
+	}
+	// A literal "%d" (written %%d) right after a verb stays literal text.
+	ip, err := parseIndexPattern("nb-%Y%%d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ip.expand([]byte("2026-01-02T03")); got != "nb-2026%d" {
+		t.Errorf("nb-%%Y%%%%d expands to %q, want nb-2026%%d", got)
 	}
 	if _, err := ElasticsearchTemplate(FormatZeek, ""); err == nil {
 		t.Error("a template for the zeek format (not documents) was accepted")
