@@ -13,12 +13,12 @@ type ipHeader struct {
 	ipLen    uint32 // IPv4 total length, IPv6 payload length + 40
 }
 
-// decodeIPv4 follows Zeek's IPAnalyzer::AnalyzePacket for IPv4. data starts
-// at the IP header; wire is the number of bytes from there to the end of the
-// frame on the wire.
 // v4Mapped is the IPv4-mapped IPv6 prefix ::ffff:0:0/96.
 var v4Mapped = [16]byte{10: 0xff, 11: 0xff}
 
+// decodeIPv4 follows Zeek's IPAnalyzer::AnalyzePacket for IPv4. data starts
+// at the IP header; wire is the number of bytes from there to the end of the
+// frame on the wire.
 func (d *Decoder) decodeIPv4(data []byte, wire, depth int) error {
 	if len(data) < 20 {
 		return errTruncatedIP
