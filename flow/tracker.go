@@ -201,7 +201,7 @@ func (t *Tracker) PacketFrom(p *capture.Packet, parent Parent) {
 		t.fireTimers(t.cfg.Timeouts.MaxTimerExpiresPerPkt)
 	}
 
-	key, origPort, respPort := t.makeKey(p)
+	key, origPort, respPort := keyOf(p)
 	var c *conn
 	ref, hash := t.conns.lookup(&key)
 	if ref != 0 {
@@ -238,11 +238,8 @@ func (t *Tracker) PacketFrom(p *capture.Packet, parent Parent) {
 	}
 }
 
-// makeKey builds the canonical key and the ports as Zeek assigns them
+// keyOf builds p's canonical key and the ports as Zeek assigns them
 // (ICMP: type and counterpart type or code; other protocols: 0).
-func (t *Tracker) makeKey(p *capture.Packet) (k connKey, sport, dport uint16) { return keyOf(p) }
-
-// keyOf is makeKey.
 func keyOf(p *capture.Packet) (k connKey, sport, dport uint16) {
 	sport, dport = p.SrcPort, p.DstPort
 	oneWay := false
