@@ -172,7 +172,12 @@ type Tunnels struct {
 	depth []Parent
 }
 
-type tunnelConn struct{ start, last int64 }
+// tunnelConn is a UDP tunnel flow: its latest packet's time and its UID
+// (derived once per start from its key and start time).
+type tunnelConn struct {
+	last int64
+	uid  UID
+}
 
 // maxTunnelConns bounds the UDP tunnel flows a Tunnels remembers.
 const maxTunnelConns = 1 << 16
@@ -221,14 +226,14 @@ func (t *Tunnels) udpUID(p *capture.Packet) UID {
 		if len(t.udp) >= maxTunnelConns {
 			t.forgetOldest()
 		}
-		c = &tunnelConn{start: t.now, last: t.now}
+		c = &tunnelConn{uid: makeUID(t.seed, &k, t.now)}
 		t.udp[k] = c
 		t.udpOrder = append(t.udpOrder, k)
 	} else if t.now-c.last >= t.inactive {
-		c.start = t.now
+		c.uid = makeUID(t.seed, &k, t.now) // a new connection starts now
 	}
 	c.last = t.now
-	return makeUID(t.seed, &k, c.start)
+	return c.uid
 }
 
 // forgetOldest drops the UDP tunnel flow added first.
