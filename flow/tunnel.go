@@ -157,8 +157,9 @@ type Parent struct {
 // frame, in order: a Tracker does so itself in Packet; a reader that
 // spreads one frame's outer and inner packets over two trackers does, and
 // hands the parents over (Tracker.PacketFrom), so that every tracker names
-// a tunnel alike. It is bounded (maxTunnelConns UDP tunnel flows,
-// maxIPTunnels IP tunnels; the least recent are forgotten).
+// a tunnel alike. It is bounded: maxTunnelConns UDP tunnel flows (the
+// first added is forgotten first) and maxIPTunnels IP tunnels (the least
+// recently active is forgotten first).
 type Tunnels struct {
 	seed     uint64
 	inactive int64
