@@ -185,21 +185,13 @@ type filterGen struct {
 func (g *filterGen) expand(e filterExpr) (test, error) {
 	switch e := e.(type) {
 	case exprAnd:
-		l, err := g.expand(e.l)
-		if err != nil {
-			return nil, err
-		}
-		r, err := g.expand(e.r)
+		l, r, err := g.expandPair(e.l, e.r)
 		if err != nil {
 			return nil, err
 		}
 		return testAnd{l, r}, nil
 	case exprOr:
-		l, err := g.expand(e.l)
-		if err != nil {
-			return nil, err
-		}
-		r, err := g.expand(e.r)
+		l, r, err := g.expandPair(e.l, e.r)
 		if err != nil {
 			return nil, err
 		}
@@ -214,6 +206,20 @@ func (g *filterGen) expand(e filterExpr) (test, error) {
 		return g.primitive(e)
 	}
 	return nil, errors.New("unknown expression")
+}
+
+// expandPair expands the operands of a binary operator, l first: a vlan
+// primitive in l moves the offsets of the primitives in r.
+func (g *filterGen) expandPair(l, r filterExpr) (test, test, error) {
+	lt, err := g.expand(l)
+	if err != nil {
+		return nil, nil, err
+	}
+	rt, err := g.expand(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	return lt, rt, nil
 }
 
 func ld(size uint8, off int) testCmp { return testCmp{size: size, off: uint32(off), jop: bpfJEQ} }

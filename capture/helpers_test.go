@@ -142,3 +142,13 @@ func corrupt(b []byte, at int) []byte {
 }
 
 func layersProto(p uint8) layers.IPProtocol { return layers.IPProtocol(p) }
+
+// checksumFold folds a running sum into 16 bits (a valid packet gives
+// 0xffff). checksumAdd's result is already folded; the tests fold sums of
+// their own.
+func checksumFold(sum uint32) uint32 {
+	for sum > 0xffff {
+		sum = (sum >> 16) + (sum & 0xffff)
+	}
+	return sum
+}

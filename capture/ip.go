@@ -13,12 +13,12 @@ type ipHeader struct {
 	ipLen    uint32 // IPv4 total length, IPv6 payload length + 40
 }
 
-// decodeIPv4 follows Zeek's IPAnalyzer::AnalyzePacket for IPv4. data starts
-// at the IP header; wire is the number of bytes from there to the end of the
-// frame on the wire.
 // v4Mapped is the IPv4-mapped IPv6 prefix ::ffff:0:0/96.
 var v4Mapped = [16]byte{10: 0xff, 11: 0xff}
 
+// decodeIPv4 follows Zeek's IPAnalyzer::AnalyzePacket for IPv4. data starts
+// at the IP header; wire is the number of bytes from there to the end of the
+// frame on the wire.
 func (d *Decoder) decodeIPv4(data []byte, wire, depth int) error {
 	if len(data) < 20 {
 		return errTruncatedIP
@@ -342,7 +342,7 @@ func (d *Decoder) decodeICMP(ip *ipHeader, proto uint8, rem []byte, plen, depth 
 		if proto == ProtoICMPv6 {
 			sum = transportChecksum(ip, ProtoICMPv6, seg)
 		} else {
-			sum = checksumFold(checksumAdd(0, seg))
+			sum = checksumAdd(0, seg)
 		}
 		p.BadChecksum = sum != 0xffff
 	}
@@ -425,14 +425,6 @@ func checksumAdd(sum uint32, b []byte) uint32 {
 	return uint32(s)
 }
 
-// checksumFold folds a running sum into 16 bits (a valid packet gives 0xffff).
-func checksumFold(sum uint32) uint32 {
-	for sum > 0xffff {
-		sum = (sum >> 16) + (sum & 0xffff)
-	}
-	return sum
-}
-
 // ipv4HeaderSum is the ones-complement sum of an IPv4 header (a multiple
 // of 4 bytes long) folded to 16 bits: 32-bit words, which fold to the same
 // sum as 16-bit ones.
@@ -451,7 +443,8 @@ func ipv4HeaderSum(h []byte) uint32 {
 
 // transportChecksum sums the pseudo-header and the segment. The
 // pseudo-header's words are added directly (at most 2^21 for IPv6) and
-// folded once with the segment.
+// folded once with the segment, by checksumAdd (a valid packet gives
+// 0xffff).
 func transportChecksum(ip *ipHeader, proto uint8, seg []byte) uint32 {
 	var sum uint32
 	if ip.v6 {
@@ -467,8 +460,7 @@ func transportChecksum(ip *ipHeader, proto uint8, seg []byte) uint32 {
 	sum += uint32(proto)
 	sum += uint32(len(seg)) & 0xffff
 	sum += uint32(len(seg)) >> 16
-	sum = checksumAdd(sum, seg)
-	return checksumFold(sum)
+	return checksumAdd(sum, seg)
 }
 
 // fragmentDone counts what adding a fragment gave: ok is false when the

@@ -138,16 +138,24 @@ func (t *Tracker) Advance(ts time.Time) {
 // would with one tracker for all the traffic. Once Tick was called,
 // Packet no longer fires timers itself (the frame's Tick did).
 func (t *Tracker) Tick(ts time.Time) {
+	t.frameClock = true
+	t.arrive(ts)
+	t.fireTimers(t.cfg.Timeouts.MaxTimerExpiresPerPkt)
+}
+
+// arrive moves network time to ts, read with microsecond precision as
+// Zeek reads timestamps, unless that is earlier (network time never goes
+// back), and returns ts so read (Unix ns).
+func (t *Tracker) arrive(ts time.Time) int64 {
 	n := ts.UnixNano()
 	n -= n % 1000
-	t.frameClock = true
 	if !t.started {
 		t.started = true
 		t.now = n
 	} else if n > t.now {
 		t.now = n
 	}
-	t.fireTimers(t.cfg.Timeouts.MaxTimerExpiresPerPkt)
+	return n
 }
 
 // Flush ends every open connection at the current network time, as Zeek
@@ -188,20 +196,12 @@ func (t *Tracker) Packet(p *capture.Packet) {
 // some of a frame's packets must not name tunnels itself.
 func (t *Tracker) PacketFrom(p *capture.Packet, parent Parent) {
 	t.stats.Packets++
-	// Zeek reads timestamps with microsecond precision.
-	ts := p.Timestamp.UnixNano()
-	ts -= ts % 1000
-	if !t.started {
-		t.started = true
-		t.now = ts
-	} else if ts > t.now {
-		t.now = ts
-	}
+	ts := t.arrive(p.Timestamp)
 	if !t.frameClock {
 		t.fireTimers(t.cfg.Timeouts.MaxTimerExpiresPerPkt)
 	}
 
-	key, origPort, respPort := t.makeKey(p)
+	key, origPort, respPort := keyOf(p)
 	var c *conn
 	ref, hash := t.conns.lookup(&key)
 	if ref != 0 {
@@ -238,11 +238,8 @@ func (t *Tracker) PacketFrom(p *capture.Packet, parent Parent) {
 	}
 }
 
-// makeKey builds the canonical key and the ports as Zeek assigns them
+// keyOf builds p's canonical key and the ports as Zeek assigns them
 // (ICMP: type and counterpart type or code; other protocols: 0).
-func (t *Tracker) makeKey(p *capture.Packet) (k connKey, sport, dport uint16) { return keyOf(p) }
-
-// keyOf is makeKey.
 func keyOf(p *capture.Packet) (k connKey, sport, dport uint16) {
 	sport, dport = p.SrcPort, p.DstPort
 	oneWay := false

@@ -157,8 +157,9 @@ type Parent struct {
 // frame, in order: a Tracker does so itself in Packet; a reader that
 // spreads one frame's outer and inner packets over two trackers does, and
 // hands the parents over (Tracker.PacketFrom), so that every tracker names
-// a tunnel alike. It is bounded (maxTunnelConns UDP tunnel flows,
-// maxIPTunnels IP tunnels; the least recent are forgotten).
+// a tunnel alike. It is bounded: maxTunnelConns UDP tunnel flows (the
+// first added is forgotten first) and maxIPTunnels IP tunnels (the least
+// recently active is forgotten first).
 type Tunnels struct {
 	seed     uint64
 	inactive int64
@@ -172,7 +173,12 @@ type Tunnels struct {
 	depth []Parent
 }
 
-type tunnelConn struct{ start, last int64 }
+// tunnelConn is a UDP tunnel flow: its latest packet's time and its UID
+// (derived once per start from its key and start time).
+type tunnelConn struct {
+	last int64
+	uid  UID
+}
 
 // maxTunnelConns bounds the UDP tunnel flows a Tunnels remembers.
 const maxTunnelConns = 1 << 16
@@ -221,14 +227,14 @@ func (t *Tunnels) udpUID(p *capture.Packet) UID {
 		if len(t.udp) >= maxTunnelConns {
 			t.forgetOldest()
 		}
-		c = &tunnelConn{start: t.now, last: t.now}
+		c = &tunnelConn{uid: makeUID(t.seed, &k, t.now)}
 		t.udp[k] = c
 		t.udpOrder = append(t.udpOrder, k)
 	} else if t.now-c.last >= t.inactive {
-		c.start = t.now
+		c.uid = makeUID(t.seed, &k, t.now) // a new connection starts now
 	}
 	c.last = t.now
-	return makeUID(t.seed, &k, c.start)
+	return c.uid
 }
 
 // forgetOldest drops the UDP tunnel flow added first.
