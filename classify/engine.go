@@ -348,7 +348,7 @@ func (c *Classifier) deliverUDP(st *State, fromOrig bool, data []byte) Action {
 		c.rdpeudp(st, fromOrig, data, inWindow)
 	}
 	if st.pending&(1<<recSIP) != 0 {
-		c.sip(st, fromOrig, data, inWindow)
+		c.sip(st, data, inWindow)
 	}
 	if st.pending&(1<<recSNMP) != 0 {
 		c.snmp(st, fromOrig, data)

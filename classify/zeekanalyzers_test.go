@@ -379,6 +379,8 @@ func TestZeekSIP(t *testing.T) {
 	invite := "INVITE sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.1:5060\r\nContent-Length: 0\r\n\r\n"
 	trying := "SIP/2.0 100 Trying\r\nVia: SIP/2.0/UDP 10.0.0.1:5060\r\nContent-Length: 0\r\n\r\n"
 	ok := "SIP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n"
+	bye := "BYE sip:alice@10.0.0.1 SIP/2.0\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n"
+	options := "OPTIONS sip:alice@10.0.0.1 SIP/2.0\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
 	runCases(t, []traceCase{
 		{name: "sip-invite-trying", t: UDP, origPort: 5060, respPort: 5060, want: "sip",
 			chunks: []chunk{{true, hx(str(invite))}, {false, hx(str(trying))}, {false, hx(str(ok))}}},
@@ -392,6 +394,30 @@ func TestZeekSIP(t *testing.T) {
 			chunks: []chunk{{true, hx(str(invite))}, {false, hx(str("HTTP/1.1 200 OK\r\n\r\n"))}, {false, hx(str(ok))}}},
 		{name: "sip-violation-after-confirmation", t: UDP, origPort: 5060, respPort: 5060, want: "",
 			chunks: []chunk{{true, hx(str(invite))}, {false, hx(str(ok))}, {true, hx(str("\r\n\r\n"))}}},
+		// SIP.cc DeliverPacket chooses the parser by content, not by
+		// direction: the callee's BYE is a request, a reply from the
+		// originator confirms.
+		{name: "sip-request-from-responder", t: UDP, origPort: 5060, respPort: 5060, want: "sip",
+			chunks: []chunk{{true, hx(str(invite))}, {false, hx(str(ok))}, {false, hx(str(bye))}, {true, hx(str(ok))}}},
+		{name: "sip-reply-from-originator-confirms", t: UDP, origPort: 5060, respPort: 5060, want: "sip",
+			chunks: []chunk{{false, hx(str(options))}, {true, hx(str(ok))}}},
+		{name: "sip-reply-from-originator-signature", t: UDP, origPort: 40000, respPort: 5080, want: "sip",
+			chunks: []chunk{{true, hx(str(ok))}}},
+		// A 2-byte datagram starting '\r' is dropped unparsed; anything
+		// longer, or "\n\r", reaches the request parser.
+		{name: "sip-crlf-keepalive-ignored", t: UDP, origPort: 5060, respPort: 5060, want: "sip",
+			chunks: []chunk{{true, hx(str(invite))}, {true, hx(str("\r\n"))}, {false, hx(str(ok))}, {false, hx(str("\r\n"))}, {true, hx(str("\r\n"))}}},
+		{name: "sip-cr-anything-two-bytes-ignored", t: UDP, origPort: 5060, respPort: 5060, want: "sip",
+			chunks: []chunk{{true, hx(str(invite))}, {false, hx(str(ok))}, {true, hx(str("\rX"))}}},
+		{name: "sip-lfcr-is-a-violation", t: UDP, origPort: 5060, respPort: 5060, want: "",
+			chunks: []chunk{{true, hx(str(invite))}, {false, hx(str(ok))}, {true, hx(str("\n\r"))}}},
+		{name: "sip-three-byte-crlf-is-a-violation", t: UDP, origPort: 5060, respPort: 5060, want: "",
+			chunks: []chunk{{true, hx(str(invite))}, {false, hx(str(ok))}, {true, hx(str("\r\n\n"))}}},
+		// "SIP/" datagrams of 6 bytes or fewer go to the request parser.
+		{name: "sip-six-byte-reply-prefix-is-a-request", t: UDP, origPort: 5060, respPort: 5060, want: "",
+			chunks: []chunk{{true, hx(str(invite))}, {false, hx(str(ok))}, {false, hx(str("SIP/2 "))}}},
+		{name: "sip-reply-line-without-status-from-originator", t: UDP, origPort: 5060, respPort: 5060, want: "",
+			chunks: []chunk{{true, hx(str(invite))}, {false, hx(str(ok))}, {true, hx(str("SIP/2.0 OK\r\n\r\n"))}}},
 	})
 }
 
