@@ -133,7 +133,8 @@ var analyzerTable = []Analyzer{
 		Confirm:   "a link-layer header (05 64, length, control, addresses) whose CRC matches (DNP3.cc ProcessData)",
 		Violation: "a header CRC that does not match; start bytes other than 05 64, bad data-block CRCs and a missing first segment only stop the analyzer",
 		Status:    Implemented, svc: svcDNP3TCP,
-		Notes: "port only: base/protocols/dnp3 does not load its dpd.sig (which enables a \"dnp3\" analyzer that does not exist)"},
+		Notes: "port only: base/protocols/dnp3 does not load its dpd.sig (which enables a \"dnp3\" analyzer that does not exist); " +
+			"a link-only frame (length 5) drops the rest of its delivery, as DNP3.cc does"},
 	{Name: "dnp3_udp", Scripts: scripts("dnp3"), Kind: ProtocolAnalyzer, Attach: udp(20000),
 		Confirm: "as dnp3_tcp, the frame state carrying over between datagrams", Violation: "as dnp3_tcp",
 		Status: Implemented, svc: svcDNP3UDP},

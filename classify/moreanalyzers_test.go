@@ -59,12 +59,23 @@ func TestZeekDNP3(t *testing.T) {
 		// later bad header is never looked at.
 		{name: "dnp3-bad-block-then-bad-header", t: TCP, origPort: 50000, respPort: 20000, want: "dnp3_tcp",
 			chunks: []chunk{{true, hx(badBlock)}, {true, hx(badHdr)}}},
-		// DNP3.cc drops the 11th byte with a link-only frame: the next
-		// frame then lacks its first byte and the analyzer stops.
+		// DNP3.cc drops the rest of the delivery after a link-only frame:
+		// the frame after it in the same chunk is never parsed.
 		{name: "dnp3-link-only-quirk", t: TCP, origPort: 50000, respPort: 20000, want: "dnp3_tcp",
 			chunks: []chunk{{true, hx(linkOnly, read, badHdr)}}},
 		{name: "dnp3-violation-after-confirmation", t: TCP, origPort: 50000, respPort: 20000, want: "",
 			chunks: []chunk{{true, hx(read)}, {true, hx(badHdr)}}},
+		// A link-only frame ends the delivery (ClearEndpointState; return
+		// true): a broken frame after it in the same chunk or datagram is
+		// never parsed, but the next delivery starts a new header.
+		{name: "dnp3-link-only-drops-rest-of-chunk", t: TCP, origPort: 50000, respPort: 20000, want: "dnp3_tcp",
+			chunks: []chunk{{true, hx(linkOnly, []byte{0}, badHdr)}}},
+		{name: "dnp3-link-only-drops-rest-of-datagram", t: UDP, origPort: 50000, respPort: 20000, want: "dnp3_udp",
+			chunks: []chunk{{true, hx(linkOnly, []byte{0}, badHdr)}}},
+		{name: "dnp3-link-only-next-chunk-is-parsed", t: TCP, origPort: 50000, respPort: 20000, want: "",
+			chunks: []chunk{{true, hx(linkOnly, []byte{0}, str("no magic here"))}, {true, hx(badHdr)}}},
+		{name: "dnp3-link-only-next-datagram-is-parsed", t: UDP, origPort: 50000, respPort: 20000, want: "",
+			chunks: []chunk{{true, hx(linkOnly, []byte{0}, str("no magic here"))}, {true, hx(badHdr)}}},
 	})
 }
 
