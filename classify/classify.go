@@ -528,7 +528,7 @@ func (st *State) dropStream() {
 	if st.pending&(1<<recSMB) == 0 && st.flags&flagSMBWalk == 0 {
 		st.sx.smb = nil
 	}
-	if st.pending&(1<<recSSH|1<<recFTPWatch) == 0 && st.sx.ew == nil && st.sx.smb == nil && st.sx.dce == nil &&
+	if st.pending&(1<<recSSH|1<<recFTPWatch|1<<recDCERPC|1<<recMQTT) == 0 && st.sx.ew == nil && st.sx.smb == nil && st.sx.dce == nil &&
 		st.sx.dnp3 == nil && st.sx.mqtt == nil && st.sx.syslog == nil {
 		st.sx = nil
 	}

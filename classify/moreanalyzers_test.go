@@ -123,6 +123,15 @@ func TestZeekMQTT(t *testing.T) {
 			chunks: []chunk{{true, hx([]byte{0x10, 0x10, 0, 0, 0, 0, 0, 0, 'M', 'Q'})}}},
 		{name: "mqtt-violation-after-confirmation", t: TCP, origPort: 50000, respPort: 1883, want: "",
 			chunks: []chunk{{true, hx(connect)}, {false, hx(mqttPkt(0x40, []byte{1}))}}},
+		// dpd_mqtt matches the stream, across chunks.
+		{name: "mqtt-signature-split", t: TCP, origPort: 50000, respPort: 18830, want: "mqtt",
+			chunks: []chunk{{true, hx(connect[:3])}, {true, hx(connect[3:])}, {false, hx(connack)}}},
+		{name: "mqtt-signature-split-bytewise", t: TCP, origPort: 50000, respPort: 18830, want: "mqtt",
+			chunks: splitChunks(session, 1)},
+		{name: "mqtt-signature-split-misses", t: TCP, origPort: 50000, respPort: 18830, want: "",
+			chunks: []chunk{{true, hx([]byte{0x10, 0x10, 0, 0})}, {true, hx([]byte{0, 0, 0, 0, 'M', 'Q'})}}},
+		{name: "mqtt-signature-split-bad-connect", t: TCP, origPort: 50000, respPort: 18830, want: "",
+			chunks: []chunk{{true, hx(badConnect[:2])}, {true, hx(badConnect[2:])}, {false, hx(connack)}}},
 	})
 }
 

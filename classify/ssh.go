@@ -113,6 +113,9 @@ type streamState struct {
 	dnp3   *dnp3Conn
 	mqtt   *mqttConn
 	syslog *syslogConn
+	// start: dpd_dce_rpc's and dpd_mqtt's match at each stream start
+	// while a first chunk was too short to decide (engine.go).
+	start [numStartSigs]startSigs
 }
 
 // sshChunk feeds one chunk of direction d.

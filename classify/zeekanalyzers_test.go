@@ -239,6 +239,18 @@ func TestZeekDCERPC(t *testing.T) {
 		// confirmation changes nothing.
 		{name: "dce-rpc-violation-after-confirmation-ignored", t: TCP, origPort: 50000, respPort: 135, want: "dce_rpc",
 			chunks: []chunk{{true, hx(bind)}, {false, hx(badLen)}}},
+		// dpd_dce_rpc matches the stream, across chunks: a first chunk
+		// shorter than the signature leaves it undecided.
+		{name: "dce-rpc-signature-split-1-3", t: TCP, origPort: 50000, respPort: 49667, want: "dce_rpc",
+			chunks: []chunk{{true, hx(bind[:1])}, {true, hx(bind[1:])}}},
+		{name: "dce-rpc-signature-split-bytewise", t: TCP, origPort: 50000, respPort: 49667, want: "dce_rpc",
+			chunks: []chunk{{true, hx(bind[:1])}, {true, hx(bind[1:2])}, {true, hx(bind[2:3])}, {true, hx(bind[3:])}}},
+		{name: "dce-rpc-signature-split-server-waits", t: TCP, origPort: 50000, respPort: 49667, want: "dce_rpc",
+			chunks: []chunk{{true, hx(str("not dce"))}, {false, hx(bindAck[:2])}, {false, hx(bindAck[2:])}}},
+		{name: "dce-rpc-signature-split-fails", t: TCP, origPort: 50000, respPort: 49667, want: "",
+			chunks: []chunk{{true, hx(bind[:2])}, {true, hx([]byte{0x20}, bind[3:])}}},
+		{name: "dce-rpc-signature-split-past-window", t: TCP, origPort: 50000, respPort: 49667, want: "",
+			chunks: []chunk{{true, hx(bind[:2])}, {false, hx(make([]byte, 1100))}, {true, hx(bind[2:])}}},
 	})
 }
 
