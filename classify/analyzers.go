@@ -261,7 +261,8 @@ var analyzerTable = []Analyzer{
 		Confirm:   "the client's ProtocolVersion message parses",
 		Violation: "an invalid security type, selection or result; data sent while waiting; an unknown client message type; a binpac exception",
 		Status:    Implemented, svc: svcRFB,
-		Notes: "no ports; the two prefixes are replayed in protocol (lock-step) order; nothing on partial connections or after a gap"},
+		Notes: "no ports; each side parsed in arrival order, chunk by chunk, from the connection's start (PIA replay); " +
+			"server messages in ServerInit's delivery are not parsed; nothing on partial connections or after a gap"},
 	{Name: "sip", Scripts: scripts("sip"), Kind: ProtocolAnalyzer, Attach: udp(5060),
 		Signature: `dpd_sip: ^( SIP/[0-9]\.[0-9]\r\n|SIP/[0-9]\.[0-9] [0-9]{3} ) (udp, either direction)`,
 		Confirm:   "a datagram (either side) starting with a reply line: SIP/d+.d+, blanks, a three-digit status (proc_sip_reply)",

@@ -43,11 +43,11 @@ func (in *input) needMore(d int) verdict {
 
 // prefixRecs lists the prefix recognizers in evaluation order.
 var prefixRecs = [...]int{recDNS, recHTTP, recSSL, recRDP, recFTP, recSMTP, recPOP3, recIMAP, recIRC, recLDAP, recKRB,
-	recMySQL, recRedis, recPostgres, recXMPP, recModbus, recSOCKS, recFinger, recRFB}
+	recMySQL, recRedis, recPostgres, recXMPP, recModbus, recSOCKS, recFinger}
 
 const prefixMask = 1<<recDNS | 1<<recHTTP | 1<<recSSL | 1<<recRDP | 1<<recFTP | 1<<recSMTP |
 	1<<recPOP3 | 1<<recIMAP | 1<<recIRC | 1<<recLDAP | 1<<recKRB | 1<<recMySQL | 1<<recRedis |
-	1<<recPostgres | 1<<recXMPP | 1<<recModbus | 1<<recSOCKS | 1<<recFinger | 1<<recRFB
+	1<<recPostgres | 1<<recXMPP | 1<<recModbus | 1<<recSOCKS | 1<<recFinger
 
 // deliverTCP processes one in-order TCP chunk.
 func (c *Classifier) deliverTCP(st *State, fromOrig bool, data []byte) {
@@ -78,6 +78,9 @@ func (c *Classifier) deliverTCP(st *State, fromOrig bool, data []byte) {
 	}
 	if st.pending&(1<<recSyslog) != 0 {
 		c.syslogChunk(st, d, data)
+	}
+	if st.pending&(1<<recRFB) != 0 {
+		c.rfbChunk(st, d, data, off, inWindow)
 	}
 	if st.pending&(1<<recSSH) != 0 {
 		c.sshChunk(st, d, data, inWindow, off)
@@ -276,9 +279,6 @@ func (c *Classifier) evalPrefix(st *State, in *input) {
 		case recFinger:
 			in.port = true
 			v = c.finger(st, in)
-		case recRFB:
-			in.port = false
-			v = c.rfb(st, in)
 		}
 		if v == done {
 			st.pending &^= 1 << rec

@@ -235,7 +235,39 @@ func TestZeekRFB(t *testing.T) {
 			chunks: []chunk{session[0], session[1], session[2], {true, "05"}}},
 		{name: "rfb-violation-unknown-client-message", t: TCP, origPort: 50000, respPort: 5900, want: "",
 			chunks: append(append([]chunk{}, session...), chunk{true, "fa00"})},
+		// Zeek parses each side in arrival order: a server that sends its
+		// security types before the client's version sent data while it
+		// waited (WaitData, then InvalidData throws), so the client's
+		// version is never parsed and nothing confirms.
+		{name: "rfb-server-version-and-types-in-one-segment", t: TCP, origPort: 50000, respPort: 5900, want: "",
+			chunks: append([]chunk{{false, hx(str("RFB 003.008\n"), []byte{2, 1, 2})}}, session[1:2:2]...)},
+		{name: "rfb-server-types-before-client-version", t: TCP, origPort: 50000, respPort: 5900, want: "",
+			chunks: []chunk{session[0], session[2], session[1], session[3]}},
+		{name: "rfb-split-bytewise", t: TCP, origPort: 50000, respPort: 5900, want: "rfb", chunks: splitChunks(session, 1)},
+		{name: "rfb-client-version-first", t: TCP, origPort: 50000, respPort: 5900, want: "rfb",
+			chunks: []chunk{session[1], session[0], session[2], session[3]}},
+		// The client's selection right behind its version is parsed at
+		// once (the client is not waiting in 3.8): the same session.
+		{name: "rfb-client-version-and-selection-in-one-segment", t: TCP, origPort: 50000, respPort: 5900, want: "rfb",
+			chunks: append([]chunk{session[0], {true, hx(str("RFB 003.008\n"), []byte{2})}, session[2]}, session[4:]...)},
+		// The minor version is read with strtol: white space and a sign.
+		{name: "rfb-minor-version-leading-space", t: TCP, origPort: 50000, respPort: 5900, want: "rfb",
+			chunks: withClientVersion(session, "RFB 003. 08\n")},
+		{name: "rfb-minor-version-plus-sign", t: TCP, origPort: 50000, respPort: 5900, want: "rfb",
+			chunks: withClientVersion(session, "RFB 003.+08\n")},
+		{name: "rfb-minor-version-minus-sign-is-3.3", t: TCP, origPort: 50000, respPort: 5900, want: "",
+			chunks: withClientVersion(session, "RFB 003.-08\n")},
+		{name: "rfb-minor-version-minus-sign-3.3-session", t: TCP, origPort: 50000, respPort: 5900, want: "rfb",
+			chunks: withClientVersion(v33, "RFB 003.-08\n")},
 	})
+}
+
+// withClientVersion returns an RFB session whose client ProtocolVersion
+// (its second chunk) is v.
+func withClientVersion(session []chunk, v string) []chunk {
+	out := append([]chunk{}, session...)
+	out[1] = chunk{true, hx(str(v))}
+	return out
 }
 
 func TestZeekWebSocket(t *testing.T) {
