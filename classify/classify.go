@@ -34,9 +34,9 @@
 //   - SetMulticastResponder(true) when the responder address is multicast
 //     (the DNS analyzer then never flips); again after a flip if needed.
 //   - TCP: Deliver each direction's in-order stream bytes, in packet arrival
-//     order across the two directions (the DPD window and POP3's pairing
-//     depend on it), while Wants(dir) is true; Gap when a direction lost
-//     bytes. STARTTLS-style upgrades need both directions delivered.
+//     order across the two directions (the DPD window, RFB's parse and
+//     POP3's pairing depend on it), while Wants(dir) is true; Gap when a
+//     direction lost bytes. STARTTLS-style upgrades need both directions delivered.
 //   - UDP: Deliver each datagram's payload (empty payloads are ignored).
 //   - When Deliver returns Flip: swap the roles and call State.Flip. Call
 //     State.Flip also for every other role swap after Start (TCP history
@@ -525,11 +525,14 @@ func (st *State) dropStream() {
 	if st.pending&(1<<recSyslog) == 0 {
 		st.sx.syslog = nil
 	}
+	if st.pending&(1<<recRFB) == 0 {
+		st.sx.rfb = nil
+	}
 	if st.pending&(1<<recSMB) == 0 && st.flags&flagSMBWalk == 0 {
 		st.sx.smb = nil
 	}
-	if st.pending&(1<<recSSH|1<<recFTPWatch) == 0 && st.sx.ew == nil && st.sx.smb == nil && st.sx.dce == nil &&
-		st.sx.dnp3 == nil && st.sx.mqtt == nil && st.sx.syslog == nil {
+	if st.pending&(1<<recSSH|1<<recFTPWatch|1<<recDCERPC|1<<recMQTT) == 0 && st.sx.ew == nil && st.sx.smb == nil && st.sx.dce == nil &&
+		st.sx.dnp3 == nil && st.sx.mqtt == nil && st.sx.syslog == nil && st.sx.rfb == nil {
 		st.sx = nil
 	}
 }

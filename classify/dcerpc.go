@@ -31,9 +31,13 @@ package classify
 // Attachment: port 135, or elsewhere the signature dpd_dce_rpc,
 // ^\x05[\x00\x01][\x00-\x13]\x03 at the start of either direction within
 // the DPD window (found by the signature, not the port, on the dynamic
-// endpoints the endpoint mapper hands out). A direction's bytes before the
-// signature matched on the other one are not replayed (they cannot start
-// with a PDU the signature would not have matched, bar rare flag values).
+// endpoints the endpoint mapper hands out), matched across the chunks of
+// the stream like Zeek's signature engine does: a first chunk shorter than
+// the signature waits for the next (State.startSignature); once it
+// matches, the analyzer sees the stream from its start. A direction's
+// bytes before the signature matched on the other one are not replayed
+// (they cannot start with a PDU the signature would not have matched, bar
+// rare flag values).
 // Bound: the connection's chunk budget (maxChunks); PDUs longer than
 // dceMaxPDU are confirmed on their header without their auth trailer.
 
@@ -251,10 +255,12 @@ func dceBody(ptype byte, object, little bool, b []byte) bool {
 // dceRPCChunk is the TCP DCE/RPC recognizer's handling of one chunk.
 func (c *Classifier) dceRPCChunk(st *State, d int, data []byte, off uint32, inWindow bool) {
 	if st.sx == nil || st.sx.dce == nil {
+		var earlier []byte
 		if !st.attached(svcDCERPC) {
-			// dpd_dce_rpc, anchored at each direction's stream start.
-			if off != 0 || !inWindow || dceRPCSig(data) != yes {
-				st.startSigMissed(recDCERPC, inWindow)
+			// dpd_dce_rpc, anchored at each direction's stream start
+			// (matched across chunks).
+			var ok bool
+			if earlier, ok = st.startSignature(startSigDCERPC, recDCERPC, d, data, off, inWindow, dceRPCSig); !ok {
 				return
 			}
 		}
@@ -262,6 +268,12 @@ func (c *Classifier) dceRPCChunk(st *State, d int, data []byte, off uint32, inWi
 			st.sx = &streamState{}
 		}
 		st.sx.dce = &dceAnalyzer{}
+		if len(earlier) > 0 {
+			c.dceData(st, st.sx.dce, d, earlier)
+			if st.sx == nil || st.sx.dce == nil {
+				return
+			}
+		}
 	}
 	c.dceData(st, st.sx.dce, d, data)
 }

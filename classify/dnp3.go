@@ -12,11 +12,13 @@ package classify
 //   - a header CRC that does not match: AnalyzerViolation, and the analyzer
 //     stops;
 //   - otherwise AnalyzerConfirmation. A frame without user data (length 5)
-//     is dropped together with the 11th byte already collected (DNP3.cc's
-//     quirk: the next frame then lacks its first byte). Then the whole frame
-//     is collected and every data block's CRC checked; a bad block CRC, a
-//     length below 5 or a missing first transport segment stops the
-//     analyzer without a violation.
+//     ends the delivery: ProcessData clears the direction's state and
+//     returns, dropping the 11th byte already collected and everything
+//     after it in the same TCP chunk or datagram (DNP3.cc's quirk: a next
+//     frame in the same chunk is never seen; the next delivery starts a
+//     new header). Otherwise the whole frame is collected and every data
+//     block's CRC checked; a bad block CRC, a length below 5 or a missing
+//     first transport segment stops the analyzer without a violation.
 //
 // The TCP analyzer sees the stream, the UDP one each datagram (the frame
 // state carries over between datagrams, as in DNP3.cc).
@@ -95,8 +97,11 @@ func (c *Classifier) dnp3Data(st *State, svc uint8, s *dnp3Dir, data []byte) boo
 			}
 			c.confirm(st, svc)
 			if s.buf[2] == 5 {
-				*s = dnp3Dir{} // no transport and application layers
-				continue
+				// No transport and application layers: DNP3.cc's
+				// ClearEndpointState(orig); return true; the rest of
+				// this delivery is dropped too.
+				*s = dnp3Dir{}
+				return true
 			}
 			s.pktLen = int(s.buf[2])
 			s.inData = true

@@ -43,11 +43,11 @@ func (in *input) needMore(d int) verdict {
 
 // prefixRecs lists the prefix recognizers in evaluation order.
 var prefixRecs = [...]int{recDNS, recHTTP, recSSL, recRDP, recFTP, recSMTP, recPOP3, recIMAP, recIRC, recLDAP, recKRB,
-	recMySQL, recRedis, recPostgres, recXMPP, recModbus, recSOCKS, recFinger, recRFB}
+	recMySQL, recRedis, recPostgres, recXMPP, recModbus, recSOCKS, recFinger}
 
 const prefixMask = 1<<recDNS | 1<<recHTTP | 1<<recSSL | 1<<recRDP | 1<<recFTP | 1<<recSMTP |
 	1<<recPOP3 | 1<<recIMAP | 1<<recIRC | 1<<recLDAP | 1<<recKRB | 1<<recMySQL | 1<<recRedis |
-	1<<recPostgres | 1<<recXMPP | 1<<recModbus | 1<<recSOCKS | 1<<recFinger | 1<<recRFB
+	1<<recPostgres | 1<<recXMPP | 1<<recModbus | 1<<recSOCKS | 1<<recFinger
 
 // deliverTCP processes one in-order TCP chunk.
 func (c *Classifier) deliverTCP(st *State, fromOrig bool, data []byte) {
@@ -78,6 +78,9 @@ func (c *Classifier) deliverTCP(st *State, fromOrig bool, data []byte) {
 	}
 	if st.pending&(1<<recSyslog) != 0 {
 		c.syslogChunk(st, d, data)
+	}
+	if st.pending&(1<<recRFB) != 0 {
+		c.rfbChunk(st, d, data, off, inWindow)
 	}
 	if st.pending&(1<<recSSH) != 0 {
 		c.sshChunk(st, d, data, inWindow, off)
@@ -276,9 +279,6 @@ func (c *Classifier) evalPrefix(st *State, in *input) {
 		case recFinger:
 			in.port = true
 			v = c.finger(st, in)
-		case recRFB:
-			in.port = false
-			v = c.rfb(st, in)
 		}
 		if v == done {
 			st.pending &^= 1 << rec
@@ -348,7 +348,7 @@ func (c *Classifier) deliverUDP(st *State, fromOrig bool, data []byte) Action {
 		c.rdpeudp(st, fromOrig, data, inWindow)
 	}
 	if st.pending&(1<<recSIP) != 0 {
-		c.sip(st, fromOrig, data, inWindow)
+		c.sip(st, data, inWindow)
 	}
 	if st.pending&(1<<recSNMP) != 0 {
 		c.snmp(st, fromOrig, data)
@@ -372,15 +372,107 @@ func (c *Classifier) confirm(st *State, svc uint8) {
 	}
 }
 
-// startSigMissed handles a TCP chunk that did not start a match of a
-// signature anchored at the start of either direction (dpd_dce_rpc,
-// dpd_mqtt), for a recognizer that is not attached by port and whose
-// analyzer the signature has not enabled yet: every direction that carried
-// bytes then had its start checked and missed, so the recognizer stops once
-// both did, or once the DPD window closed. Call it after st.seen counted the
-// chunk.
-func (st *State) startSigMissed(rec int, inWindow bool) {
-	if st.seen[0] > 0 && st.seen[1] > 0 || !inWindow {
-		st.pending &^= 1 << rec
+// startSig is one direction's match of a signature anchored at the stream
+// start (dpd_dce_rpc, dpd_mqtt) for a streaming recognizer. Zeek's
+// signature engine matches the reassembled stream, so a signature longer
+// than the first chunk goes on matching in the chunks that follow (within
+// the DPD window): the bytes of a chunk too short to decide are kept here.
+type startSig struct {
+	buf   [16]byte
+	n     uint8
+	state uint8 // startSigNone, startSigWaiting or startSigMissed
+}
+
+const (
+	startSigNone    = iota // no bytes of this direction seen yet
+	startSigWaiting        // the stream start is too short to decide
+	startSigMiss           // the signature failed on this direction
+)
+
+// startSigs is a streaming recognizer's start-signature state per
+// direction.
+type startSigs [2]startSig
+
+// match feeds direction d's chunk data at stream offset off to a
+// start-anchored signature. On yes, earlier holds the stream bytes before
+// data (kept from chunks too short to decide), which the analyzer must
+// see first. On no, the recognizer gives up on this direction. more: the
+// bytes are kept, the next chunk decides.
+func (ss *startSigs) match(d int, data []byte, off uint32, inWindow bool, sig func([]byte) tri) (earlier []byte, t tri) {
+	s := &ss[d]
+	if s.state == startSigMiss || !inWindow || off != uint32(s.n) || s.n == 0 && off != 0 {
+		s.state = startSigMiss
+		return nil, no
 	}
+	if s.n == 0 {
+		t = sig(data)
+	} else {
+		k := copy(s.buf[s.n:], data)
+		t = sig(s.buf[:int(s.n)+k])
+		if t == more && k < len(data) {
+			t = no // cannot happen with signatures shorter than buf
+		}
+	}
+	switch t {
+	case yes:
+		return s.buf[:s.n], yes
+	case more:
+		if s.n == 0 {
+			if len(data) > len(s.buf) {
+				s.state = startSigMiss
+				return nil, no
+			}
+			copy(s.buf[:], data)
+		}
+		s.n += uint8(len(data))
+		s.state = startSigWaiting
+		return nil, more
+	}
+	s.state = startSigMiss
+	return nil, no
+}
+
+// Which startSigs of streamState a recognizer uses.
+const (
+	startSigDCERPC = iota
+	startSigMQTT
+	numStartSigs
+)
+
+// startSignature runs streaming recognizer rec's start-anchored signature
+// (slot which of streamState.start) on direction d's chunk data at stream
+// offset off, for a recognizer not attached by port whose analyzer the
+// signature has not enabled yet. matched: the analyzer starts, and must
+// first see earlier (this direction's stream bytes before data, kept while
+// the signature waited). A first chunk that decides allocates nothing.
+// The recognizer stops once every direction that carried bytes failed the
+// signature and both did, or once the DPD window closed. Call it after
+// st.seen counted the chunk.
+func (st *State) startSignature(which, rec, d int, data []byte, off uint32, inWindow bool,
+	sig func([]byte) tri) (earlier []byte, matched bool) {
+	waiting := func(i int) bool { return st.sx != nil && st.sx.start[which][i].state == startSigWaiting }
+	var t tri
+	switch {
+	case !inWindow:
+		t = no
+	case off != 0 && !waiting(d):
+		t = no // this direction's start was decided earlier
+	case off == 0 && st.sx == nil && sig(data) != more:
+		t = sig(data)
+	default:
+		if st.sx == nil {
+			st.sx = &streamState{}
+		}
+		earlier, t = st.sx.start[which].match(d, data, off, inWindow, sig)
+	}
+	if t == yes {
+		return earlier, true
+	}
+	if t == no {
+		missed := func(i int) bool { return st.seen[i] > 0 && !waiting(i) }
+		if !inWindow || missed(0) && missed(1) {
+			st.pending &^= 1 << rec
+		}
+	}
+	return nil, false
 }

@@ -48,20 +48,40 @@ func asn1Meta(b []byte) (tag, lenByte byte, length uint64, n int, ok bool) {
 	if len(b) < 2+k {
 		return 0, 0, 0, 0, false
 	}
-	for _, v := range b[2 : 2+k] {
-		length = length<<8 | uint64(v)
-	}
-	return tag, lenByte, length, 2 + k, true
+	return tag, lenByte, binaryToInt64(b[2 : 2+k]), 2 + k, true
 }
 
 // asn1Encoding is binpac's ASN1Encoding: the header and length bytes of
 // content. It returns the element's total size.
 func asn1Encoding(b []byte) (content []byte, total int, ok bool) {
 	_, _, l, n, ok := asn1Meta(b)
-	if !ok || l > uint64(len(b)-n) {
+	if !ok {
 		return nil, 0, false
 	}
-	return b[n : n+int(l)], n + int(l), true
+	m, ok := binpacLength(l)
+	if !ok || m > len(b)-n {
+		return nil, 0, false
+	}
+	return b[n : n+m], n + m, true
+}
+
+// binpacLength is a &length expression as binpac's generated code uses it:
+// converted to a C int (the low 32 bits, signed); a negative length throws
+// (ExceptionInvalidStringLength).
+func binpacLength(l uint64) (int, bool) {
+	v := int32(uint32(l))
+	return int(v), v >= 0
+}
+
+// binaryToInt64 is asn1.pac's binary_to_int64: the bytes as a big-endian
+// number. Beyond 8 bytes the C++ shift is undefined; the low 8 bytes are
+// kept, as asn1Meta does for lengths.
+func binaryToInt64(b []byte) uint64 {
+	var v uint64
+	for _, c := range b {
+		v = v<<8 | uint64(c)
+	}
+	return v
 }
 
 // gssapiChild is GSSAPI_Analyzer::DeliverStream for one token from a

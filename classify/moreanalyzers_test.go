@@ -59,12 +59,23 @@ func TestZeekDNP3(t *testing.T) {
 		// later bad header is never looked at.
 		{name: "dnp3-bad-block-then-bad-header", t: TCP, origPort: 50000, respPort: 20000, want: "dnp3_tcp",
 			chunks: []chunk{{true, hx(badBlock)}, {true, hx(badHdr)}}},
-		// DNP3.cc drops the 11th byte with a link-only frame: the next
-		// frame then lacks its first byte and the analyzer stops.
+		// DNP3.cc drops the rest of the delivery after a link-only frame:
+		// the frame after it in the same chunk is never parsed.
 		{name: "dnp3-link-only-quirk", t: TCP, origPort: 50000, respPort: 20000, want: "dnp3_tcp",
 			chunks: []chunk{{true, hx(linkOnly, read, badHdr)}}},
 		{name: "dnp3-violation-after-confirmation", t: TCP, origPort: 50000, respPort: 20000, want: "",
 			chunks: []chunk{{true, hx(read)}, {true, hx(badHdr)}}},
+		// A link-only frame ends the delivery (ClearEndpointState; return
+		// true): a broken frame after it in the same chunk or datagram is
+		// never parsed, but the next delivery starts a new header.
+		{name: "dnp3-link-only-drops-rest-of-chunk", t: TCP, origPort: 50000, respPort: 20000, want: "dnp3_tcp",
+			chunks: []chunk{{true, hx(linkOnly, []byte{0}, badHdr)}}},
+		{name: "dnp3-link-only-drops-rest-of-datagram", t: UDP, origPort: 50000, respPort: 20000, want: "dnp3_udp",
+			chunks: []chunk{{true, hx(linkOnly, []byte{0}, badHdr)}}},
+		{name: "dnp3-link-only-next-chunk-is-parsed", t: TCP, origPort: 50000, respPort: 20000, want: "",
+			chunks: []chunk{{true, hx(linkOnly, []byte{0}, str("no magic here"))}, {true, hx(badHdr)}}},
+		{name: "dnp3-link-only-next-datagram-is-parsed", t: UDP, origPort: 50000, respPort: 20000, want: "",
+			chunks: []chunk{{true, hx(linkOnly, []byte{0}, str("no magic here"))}, {true, hx(badHdr)}}},
 	})
 }
 
@@ -112,6 +123,15 @@ func TestZeekMQTT(t *testing.T) {
 			chunks: []chunk{{true, hx([]byte{0x10, 0x10, 0, 0, 0, 0, 0, 0, 'M', 'Q'})}}},
 		{name: "mqtt-violation-after-confirmation", t: TCP, origPort: 50000, respPort: 1883, want: "",
 			chunks: []chunk{{true, hx(connect)}, {false, hx(mqttPkt(0x40, []byte{1}))}}},
+		// dpd_mqtt matches the stream, across chunks.
+		{name: "mqtt-signature-split", t: TCP, origPort: 50000, respPort: 18830, want: "mqtt",
+			chunks: []chunk{{true, hx(connect[:3])}, {true, hx(connect[3:])}, {false, hx(connack)}}},
+		{name: "mqtt-signature-split-bytewise", t: TCP, origPort: 50000, respPort: 18830, want: "mqtt",
+			chunks: splitChunks(session, 1)},
+		{name: "mqtt-signature-split-misses", t: TCP, origPort: 50000, respPort: 18830, want: "",
+			chunks: []chunk{{true, hx([]byte{0x10, 0x10, 0, 0})}, {true, hx([]byte{0, 0, 0, 0, 'M', 'Q'})}}},
+		{name: "mqtt-signature-split-bad-connect", t: TCP, origPort: 50000, respPort: 18830, want: "",
+			chunks: []chunk{{true, hx(badConnect[:2])}, {true, hx(badConnect[2:])}, {false, hx(connack)}}},
 	})
 }
 
@@ -215,7 +235,39 @@ func TestZeekRFB(t *testing.T) {
 			chunks: []chunk{session[0], session[1], session[2], {true, "05"}}},
 		{name: "rfb-violation-unknown-client-message", t: TCP, origPort: 50000, respPort: 5900, want: "",
 			chunks: append(append([]chunk{}, session...), chunk{true, "fa00"})},
+		// Zeek parses each side in arrival order: a server that sends its
+		// security types before the client's version sent data while it
+		// waited (WaitData, then InvalidData throws), so the client's
+		// version is never parsed and nothing confirms.
+		{name: "rfb-server-version-and-types-in-one-segment", t: TCP, origPort: 50000, respPort: 5900, want: "",
+			chunks: append([]chunk{{false, hx(str("RFB 003.008\n"), []byte{2, 1, 2})}}, session[1:2:2]...)},
+		{name: "rfb-server-types-before-client-version", t: TCP, origPort: 50000, respPort: 5900, want: "",
+			chunks: []chunk{session[0], session[2], session[1], session[3]}},
+		{name: "rfb-split-bytewise", t: TCP, origPort: 50000, respPort: 5900, want: "rfb", chunks: splitChunks(session, 1)},
+		{name: "rfb-client-version-first", t: TCP, origPort: 50000, respPort: 5900, want: "rfb",
+			chunks: []chunk{session[1], session[0], session[2], session[3]}},
+		// The client's selection right behind its version is parsed at
+		// once (the client is not waiting in 3.8): the same session.
+		{name: "rfb-client-version-and-selection-in-one-segment", t: TCP, origPort: 50000, respPort: 5900, want: "rfb",
+			chunks: append([]chunk{session[0], {true, hx(str("RFB 003.008\n"), []byte{2})}, session[2]}, session[4:]...)},
+		// The minor version is read with strtol: white space and a sign.
+		{name: "rfb-minor-version-leading-space", t: TCP, origPort: 50000, respPort: 5900, want: "rfb",
+			chunks: withClientVersion(session, "RFB 003. 08\n")},
+		{name: "rfb-minor-version-plus-sign", t: TCP, origPort: 50000, respPort: 5900, want: "rfb",
+			chunks: withClientVersion(session, "RFB 003.+08\n")},
+		{name: "rfb-minor-version-minus-sign-is-3.3", t: TCP, origPort: 50000, respPort: 5900, want: "",
+			chunks: withClientVersion(session, "RFB 003.-08\n")},
+		{name: "rfb-minor-version-minus-sign-3.3-session", t: TCP, origPort: 50000, respPort: 5900, want: "rfb",
+			chunks: withClientVersion(v33, "RFB 003.-08\n")},
 	})
+}
+
+// withClientVersion returns an RFB session whose client ProtocolVersion
+// (its second chunk) is v.
+func withClientVersion(session []chunk, v string) []chunk {
+	out := append([]chunk{}, session...)
+	out[1] = chunk{true, hx(str(v))}
+	return out
 }
 
 func TestZeekWebSocket(t *testing.T) {

@@ -20,7 +20,8 @@ package classify
 //
 // Attachment: 1883/tcp, or elsewhere the signature dpd_mqtt, /^.{4,7}MQ/
 // at the start of either direction within the DPD window (the protocol
-// name "MQTT" or "MQIsdp" of a CONNECT).
+// name "MQTT" or "MQIsdp" of a CONNECT), matched across the chunks of the
+// stream (State.startSignature).
 // Bound: the connection's chunk budget (maxChunks); a command longer than
 // mqttMaxBody is checked on its first mqttMaxBody bytes only.
 
@@ -175,10 +176,12 @@ func (c *Classifier) mqttCommand(st *State, fixed byte, b []byte, cut bool) bool
 // mqttChunk feeds one chunk of direction d.
 func (c *Classifier) mqttChunk(st *State, d int, data []byte, off uint32, inWindow bool) {
 	if st.sx == nil || st.sx.mqtt == nil {
+		var earlier []byte
 		if !st.attached(svcMQTT) {
-			// dpd_mqtt at a direction's stream start.
-			if off != 0 || !inWindow || mqttSig(data) != yes {
-				st.startSigMissed(recMQTT, inWindow)
+			// dpd_mqtt at a direction's stream start (matched across
+			// chunks).
+			var ok bool
+			if earlier, ok = st.startSignature(startSigMQTT, recMQTT, d, data, off, inWindow, mqttSig); !ok {
 				return
 			}
 		}
@@ -186,6 +189,12 @@ func (c *Classifier) mqttChunk(st *State, d int, data []byte, off uint32, inWind
 			st.sx = &streamState{}
 		}
 		st.sx.mqtt = &mqttConn{}
+		if len(earlier) > 0 && !c.mqttData(st, &st.sx.mqtt.dir[d], earlier) {
+			st.violate(svcMQTT)
+			st.pending &^= 1 << recMQTT
+			st.dropStream()
+			return
+		}
 	}
 	if !c.mqttData(st, &st.sx.mqtt.dir[d], data) {
 		st.violate(svcMQTT)

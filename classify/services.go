@@ -107,13 +107,13 @@ const (
 	recSOCKS  // prefix
 	recSyslog // Syslog (UDP) and Syslog_TCP
 	recFinger // prefix
-	recRFB    // prefix
+	recRFB    // streaming
 	numRecs
 )
 
 // streamRecs are the recognizers that work chunk by chunk without a
 // buffered prefix.
-const streamRecs = 1<<recSMB | 1<<recSSH | 1<<recFTPWatch | 1<<recDCERPC | 1<<recDNP3 | 1<<recMQTT | 1<<recSyslog
+const streamRecs = 1<<recSMB | 1<<recSSH | 1<<recFTPWatch | 1<<recDCERPC | 1<<recDNP3 | 1<<recMQTT | 1<<recSyslog | 1<<recRFB
 
 // All enables every recognizer.
 const All Set = 1<<numServices - 1

@@ -9,14 +9,19 @@ import (
 // sip-analyzer.pac; RFC 3261). Zeek's SIP-over-TCP analyzer is not
 // activated by any base script.
 //
-// Each datagram is one message: the originator's parse as requests, the
-// responder's as replies. Confirmation: proc_sip_reply, a responder
-// datagram whose line starts with a reply line: "SIP/" digits "." digits,
-// optional blanks, a three-digit status. Violation: binpac throws when a
-// responder line is not a reply line, or an originator line not a request
-// line (optional non-token junk, a method token, a URI, then "SIP/"
-// digits "." digits); a violation after the confirmation removes the
-// service.
+// Each datagram is one message. SIP.cc's DeliverPacket picks the parser by
+// content, whichever side sent it: a datagram longer than 6 bytes that
+// starts "SIP/" goes to the reply parser, any other to the request parser,
+// and a 2-byte datagram starting '\r' (a "\r\n" keepalive) is dropped
+// unparsed. Confirmation: proc_sip_reply, a reply datagram whose line
+// starts with a reply line: "SIP/" digits "." digits, optional blanks, a
+// three-digit status. Violation: binpac throws when a reply datagram's line
+// is not a reply line, or a request datagram's line not a request line
+// (optional non-token junk, a method token, a URI, then "SIP/" digits "."
+// digits); a violation after the confirmation removes the service. Not
+// modelled: the headers and body after the first line, where Zeek's parser
+// also throws (a header line without ':', a body shorter than the
+// Content-Length header).
 //
 // Attachment: port 5060/udp, or elsewhere the signature dpd_sip
 // (^( SIP/d.d\r\n|SIP/d.d ddd ) on a datagram of either direction within the
@@ -112,8 +117,9 @@ func sipSig(b []byte) bool {
 		digits(b[8:11]) == 3 && b[11] == ' '
 }
 
-// sip handles one datagram.
-func (c *Classifier) sip(st *State, fromOrig bool, b []byte, inWindow bool) {
+// sip handles one datagram, from either side (the parser is chosen by
+// content).
+func (c *Classifier) sip(st *State, b []byte, inWindow bool) {
 	if !st.attached(svcSIP) && st.flags&flagSIPEnabled == 0 {
 		if !inWindow {
 			st.pending &^= 1 << recSIP
@@ -124,17 +130,24 @@ func (c *Classifier) sip(st *State, fromOrig bool, b []byte, inWindow bool) {
 		}
 		st.flags |= flagSIPEnabled
 	}
-	if fromOrig {
-		if !sipRequestLine(b) {
+	// SIP.cc DeliverPacket: a two-byte datagram starting with '\r' (a
+	// "\r\n" keepalive) is dropped before the parser sees it; otherwise
+	// the parser is chosen by content, not direction: longer than 6 bytes
+	// and starting "SIP/" is a reply, anything else a request.
+	if len(b) == 2 && b[0] == '\r' {
+		return
+	}
+	if len(b) > 6 && string(b[:4]) == "SIP/" {
+		if !sipReplyLine(b) {
 			st.violate(svcSIP)
 			st.pending &^= 1 << recSIP
+			return
 		}
+		c.confirm(st, svcSIP)
 		return
 	}
-	if !sipReplyLine(b) {
+	if !sipRequestLine(b) {
 		st.violate(svcSIP)
 		st.pending &^= 1 << recSIP
-		return
 	}
-	c.confirm(st, svcSIP)
 }

@@ -102,8 +102,8 @@ type sshConn struct {
 }
 
 // streamState holds the streaming recognizers' state (SSH's packet walk,
-// FTP's reply watch, SMB's message walk, the DCE_RPC, DNP3, MQTT and
-// Syslog_TCP parsers), allocated only when one of them runs.
+// FTP's reply watch, SMB's message walk, the DCE_RPC, DNP3, MQTT,
+// Syslog_TCP and RFB parsers), allocated only when one of them runs.
 type streamState struct {
 	ssh    sshConn
 	ftp    ftpReplyState
@@ -113,6 +113,10 @@ type streamState struct {
 	dnp3   *dnp3Conn
 	mqtt   *mqttConn
 	syslog *syslogConn
+	rfb    *rfbConn
+	// start: dpd_dce_rpc's and dpd_mqtt's match at each stream start
+	// while a first chunk was too short to decide (engine.go).
+	start [numStartSigs]startSigs
 }
 
 // sshChunk feeds one chunk of direction d.

@@ -2,14 +2,33 @@ package classify
 
 // SNMP and RADIUS recognition: datagram analyzers attached by port only.
 //
-// SNMP (Zeek's SNMP analyzer, snmp-protocol.pac / snmp-analyzer.pac;
-// RFC 3416, RFC 3412). Each datagram is a BER message: SEQUENCE { version
-// INTEGER, then a v1/v2c community OCTET STRING or a v3 header SEQUENCE }.
-// check_tag throws when a tag is not the expected one. Confirmation:
-// proc_header, once a responder datagram's header (version and community
-// or v3 header) parsed; an unknown version still confirms. Violation: a
-// datagram of either side whose tags or lengths do not parse.
+// SNMP (Zeek's binpac SNMP analyzer: SNMP.cc, snmp-protocol.pac,
+// snmp-analyzer.pac, asn1.pac; RFC 3416, RFC 3412). Each datagram is one
+// TopLevelMessage, parsed as binpac does: every element is read where the
+// previous one ends, never within its SEQUENCE's length. The outer
+// SEQUENCE contributes only its header (ASN1SequenceMeta: tag, length
+// byte, and as many more length bytes as the length byte's low 7 bits say;
+// 0x80 means length 0); its content need not be in the datagram. Then the
+// version INTEGER, whose content must be in the datagram (check_int: tag
+// 0x02, at most 9 content bytes, empty = 0), and the Header its value
+// selects: v1 (0) and v2c (1) a community OCTET STRING; v3 (3) the
+// v3Header (msgGlobalData SEQUENCE header, msgID, msgMaxSize, msgFlags
+// OCTET STRING, msgSecurityModel, then the security-parameters OCTET
+// STRING, the next element's header and, when that is a SEQUENCE, the
+// scoped PDU's contextEngineID and contextName OCTET STRINGs); any other
+// version takes the rest of the datagram. A wrong tag (check_tag), an
+// over-wide integer, or an element running past the datagram throws: a
+// violation (SNMP.cc DeliverPacket). proc_v3_header_data raises a
+// violation without throwing when msgFlags is not exactly one byte, and
+// the parse goes on. Confirmation: proc_header, once a responder
+// datagram's whole Header parsed (an unknown version too).
 // Attachment: 161/udp and 162/udp (no DPD signature).
+//
+// This follows the binpac analyzer that snmp/CMakeLists.txt builds
+// (Zeek_add_plugin with snmp.pac, snmp-protocol.pac, snmp-analyzer.pac,
+// asn1.pac). The Spicy SNMP grammar (snmp.spicy, built only with
+// USE_SPICY_ANALYZERS) is, in every version of the tree seen, a stub that
+// reads the first ASN.1 header; it is not modelled.
 //
 // RADIUS (Zeek's RADIUS analyzer, radius-protocol.pac / radius-analyzer.pac;
 // RFC 2865). Confirmation: proc_radius_message, any datagram of either side
@@ -19,43 +38,103 @@ package classify
 // Attachment: 1812/udp. Its dpd.sig has no payload condition and does not
 // enable the analyzer elsewhere in a plain `zeek -r`.
 
-// snmpHeader reports whether b starts with an SNMP message header. Each
-// element is read where the previous one ends (not within the SEQUENCE's
-// length), and must be whole within the datagram.
-func snmpHeader(b []byte) bool {
-	tag, msg, total, ok, complete := berTLV(b)
-	if !ok || !complete || tag != 0x30 {
-		return false
+// snmpSequenceMeta reads an ASN1SequenceMeta at b's start (the header
+// only, tag SEQUENCE) and returns its size.
+func snmpSequenceMeta(b []byte) (int, bool) {
+	tag, _, _, n, ok := asn1Meta(b)
+	return n, ok && tag == 0x30
+}
+
+// snmpElement reads an ASN1Encoding with the given tag (ASN1OctetString,
+// or ASN1Integer whose content check_int_width allows up to 9 bytes) at b's
+// start, and returns its content and size.
+func snmpElement(b []byte, tag byte) (content []byte, n int, ok bool) {
+	content, n, ok = asn1Encoding(b)
+	if !ok || b[0] != tag || tag == 0x02 && len(content) > 9 {
+		return nil, 0, false
 	}
-	p := b[total-len(msg):] // the SEQUENCE's content start
-	tag, v, n, ok, complete := berTLV(p)
-	if !ok || !complete || tag != 0x02 || len(v) < 1 || len(v) > 4 {
-		return false
+	return content, n, true
+}
+
+// snmpHeader parses a datagram's TopLevelMessage up to the end of its
+// Header. ok is false where binpac throws; badFlags reports
+// proc_v3_header_data's violation (a v3 msgFlags that is not one byte),
+// which does not stop the parse.
+func snmpHeader(b []byte) (ok, badFlags bool) {
+	n, ok := snmpSequenceMeta(b)
+	if !ok {
+		return false, false
 	}
-	version := 0
-	for _, c := range v {
-		version = version<<8 | int(c)
+	version, m, ok := snmpElement(b[n:], 0x02)
+	if !ok {
+		return false, false
 	}
-	switch version {
-	case 0, 1: // v1, v2c: community
-		tag, _, _, ok, complete = berTLV(p[n:])
-		return ok && complete && tag == 0x04
-	case 3: // v3: msgGlobalData
-		tag, _, _, ok, complete = berTLV(p[n:])
-		return ok && complete && tag == 0x30
+	p := b[n+m:]
+	switch binaryToInt64(version) {
+	case 0, 1: // v1Header, v2Header: the community
+		_, _, ok = snmpElement(p, 0x04)
+		return ok, false
+	case 3:
+		return snmpV3Header(p)
 	}
-	return true // an unknown version parses as such
+	return true, false // UnknownVersionHeader: &restofdata
+}
+
+// snmpV3Header parses a v3Header at p's start.
+func snmpV3Header(p []byte) (ok, badFlags bool) {
+	n, ok := snmpSequenceMeta(p) // v3HeaderData
+	if !ok {
+		return false, false
+	}
+	p = p[n:]
+	var flags []byte
+	for _, tag := range [...]byte{0x02, 0x02, 0x04, 0x02} { // id, max_size, flags, security_model
+		content, n, ok := snmpElement(p, tag)
+		if !ok {
+			return false, false
+		}
+		if tag == 0x04 {
+			flags = content
+		}
+		p = p[n:]
+	}
+	badFlags = len(flags) != 1
+	_, n, ok = snmpElement(p, 0x04) // security_parameters
+	if !ok {
+		return false, badFlags
+	}
+	p = p[n:]
+	tag, _, _, n, ok := asn1Meta(p) // next
+	if !ok {
+		return false, badFlags
+	}
+	p = p[n:]
+	if tag == 0x30 { // v3ScopedPDU: context_engine_id, context_name
+		for i := 0; i < 2; i++ {
+			_, n, ok := snmpElement(p, 0x04)
+			if !ok {
+				return false, badFlags
+			}
+			p = p[n:]
+		}
+	}
+	return true, badFlags // encrypted or unknown scoped PDU: &restofdata
 }
 
 // snmp handles one datagram.
 func (c *Classifier) snmp(st *State, fromOrig bool, b []byte) {
-	if !snmpHeader(b) {
+	ok, badFlags := snmpHeader(b)
+	if ok && !fromOrig {
+		// proc_header. A msgFlags violation was raised first in the same
+		// datagram, but dpd.zeek removes the service in analyzer_failed,
+		// an event queued behind this confirmation: the service is added,
+		// then removed (or kept with "-snmp" when removed services are
+		// tracked).
+		c.confirm(st, svcSNMP)
+	}
+	if !ok || badFlags {
 		st.violate(svcSNMP)
 		st.pending &^= 1 << recSNMP
-		return
-	}
-	if !fromOrig {
-		c.confirm(st, svcSNMP)
 	}
 }
 

@@ -239,6 +239,18 @@ func TestZeekDCERPC(t *testing.T) {
 		// confirmation changes nothing.
 		{name: "dce-rpc-violation-after-confirmation-ignored", t: TCP, origPort: 50000, respPort: 135, want: "dce_rpc",
 			chunks: []chunk{{true, hx(bind)}, {false, hx(badLen)}}},
+		// dpd_dce_rpc matches the stream, across chunks: a first chunk
+		// shorter than the signature leaves it undecided.
+		{name: "dce-rpc-signature-split-1-3", t: TCP, origPort: 50000, respPort: 49667, want: "dce_rpc",
+			chunks: []chunk{{true, hx(bind[:1])}, {true, hx(bind[1:])}}},
+		{name: "dce-rpc-signature-split-bytewise", t: TCP, origPort: 50000, respPort: 49667, want: "dce_rpc",
+			chunks: []chunk{{true, hx(bind[:1])}, {true, hx(bind[1:2])}, {true, hx(bind[2:3])}, {true, hx(bind[3:])}}},
+		{name: "dce-rpc-signature-split-server-waits", t: TCP, origPort: 50000, respPort: 49667, want: "dce_rpc",
+			chunks: []chunk{{true, hx(str("not dce"))}, {false, hx(bindAck[:2])}, {false, hx(bindAck[2:])}}},
+		{name: "dce-rpc-signature-split-fails", t: TCP, origPort: 50000, respPort: 49667, want: "",
+			chunks: []chunk{{true, hx(bind[:2])}, {true, hx([]byte{0x20}, bind[3:])}}},
+		{name: "dce-rpc-signature-split-past-window", t: TCP, origPort: 50000, respPort: 49667, want: "",
+			chunks: []chunk{{true, hx(bind[:2])}, {false, hx(make([]byte, 1100))}, {true, hx(bind[2:])}}},
 	})
 }
 
@@ -379,6 +391,8 @@ func TestZeekSIP(t *testing.T) {
 	invite := "INVITE sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.1:5060\r\nContent-Length: 0\r\n\r\n"
 	trying := "SIP/2.0 100 Trying\r\nVia: SIP/2.0/UDP 10.0.0.1:5060\r\nContent-Length: 0\r\n\r\n"
 	ok := "SIP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n"
+	bye := "BYE sip:alice@10.0.0.1 SIP/2.0\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n"
+	options := "OPTIONS sip:alice@10.0.0.1 SIP/2.0\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
 	runCases(t, []traceCase{
 		{name: "sip-invite-trying", t: UDP, origPort: 5060, respPort: 5060, want: "sip",
 			chunks: []chunk{{true, hx(str(invite))}, {false, hx(str(trying))}, {false, hx(str(ok))}}},
@@ -392,6 +406,30 @@ func TestZeekSIP(t *testing.T) {
 			chunks: []chunk{{true, hx(str(invite))}, {false, hx(str("HTTP/1.1 200 OK\r\n\r\n"))}, {false, hx(str(ok))}}},
 		{name: "sip-violation-after-confirmation", t: UDP, origPort: 5060, respPort: 5060, want: "",
 			chunks: []chunk{{true, hx(str(invite))}, {false, hx(str(ok))}, {true, hx(str("\r\n\r\n"))}}},
+		// SIP.cc DeliverPacket chooses the parser by content, not by
+		// direction: the callee's BYE is a request, a reply from the
+		// originator confirms.
+		{name: "sip-request-from-responder", t: UDP, origPort: 5060, respPort: 5060, want: "sip",
+			chunks: []chunk{{true, hx(str(invite))}, {false, hx(str(ok))}, {false, hx(str(bye))}, {true, hx(str(ok))}}},
+		{name: "sip-reply-from-originator-confirms", t: UDP, origPort: 5060, respPort: 5060, want: "sip",
+			chunks: []chunk{{false, hx(str(options))}, {true, hx(str(ok))}}},
+		{name: "sip-reply-from-originator-signature", t: UDP, origPort: 40000, respPort: 5080, want: "sip",
+			chunks: []chunk{{true, hx(str(ok))}}},
+		// A 2-byte datagram starting '\r' is dropped unparsed; anything
+		// longer, or "\n\r", reaches the request parser.
+		{name: "sip-crlf-keepalive-ignored", t: UDP, origPort: 5060, respPort: 5060, want: "sip",
+			chunks: []chunk{{true, hx(str(invite))}, {true, hx(str("\r\n"))}, {false, hx(str(ok))}, {false, hx(str("\r\n"))}, {true, hx(str("\r\n"))}}},
+		{name: "sip-cr-anything-two-bytes-ignored", t: UDP, origPort: 5060, respPort: 5060, want: "sip",
+			chunks: []chunk{{true, hx(str(invite))}, {false, hx(str(ok))}, {true, hx(str("\rX"))}}},
+		{name: "sip-lfcr-is-a-violation", t: UDP, origPort: 5060, respPort: 5060, want: "",
+			chunks: []chunk{{true, hx(str(invite))}, {false, hx(str(ok))}, {true, hx(str("\n\r"))}}},
+		{name: "sip-three-byte-crlf-is-a-violation", t: UDP, origPort: 5060, respPort: 5060, want: "",
+			chunks: []chunk{{true, hx(str(invite))}, {false, hx(str(ok))}, {true, hx(str("\r\n\n"))}}},
+		// "SIP/" datagrams of 6 bytes or fewer go to the request parser.
+		{name: "sip-six-byte-reply-prefix-is-a-request", t: UDP, origPort: 5060, respPort: 5060, want: "",
+			chunks: []chunk{{true, hx(str(invite))}, {false, hx(str(ok))}, {false, hx(str("SIP/2 "))}}},
+		{name: "sip-reply-line-without-status-from-originator", t: UDP, origPort: 5060, respPort: 5060, want: "",
+			chunks: []chunk{{true, hx(str(invite))}, {false, hx(str(ok))}, {true, hx(str("SIP/2.0 OK\r\n\r\n"))}}},
 	})
 }
 
@@ -434,6 +472,132 @@ func TestZeekSNMP(t *testing.T) {
 	})
 }
 
+// ber is a BER element (X.690) with a definite short-form length, or, when
+// lenBytes > 0, a long-form length written in that many bytes.
+func ber(tag byte, lenBytes int, content ...[]byte) []byte {
+	var c []byte
+	for _, p := range content {
+		c = append(c, p...)
+	}
+	out := []byte{tag}
+	if lenBytes == 0 {
+		out = append(out, byte(len(c)))
+	} else {
+		out = append(out, 0x80|byte(lenBytes))
+		for i := lenBytes - 1; i >= 0; i-- {
+			if i >= 8 {
+				out = append(out, 0)
+			} else {
+				out = append(out, byte(uint64(len(c))>>(8*i)))
+			}
+		}
+	}
+	return append(out, c...)
+}
+
+// snmpV2c builds an SNMPv2c message (RFC 3416) whose outer SEQUENCE header
+// is seqHdr (nil: a short-form header with the true length) and whose
+// version INTEGER content is version.
+func snmpV2c(seqHdr, version []byte, pduTag byte) []byte {
+	pdu := ber(pduTag, 0, ber(0x02, 0, []byte{0, 0, 0, 1}), ber(0x02, 0, []byte{0}), ber(0x02, 0, []byte{0}),
+		ber(0x30, 0, ber(0x30, 0, ber(0x06, 0, []byte{0x2b, 6, 1, 2, 1, 1, 5, 0}), []byte{0x05, 0x00})))
+	body := append(ber(0x02, 0, version), ber(0x04, 0, str("public"))...)
+	body = append(body, pdu...)
+	if seqHdr == nil {
+		return ber(0x30, 0, body)
+	}
+	return append(append([]byte{}, seqHdr...), body...)
+}
+
+// snmpV3 builds an SNMPv3 message (RFC 3412): msgGlobalData with the given
+// msgFlags, USM security parameters, and the rest (a scopedPDU or an
+// encrypted OCTET STRING). flagsTag lets a case put a wrong tag on
+// msgFlags.
+func snmpV3(flagsTag byte, flags []byte, rest []byte) []byte {
+	global := ber(0x30, 0, ber(0x02, 0, []byte{0x12, 0x34}), ber(0x02, 0, []byte{0x05, 0xdc}),
+		ber(flagsTag, 0, flags), ber(0x02, 0, []byte{3}))
+	secParams := ber(0x04, 0, ber(0x30, 0, ber(0x04, 0, nil), ber(0x02, 0, []byte{0}), ber(0x02, 0, []byte{0}),
+		ber(0x04, 0, nil), ber(0x04, 0, nil), ber(0x04, 0, nil)))
+	return ber(0x30, 0, ber(0x02, 0, []byte{3}), global, secParams, rest)
+}
+
+// TestZeekSNMPBinpac covers binpac's lenience and strictness in the SNMP
+// header (snmp-protocol.pac, snmp-analyzer.pac, asn1.pac): any long-form
+// length, only the outer SEQUENCE's header read, integers up to 9 bytes,
+// and the whole v3Header before proc_header confirms.
+func TestZeekSNMPBinpac(t *testing.T) {
+	v2 := []byte{1}
+	scopedPDU := func(pduTag byte) []byte {
+		return ber(0x30, 0, ber(0x04, 0, []byte{0x80, 0, 0x1f, 0x88}), ber(0x04, 0, nil),
+			ber(pduTag, 0, ber(0x02, 0, []byte{1}), ber(0x02, 0, []byte{0}), ber(0x02, 0, []byte{0}), ber(0x30, 0)))
+	}
+	scoped, scopedResp := scopedPDU(0xa0), scopedPDU(0xa2)
+	get, resp := snmpV2c(nil, v2, 0xa0), snmpV2c(nil, v2, 0xa2)
+	pair := func(name string, q, r []byte, want string) traceCase {
+		return traceCase{name: name, t: UDP, origPort: 40000, respPort: 161, want: want,
+			chunks: []chunk{{true, hx(q)}, {false, hx(r)}}}
+	}
+	long := func(n int) []byte { // an outer header whose length takes n bytes
+		return ber(0x30, n, get[2:])[:2+n]
+	}
+	beyond := append([]byte{}, resp...)
+	beyond[1] = 0x7f // the outer SEQUENCE claims more than the datagram holds
+	nine := []byte{0, 0, 0, 0, 0, 0, 0, 0, 1}
+	ten := []byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 1}
+	runCases(t, []traceCase{
+		pair("snmp-v2c-baseline", get, resp, "snmp"),
+		pair("snmp-outer-length-in-5-bytes", snmpV2c(long(5), v2, 0xa0), snmpV2c(long(5), v2, 0xa2), "snmp"),
+		pair("snmp-outer-length-in-10-bytes", snmpV2c(long(10), v2, 0xa0), snmpV2c(long(10), v2, 0xa2), "snmp"),
+		pair("snmp-outer-length-0x80-is-zero", snmpV2c([]byte{0x30, 0x80}, v2, 0xa0), snmpV2c([]byte{0x30, 0x80}, v2, 0xa2), "snmp"),
+		pair("snmp-outer-sequence-past-datagram", get, beyond, "snmp"),
+		pair("snmp-outer-length-bytes-missing", get, []byte{0x30, 0x84, 0, 0}, ""),
+		pair("snmp-outer-not-a-sequence", get, append([]byte{0x31}, resp[1:]...), ""),
+		pair("snmp-version-9-bytes", snmpV2c(nil, nine, 0xa0), snmpV2c(nil, nine, 0xa2), "snmp"),
+		pair("snmp-version-10-bytes", snmpV2c(nil, ten, 0xa0), snmpV2c(nil, ten, 0xa2), ""),
+		pair("snmp-version-empty-is-v1", snmpV2c(nil, nil, 0xa0), snmpV2c(nil, nil, 0xa2), "snmp"),
+		pair("snmp-version-past-datagram", get, []byte{0x30, 0x10, 0x02, 0x05, 0}, ""),
+		// A community whose content runs past the datagram throws.
+		pair("snmp-community-past-datagram", get, resp[:8], ""),
+		// A community length whose 32 low bits are negative as a C int
+		// throws (ExceptionInvalidStringLength).
+		pair("snmp-community-length-negative-int", get, []byte{0x30, 0x0b, 0x02, 0x01, 0x01, 0x04, 0x84, 0x80, 0, 0, 0, 'x'}, ""),
+		// A length of 2^32+1 is 1 as binpac's int.
+		pair("snmp-community-length-wraps-to-1", get, []byte{0x30, 0x0c, 0x02, 0x01, 0x01, 0x04, 0x85, 1, 0, 0, 0, 1, 'x'}, "snmp"),
+		pair("snmp-unknown-version-confirms", get, ber(0x30, 0, ber(0x02, 0, []byte{7}), str("anything")), "snmp"),
+		pair("snmp-v3-plaintext", snmpV3(0x04, []byte{0x04}, scoped), snmpV3(0x04, []byte{0x00}, scopedResp), "snmp"),
+		pair("snmp-v3-encrypted", snmpV3(0x04, []byte{0x07}, ber(0x04, 0, []byte{1, 2, 3})), snmpV3(0x04, []byte{0x03}, ber(0x04, 0, []byte{4, 5, 6})), "snmp"),
+		// proc_v3_header_data: msgFlags must be exactly one byte.
+		pair("snmp-v3-flags-two-bytes", snmpV3(0x04, []byte{0x04}, scoped), snmpV3(0x04, []byte{0, 0}, scopedResp), ""),
+		pair("snmp-v3-flags-empty", snmpV3(0x04, []byte{0x04}, scoped), snmpV3(0x04, nil, scopedResp), ""),
+		pair("snmp-v3-flags-not-octet-string", snmpV3(0x04, []byte{0x04}, scoped), snmpV3(0x02, []byte{0}, scopedResp), ""),
+		// The whole v3Header must parse before proc_header confirms.
+		pair("snmp-v3-security-parameters-missing", get, ber(0x30, 0, ber(0x02, 0, []byte{3}),
+			ber(0x30, 0, ber(0x02, 0, []byte{1}), ber(0x02, 0, []byte{1}), ber(0x04, 0, []byte{0}), ber(0x02, 0, []byte{3}))), ""),
+		pair("snmp-v3-context-name-missing", get, snmpV3(0x04, []byte{0}, ber(0x30, 0, ber(0x04, 0, []byte{1}))), ""),
+	})
+}
+
+// TestZeekSNMPFlagsViolationTracked: a responder's v3 datagram whose
+// msgFlags is two bytes raises proc_v3_header_data's violation and then
+// proc_header's confirmation; dpd.zeek adds the service and removes it in
+// analyzer_failed, queued behind the confirmation, so a tracked removal
+// shows both names. From the originator it is a violation only.
+func TestZeekSNMPFlagsViolationTracked(t *testing.T) {
+	bad := snmpV3(0x04, []byte{0, 0}, ber(0x04, 0, []byte{1}))
+	for _, tc := range []struct {
+		fromOrig bool
+		want     string
+	}{{false, "snmp,-snmp"}, {true, ""}} {
+		c := NewWithOptions(All, Options{TrackRemovedServices: true})
+		var st State
+		c.Start(&st, UDP, 40000, 161, false)
+		c.Deliver(&st, tc.fromOrig, bad)
+		if got := strings.Join(st.Services(nil), ","); got != tc.want {
+			t.Errorf("fromOrig=%v: services %q, want %q", tc.fromOrig, got, tc.want)
+		}
+	}
+}
+
 // radiusMsg is an Access-Request (RFC 2865) with a User-Name attribute.
 func radiusMsg(code byte, attrs ...byte) []byte {
 	b := []byte{code, 7, 0, 0}
@@ -464,6 +628,7 @@ func FuzzSNMPRADIUS(f *testing.F) {
 	f.Add(seedChunks(0, chunk{true, hx(snmpMsg(1, 0xa0))}, chunk{false, hx(snmpMsg(1, 0xa2))}))
 	f.Add(seedChunks(1, chunk{true, hx(radiusMsg(1, 1, 3, 'x'))}, chunk{false, hx(radiusMsg(2))}))
 	ft := fuzzTarget{enabled: "snmp,radius", t: UDP, ports: []uint16{161, 1812, 9999}}
+	f.Add(seedChunks(0, chunk{false, hx(snmpV3(0x04, []byte{0}, ber(0x04, 0, []byte{1})))}))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		snmpHeader(data)
 		radiusMessage(data)
