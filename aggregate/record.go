@@ -3,12 +3,13 @@
 // network time, the counters, unique sets and PCR statistics of netbase's
 // flow module, with the update rules of spec/interval.md section 2.
 //
-// An Aggregator is fed from one goroutine (Add, Advance, Close). With
-// Config.Shards > 1 the per-address state is split over that many shard
-// goroutines by address hash, each owning its addresses outright and fed
-// batches of pre-classified connections over a channel; with one shard the
-// same code runs synchronously in the caller's goroutine. Both give the same
-// records.
+// Each capture worker counts its connections into its own Accumulator,
+// without locks; the Windows engine merges the accumulators' states of a
+// window once every accumulator has passed its end, splits the merge over
+// Config.Shards goroutines by address hash, and writes the records in
+// address order. Records do not depend on the number of accumulators or
+// shards. An Aggregator is one accumulator and its Windows driven
+// synchronously from one goroutine.
 package aggregate
 
 import (
