@@ -1,7 +1,6 @@
 package aggregate
 
 import (
-	"bytes"
 	"net/netip"
 	"slices"
 	"time"
@@ -408,17 +407,4 @@ func (t *hostTable) addrList(dst []netip.Addr, set *addrSet) ([]netip.Addr, uint
 	}
 	sortAddrsText(dst)
 	return dst, uint64(len(dst))
-}
-
-// comparePortText orders port keys as their text ("1000/tcp" < "53/udp").
-func comparePortText(a, b PortKey) int {
-	var ba, bb [24]byte
-	return bytes.Compare(a.AppendText(ba[:0]), b.AppendText(bb[:0]))
-}
-
-// compareAddrText orders addresses as their text ("10.0.0.10" <
-// "10.0.0.9", "ff02::1:2" < "ff02::2").
-func compareAddrText(a, b netip.Addr) int {
-	var ba, bb [64]byte
-	return bytes.Compare(a.AppendTo(ba[:0]), b.AppendTo(bb[:0]))
 }
