@@ -67,30 +67,23 @@ func (a *Accumulator) Add(c *flow.Conn) error {
 	if a.tables == nil {
 		a.tables = a.w.takeTables()
 	}
-	if a.shards == 1 {
-		t := a.tables[0]
-		n := t.n
-		t.apply(&ev, ev.flags)
-		a.monitored.Add(int64(t.n - n))
-		return nil
+	// The originator's update runs first (it may take the last room under
+	// MaxHosts), each in its address's shard.
+	if ev.flags&evApplyOrig != 0 {
+		a.applyTo(a.shardOf(ev.orig), &ev, evApplyOrig)
 	}
-	fo, fr := ev.flags&evApplyOrig, ev.flags&evApplyResp
-	if fo != 0 && fr != 0 {
-		so, sr := addrHash(ev.orig)%a.shards, addrHash(ev.resp)%a.shards
-		if so != sr {
-			a.applyTo(so, &ev, fo)
-			a.applyTo(sr, &ev, fr)
-			return nil
-		}
-		a.applyTo(so, &ev, fo|fr)
-		return nil
-	}
-	if fo != 0 {
-		a.applyTo(addrHash(ev.orig)%a.shards, &ev, fo)
-	} else {
-		a.applyTo(addrHash(ev.resp)%a.shards, &ev, fr)
+	if ev.flags&evApplyResp != 0 {
+		a.applyTo(a.shardOf(ev.resp), &ev, evApplyResp)
 	}
 	return nil
+}
+
+// shardOf is the shard table of address x.
+func (a *Accumulator) shardOf(x netip.Addr) uint32 {
+	if a.shards == 1 {
+		return 0
+	}
+	return addrHash(x) % a.shards
 }
 
 // applyTo applies ev's updates selected by flags to shard table s.
@@ -98,7 +91,9 @@ func (a *Accumulator) applyTo(s uint32, ev *event, flags evFlags) {
 	t := a.tables[s]
 	n := t.n
 	t.apply(ev, flags)
-	a.monitored.Add(int64(t.n - n))
+	if t.n != n {
+		a.monitored.Add(int64(t.n - n))
+	}
 }
 
 // Advance moves the accumulator's network time to t (a packet's time, or
