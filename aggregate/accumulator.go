@@ -89,10 +89,10 @@ func (a *Accumulator) shardOf(x netip.Addr) uint32 {
 // applyTo applies ev's updates selected by flags to shard table s.
 func (a *Accumulator) applyTo(s uint32, ev *event, flags evFlags) {
 	t := a.tables[s]
-	n := t.n
+	n := t.states.n
 	t.apply(ev, flags)
-	if t.n != n {
-		a.monitored.Add(int64(t.n - n))
+	if t.states.n != n {
+		a.monitored.Add(int64(t.states.n - n))
 	}
 }
 
