@@ -133,8 +133,7 @@ func (p *PCR) Merge(q *PCR) {
 		p.Max = q.Max
 	}
 	p.Count += q.Count
-	p.Sum.Hi += q.Sum.Hi
-	p.Sum.Lo += q.Sum.Lo
+	p.Sum.Merge(q.Sum)
 }
 
 // FixedSum is an exact sum of values in [−1, 1] in fixed point, so that
@@ -158,6 +157,12 @@ func (s *FixedSum) Add(v float64) {
 	x := int64(math.Round(v * fixedScale))
 	s.Hi += x >> 32
 	s.Lo += uint64(x) & 0xffffffff
+}
+
+// Merge adds the values summed in o.
+func (s *FixedSum) Merge(o FixedSum) {
+	s.Hi += o.Hi
+	s.Lo += o.Lo
 }
 
 // Float64 is the sum's value: with the carry of Lo moved into Hi,
