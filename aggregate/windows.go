@@ -512,22 +512,8 @@ func (w *Windows) Sync() {
 
 // hasReadyLocked reports whether a window waits that could be written.
 func (w *Windows) hasReadyLocked() bool {
-	if len(w.pending) == 0 {
-		return false
-	}
-	if w.allClosedLocked() {
-		return true
-	}
-	if w.iv <= 0 {
-		return false
-	}
-	wm := w.watermarkLocked()
-	for _, wp := range w.pending {
-		if wp.end <= wm {
-			return true
-		}
-	}
-	return false
+	wp, _, _, _ := w.nextReadyLocked()
+	return wp != nil
 }
 
 // Close waits until every window is written (every accumulator must be
