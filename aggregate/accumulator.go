@@ -1,6 +1,7 @@
 package aggregate
 
 import (
+	"encoding/binary"
 	"errors"
 	"net/netip"
 	"sync/atomic"
@@ -172,10 +173,7 @@ func addrHash(a netip.Addr) uint32 {
 		x = uint64(addrU32(a))
 	} else {
 		b := a.As16()
-		for i := 0; i < 16; i += 8 {
-			x ^= uint64(b[i])<<56 | uint64(b[i+1])<<48 | uint64(b[i+2])<<40 | uint64(b[i+3])<<32 |
-				uint64(b[i+4])<<24 | uint64(b[i+5])<<16 | uint64(b[i+6])<<8 | uint64(b[i+7])
-		}
+		x = binary.BigEndian.Uint64(b[:8]) ^ binary.BigEndian.Uint64(b[8:])
 	}
 	x ^= x >> 33
 	x *= 0xff51afd7ed558ccd

@@ -1,6 +1,7 @@
 package aggregate
 
 import (
+	"encoding/binary"
 	"net/netip"
 	"slices"
 	"time"
@@ -47,9 +48,16 @@ func newHostTable(maxHosts int) *hostTable {
 	}
 }
 
+// addrU32 is IPv4 address a as a number; u32Addr is its inverse.
 func addrU32(a netip.Addr) uint32 {
 	b := a.As4()
-	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+	return binary.BigEndian.Uint32(b[:])
+}
+
+func u32Addr(v uint32) netip.Addr {
+	var b [4]byte
+	binary.BigEndian.PutUint32(b[:], v)
+	return netip.AddrFrom4(b)
 }
 
 const (
@@ -402,7 +410,7 @@ func (t *hostTable) addrList(dst []netip.Addr, set *addrSet) ([]netip.Addr, uint
 		dst = []netip.Addr{}
 	}
 	set.v4.iterate(func(v uint32) bool {
-		dst = append(dst, netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}))
+		dst = append(dst, u32Addr(v))
 		return true
 	})
 	if set.v6 != nil {
