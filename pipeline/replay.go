@@ -13,6 +13,9 @@ import (
 	"github.com/netbased/netbased/flow"
 )
 
+// errNoWorkers is returned when Replay gets no worker.
+var errNoWorkers = errors.New("pipeline: no workers")
+
 // Replay reads src to its end and has the workers handle every frame, then
 // finishes them (every open connection ends; the accumulators close).
 //

@@ -11,7 +11,6 @@ package pipeline
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"sync"
 	"sync/atomic"
@@ -285,6 +284,3 @@ func (w *Worker) Run(ctx context.Context, src capture.Source, live *Live) error 
 	}
 	return errors.Join(runErr, w.Finish())
 }
-
-// errNoWorkers is returned when Replay gets no worker.
-var errNoWorkers = fmt.Errorf("pipeline: no workers")
