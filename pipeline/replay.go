@@ -23,11 +23,10 @@ var errNoWorkers = errors.New("pipeline: no workers")
 // spreads the frames over them by the frame's outermost IP address pair
 // (capture.Decoder.Probe), so that the packets of a connection, its
 // fragments, and an FTP data connection and its control connection reach
-// one worker; every other worker gets the frame's time (Worker.Tick), so
-// that its timers fire exactly when one worker's would. A frame that may
-// carry a tunnel is decoded by the reader, which names its tunnels
-// (flow.Tunnels, as one tracker would) and hands the names over with the
-// frame; when its inner packets belong to another worker than its outer
+// one worker; every other worker gets the frame's time, so that its timers
+// fire exactly when one worker's would. A frame that may carry a tunnel is
+// decoded by the reader, which names its tunnels (flow.Tunnels, as one
+// tracker would) and hands the names over with the frame; when its inner packets belong to another worker than its outer
 // ones (a connection whose two directions ride different tunnels, such as
 // Teredo through two relays), both get the frame, one tracking the outer
 // packets and the other the inner ones. The records, and the conn log, are
