@@ -77,7 +77,10 @@ func MakePortKey(ipProto uint8, port uint16) PortKey {
 func (k PortKey) Port() uint16 { return uint16(k) }
 
 // Transport is tcp, udp, icmp or unknown.
-func (k PortKey) Transport() string { return transportNames[(k>>16)&3] }
+func (k PortKey) Transport() string { return transportNames[k.transport()] }
+
+// transport is the transport code.
+func (k PortKey) transport() uint32 { return uint32(k>>16) & 3 }
 
 // AppendText appends the Zeek spelling, e.g. "53/udp".
 func (k PortKey) AppendText(b []byte) []byte {

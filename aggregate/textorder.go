@@ -51,7 +51,7 @@ func v4TextKey(v uint32, octets []uint32) uint32 {
 
 // portTextKey is a number whose order is the text order of port keys.
 func portTextKey(k PortKey, ports []uint32) uint32 {
-	return ports[k.Port()]<<2 | transportRank[(k>>16)&3]
+	return ports[k.Port()]<<2 | transportRank[k.transport()]
 }
 
 // sortPortsText sorts port keys by their text.
