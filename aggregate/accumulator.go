@@ -135,7 +135,8 @@ func (a *Accumulator) observe(ns int64) {
 
 // openWindow opens the epoch-aligned window containing ns.
 func (a *Accumulator) openWindow(ns int64) {
-	a.open, a.winStart, a.winEnd = true, windowStart(ns, a.iv), windowStart(ns, a.iv)+a.iv
+	a.open, a.winStart = true, windowStart(ns, a.iv)
+	a.winEnd = a.winStart + a.iv
 	a.mon = a.w.monitorFor(a.winStart)
 }
 
