@@ -1,6 +1,7 @@
 package aggregate
 
 import (
+	"encoding/binary"
 	"errors"
 	"net/netip"
 	"sync/atomic"
@@ -67,38 +68,33 @@ func (a *Accumulator) Add(c *flow.Conn) error {
 	if a.tables == nil {
 		a.tables = a.w.takeTables()
 	}
-	if a.shards == 1 {
-		t := a.tables[0]
-		n := t.n
-		t.apply(&ev, ev.flags)
-		a.monitored.Add(int64(t.n - n))
-		return nil
+	// The originator's update runs first (it may take the last room under
+	// MaxHosts), each in its address's shard.
+	if ev.flags&evApplyOrig != 0 {
+		a.applyTo(a.shardOf(ev.orig), &ev, evApplyOrig)
 	}
-	fo, fr := ev.flags&evApplyOrig, ev.flags&evApplyResp
-	if fo != 0 && fr != 0 {
-		so, sr := addrHash(ev.orig)%a.shards, addrHash(ev.resp)%a.shards
-		if so != sr {
-			a.applyTo(so, &ev, fo)
-			a.applyTo(sr, &ev, fr)
-			return nil
-		}
-		a.applyTo(so, &ev, fo|fr)
-		return nil
-	}
-	if fo != 0 {
-		a.applyTo(addrHash(ev.orig)%a.shards, &ev, fo)
-	} else {
-		a.applyTo(addrHash(ev.resp)%a.shards, &ev, fr)
+	if ev.flags&evApplyResp != 0 {
+		a.applyTo(a.shardOf(ev.resp), &ev, evApplyResp)
 	}
 	return nil
+}
+
+// shardOf is the shard table of address x.
+func (a *Accumulator) shardOf(x netip.Addr) uint32 {
+	if a.shards == 1 {
+		return 0
+	}
+	return addrHash(x) % a.shards
 }
 
 // applyTo applies ev's updates selected by flags to shard table s.
 func (a *Accumulator) applyTo(s uint32, ev *event, flags evFlags) {
 	t := a.tables[s]
-	n := t.n
+	n := t.states.n
 	t.apply(ev, flags)
-	a.monitored.Add(int64(t.n - n))
+	if t.states.n != n {
+		a.monitored.Add(int64(t.states.n - n))
+	}
 }
 
 // Advance moves the accumulator's network time to t (a packet's time, or
@@ -139,7 +135,8 @@ func (a *Accumulator) observe(ns int64) {
 
 // openWindow opens the epoch-aligned window containing ns.
 func (a *Accumulator) openWindow(ns int64) {
-	a.open, a.winStart, a.winEnd = true, windowStart(ns, a.iv), windowStart(ns, a.iv)+a.iv
+	a.open, a.winStart = true, windowStart(ns, a.iv)
+	a.winEnd = a.winStart + a.iv
 	a.mon = a.w.monitorFor(a.winStart)
 }
 
@@ -177,10 +174,7 @@ func addrHash(a netip.Addr) uint32 {
 		x = uint64(addrU32(a))
 	} else {
 		b := a.As16()
-		for i := 0; i < 16; i += 8 {
-			x ^= uint64(b[i])<<56 | uint64(b[i+1])<<48 | uint64(b[i+2])<<40 | uint64(b[i+3])<<32 |
-				uint64(b[i+4])<<24 | uint64(b[i+5])<<16 | uint64(b[i+6])<<8 | uint64(b[i+7])
-		}
+		x = binary.BigEndian.Uint64(b[:8]) ^ binary.BigEndian.Uint64(b[8:])
 	}
 	x ^= x >> 33
 	x *= 0xff51afd7ed558ccd

@@ -1,6 +1,7 @@
 package aggregate
 
 import (
+	"bytes"
 	"math/rand/v2"
 	"net/netip"
 	"slices"
@@ -78,4 +79,11 @@ func TestU32Index(t *testing.T) {
 			t.Fatal("found a key after reset")
 		}
 	}
+}
+
+// comparePortText orders port keys as their text ("1000/tcp" < "53/udp"),
+// the order sortPortsText must give.
+func comparePortText(a, b PortKey) int {
+	var ba, bb [24]byte
+	return bytes.Compare(a.AppendText(ba[:0]), b.AppendText(bb[:0]))
 }

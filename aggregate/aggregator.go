@@ -11,9 +11,9 @@ import (
 // end returns. It suits one stream of ended connections (tests, conn logs
 // turned into records); capture workers use Windows and Accumulators.
 type Aggregator struct {
-	w   *Windows
-	acc *Accumulator
-	err error // output errors reported so far
+	w      *Windows
+	acc    *Accumulator
+	failed uint64 // windows whose output failed, reported so far
 }
 
 // New returns an Aggregator writing to out.
@@ -45,12 +45,12 @@ func (a *Aggregator) Advance(t time.Time) error {
 // error.
 func (a *Aggregator) sync() error {
 	a.w.Sync()
-	last, _ := a.w.Err()
-	if last != nil && last != a.err {
-		a.err = last
-		return last
+	last, failed := a.w.Err()
+	if failed == a.failed {
+		return nil
 	}
-	return nil
+	a.failed = failed
+	return last
 }
 
 // Close writes the last window and returns the first output error.

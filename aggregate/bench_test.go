@@ -179,10 +179,10 @@ func BenchmarkMemoryPerMember(b *testing.B) {
 	}
 }
 
-// BenchmarkFlush100k measures the writing of a window holding 100,000
+// BenchmarkWriteWindow100k measures the writing of a window holding 100,000
 // monitored addresses (states merged, sorted, records built and handed to
 // the output) as 1 or 2 accumulators saw them, in 1 or 2 shards.
-func BenchmarkFlush100k(b *testing.B) {
+func BenchmarkWriteWindow100k(b *testing.B) {
 	const n = 100_000
 	conns := make([]flow.Conn, 0, 3*n)
 	for i := 0; i < n; i++ {

@@ -48,9 +48,9 @@ func (m Mode) String() string {
 	return "local"
 }
 
-// Config configures an Aggregator. The zero value works: one window over
-// the whole input, mode local, local networks = Zeek's private address
-// space, one shard.
+// Config configures Windows (and an Aggregator). The zero value works:
+// one window over the whole input, mode local, local networks = Zeek's
+// private address space, one shard.
 type Config struct {
 	// Interval is the window length; 0 means one window over the whole
 	// input (start = first network time seen, end = last).

@@ -39,19 +39,19 @@ type event struct {
 
 // serviceMask returns the bits of the counted services in names, matched
 // case-insensitively, and whether any service name is present at all.
-func serviceMask(names []string) (mask uint8, any bool) {
+func serviceMask(names []string) (mask uint8, named bool) {
 	for _, n := range names {
 		if n == "" {
 			continue
 		}
-		any = true
+		named = true
 		for s := Service(0); s < NumServices; s++ {
 			if strings.EqualFold(n, serviceNames[s]) {
 				mask |= 1 << s
 			}
 		}
 	}
-	return mask, any
+	return mask, named
 }
 
 // classify turns a connection into an event; ok is false when neither

@@ -3,12 +3,13 @@
 // network time, the counters, unique sets and PCR statistics of netbase's
 // flow module, with the update rules of spec/interval.md section 2.
 //
-// An Aggregator is fed from one goroutine (Add, Advance, Close). With
-// Config.Shards > 1 the per-address state is split over that many shard
-// goroutines by address hash, each owning its addresses outright and fed
-// batches of pre-classified connections over a channel; with one shard the
-// same code runs synchronously in the caller's goroutine. Both give the same
-// records.
+// Each capture worker counts its connections into its own Accumulator,
+// without locks; the Windows engine merges the accumulators' states of a
+// window once every accumulator has passed its end, splits the merge over
+// Config.Shards goroutines by address hash, and writes the records in
+// address order. Records do not depend on the number of accumulators or
+// shards. An Aggregator is one accumulator and its Windows driven
+// synchronously from one goroutine.
 package aggregate
 
 import (
@@ -76,7 +77,10 @@ func MakePortKey(ipProto uint8, port uint16) PortKey {
 func (k PortKey) Port() uint16 { return uint16(k) }
 
 // Transport is tcp, udp, icmp or unknown.
-func (k PortKey) Transport() string { return transportNames[(k>>16)&3] }
+func (k PortKey) Transport() string { return transportNames[k.transport()] }
+
+// transport is the transport code.
+func (k PortKey) transport() uint32 { return uint32(k>>16) & 3 }
 
 // AppendText appends the Zeek spelling, e.g. "53/udp".
 func (k PortKey) AppendText(b []byte) []byte {
@@ -132,8 +136,7 @@ func (p *PCR) Merge(q *PCR) {
 		p.Max = q.Max
 	}
 	p.Count += q.Count
-	p.Sum.Hi += q.Sum.Hi
-	p.Sum.Lo += q.Sum.Lo
+	p.Sum.Merge(q.Sum)
 }
 
 // FixedSum is an exact sum of values in [−1, 1] in fixed point, so that
@@ -157,6 +160,12 @@ func (s *FixedSum) Add(v float64) {
 	x := int64(math.Round(v * fixedScale))
 	s.Hi += x >> 32
 	s.Lo += uint64(x) & 0xffffffff
+}
+
+// Merge adds the values summed in o.
+func (s *FixedSum) Merge(o FixedSum) {
+	s.Hi += o.Hi
+	s.Lo += o.Lo
 }
 
 // Float64 is the sum's value: with the carry of Lo moved into Hi,

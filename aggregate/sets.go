@@ -35,13 +35,6 @@ func (s *u32set) add(x uint32) {
 	s.n = 0
 }
 
-func (s *u32set) len() uint64 {
-	if s.bm != nil {
-		return s.bm.GetCardinality()
-	}
-	return uint64(s.n)
-}
-
 // iterate calls fn for every member (in increasing order only for a
 // bitmap; inline members come in insertion order).
 func (s *u32set) iterate(fn func(x uint32) bool) {
@@ -77,13 +70,6 @@ func (s *u32set) merge(o *u32set) {
 type addrSet struct {
 	v4 u32set
 	v6 *u32set
-}
-
-func (s *addrSet) len() uint64 {
-	if s.v6 == nil {
-		return s.v4.len()
-	}
-	return s.v4.len() + s.v6.len()
 }
 
 // u32index maps IPv4 addresses (uint32) to state indexes: open addressing

@@ -1,7 +1,7 @@
 package aggregate
 
 import (
-	"bytes"
+	"encoding/binary"
 	"net/netip"
 	"slices"
 	"time"
@@ -25,21 +25,16 @@ type serviceCounts = [NumServices]ServiceCounts
 // as one accumulator saw them, or merged from several. It is used by one
 // goroutine at a time.
 type hostTable struct {
-	idx4 u32index
-	idx6 map[[16]byte]int32
-	// The states live in fixed-size chunks (stable addresses, no copying
-	// on growth, little slack); chunks are kept for the next window.
-	chunks [][]hostState
-	n      int32   // states in use
+	idx4   u32index
+	idx6   map[[16]byte]int32
+	states chunked[hostState]
 	order  []int32 // states by address, built by sortStates
-	// svcs are the per-service counters of the states that have some, in
-	// chunks like the states (nsvc in use).
-	svcs [][]serviceCounts
-	nsvc int32
+	// svcs are the per-service counters of the states that have some.
+	svcs chunked[serviceCounts]
 	// IPv6 peers get dense 32-bit ids for the bitmaps (exact, no hash).
 	v6ids   map[[16]byte]uint32
 	v6addrs []netip.Addr
-	// maxHosts bounds n (0: no bound); refused counts the updates of
+	// maxHosts bounds the states (0: no bound); refused counts the updates of
 	// addresses that found no room.
 	maxHosts int32
 	refused  uint64
@@ -53,9 +48,16 @@ func newHostTable(maxHosts int) *hostTable {
 	}
 }
 
+// addrU32 is IPv4 address a as a number; u32Addr is its inverse.
 func addrU32(a netip.Addr) uint32 {
 	b := a.As4()
-	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+	return binary.BigEndian.Uint32(b[:])
+}
+
+func u32Addr(v uint32) netip.Addr {
+	var b [4]byte
+	binary.BigEndian.PutUint32(b[:], v)
+	return netip.AddrFrom4(b)
 }
 
 const (
@@ -63,22 +65,47 @@ const (
 	chunkSize = 1 << chunkBits
 )
 
+// chunked is an append-only list in fixed-size chunks: an element never
+// moves (stable addresses, no copying on growth, little slack), and reset
+// keeps the chunks for the next window.
+type chunked[T any] struct {
+	chunks [][]T
+	n      int32 // elements in use
+}
+
+func (l *chunked[T]) at(i int32) *T { return &l.chunks[i>>chunkBits][i&(chunkSize-1)] }
+
+// add appends a zero element and returns its index.
+func (l *chunked[T]) add() int32 {
+	i := l.n
+	if int(i>>chunkBits) == len(l.chunks) {
+		l.chunks = append(l.chunks, make([]T, chunkSize))
+	}
+	l.n++
+	return i
+}
+
+// reset zeroes the elements in use (dropping what they point to, such as
+// bitmaps) and empties the list.
+func (l *chunked[T]) reset() {
+	for c := int32(0); c*chunkSize < l.n; c++ {
+		clear(l.chunks[c][:min(chunkSize, l.n-c*chunkSize)])
+	}
+	l.n = 0
+}
+
 // at returns state i.
-func (t *hostTable) at(i int32) *hostState { return &t.chunks[i>>chunkBits][i&(chunkSize-1)] }
+func (t *hostTable) at(i int32) *hostState { return t.states.at(i) }
 
 // newState appends a zero state for a and returns its index.
 func (t *hostTable) newState(a netip.Addr) int32 {
-	i := t.n
-	if int(i>>chunkBits) == len(t.chunks) {
-		t.chunks = append(t.chunks, make([]hostState, chunkSize))
-	}
-	t.n++
+	i := t.states.add()
 	t.at(i).addr = a
 	return i
 }
 
 // full reports whether no new address fits.
-func (t *hostTable) full() bool { return t.maxHosts > 0 && t.n >= t.maxHosts }
+func (t *hostTable) full() bool { return t.maxHosts > 0 && t.states.n >= t.maxHosts }
 
 // state returns the state of a, creating it; nil when a is new and the
 // table is full.
@@ -133,21 +160,13 @@ func (t *hostTable) addAddr(set *addrSet, a netip.Addr) {
 // services returns h's per-service counters, creating them.
 func (t *hostTable) services(h *hostState) *serviceCounts {
 	if h.svc == 0 {
-		i := t.nsvc
-		if int(i>>chunkBits) == len(t.svcs) {
-			t.svcs = append(t.svcs, make([]serviceCounts, chunkSize))
-		}
-		t.nsvc++
-		h.svc = i + 1
+		h.svc = t.svcs.add() + 1
 	}
 	return t.svcAt(h.svc)
 }
 
 // svcAt returns the per-service counters of index svc (hostState.svc).
-func (t *hostTable) svcAt(svc int32) *serviceCounts {
-	i := svc - 1
-	return &t.svcs[i>>chunkBits][i&(chunkSize-1)]
-}
+func (t *hostTable) svcAt(svc int32) *serviceCounts { return t.svcs.at(svc - 1) }
 
 // apply runs the update rules of spec/interval.md §2 for the endpoints
 // flags selects (evApplyOrig, evApplyResp).
@@ -254,7 +273,7 @@ func (t *hostTable) applyResp(h *hostState, ev *event) {
 // shard and window) into t. o is left unchanged.
 func (t *hostTable) merge(o *hostTable) {
 	t.refused += o.refused
-	for i := int32(0); i < o.n; i++ {
+	for i := int32(0); i < o.states.n; i++ {
 		src := o.at(i)
 		h := t.state(src.addr)
 		if h == nil {
@@ -323,7 +342,7 @@ func (c *Totals) add(o *Totals) {
 // sortStates orders the table's states by address (t.order).
 func (t *hostTable) sortStates() {
 	t.order = t.order[:0]
-	for i := int32(0); i < t.n; i++ {
+	for i := int32(0); i < t.states.n; i++ {
 		t.order = append(t.order, i)
 	}
 	slices.SortFunc(t.order, func(x, y int32) int { return t.at(x).addr.Compare(t.at(y).addr) })
@@ -361,15 +380,9 @@ func (t *hostTable) reset() {
 	t.idx4.reset()
 	clear(t.idx6)
 	clear(t.v6ids)
-	for c := int32(0); c*chunkSize < t.n; c++ { // zero the used states, dropping their bitmaps
-		clear(t.chunks[c][:min(chunkSize, t.n-c*chunkSize)])
-	}
-	t.n = 0
+	t.states.reset()
+	t.svcs.reset()
 	t.refused = 0
-	for c := int32(0); c*chunkSize < t.nsvc; c++ {
-		clear(t.svcs[c][:min(chunkSize, t.nsvc-c*chunkSize)])
-	}
-	t.nsvc = 0
 	t.order = t.order[:0]
 	clear(t.v6addrs)
 	t.v6addrs = t.v6addrs[:0]
@@ -397,7 +410,7 @@ func (t *hostTable) addrList(dst []netip.Addr, set *addrSet) ([]netip.Addr, uint
 		dst = []netip.Addr{}
 	}
 	set.v4.iterate(func(v uint32) bool {
-		dst = append(dst, netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}))
+		dst = append(dst, u32Addr(v))
 		return true
 	})
 	if set.v6 != nil {
@@ -408,17 +421,4 @@ func (t *hostTable) addrList(dst []netip.Addr, set *addrSet) ([]netip.Addr, uint
 	}
 	sortAddrsText(dst)
 	return dst, uint64(len(dst))
-}
-
-// comparePortText orders port keys as their text ("1000/tcp" < "53/udp").
-func comparePortText(a, b PortKey) int {
-	var ba, bb [24]byte
-	return bytes.Compare(a.AppendText(ba[:0]), b.AppendText(bb[:0]))
-}
-
-// compareAddrText orders addresses as their text ("10.0.0.10" <
-// "10.0.0.9", "ff02::1:2" < "ff02::2").
-func compareAddrText(a, b netip.Addr) int {
-	var ba, bb [64]byte
-	return bytes.Compare(a.AppendTo(ba[:0]), b.AppendTo(bb[:0]))
 }

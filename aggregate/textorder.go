@@ -1,6 +1,8 @@
 package aggregate
 
 import (
+	"bytes"
+	"cmp"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -49,7 +51,7 @@ func v4TextKey(v uint32, octets []uint32) uint32 {
 
 // portTextKey is a number whose order is the text order of port keys.
 func portTextKey(k PortKey, ports []uint32) uint32 {
-	return ports[k.Port()]<<2 | transportRank[(k>>16)&3]
+	return ports[k.Port()]<<2 | transportRank[k.transport()]
 }
 
 // sortPortsText sorts port keys by their text.
@@ -58,7 +60,7 @@ func sortPortsText(ps []PortKey) {
 		return
 	}
 	_, ports := textRanks()
-	slices.SortFunc(ps, func(a, b PortKey) int { return cmpUint32(portTextKey(a, ports), portTextKey(b, ports)) })
+	slices.SortFunc(ps, func(a, b PortKey) int { return cmp.Compare(portTextKey(a, ports), portTextKey(b, ports)) })
 }
 
 // sortAddrsText sorts addresses by their text: IPv4 by rank keys, IPv6
@@ -78,7 +80,7 @@ func sortAddrsText(as []netip.Addr) {
 	}
 	v4, v6 := as[:n4], as[n4:]
 	slices.SortFunc(v4, func(a, b netip.Addr) int {
-		return cmpUint32(v4TextKey(addrU32(a), octets), v4TextKey(addrU32(b), octets))
+		return cmp.Compare(v4TextKey(addrU32(a), octets), v4TextKey(addrU32(b), octets))
 	})
 	if len(v6) == 0 {
 		return
@@ -103,12 +105,9 @@ func sortAddrsText(as []netip.Addr) {
 	copy(as, merged)
 }
 
-func cmpUint32(a, b uint32) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
+// compareAddrText orders addresses as their text ("10.0.0.10" <
+// "10.0.0.9", "ff02::1:2" < "ff02::2").
+func compareAddrText(a, b netip.Addr) int {
+	var ba, bb [64]byte
+	return bytes.Compare(a.AppendTo(ba[:0]), b.AppendTo(bb[:0]))
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/netip"
 	"slices"
 	"sync"
 	"time"
@@ -410,16 +411,14 @@ func (w *Windows) retireLocked(atEnd bool) {
 // write merges the window's states, shard by shard, and writes its
 // records in address order.
 func (w *Windows) write(wp *windowParts, startNs, endNs int64, out Output, md *meta) (uint64, error) {
-	merged := make([]*hostTable, w.shards)
+	merged := wp.parts[0] // the other accumulators' tables merge into the first's
 	var wg sync.WaitGroup
-	for s := range merged {
+	for s, dst := range merged {
 		merge := func() {
-			dst := wp.parts[0][s]
 			for _, p := range wp.parts[1:] {
 				dst.merge(p[s])
 			}
 			dst.sortStates()
-			merged[s] = dst
 		}
 		if w.shards == 1 {
 			merge()
@@ -432,10 +431,13 @@ func (w *Windows) write(wp *windowParts, startNs, endNs int64, out Output, md *m
 	pos := make([]int, len(merged)) // each table's next state in its order
 	var total uint64
 	for {
-		best := -1
+		best, bestAddr := -1, netip.Addr{}
 		for i, t := range merged {
-			if pos[i] < len(t.order) && (best < 0 || t.at(t.order[pos[i]]).addr.Compare(merged[best].at(merged[best].order[pos[best]]).addr) < 0) {
-				best = i
+			if pos[i] == len(t.order) {
+				continue
+			}
+			if a := t.at(t.order[pos[i]]).addr; best < 0 || a.Less(bestAddr) {
+				best, bestAddr = i, a
 			}
 		}
 		if best < 0 {
@@ -512,22 +514,8 @@ func (w *Windows) Sync() {
 
 // hasReadyLocked reports whether a window waits that could be written.
 func (w *Windows) hasReadyLocked() bool {
-	if len(w.pending) == 0 {
-		return false
-	}
-	if w.allClosedLocked() {
-		return true
-	}
-	if w.iv <= 0 {
-		return false
-	}
-	wm := w.watermarkLocked()
-	for _, wp := range w.pending {
-		if wp.end <= wm {
-			return true
-		}
-	}
-	return false
+	wp, _, _, _ := w.nextReadyLocked()
+	return wp != nil
 }
 
 // Close waits until every window is written (every accumulator must be

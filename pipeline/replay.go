@@ -13,6 +13,9 @@ import (
 	"github.com/netbased/netbased/flow"
 )
 
+// errNoWorkers is returned when Replay gets no worker.
+var errNoWorkers = errors.New("pipeline: no workers")
+
 // Replay reads src to its end and has the workers handle every frame, then
 // finishes them (every open connection ends; the accumulators close).
 //
@@ -20,11 +23,10 @@ import (
 // spreads the frames over them by the frame's outermost IP address pair
 // (capture.Decoder.Probe), so that the packets of a connection, its
 // fragments, and an FTP data connection and its control connection reach
-// one worker; every other worker gets the frame's time (Worker.Tick), so
-// that its timers fire exactly when one worker's would. A frame that may
-// carry a tunnel is decoded by the reader, which names its tunnels
-// (flow.Tunnels, as one tracker would) and hands the names over with the
-// frame; when its inner packets belong to another worker than its outer
+// one worker; every other worker gets the frame's time, so that its timers
+// fire exactly when one worker's would. A frame that may carry a tunnel is
+// decoded by the reader, which names its tunnels (flow.Tunnels, as one
+// tracker would) and hands the names over with the frame; when its inner packets belong to another worker than its outer
 // ones (a connection whose two directions ride different tunnels, such as
 // Teredo through two relays), both get the frame, one tracking the outer
 // packets and the other the inner ones. The records, and the conn log, are
@@ -127,7 +129,7 @@ func (d *dispatcher) read(ctx context.Context, src capture.Source) error {
 			close(d.queue[k])
 		}
 	}()
-	n := uint32(len(d.queue))
+	n := uint64(len(d.queue))
 	for i := uint64(0); ; i++ {
 		if i&1023 == 0 && ctx.Err() != nil {
 			return ctx.Err()
@@ -139,10 +141,10 @@ func (d *dispatcher) read(ctx context.Context, src capture.Source) error {
 			}
 			return err
 		}
-		owner, inner := uint32(0), -1 // frames without IP: worker 0 decodes and counts them
+		owner, inner := 0, -1 // frames without IP: worker 0 decodes and counts them
 		named := false
 		if pr, ok := d.probe.Probe(f); ok {
-			owner = uint32(pr.Pair % uint64(n))
+			owner = int(pr.Pair % n)
 			if pr.MayTunnel {
 				inner = d.decodeTunnels(f, owner, n)
 				named = true
@@ -151,12 +153,12 @@ func (d *dispatcher) read(ctx context.Context, src capture.Source) error {
 		ts := f.Timestamp.UnixNano()
 		for k := range d.cur {
 			switch {
-			case uint32(k) == owner && inner >= 0:
-				d.addFrame(k, &f, ts, item{role: roleOuter}, named)
-			case uint32(k) == owner:
-				d.addFrame(k, &f, ts, item{}, named)
+			case k == owner && inner >= 0:
+				d.addFrame(k, &f, ts, roleOuter, named)
+			case k == owner:
+				d.addFrame(k, &f, ts, roleAll, named)
 			case k == inner:
-				d.addFrame(k, &f, ts, item{role: roleInner}, named)
+				d.addFrame(k, &f, ts, roleInner, named)
 			default:
 				d.addTick(k, ts)
 			}
@@ -168,7 +170,7 @@ func (d *dispatcher) read(ctx context.Context, src capture.Source) error {
 // tunnels (d.parents, one per packet) and returns the worker of its
 // innermost packet when that is not owner (else -1). A datagram
 // reassembled from fragments stays with owner, which holds its fragments.
-func (d *dispatcher) decodeTunnels(f capture.Frame, owner, n uint32) int {
+func (d *dispatcher) decodeTunnels(f capture.Frame, owner int, n uint64) int {
 	reassembled := d.dec.Stats().Reassembled
 	d.pkts, _ = d.dec.Decode(f, d.pkts[:0])
 	d.parents = d.parents[:0]
@@ -183,21 +185,22 @@ func (d *dispatcher) decodeTunnels(f capture.Frame, owner, n uint32) int {
 	if innermost == nil || d.dec.Stats().Reassembled != reassembled {
 		return -1
 	}
-	if k := uint32(capture.PairHash(innermost.Src, innermost.Dst) % uint64(n)); k != owner {
-		return int(k)
+	if k := int(capture.PairHash(innermost.Src, innermost.Dst) % n); k != owner {
+		return k
 	}
 	return -1
 }
 
-// addFrame queues frame f for worker k in role it.role; named: with the
-// tunnel names of d.parents.
-func (d *dispatcher) addFrame(k int, f *capture.Frame, ts int64, it item, named bool) {
+// addFrame queues frame f for worker k in role r; named: with the tunnel
+// names of d.parents.
+func (d *dispatcher) addFrame(k int, f *capture.Frame, ts int64, r role, named bool) {
 	b := d.cur[k]
 	if len(b.data)+len(f.Data) > cap(b.data) && len(b.items) > 0 {
 		b = d.send(k)
 	}
 	off := len(b.data)
 	b.data = append(b.data, f.Data...)
+	it := item{role: r}
 	if named {
 		it.named, it.pOff, it.pN = true, uint32(len(b.parents)), uint32(len(d.parents))
 		b.parents = append(b.parents, d.parents...)

@@ -11,7 +11,6 @@ package pipeline
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"sync"
 	"sync/atomic"
@@ -128,15 +127,10 @@ func (w *Worker) frame(f capture.Frame, r role, parents []flow.Parent) {
 	w.advance()
 }
 
-// Tick is a frame another worker of the same traffic owns, read at ts:
-// network time moves on exactly as if this worker had read it.
-func (w *Worker) Tick(ts time.Time) {
-	w.tr.Tick(ts)
-	w.advance()
-}
-
-// ticks is Tick for a run of other workers' frame times (Unix ns, in
-// order); the accumulator learns the network time once, at the end.
+// ticks are the times (Unix ns, in order) of a run of frames other
+// workers of the same traffic own: network time moves on exactly as if
+// this worker had read them. The accumulator learns the network time once,
+// at the end.
 func (w *Worker) ticks(ts []int64) {
 	for _, t := range ts {
 		w.tr.Tick(time.Unix(0, t))
@@ -285,6 +279,3 @@ func (w *Worker) Run(ctx context.Context, src capture.Source, live *Live) error 
 	}
 	return errors.Join(runErr, w.Finish())
 }
-
-// errNoWorkers is returned when Replay gets no worker.
-var errNoWorkers = fmt.Errorf("pipeline: no workers")
