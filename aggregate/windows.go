@@ -162,7 +162,10 @@ func (w *Windows) NewAccumulator() *Accumulator {
 // daemon reloading its configuration): connections of earlier windows are
 // still counted and written as before. retired, if not nil, is called with
 // the replaced output once its last window is written. Only cfg's Mode,
-// networks and metadata apply; the interval and shards stay.
+// networks and metadata apply; the interval and shards stay. A second
+// Reconfigure before the first took over replaces it: the first one's
+// output never got a window, is not passed to retired, and stays the
+// caller's to close.
 func (w *Windows) Reconfigure(cfg Config, out Output, from time.Time, retired func(Output)) {
 	if cfg.ForwarderType == "" {
 		cfg.ForwarderType = "zeek"
