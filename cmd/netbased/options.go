@@ -398,8 +398,8 @@ func (o *Options) validateRun() error {
 	if o.FanoutGroup < 0 || o.FanoutGroup > 0xffff {
 		errs = append(errs, fmt.Errorf("--fanout-group (fanout_group) %d is not between 0 and 65535", o.FanoutGroup))
 	}
-	if o.Workers < 0 || o.Snaplen < 0 || o.RingSizeMB < 0 {
-		errs = append(errs, errors.New("--workers, --snaplen and --ring-size-mb (workers, snaplen, ring_size_mb) must not be negative"))
+	if o.Snaplen < 0 || o.RingSizeMB < 0 { // workers: validate checks it for every command
+		errs = append(errs, errors.New("--snaplen and --ring-size-mb (snaplen, ring_size_mb) must not be negative"))
 	}
 	var level zapcore.Level
 	if err := level.UnmarshalText([]byte(o.LogLevel)); err != nil {
