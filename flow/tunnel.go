@@ -163,10 +163,13 @@ type Parent struct {
 type Tunnels struct {
 	seed     uint64
 	inactive int64
-	now      int64
-	udp      map[connKey]*tunnelConn
-	udpOrder []connKey // insertion order, for the bound
-	ip       ipTunnels
+	// ignoreChecksums is Config.IgnoreChecksums: whether a packet with a
+	// bad checksum still counts as its flow's latest.
+	ignoreChecksums bool
+	now             int64
+	udp             map[connKey]*tunnelConn
+	udpOrder        []connKey // insertion order, for the bound
+	ip              ipTunnels
 	// depth[d] is the UDP tunnel connection of the latest outer packet at
 	// depth d: the decoder appends an outer tunnel packet right before the
 	// packets it carries, one level deeper.
@@ -186,7 +189,8 @@ const maxTunnelConns = 1 << 16
 // NewTunnels returns Tunnels for trackers configured by cfg.
 func NewTunnels(cfg Config) *Tunnels {
 	cfg.normalize()
-	return &Tunnels{seed: cfg.UIDSeed, inactive: int64(cfg.Timeouts.UDPInactivity), udp: map[connKey]*tunnelConn{}}
+	return &Tunnels{seed: cfg.UIDSeed, inactive: int64(cfg.Timeouts.UDPInactivity), ignoreChecksums: cfg.IgnoreChecksums,
+		udp: map[connKey]*tunnelConn{}}
 }
 
 // Of returns the parent of p, the next packet of the stream, and records
@@ -230,10 +234,15 @@ func (t *Tunnels) udpUID(p *capture.Packet) UID {
 		c = &tunnelConn{uid: makeUID(t.seed, &k, t.now)}
 		t.udp[k] = c
 		t.udpOrder = append(t.udpOrder, k)
+		c.last = t.now
 	} else if t.now-c.last >= t.inactive {
 		c.uid = makeUID(t.seed, &k, t.now) // a new connection starts now
+		c.last = t.now
+	} else if !p.BadChecksum || t.ignoreChecksums {
+		// As UDPAnalyzer::DeliverPacket: a bad checksum returns before
+		// the connection's last time moves.
+		c.last = t.now
 	}
-	c.last = t.now
 	return c.uid
 }
 

@@ -410,6 +410,37 @@ func TestUDPTunnelNames(t *testing.T) {
 	}
 }
 
+// TestUDPTunnelBadChecksumNotActivity: a tunnel packet with a bad UDP
+// checksum does not keep its flow alive (UDPAnalyzer::DeliverPacket
+// returns before SetLastTime), so the flow's name follows the tracker's
+// connection across the inactivity timeout.
+func TestUDPTunnelBadChecksumNotActivity(t *testing.T) {
+	tun := NewTunnels(Config{})
+	var conns []Conn
+	tr := NewTracker(Config{}, func(c *Conn) { conns = append(conns, c.Clone()) })
+	outer := capture.Packet{Timestamp: epoch, Proto: capture.ProtoUDP, Src: hostA, Dst: hostB, SrcPort: 40000, DstPort: 4789,
+		UDPLength: 60, IPLen: 80, PayloadLen: 52, TunnelService: "vxlan"}
+	send := func(sec int, bad bool) UID {
+		outer.Timestamp, outer.BadChecksum = epoch.Add(time.Duration(sec)*time.Second), bad
+		tun.Of(&outer)
+		uid := tun.depth[0].UID
+		tr.Packet(&outer)
+		return uid
+	}
+	first := send(0, false)
+	if send(50, true) != first {
+		t.Error("the flow changed its name within the inactivity timeout")
+	}
+	second := send(100, false) // 100 s after the last good packet
+	if second == first {
+		t.Error("a bad-checksum packet kept the tunnel flow alive")
+	}
+	tr.Flush()
+	if len(conns) != 2 || conns[0].UID != first.String() || conns[1].UID != second.String() {
+		t.Errorf("connections %v, want UIDs %s and %s", conns, first, second)
+	}
+}
+
 // TestTunnelDepthHistoryX: a UDP tunnel that Zeek does not decapsulate for
 // Tunnel::max_depth gets 'X' once, after its data letter.
 func TestTunnelDepthHistoryX(t *testing.T) {
