@@ -30,6 +30,19 @@ type input struct {
 	// need accumulates, over the pending recognizers, which directions
 	// must keep growing.
 	need [2]bool
+	// origText caches textStart(pre[0]) for the recognizers of text
+	// protocols (origTextSet: computed).
+	origText    tri
+	origTextSet bool
+}
+
+// origStartsText is textStart of the originator's prefix, computed once
+// per evaluation however many recognizers ask.
+func (in *input) origStartsText() tri {
+	if !in.origTextSet {
+		in.origText, in.origTextSet = textStart(in.pre[0]), true
+	}
+	return in.origText
 }
 
 // needMore reports whether a recognizer waiting for direction d should keep

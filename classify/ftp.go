@@ -113,7 +113,7 @@ func (c *Classifier) ftp(st *State, in *input) verdict {
 		return done
 	}
 	if !in.port {
-		if textStart(in.pre[0]) == no {
+		if in.origStartsText() == no {
 			return done // the USER signature needs a text client
 		}
 		switch ftpSig(in) {

@@ -114,7 +114,7 @@ func ircServerSig(b []byte) tri {
 
 // irc is the IRC recognizer.
 func (c *Classifier) irc(st *State, in *input) verdict {
-	if textStart(in.pre[0]) == no {
+	if in.origStartsText() == no {
 		return done
 	}
 	if !in.port {

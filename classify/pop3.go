@@ -146,7 +146,7 @@ func authSeen(cmds [][]byte) bool {
 
 // pop3 is the POP3 recognizer.
 func (c *Classifier) pop3(st *State, in *input) verdict {
-	if st.flags&flagPartial != 0 || textStart(in.pre[0]) == no {
+	if st.flags&flagPartial != 0 || in.origStartsText() == no {
 		return done
 	}
 	if !in.port {

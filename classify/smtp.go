@@ -66,7 +66,7 @@ func smtpCommandLine(line []byte) bool {
 
 // smtp is the SMTP recognizer.
 func (c *Classifier) smtp(st *State, in *input) verdict {
-	if textStart(in.pre[0]) == no {
+	if in.origStartsText() == no {
 		return done // the client's command lines are text
 	}
 	if !in.port {

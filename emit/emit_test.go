@@ -507,3 +507,28 @@ func TestFileSinkUnsyncableDevice(t *testing.T) {
 		t.Errorf("Close on %s: %v", os.DevNull, err)
 	}
 }
+
+// TestAppendRFC3339MatchesTimeFormat compares the hand-written timestamp
+// with time.Format's on instants across the representable range, in
+// zones other than UTC too.
+func TestAppendRFC3339MatchesTimeFormat(t *testing.T) {
+	zone := time.FixedZone("x", -(3*3600 + 30*60))
+	cases := []time.Time{
+		time.Unix(0, 0), time.Unix(1, 999_999_999), time.Unix(1700000000, 123_456_789),
+		time.Date(1999, 12, 31, 23, 59, 59, 999_999_000, time.UTC),
+		time.Date(2026, 2, 28, 21, 0, 0, 1_000, zone),
+		time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC),
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC),
+		{},
+	}
+	for i := int64(0); i < 2000; i++ {
+		cases = append(cases, time.Unix(i*7_654_321_987%4_000_000_000, i*999_983%1_000_000_000))
+	}
+	for _, tc := range cases {
+		want := tc.UTC().Format("2006-01-02T15:04:05.000000Z07:00")
+		if got := string(appendRFC3339(nil, tc)); got != want {
+			t.Fatalf("%v: got %s, want %s", tc, got, want)
+		}
+	}
+}
