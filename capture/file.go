@@ -10,6 +10,7 @@ import (
 	"io"
 	"math/bits"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/gopacket/gopacket/layers"
@@ -31,6 +32,10 @@ const maxSkipBlockLength = 1 << 30
 // as slices of it (no copy), so it must hold the largest record or block
 // that is read whole; a large buffer also means few read system calls.
 const readBufferSize = 512 << 10
+
+// aheadMinSize is the size from which a plain capture file is read ahead
+// on a goroutine of its own (readahead.go); smaller ones are read at once.
+const aheadMinSize = 2 * aheadChunkSize
 
 // gzipInputBufferSize is the buffer between a gzip file and its decompressor.
 const gzipInputBufferSize = 64 << 10
@@ -113,7 +118,7 @@ func (r *fileReader) gzipError(err error) error {
 	if errors.As(err, &ge) {
 		return err
 	}
-	off := r.counter.n
+	off := r.counter.n.Load()
 	if r.raw != nil {
 		off -= int64(r.raw.Buffered())
 	}
@@ -140,11 +145,15 @@ type FileStats struct {
 
 // fileSource replays several capture files in order as one stream.
 type fileSource struct {
-	paths     []string
-	sizes     []int64 // on-disk size of each path when opened
-	next      int     // index of the next path to open
-	total     int64
-	doneBytes int64 // on-disk bytes of the files already finished
+	paths []string
+	sizes []int64 // on-disk size of each path when opened
+	next  int     // index of the next path to open
+	total int64
+	// aheadMin is the size from which a plain file is read ahead.
+	aheadMin int64
+	// read counts the on-disk bytes read of every file so far (Progress,
+	// read by another goroutine than Next's).
+	read atomic.Int64
 
 	cur    *fileReader
 	failed error // sticky error once the stream failed
@@ -171,7 +180,16 @@ func OpenFiles(paths ...string) (Source, error) {
 	if len(paths) == 0 {
 		return nil, errors.New("capture: no input files")
 	}
-	s := &fileSource{paths: append([]string(nil), paths...)}
+	return openFiles(aheadMinSize, paths...)
+}
+
+// openFiles is OpenFiles with plain files of aheadMin bytes or more read
+// ahead (the tests read small files both ways).
+func openFiles(aheadMin int64, paths ...string) (Source, error) {
+	if len(paths) == 0 {
+		return nil, errors.New("capture: no input files")
+	}
+	s := &fileSource{paths: append([]string(nil), paths...), aheadMin: aheadMin}
 	stdin := false
 	for _, p := range paths {
 		if p == StdinPath {
@@ -215,7 +233,8 @@ func (s *fileSource) openNext() error {
 		}
 		f = file
 	}
-	r, err := newFileReader(f, path, s.spare, s.sizes[s.next-1])
+	size := s.sizes[s.next-1]
+	r, err := newFileReader(f, path, s.spare, size, &s.read, size > 0 && size >= s.aheadMin)
 	if err != nil {
 		f.Close()
 		return err
@@ -251,9 +270,10 @@ func (s *fileSource) Next() (Frame, error) {
 			s.failed = err
 			return Frame{}, err
 		}
-		s.doneBytes += s.cur.counter.n
 		s.stats.UnsupportedInterfaces += s.cur.unsupportedIfaces
-		s.spare = s.cur.br
+		if s.cur.br.ahead == nil {
+			s.spare = s.cur.br
+		}
 		s.cur.close()
 		s.cur = nil
 	}
@@ -272,11 +292,7 @@ func (s *fileSource) Close() error {
 
 // BytesRead implements Progress.
 func (s *fileSource) BytesRead() int64 {
-	n := s.doneBytes
-	if s.cur != nil {
-		n += s.cur.counter.n
-	}
-	return n
+	return s.read.Load()
 }
 
 // TotalBytes implements Progress (0 when standard input is among the
@@ -295,12 +311,19 @@ func (s *fileSource) FileStats() FileStats {
 // countingReader counts the bytes read from the underlying file.
 type countingReader struct {
 	r io.Reader
-	n int64
+	n atomic.Int64
+	// total, when not nil, counts the bytes of every file of a source.
+	total *atomic.Int64
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
-	c.n += int64(n)
+	if n > 0 {
+		c.n.Add(int64(n))
+		if c.total != nil {
+			c.total.Add(int64(n))
+		}
+	}
 	return n, err
 }
 
@@ -352,9 +375,9 @@ type fileReader struct {
 // the file's size, or 0 when unknown: a plain file smaller than the read
 // buffer gets a buffer of its own size (a record that does not fit in it
 // cannot be complete in the file either).
-func newFileReader(f io.ReadCloser, path string, reuse *readBuf, size int64) (*fileReader, error) {
+func newFileReader(f io.ReadCloser, path string, reuse *readBuf, size int64, read *atomic.Int64, readAhead bool) (*fileReader, error) {
 	r := &fileReader{path: path, file: f}
-	r.counter.r = f
+	r.counter.r, r.counter.total = f, read
 	big := func(src io.Reader, want int) *readBuf {
 		if reuse != nil && reuse.Size() >= want {
 			reuse.Reset(src)
@@ -384,16 +407,22 @@ func newFileReader(f io.ReadCloser, path string, reuse *readBuf, size int64) (*f
 		}
 		r.gz = gz
 		r.br = big(&gzipStream{gz: gz, raw: raw, r: r}, readBufferSize)
+	} else if readAhead {
+		r.br = newReadAheadBuf(raw)
 	} else {
 		r.br = big(raw, plainSize)
 	}
 	if err := r.readFileHeader(); err != nil {
+		r.br.close()
 		return nil, err
 	}
 	return r, nil
 }
 
 func (r *fileReader) close() error {
+	if r.br != nil {
+		r.br.close()
+	}
 	if r.gz != nil {
 		r.gz.Close()
 	}

@@ -74,7 +74,7 @@ func FuzzReadFile(f *testing.F) {
 	f.Add(cat(ngSHB(), ngIDB(1, 0, 9, 0, 1, 0, 0x80|30, 0, 0, 0), ngBlock(blockSPB, cat(le32(n), pkt), 0, 0), le32(blockEPB), le32(0)))
 	f.Add(cat(gzipped(pcapFile(binary.LittleEndian, false, 1, rec)), []byte("trailing garbage")))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		r, err := newFileReader(io.NopCloser(bytes.NewReader(data)), "fuzz.pcap", nil, int64(len(data)))
+		r, err := newFileReader(io.NopCloser(bytes.NewReader(data)), "fuzz.pcap", nil, int64(len(data)), nil, len(data)&1 == 1)
 		if err != nil {
 			return
 		}

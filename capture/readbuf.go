@@ -14,6 +14,9 @@ type readBuf struct {
 	r, w int // read and write positions in buf
 	src  io.Reader
 	err  error
+	// ahead, when not nil, reads src on its own goroutine: buf is then the
+	// read-ahead buffer being read (nil before the first).
+	ahead *readAhead
 }
 
 // maxEmptyReads is how many reads returning nothing fill tolerates before
@@ -24,18 +27,43 @@ func newReadBuf(src io.Reader, size int) *readBuf {
 	return &readBuf{buf: make([]byte, size), src: src}
 }
 
-// Reset discards the buffered data and reads from src.
+// newReadAheadBuf returns a read buffer that reads src ahead on a goroutine
+// of its own; close must stop it.
+func newReadAheadBuf(src io.Reader) *readBuf {
+	return &readBuf{src: src, ahead: startReadAhead(src)}
+}
+
+// close stops a read-ahead (nothing to do otherwise).
+func (b *readBuf) close() {
+	if b.ahead != nil {
+		b.ahead.close()
+	}
+}
+
+// Reset discards the buffered data and reads from src (not for a
+// read-ahead buffer).
 func (b *readBuf) Reset(src io.Reader) {
 	b.r, b.w, b.src, b.err = 0, 0, src, nil
 }
 
-// Size is the buffer's size.
-func (b *readBuf) Size() int { return len(b.buf) }
+// Size is the most a Peek can return at once: the buffer's size (a
+// read-ahead buffer's room for a record cut by its end).
+func (b *readBuf) Size() int {
+	if b.ahead != nil {
+		return aheadHead
+	}
+	return len(b.buf)
+}
 
 func (b *readBuf) buffered() int { return b.w - b.r }
 
-// fill moves the unread data to the front and reads once more.
+// fill moves the unread data to the front and reads once more. With a
+// read-ahead, the unread data goes in front of the next filled buffer's.
 func (b *readBuf) fill() {
+	if b.ahead != nil {
+		b.fillAhead()
+		return
+	}
 	if b.r > 0 {
 		copy(b.buf, b.buf[b.r:b.w])
 		b.w -= b.r
@@ -58,6 +86,27 @@ func (b *readBuf) fill() {
 	b.err = io.ErrNoProgress
 }
 
+// fillAhead moves on to the next read-ahead buffer, the unread data (at
+// most Size bytes: Peek asks for no more) copied in front of its own, and
+// gives the current one back.
+func (b *readBuf) fillAhead() {
+	c, ok := b.ahead.next()
+	if !ok {
+		b.err = b.ahead.last
+		if b.err == nil {
+			b.err = io.ErrUnexpectedEOF // cannot happen: the last chunk carries an error
+		}
+		return
+	}
+	tail := b.buf[b.r:b.w]
+	start := aheadHead - len(tail)
+	copy(c.buf[start:aheadHead], tail)
+	if b.buf != nil {
+		b.ahead.recycle(b.buf)
+	}
+	b.buf, b.r, b.w, b.err = c.buf, start, aheadHead+c.n, c.err
+}
+
 func (b *readBuf) readErr() error {
 	err := b.err
 	b.err = nil
@@ -68,10 +117,10 @@ func (b *readBuf) readErr() error {
 // that stopped the reading (bufio.ErrBufferFull when n exceeds the
 // buffer).
 func (b *readBuf) Peek(n int) ([]byte, error) {
-	for b.buffered() < n && b.buffered() < len(b.buf) && b.err == nil {
+	for b.buffered() < n && b.buffered() < b.Size() && b.err == nil {
 		b.fill()
 	}
-	if n > len(b.buf) {
+	if n > b.Size() {
 		return b.buf[b.r:b.w], bufio.ErrBufferFull
 	}
 	var err error
@@ -119,6 +168,15 @@ func (b *readBuf) Read(p []byte) (int, error) {
 	if b.r == b.w {
 		if b.err != nil {
 			return 0, b.readErr()
+		}
+		if b.ahead != nil {
+			b.fill()
+			if b.r == b.w {
+				return 0, b.readErr()
+			}
+			n := copy(p, b.buf[b.r:b.w])
+			b.r += n
+			return n, nil
 		}
 		if len(p) >= len(b.buf) {
 			n, err := b.src.Read(p)
