@@ -12,7 +12,9 @@
 #   netbased replay --out /dev/null --workers 1 TRACE
 #   netbased replay --out /dev/null --workers 2 TRACE
 # and prints, per workload and command, the median wall time with its
-# min–max, packets/s, connections/s, peak memory (max RSS), and netbased's
+# min–max, packets/s, connections/s, CPU time (user + system, all
+# threads: the records are written, and a large file read ahead, on other
+# goroutines than the worker's), peak memory (max RSS), and netbased's
 # time as a multiple of the naive loop's (the median of the per-round
 # ratios, with their min–max), and the 2-worker speed-up.
 #
@@ -42,12 +44,12 @@ for w in $WORKLOADS; do
   fi
 done
 
-# run NAME CMD...: one timed run; appends "wall rss_kb" to $OUT/NAME.times
+# run NAME CMD...: one timed run; appends "wall rss_kb user sys" to $OUT/NAME.times
 # and keeps the command's stderr (netbased's summary) in $OUT/NAME.err.
 run() {
   local name=$1
   shift
-  /usr/bin/time -f "%e %M" -o "$OUT/time.out" "$@" >"$OUT/$name.stdout" 2>"$OUT/$name.err"
+  /usr/bin/time -f "%e %M %U %S" -o "$OUT/time.out" "$@" >"$OUT/$name.stdout" 2>"$OUT/$name.err"
   cat "$OUT/time.out" >>"$OUT/$name.times"
 }
 
@@ -58,8 +60,8 @@ stats() {
     printf "%s %s %s\n", m, a[1], a[NR] }'
 }
 
-printf "\n| workload | command | wall s (median, min–max) | packets/s | connections/s | peak RSS MiB | time / naive (median, min–max) |\n"
-printf "|---|---|---|---|---|---|---|\n"
+printf "\n| workload | command | wall s (median, min–max) | CPU s (median) | packets/s | connections/s | peak RSS MiB | time / naive (median, min–max) |\n"
+printf "|---|---|---|---|---|---|---|---|\n"
 for w in $WORKLOADS; do
   trace=$OUT/$w.pcap
   for n in naive nb1 nb2; do : >"$OUT/$w-$n.times"; done
@@ -76,13 +78,15 @@ for w in $WORKLOADS; do
   for n in naive nb1 nb2; do
     read -r med lo hi < <(stats "$OUT/$w-$n.times" 1)
     read -r rss _ _ < <(stats "$OUT/$w-$n.times" 2)
+    awk '{print $3 + $4}' "$OUT/$w-$n.times" >"$OUT/$w-$n.cpu"
+    read -r cpu _ _ < <(stats "$OUT/$w-$n.cpu" 1)
     case $n in
       naive) label="naive gopacket loop" ;;
       nb1) label="netbased replay, 1 worker" ;;
       nb2) label="netbased replay, 2 workers" ;;
     esac
     if [ "$n" != naive ]; then
-      paste "$OUT/$w-$n.times" "$OUT/$w-naive.times" | awk '{print $1/$3}' >"$OUT/$w-$n.ratio"
+      paste "$OUT/$w-$n.times" "$OUT/$w-naive.times" | awk '{print $1/$5}' >"$OUT/$w-$n.ratio"
       read -r rm rl rh < <(stats "$OUT/$w-$n.ratio" 1)
       ratio=$(printf "%.2f× (%.2f–%.2f)" "$rm" "$rl" "$rh")
     else
@@ -90,12 +94,12 @@ for w in $WORKLOADS; do
     fi
     cps="-"
     [ "$n" != naive ] && [ -n "$conns" ] && cps=$(awk -v c="$conns" -v s="$med" 'BEGIN {printf "%.0f", c/s}')
-    printf "| %s | %s | %.2f (%.2f–%.2f) | %.0f | %s | %.0f | %s |\n" "$w" "$label" "$med" "$lo" "$hi" \
+    printf "| %s | %s | %.2f (%.2f–%.2f) | %.2f | %.0f | %s | %.0f | %s |\n" "$w" "$label" "$med" "$lo" "$hi" "$cpu" \
       "$(awk -v p="$packets" -v s="$med" 'BEGIN {print p/s}')" "$cps" "$(awk -v r="$rss" 'BEGIN {print r/1024}')" "$ratio"
   done
-  paste "$OUT/$w-nb1.times" "$OUT/$w-nb2.times" | awk '{print $1/$3}' >"$OUT/$w-speedup"
+  paste "$OUT/$w-nb1.times" "$OUT/$w-nb2.times" | awk '{print $1/$5}' >"$OUT/$w-speedup"
   read -r sm sl sh < <(stats "$OUT/$w-speedup" 1)
-  printf "| %s | 2 workers' speed-up over 1 | %.2f× (%.2f–%.2f) | | | | |\n" "$w" "$sm" "$sl" "$sh"
+  printf "| %s | 2 workers' speed-up over 1 | %.2f× (%.2f–%.2f) | | | | | |\n" "$w" "$sm" "$sl" "$sh"
 done
 echo
 echo "$RUNS rounds; $(nproc) CPUs; $(go version | awk '{print $3}')"
