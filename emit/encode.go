@@ -165,25 +165,25 @@ func (e *DynamiteEncoder) Append(b []byte, r *aggregate.Interval) []byte {
 func appendFieldsJSON(b []byte, r *aggregate.Interval, fields []field, zeekNames bool) []byte {
 	for i := range fields {
 		f := &fields[i]
-		name := f.json
+		key := f.jsonKey
 		if zeekNames {
-			name = f.zeek
+			key = f.zeekKey
 		}
 		switch f.kind {
 		case kindCount:
-			b = appendKey(b, name)
+			b = append(b, key...)
 			b = strconv.AppendUint(b, f.count(r), 10)
 		case kindPCRAvg, kindPCRMax, kindPCRMin:
 			v, ok := f.pcr(r)
 			if !ok {
 				continue
 			}
-			b = appendKey(b, name)
+			b = append(b, key...)
 			b = appendJSONFloat(b, v)
 		case kindPorts:
-			b = appendStringArray(appendKey(b, name), f.setPorts(r), aggregate.PortKey.AppendText)
+			b = appendStringArray(append(b, key...), f.setPorts(r), aggregate.PortKey.AppendText)
 		case kindAddrs:
-			b = appendStringArray(appendKey(b, name), f.setAddrs(r), netip.Addr.AppendTo)
+			b = appendStringArray(append(b, key...), f.setAddrs(r), netip.Addr.AppendTo)
 		}
 	}
 	return b

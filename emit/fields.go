@@ -50,11 +50,14 @@ const (
 // field is one column of the record after address and the times.
 type field struct {
 	json, zeek string
-	kind       fieldKind
-	count      func(r *aggregate.Interval) uint64
-	svc        aggregate.Service
-	ports      func(r *aggregate.Interval) []aggregate.PortKey
-	addrs      func(r *aggregate.Interval) []netip.Addr
+	// jsonKey and zeekKey are the names as JSON object keys after a
+	// member: `,"name":`.
+	jsonKey, zeekKey string
+	kind             fieldKind
+	count            func(r *aggregate.Interval) uint64
+	svc              aggregate.Service
+	ports            func(r *aggregate.Interval) []aggregate.PortKey
+	addrs            func(r *aggregate.Interval) []netip.Addr
 	// maxSet caps the arrays of a set field (0: no cap).
 	maxSet int
 }
@@ -120,6 +123,9 @@ func recordFields(maxSet int) []field {
 		field{json: "external_clients", zeek: "ext_clients", kind: kindAddrs, maxSet: maxSet,
 			addrs: func(r *aggregate.Interval) []netip.Addr { return r.ExternalClients }},
 	)
+	for i := range fs {
+		fs[i].jsonKey, fs[i].zeekKey = `,"`+fs[i].json+`":`, `,"`+fs[i].zeek+`":`
+	}
 	return fs
 }
 
