@@ -91,6 +91,12 @@ func TestReadAheadReadsAlike(t *testing.T) {
 		"big-be.pcap": pcapFile(binary.BigEndian, true, 1, recs),
 		"big.pcapng":  pcapngFile(binary.LittleEndian, []ngIface{{linkType: 1}}, recs),
 	}
+	// A block of an unknown type, larger than every buffer, is skipped
+	// unread between two packets.
+	pkt := recs[0].data
+	n := uint32(len(pkt))
+	files["skip.pcapng"] = cat(ngSHB(), ngIDB(1, 0), ngEPB(0, n, n, pkt),
+		ngBlock(0x0BAD, make([]byte, 3*aheadChunkSize+aheadHead+12), 0, 0), ngEPB(0, n, n, pkt))
 	whole := files["big.pcap"]
 	for i := range 6 {
 		files[fmt.Sprintf("cut%d.pcap", i)] = whole[:24+rng.IntN(len(whole)-24)]
