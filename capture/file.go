@@ -177,9 +177,6 @@ const stdinName = "standard input"
 // when they are reached. Frames read before a fault in a file are delivered
 // first; Next then returns a *FileError naming the file and offset.
 func OpenFiles(paths ...string) (Source, error) {
-	if len(paths) == 0 {
-		return nil, errors.New("capture: no input files")
-	}
 	return openFiles(aheadMinSize, paths...)
 }
 
