@@ -34,6 +34,25 @@ type Accumulator struct {
 
 	conns, unwatched, late atomic.Uint64
 	monitored              atomic.Int64
+
+	// pending are the events of the last ended connections, applied
+	// together (applyPending) so that the lookups of their addresses'
+	// states overlap instead of waiting for memory one after the other.
+	pending  [pendingEvents]pendingEvent
+	npending int
+	// touched keeps the loads that bring the states in use (applyPending).
+	touched uint64
+}
+
+// pendingEvents is how many ended connections are applied together.
+const pendingEvents = 32
+
+// pendingEvent is an event and the states it updates (nil: refused or not
+// updated), found by applyPending's first pass.
+type pendingEvent struct {
+	ev           event
+	orig, resp   *hostState
+	origT, respT *hostTable
 }
 
 var errClosed = errors.New("aggregate: accumulator closed")
@@ -68,15 +87,63 @@ func (a *Accumulator) Add(c *flow.Conn) error {
 	if a.tables == nil {
 		a.tables = a.w.takeTables()
 	}
-	// The originator's update runs first (it may take the last room under
-	// MaxHosts), each in its address's shard.
-	if ev.flags&evApplyOrig != 0 {
-		a.applyTo(a.shardOf(ev.orig), &ev, evApplyOrig)
-	}
-	if ev.flags&evApplyResp != 0 {
-		a.applyTo(a.shardOf(ev.resp), &ev, evApplyResp)
+	a.pending[a.npending].ev = ev
+	if a.npending++; a.npending == pendingEvents {
+		a.applyPending()
 	}
 	return nil
+}
+
+// applyPending applies the pending events in order, in two passes: the
+// first finds (or creates) every state the events update, touching each,
+// so that their cache misses overlap; the second runs the update rules.
+// States are created in the order one pass would create them (the
+// originator's first: it may take the last room under MaxHosts), and an
+// update changes no state's existence, so the result is the one of
+// applying the events one by one.
+func (a *Accumulator) applyPending() {
+	n := a.npending
+	if n == 0 {
+		return
+	}
+	a.npending = 0
+	var before, after int32
+	for _, t := range a.tables {
+		before += t.states.n
+	}
+	var touched uint64
+	for i := range n {
+		p := &a.pending[i]
+		p.orig, p.resp = nil, nil
+		if p.ev.flags&evApplyOrig != 0 {
+			p.origT = a.tables[a.shardOf(p.ev.orig)]
+			if p.orig = p.origT.stateOrRefuse(p.ev.orig); p.orig != nil {
+				touched += p.orig.touch()
+			}
+		}
+		if p.ev.flags&evApplyResp != 0 {
+			p.respT = a.tables[a.shardOf(p.ev.resp)]
+			if p.resp = p.respT.stateOrRefuse(p.ev.resp); p.resp != nil {
+				touched += p.resp.touch()
+			}
+		}
+	}
+	a.touched += touched
+	for _, t := range a.tables {
+		after += t.states.n
+	}
+	if after != before {
+		a.monitored.Add(int64(after - before))
+	}
+	for i := range n {
+		p := &a.pending[i]
+		if p.orig != nil {
+			p.origT.applyOrig(p.orig, &p.ev)
+		}
+		if p.resp != nil {
+			p.respT.applyResp(p.resp, &p.ev)
+		}
+	}
 }
 
 // shardOf is the shard table of address x.
@@ -85,16 +152,6 @@ func (a *Accumulator) shardOf(x netip.Addr) uint32 {
 		return 0
 	}
 	return addrHash(x) % a.shards
-}
-
-// applyTo applies ev's updates selected by flags to shard table s.
-func (a *Accumulator) applyTo(s uint32, ev *event, flags evFlags) {
-	t := a.tables[s]
-	n := t.states.n
-	t.apply(ev, flags)
-	if t.states.n != n {
-		a.monitored.Add(int64(t.states.n - n))
-	}
 }
 
 // Advance moves the accumulator's network time to t (a packet's time, or
@@ -126,6 +183,7 @@ func (a *Accumulator) observe(ns int64) {
 	if ns < a.winEnd {
 		return
 	}
+	a.applyPending()
 	tables, start, end := a.tables, a.winStart, a.winEnd
 	a.tables = nil
 	a.monitored.Store(0)
@@ -157,6 +215,7 @@ func (a *Accumulator) Close() {
 		return
 	}
 	a.closed = true
+	a.applyPending()
 	tables := a.tables
 	a.tables = nil
 	a.monitored.Store(0)
@@ -164,7 +223,8 @@ func (a *Accumulator) Close() {
 }
 
 // Monitored is the number of monitored addresses with something to report
-// in the open window. It is safe to call from any goroutine.
+// in the open window (up to pendingEvents ended connections behind: they
+// are applied together). It is safe to call from any goroutine.
 func (a *Accumulator) Monitored() int { return int(a.monitored.Load()) }
 
 // addrHash spreads addresses over shards.

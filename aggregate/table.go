@@ -18,6 +18,12 @@ type hostState struct {
 	extHosts, extClients, intHosts, intClients addrSet
 }
 
+// touch loads a word from each end of the state (its counters and its
+// sets), bringing the cache lines an update uses.
+func (h *hostState) touch() uint64 {
+	return h.ConnectionsCount + uint64(h.svc)
+}
+
 // serviceCounts are one address's per-service counters.
 type serviceCounts = [NumServices]ServiceCounts
 
@@ -168,21 +174,26 @@ func (t *hostTable) services(h *hostState) *serviceCounts {
 // svcAt returns the per-service counters of index svc (hostState.svc).
 func (t *hostTable) svcAt(svc int32) *serviceCounts { return t.svcs.at(svc - 1) }
 
+// stateOrRefuse is state, counting a refused update when a finds no room.
+func (t *hostTable) stateOrRefuse(a netip.Addr) *hostState {
+	h := t.state(a)
+	if h == nil {
+		t.refused++
+	}
+	return h
+}
+
 // apply runs the update rules of spec/interval.md §2 for the endpoints
 // flags selects (evApplyOrig, evApplyResp).
 func (t *hostTable) apply(ev *event, flags evFlags) {
 	if flags&evApplyOrig != 0 {
-		if h := t.state(ev.orig); h != nil {
+		if h := t.stateOrRefuse(ev.orig); h != nil {
 			t.applyOrig(h, ev)
-		} else {
-			t.refused++
 		}
 	}
 	if flags&evApplyResp != 0 {
-		if h := t.state(ev.resp); h != nil {
+		if h := t.stateOrRefuse(ev.resp); h != nil {
 			t.applyResp(h, ev)
-		} else {
-			t.refused++
 		}
 	}
 }
