@@ -76,17 +76,26 @@ type syslogConn struct {
 	dir [2]syslogDir
 }
 
+// startFrame begins a frame at its first byte b: an octet count (octet
+// counting) or a priority (non-transparent framing); false for anything else.
+func (s *syslogDir) startFrame(b byte) bool {
+	switch {
+	case b >= '1' && b <= '9':
+		s.state, s.left = syslogLen, int(b-'0')
+	case b == '<':
+		s.state, s.digits = syslogPrio, 0
+	default:
+		return false
+	}
+	return true
+}
+
 // syslogTCPData parses one delivery; it returns false at a parse error.
 func (c *Classifier) syslogTCPData(st *State, s *syslogDir, data []byte) bool {
 	for _, b := range data {
 		switch s.state {
 		case syslogStart:
-			switch {
-			case b >= '1' && b <= '9':
-				s.state, s.left = syslogLen, int(b-'0')
-			case b == '<':
-				s.state, s.digits = syslogPrio, 0
-			default:
+			if !s.startFrame(b) {
 				return false
 			}
 		case syslogLen:
@@ -149,12 +158,7 @@ func (c *Classifier) syslogTCPData(st *State, s *syslogDir, data []byte) bool {
 		case syslogTerm:
 			if b != 0 && b != '\n' && b != '\r' {
 				s.state = syslogStart
-				switch {
-				case b >= '1' && b <= '9':
-					s.state, s.left = syslogLen, int(b-'0')
-				case b == '<':
-					s.state, s.digits = syslogPrio, 0
-				default:
+				if !s.startFrame(b) {
 					return false
 				}
 			}
