@@ -183,21 +183,8 @@ func (t *hostTable) stateOrRefuse(a netip.Addr) *hostState {
 	return h
 }
 
-// apply runs the update rules of spec/interval.md §2 for the endpoints
-// flags selects (evApplyOrig, evApplyResp).
-func (t *hostTable) apply(ev *event, flags evFlags) {
-	if flags&evApplyOrig != 0 {
-		if h := t.stateOrRefuse(ev.orig); h != nil {
-			t.applyOrig(h, ev)
-		}
-	}
-	if flags&evApplyResp != 0 {
-		if h := t.stateOrRefuse(ev.resp); h != nil {
-			t.applyResp(h, ev)
-		}
-	}
-}
-
+// applyOrig and applyResp run the update rules of spec/interval.md §2 for
+// an event's originator and responder (Accumulator.applyPending).
 func (t *hostTable) applyOrig(h *hostState, ev *event) {
 	h.ConnectionsCount++
 	switch {
