@@ -34,6 +34,15 @@ func findCase(b *testing.B, name string) traceCase {
 	return traceCase{}
 }
 
+// shortGET and short204 are a browser's request and an empty answer: one
+// segment each, the most common HTTP exchange.
+const (
+	shortGET = "GET /ok HTTP/1.1\r\nHost: updates.example.net\r\nUser-Agent: Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:125.0) " +
+		"Gecko/20100101 Firefox/125.0\r\nAccept: */*\r\nAccept-Encoding: gzip, deflate\r\nConnection: keep-alive\r\n\r\n"
+	short204 = "HTTP/1.1 204 No Content\r\nDate: Mon, 07 Dec 2026 09:00:00 GMT\r\nServer: nginx/1.24.0\r\n" +
+		"Content-Length: 0\r\nConnection: keep-alive\r\n\r\n"
+)
+
 // BenchmarkClassify classifies one whole connection per iteration, the way
 // the flow tracker drives it (Start, Deliver while Wants, Services).
 func BenchmarkClassify(b *testing.B) {
@@ -44,6 +53,9 @@ func BenchmarkClassify(b *testing.B) {
 	}{
 		{"http", traceCase{name: "http", t: TCP, origPort: 40000, respPort: 80, chunks: []chunk{
 			{true, hexHTTPGet}, {false, hexHTTPOK + strings.Repeat("3c68746d6c3e", 100)}, {false, strings.Repeat("3c68746d6c3e", 200)},
+		}}, "http"},
+		{"http-short", traceCase{name: "http-short", t: TCP, origPort: 40000, respPort: 80, chunks: []chunk{
+			{true, hex.EncodeToString([]byte(shortGET))}, {false, hex.EncodeToString([]byte(short204))},
 		}}, "http"},
 		{"http-post-trace", findCase(b, "http-no-crlf"), "http"},
 		{"tls", findCase(b, "tls-443"), "ssl"},

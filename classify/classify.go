@@ -189,9 +189,10 @@ type State struct {
 const maxServices = 8
 
 // buffers holds each direction's buffered prefix (where the DPD window
-// closed in it is State.sigLen).
+// closed in it is State.sigLen) and the signature sides' answers on them.
 type buffers struct {
-	buf [2][]byte
+	buf  [2][]byte
+	memo sideMemo
 }
 
 // Start prepares st for a new connection (after any flip at creation).

@@ -87,3 +87,29 @@ func TestTraceCases(t *testing.T) {
 		})
 	}
 }
+
+// TestSideMemo: a signature side is evaluated again only when its view has
+// grown, and its kept answer is the one it gave.
+func TestSideMemo(t *testing.T) {
+	calls := 0
+	fn := func(b []byte) tri {
+		calls++
+		return pop3ClientSig(b)
+	}
+	var in input
+	view := []byte("CAPA\r\nUSER x\r\n")
+	for _, tc := range []struct {
+		n         int
+		want      tri
+		wantCalls int
+	}{
+		{0, more, 1}, {0, more, 1}, {3, more, 2}, {3, more, 2}, {6, yes, 3}, {6, yes, 3}, {len(view), yes, 4},
+	} {
+		if got := in.side(sidePOP3Client, view[:tc.n], fn); got != tc.want || calls != tc.wantCalls {
+			t.Fatalf("view of %d bytes: got %v after %d calls, want %v after %d", tc.n, got, calls, tc.want, tc.wantCalls)
+		}
+	}
+	if got := in.side(sideNone, view, fn); got != yes || calls != 5 {
+		t.Fatalf("sideNone: got %v after %d calls, want yes after 5", got, calls)
+	}
+}

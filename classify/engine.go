@@ -34,6 +34,47 @@ type input struct {
 	// protocols (origTextSet: computed).
 	origText    tri
 	origTextSet bool
+	// memo is the signature sides' answers, loaded from and stored back
+	// to the connection's buffers (a value: a pointer held in input would
+	// move input's target to the heap).
+	memo sideMemo
+}
+
+// sigSide names one side (client or server) of a signature pair whose
+// answer is kept in a sideMemo: the text signatures' sides that scan every
+// line of their view. sideNone is not kept (a side that looks at a few
+// bytes).
+type sigSide uint8
+
+const (
+	sideFTPClient sigSide = iota
+	sidePOP3Client
+	sideSMTPClient
+	sideIRCClient
+	sideIRCServer
+	numSigSides
+	sideNone = numSigSides
+)
+
+// sideMemo holds each signature side's answer with the length of the view
+// it was computed on: (length+1)<<2 | answer, 0 for none yet. A
+// direction's DPD view only grows by appending (and by at most prefixCap
+// bytes), so the same length means the same bytes and the same answer: a
+// side is not evaluated again on a delivery in the other direction.
+type sideMemo [numSigSides]uint16
+
+// side is fn(view), taken from the memo when view has not grown since.
+func (in *input) side(s sigSide, view []byte, fn func([]byte) tri) tri {
+	if s == sideNone {
+		return fn(view)
+	}
+	key := uint16(len(view)+1) << 2
+	if m := in.memo[s]; m&^3 == key {
+		return tri(m & 3)
+	}
+	t := fn(view)
+	in.memo[s] = key | uint16(t)
+	return t
 }
 
 // origStartsText is textStart of the originator's prefix, computed once
@@ -133,6 +174,7 @@ func (c *Classifier) deliverTCP(st *State, fromOrig bool, data []byte) {
 		}
 		st.x.buf[d] = appendPrefix(b, chunk)
 		in.pre[0], in.pre[1] = st.x.buf[0], st.x.buf[1]
+		in.memo = st.x.memo
 	}
 	for i := 0; i < 2; i++ {
 		in.more[i] = !st.gapped(i) && !st.frozen(i) && len(in.pre[i]) < prefixCap && int(st.chunks[i]) < maxChunks
@@ -154,6 +196,9 @@ func (c *Classifier) deliverTCP(st *State, fromOrig bool, data []byte) {
 			// Someone waits for more of this direction: keep its bytes.
 			st.x = &buffers{}
 			st.x.buf[d] = appendPrefix(nil, in.pre[d])
+		}
+		if st.x != nil {
+			st.x.memo = in.memo
 		}
 	}
 	if st.pending&prefixMask != 0 && !in.more[0] && !in.more[1] {

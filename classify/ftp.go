@@ -52,24 +52,28 @@ func isFTPCommandChars(w []byte) bool {
 	return true
 }
 
-// ftpSig checks the FTP signature pair on the DPD views.
-func ftpSig(in *input) tri {
-	client := no
-	it := lineIter{b: in.sig[0]}
+// ftpClientSig is dpd_ftp_client: yes when a complete line starts (after
+// spaces) with "USER ", else no (the pair decides whether it may still).
+func ftpClientSig(b []byte) tri {
+	it := lineIter{b: b}
 	for {
 		line, _, ok := it.next()
 		if !ok {
-			break
+			return no
 		}
 		l := line
 		for len(l) > 0 && l[0] == ' ' {
 			l = l[1:]
 		}
 		if hasPrefixFold(l, "USER ") {
-			client = yes
-			break
+			return yes
 		}
 	}
+}
+
+// ftpSig checks the FTP signature pair on the DPD views.
+func ftpSig(in *input) tri {
+	client := in.side(sideFTPClient, in.sig[0], ftpClientSig)
 	server := no
 	r := in.sig[1]
 	for len(r) > 0 && (r[0] == '\r' || r[0] == '\n' || r[0] == ' ') {

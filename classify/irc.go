@@ -118,7 +118,7 @@ func (c *Classifier) irc(st *State, in *input) verdict {
 		return done
 	}
 	if !in.port {
-		if t := sigPair(in, ircClientSig, ircServerSig); t != yes {
+		if t := sigPair(in, sideIRCClient, sideIRCServer, ircClientSig, ircServerSig); t != yes {
 			return sigVerdict(t)
 		}
 	}

@@ -283,7 +283,7 @@ func (c *Classifier) ldap(st *State, in *input) verdict {
 		if ldapClientSig(in.pre[0]) == no {
 			return done
 		}
-		if t := sigPair(in, ldapClientSig, ldapServerSig); t != yes {
+		if t := sigPair(in, sideNone, sideNone, ldapClientSig, ldapServerSig); t != yes {
 			return sigVerdict(t)
 		}
 	}

@@ -64,12 +64,17 @@ func (c *Classifier) upgrade(st *State, in *input, match, accepted func(line []b
 // sigPair evaluates a signature pair (client and server checks on the DPD
 // views, requires-reverse-signature) for a recognizer not attached by port:
 // yes when both matched, no when they cannot, more while they still can.
-func sigPair(in *input, client, server func([]byte) tri) tri {
-	cs, ss := client(in.sig[0]), server(in.sig[1])
+// The sides' answers are kept in in's memo under cside and sside.
+func sigPair(in *input, cside, sside sigSide, client, server func([]byte) tri) tri {
+	cs := in.side(cside, in.sig[0], client)
+	if cs == no {
+		return no
+	}
+	ss := in.side(sside, in.sig[1], server)
 	if cs == yes && ss == yes {
 		return yes
 	}
-	if cs == no || ss == no {
+	if ss == no {
 		return no
 	}
 	if (cs == more && !sigCanGrow(in, 0)) || (ss == more && !sigCanGrow(in, 1)) {

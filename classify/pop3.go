@@ -150,7 +150,7 @@ func (c *Classifier) pop3(st *State, in *input) verdict {
 		return done
 	}
 	if !in.port {
-		if t := sigPair(in, pop3ClientSig, pop3ServerSig); t != yes {
+		if t := sigPair(in, sidePOP3Client, sideNone, pop3ClientSig, pop3ServerSig); t != yes {
 			return sigVerdict(t)
 		}
 	}

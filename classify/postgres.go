@@ -101,7 +101,7 @@ func (c *Classifier) postgres(st *State, in *input) verdict {
 		return done // both first messages start with a small big-endian length
 	}
 	if !in.port {
-		if t := sigPair(in, pgClientSig, pgServerSig); t != yes {
+		if t := sigPair(in, sideNone, sideNone, pgClientSig, pgServerSig); t != yes {
 			return sigVerdict(t)
 		}
 	}

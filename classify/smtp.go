@@ -70,7 +70,7 @@ func (c *Classifier) smtp(st *State, in *input) verdict {
 		return done // the client's command lines are text
 	}
 	if !in.port {
-		if t := sigPair(in, smtpClientSig, smtpServerSig); t != yes {
+		if t := sigPair(in, sideSMTPClient, sideNone, smtpClientSig, smtpServerSig); t != yes {
 			return sigVerdict(t)
 		}
 	}
