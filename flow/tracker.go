@@ -143,6 +143,26 @@ func (t *Tracker) Tick(ts time.Time) {
 	t.fireTimers(t.cfg.Timeouts.MaxTimerExpiresPerPkt)
 }
 
+// Ticks is Tick for each of a run of frame times (Unix ns), without
+// building a time.Time per frame: the times of the frames another worker
+// owns (pipeline's multi-worker replay).
+func (t *Tracker) Ticks(ts []int64) {
+	t.frameClock = true
+	limit := t.cfg.Timeouts.MaxTimerExpiresPerPkt
+	for _, n := range ts {
+		n -= n % 1000
+		if !t.started {
+			t.started = true
+			t.now = n
+		} else if n > t.now {
+			t.now = n
+		}
+		if t.now >= t.timers.notBefore { // else fireTimers would find nothing due
+			t.fireTimers(limit)
+		}
+	}
+}
+
 // arrive moves network time to ts, read with microsecond precision as
 // Zeek reads timestamps, unless that is earlier (network time never goes
 // back), and returns ts so read (Unix ns).

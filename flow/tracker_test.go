@@ -1,8 +1,10 @@
 package flow
 
 import (
+	"fmt"
 	"net/netip"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -728,5 +730,46 @@ func TestCompactSYNTransparent(t *testing.T) {
 	h.tr.conns.each(func(_ connRef, x *conn) { c = x })
 	if c == nil || !c.synOnly || c.tcp != nil {
 		t.Fatalf("SYN-only connection not compacted: %+v", c)
+	}
+}
+
+// TestTicksIsTickPerTime: a run of frame times through Ticks fires the
+// same timers at the same network times as Tick per time, the
+// max_timer_expires limit (a timer slipping to the next frame) included.
+func TestTicksIsTickPerTime(t *testing.T) {
+	offsets := []int64{1500, 61e9, 61e9, 61e9 + 999, 61e9 + 1000, 62e9, 62e9, 200e9, 200e9 + 1}
+	run := func(one bool) []string {
+		cfg := Config{}
+		cfg.Timeouts.MaxTimerExpiresPerPkt = 2
+		h := newHarness(t, cfg)
+		h.tr.Tick(at(0))
+		for i := 0; i < 7; i++ {
+			h.udp(0, hostA, hostB, uint16(10000+i), 7000, 1, false)
+		}
+		times := make([]int64, len(offsets))
+		for i, o := range offsets {
+			times[i] = epoch.UnixNano() + o
+		}
+		if one {
+			for _, ns := range times {
+				h.tr.Tick(time.Unix(0, ns))
+			}
+		} else {
+			h.tr.Ticks(times)
+		}
+		var log []string
+		for _, c := range h.ended {
+			log = append(log, fmt.Sprintf("%d ended at %v", c.OrigPort, c.End.Sub(epoch)))
+		}
+		return append(log, fmt.Sprintf("now %v", h.tr.NetworkTime().Sub(epoch)))
+	}
+	want := run(true)
+	if got := run(false); !slices.Equal(got, want) {
+		t.Fatalf("Ticks:\n%v\nTick per time:\n%v", got, want)
+	}
+	// 2 per frame from 61 s: 2 at 61 s, 2 at the second 61 s frame, 2 at
+	// 61.000001 s (61 s + 999 ns reads as 61 s), 1 at 61.000001 s.
+	if len(want) != 8 || want[6] != "10006 ended at 1m1.000001s" {
+		t.Fatalf("the timers did not slip as max_timer_expires=2 makes them: %v", want)
 	}
 }

@@ -132,9 +132,7 @@ func (w *Worker) frame(f capture.Frame, r role, parents []flow.Parent) {
 // this worker had read them. The accumulator learns the network time once,
 // at the end.
 func (w *Worker) ticks(ts []int64) {
-	for _, t := range ts {
-		w.tr.Tick(time.Unix(0, t))
-	}
+	w.tr.Ticks(ts)
 	w.advance()
 }
 
