@@ -11,6 +11,9 @@
 #   naive TRACE
 #   netbased replay --out /dev/null --workers 1 TRACE
 #   netbased replay --out /dev/null --workers 2 TRACE
+# and, when taskset (util-linux) is there, the naive loop and the 1-worker
+# replay again, both pinned to the first CPU: a whole process on one core,
+# its other goroutines (records, read-ahead) included;
 # and prints, per workload and command, the median wall time with its
 # min–max, packets/s, connections/s, CPU time (user + system, all
 # threads: the records are written, and a large file read ahead, on other
@@ -20,6 +23,7 @@
 #
 # Environment: RUNS=5, WORKLOADS="hour churn", NETBASED_ARGS="..." (extra
 # replay flags). Needs Go, /usr/bin/time (apt package time) and awk.
+# The pinned rows' ratio is of the pinned naive loop.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -62,9 +66,15 @@ stats() {
 
 printf "\n| workload | command | wall s (median, min–max) | CPU s (median) | packets/s | connections/s | peak RSS MiB | time / naive (median, min–max) |\n"
 printf "|---|---|---|---|---|---|---|---|\n"
+CMDS="naive nb1 nb2"
+PIN=""
+if command -v taskset >/dev/null && taskset -c 0 true 2>/dev/null; then
+  PIN="taskset -c 0"
+  CMDS="$CMDS naive1c nb1c"
+fi
 for w in $WORKLOADS; do
   trace=$OUT/$w.pcap
-  for n in naive nb1 nb2; do : >"$OUT/$w-$n.times"; done
+  for n in $CMDS; do : >"$OUT/$w-$n.times"; done
   bin/naive "$trace" >/dev/null # warm the page cache
   for _ in $(seq "$RUNS"); do
     run "$w-naive" bin/naive "$trace"
@@ -72,10 +82,16 @@ for w in $WORKLOADS; do
     run "$w-nb1" bin/netbased replay --out /dev/null --workers 1 $EXTRA "$trace"
     # shellcheck disable=SC2086
     run "$w-nb2" bin/netbased replay --out /dev/null --workers 2 $EXTRA "$trace"
+    if [ -n "$PIN" ]; then
+      # shellcheck disable=SC2086
+      run "$w-naive1c" $PIN bin/naive "$trace"
+      # shellcheck disable=SC2086
+      run "$w-nb1c" $PIN bin/netbased replay --out /dev/null --workers 1 $EXTRA "$trace"
+    fi
   done
   packets=$(awk '{print $1}' "$OUT/$w-naive.stdout")
   conns=$(sed -n 's/.* packets, \([0-9]*\) connections.*/\1/p' "$OUT/$w-nb1.err")
-  for n in naive nb1 nb2; do
+  for n in $CMDS; do
     read -r med lo hi < <(stats "$OUT/$w-$n.times" 1)
     read -r rss _ _ < <(stats "$OUT/$w-$n.times" 2)
     awk '{print $3 + $4}' "$OUT/$w-$n.times" >"$OUT/$w-$n.cpu"
@@ -84,16 +100,20 @@ for w in $WORKLOADS; do
       naive) label="naive gopacket loop" ;;
       nb1) label="netbased replay, 1 worker" ;;
       nb2) label="netbased replay, 2 workers" ;;
+      naive1c) label="naive gopacket loop, one core" ;;
+      nb1c) label="netbased replay, 1 worker, one core" ;;
     esac
-    if [ "$n" != naive ]; then
-      paste "$OUT/$w-$n.times" "$OUT/$w-naive.times" | awk '{print $1/$5}' >"$OUT/$w-$n.ratio"
+    yard=naive
+    [ "$n" = nb1c ] && yard=naive1c
+    if [ "$n" != naive ] && [ "$n" != naive1c ]; then
+      paste "$OUT/$w-$n.times" "$OUT/$w-$yard.times" | awk '{print $1/$5}' >"$OUT/$w-$n.ratio"
       read -r rm rl rh < <(stats "$OUT/$w-$n.ratio" 1)
       ratio=$(printf "%.2f× (%.2f–%.2f)" "$rm" "$rl" "$rh")
     else
       ratio="1"
     fi
     cps="-"
-    [ "$n" != naive ] && [ -n "$conns" ] && cps=$(awk -v c="$conns" -v s="$med" 'BEGIN {printf "%.0f", c/s}')
+    [ "${n#naive}" = "$n" ] && [ -n "$conns" ] && cps=$(awk -v c="$conns" -v s="$med" 'BEGIN {printf "%.0f", c/s}')
     printf "| %s | %s | %.2f (%.2f–%.2f) | %.2f | %.0f | %s | %.0f | %s |\n" "$w" "$label" "$med" "$lo" "$hi" "$cpu" \
       "$(awk -v p="$packets" -v s="$med" 'BEGIN {print p/s}')" "$cps" "$(awk -v r="$rss" 'BEGIN {print r/1024}')" "$ratio"
   done
