@@ -2,6 +2,8 @@ package aggregate
 
 import (
 	"bytes"
+	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net/netip"
 	"slices"
@@ -86,4 +88,69 @@ func TestU32Index(t *testing.T) {
 func comparePortText(a, b PortKey) int {
 	var ba, bb [24]byte
 	return bytes.Compare(a.AppendText(ba[:0]), b.AppendText(bb[:0]))
+}
+
+// TestU32SetTiers: a set holds the same members as a map whatever tier
+// (inline, midSet, bitmap) it and a set merged into it are in, with
+// repeats and members spread over the space or packed.
+func TestU32SetTiers(t *testing.T) {
+	sizes := []int{0, 1, smallSetSize, smallSetSize + 1, midSetSize, midSetSize + 1, 200}
+	rng := rand.New(rand.NewPCG(3, 4))
+	members := func(n int, spread bool) []uint32 {
+		var xs []uint32
+		for i := 0; i < n; i++ {
+			x := uint32(rng.IntN(3 * n))
+			if spread {
+				x = rng.Uint32()
+			}
+			xs = append(xs, x, x) // every member twice
+		}
+		return xs
+	}
+	check := func(name string, s *u32set, want map[uint32]bool) {
+		t.Helper()
+		got := map[uint32]bool{}
+		s.iterate(func(x uint32) bool {
+			if got[x] {
+				t.Fatalf("%s: %d twice", name, x)
+			}
+			got[x] = true
+			return true
+		})
+		if !maps.Equal(got, want) {
+			t.Fatalf("%s: %d members, want %d", name, len(got), len(want))
+		}
+	}
+	for _, spread := range []bool{false, true} {
+		for _, a := range sizes {
+			for _, b := range sizes {
+				name := fmt.Sprintf("spread=%v %d+%d", spread, a, b)
+				var s, o u32set
+				want := map[uint32]bool{}
+				for _, x := range members(a, spread) {
+					s.add(x)
+					want[x] = true
+				}
+				check(name+" before merge", &s, want)
+				ob := map[uint32]bool{}
+				for _, x := range members(b, spread) {
+					o.add(x)
+					ob[x] = true
+				}
+				s.merge(&o)
+				maps.Copy(want, ob)
+				check(name, &s, want)
+				check(name+" merged set", &o, ob)
+			}
+		}
+	}
+	var s u32set
+	n := 0
+	for x := uint32(0); x < 40; x++ {
+		s.add(x)
+	}
+	s.iterate(func(uint32) bool { n++; return n < 5 })
+	if n != 5 {
+		t.Fatalf("iterate went on after false: %d calls", n)
+	}
 }

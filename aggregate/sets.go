@@ -3,20 +3,37 @@ package aggregate
 import "github.com/RoaringBitmap/roaring/v2"
 
 // smallSetSize is how many members a u32set keeps inline before it moves
-// them to a roaring bitmap: most sets of a window are tiny, and an inline
-// array costs neither an allocation nor a bitmap's container search.
+// them to a midSet: most sets of a window are tiny, and an inline array
+// costs neither an allocation nor a bitmap's container search.
 const smallSetSize = 3
 
-// u32set is an exact set of uint32.
+// midSetSize is how many members a midSet holds before they move to a
+// roaring bitmap. Sets of a few addresses are common (the clients a
+// workstation answers, a scanned host's scanners), and their members are
+// spread over the address space: a bitmap then needs a container per
+// member, where a small array needs one allocation and a scan of a cache
+// line or two.
+const midSetSize = 16
+
+// u32set is an exact set of uint32: up to smallSetSize members inline,
+// then up to midSetSize in a midSet, then a roaring bitmap.
 type u32set struct {
 	small [smallSetSize]uint32
-	n     uint8 // members in small while bm is nil
-	bm    *roaring.Bitmap
+	n     uint8 // members in small while big is nil
+	big   *midSet
+}
+
+// midSet holds a u32set's members once they outgrow the inline array:
+// in mid (unordered) while bm is nil, else in bm.
+type midSet struct {
+	mid [midSetSize]uint32
+	n   uint8
+	bm  *roaring.Bitmap
 }
 
 func (s *u32set) add(x uint32) {
-	if s.bm != nil {
-		s.bm.Add(x)
+	if s.big != nil {
+		s.big.add(x)
 		return
 	}
 	for i := uint8(0); i < s.n; i++ {
@@ -29,21 +46,48 @@ func (s *u32set) add(x uint32) {
 		s.n++
 		return
 	}
-	s.bm = roaring.New()
-	s.bm.AddMany(s.small[:])
-	s.bm.Add(x)
-	s.n = 0
+	m := &midSet{n: smallSetSize + 1}
+	copy(m.mid[:], s.small[:])
+	m.mid[smallSetSize] = x
+	s.big, s.n = m, 0
+}
+
+func (m *midSet) add(x uint32) {
+	if m.bm != nil {
+		m.bm.Add(x)
+		return
+	}
+	for _, y := range m.mid[:m.n] {
+		if y == x {
+			return
+		}
+	}
+	if int(m.n) < midSetSize {
+		m.mid[m.n] = x
+		m.n++
+		return
+	}
+	m.bm = roaring.New()
+	m.bm.AddMany(m.mid[:])
+	m.bm.Add(x)
+	m.n = 0
 }
 
 // iterate calls fn for every member (in increasing order only for a
-// bitmap; inline members come in insertion order).
+// bitmap; other members come in insertion order).
 func (s *u32set) iterate(fn func(x uint32) bool) {
-	if s.bm != nil {
-		s.bm.Iterate(fn)
+	var members []uint32
+	switch {
+	case s.big == nil:
+		members = s.small[:s.n]
+	case s.big.bm != nil:
+		s.big.bm.Iterate(fn)
 		return
+	default:
+		members = s.big.mid[:s.big.n]
 	}
-	for i := uint8(0); i < s.n; i++ {
-		if !fn(s.small[i]) {
+	for _, x := range members {
+		if !fn(x) {
 			return
 		}
 	}
@@ -52,16 +96,28 @@ func (s *u32set) iterate(fn func(x uint32) bool) {
 // merge adds the members of o.
 func (s *u32set) merge(o *u32set) {
 	switch {
-	case o.bm == nil:
-		for i := uint8(0); i < o.n; i++ {
-			s.add(o.small[i])
+	case o.big == nil:
+		for _, x := range o.small[:o.n] {
+			s.add(x)
 		}
-	case s.bm == nil:
-		bm := o.bm.Clone()
-		bm.AddMany(s.small[:s.n])
-		s.bm, s.n = bm, 0
+	case o.big.bm == nil:
+		for _, x := range o.big.mid[:o.big.n] {
+			s.add(x)
+		}
+	case s.big == nil || s.big.bm == nil:
+		// s has at most midSetSize members: it takes a copy of o's
+		// bitmap and adds its own.
+		bm := o.big.bm.Clone()
+		var own []uint32
+		if s.big == nil {
+			own = s.small[:s.n]
+		} else {
+			own = s.big.mid[:s.big.n]
+		}
+		bm.AddMany(own)
+		s.big, s.n = &midSet{bm: bm}, 0
 	default:
-		s.bm.Or(o.bm)
+		s.big.bm.Or(o.big.bm)
 	}
 }
 
