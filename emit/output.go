@@ -60,6 +60,12 @@ type OutputOptions struct {
 	StallTimeout time.Duration
 	// Now is the clock of health and retries (default time.Now).
 	Now func() time.Time
+	// After, when not nil, holds the delivery back until it is closed:
+	// an output that replaces another on the same stream (a reload's, on
+	// standard output or a file) waits for the old one's Stopped, so that
+	// the records stay in order and the two never write at once. Records
+	// are queued meanwhile.
+	After <-chan struct{}
 }
 
 // Defaults of OutputOptions.
@@ -271,6 +277,9 @@ type Output struct {
 	sendCtx    context.Context
 	cancelSend context.CancelFunc
 	done       chan struct{}
+	// closing is closed when Close begins; stopped when it has finished
+	// with the sink.
+	closing, stopped chan struct{}
 
 	// sending is when the delivery in progress began (Unix ns; 0: none).
 	sending atomic.Int64
@@ -298,7 +307,8 @@ func newOutput(kind string, o Opened, opt OutputOptions) (*Output, error) {
 		return nil, err
 	}
 	out := &Output{kind: kind, dest: o.Destination, remote: o.Remote, sink: o.Sink, enc: o.Encoder, opt: opt,
-		maxDocs: o.MaxBatchDocs, maxBytes: o.MaxBatchBytes, done: make(chan struct{})}
+		maxDocs: o.MaxBatchDocs, maxBytes: o.MaxBatchBytes, done: make(chan struct{}),
+		closing: make(chan struct{}), stopped: make(chan struct{})}
 	if out.maxDocs <= 0 {
 		out.maxDocs = defaultBatchDocs
 	}
@@ -475,6 +485,8 @@ func (o *Output) Close(ctx context.Context) error {
 		return nil
 	}
 	o.closed = true
+	close(o.closing)
+	defer close(o.stopped)
 	err := o.pushLocked()
 	err = errors.Join(err, o.q.commit())
 	o.q.closeInput()
@@ -501,6 +513,14 @@ func (o *Output) Close(ctx context.Context) error {
 	}
 	return err
 }
+
+// Stopped is closed once Close has delivered what it could and closed the
+// sink: nothing is written through the output after that.
+func (o *Output) Stopped() <-chan struct{} { return o.stopped }
+
+// Remote reports whether the output sends to a server (not standard
+// output or a local file).
+func (o *Output) Remote() bool { return o.remote }
 
 // spooled reports whether the output's records wait in a disk spool (and
 // so outlive the process).
@@ -629,6 +649,12 @@ func (o *Output) setDelivered(n int) {
 func (o *Output) deliverLoop() {
 	defer o.signal() // after done is closed: Flush sees it
 	defer close(o.done)
+	if o.opt.After != nil {
+		select {
+		case <-o.opt.After:
+		case <-o.closing: // closed before it took over: nothing to order
+		}
+	}
 	for {
 		b := o.q.next(o.sendCtx, o.maxDocs, o.maxBytes)
 		if b == nil {

@@ -1,8 +1,11 @@
 package emit
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -85,4 +88,65 @@ func BenchmarkOutputEnqueue(b *testing.B) {
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
 		})
 	}
+}
+
+// TestOutputAfter: an output that replaces another on the same stream
+// writes nothing until the old one stopped, then everything in order, and
+// one closed before it took over stops at once.
+func TestOutputAfter(t *testing.T) {
+	var buf lockedBuffer
+	enc := NewEncoder(FormatJSON, EncoderOptions{})
+	recs := sampleRecords()
+	old := newTestOutput(t, NewStreamSink(&buf, enc), enc, OutputOptions{Policy: Block})
+	next := newTestOutput(t, NewStreamSink(&buf, enc), enc, OutputOptions{Policy: Block, After: old.Stopped()})
+	if err := next.WriteInterval(&recs[1]); err != nil {
+		t.Fatal(err)
+	}
+	if err := next.EndWindow(recs[1].StartTime, recs[1].EndTime); err != nil {
+		t.Fatal(err)
+	}
+	if err := old.WriteInterval(&recs[0]); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond) // time enough for next to write, if it could
+	if got := buf.String(); got != "" {
+		t.Fatalf("the new output wrote before the old one stopped: %q", got)
+	}
+	if err := old.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := next.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], recs[0].Address.String()) || !strings.Contains(lines[1], recs[1].Address.String()) {
+		t.Fatalf("records out of order or missing:\n%s", buf.String())
+	}
+
+	// Closed before it took over (the daemon stopped first): no wait.
+	never := make(chan struct{})
+	early := newTestOutput(t, discardSink{}, enc, OutputOptions{Policy: Block, After: never})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := early.Close(ctx); err != nil || ctx.Err() != nil {
+		t.Fatalf("closing an output that never took over: %v, %v", err, ctx.Err())
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for concurrent use.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

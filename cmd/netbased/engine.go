@@ -122,7 +122,7 @@ func newEngine(o Options, stdout io.Writer, n int, written func(aggregate.Window
 	}
 	e := &engine{opts: o, set: set, stdout: stdout}
 	e.local.Store(set.local)
-	if e.out, err = openOutput(&o, stdout); err != nil {
+	if e.out, err = openOutput(&o, stdout, nil); err != nil {
 		return nil, err
 	}
 	acfg := aggregateConfig(&o, set)
@@ -198,7 +198,14 @@ func (e *engine) reconfigure(o Options, from time.Time, log *zap.Logger) error {
 	if err != nil {
 		return err
 	}
-	out, err := openOutput(&o, e.stdout)
+	// A local output (standard output, a file) takes over only once the
+	// one it replaces has written everything: the two may share the
+	// stream, whose records stay in order.
+	var after <-chan struct{}
+	if cur := e.output(); !cur.Remote() {
+		after = cur.Stopped()
+	}
+	out, err := openOutput(&o, e.stdout, after)
 	if err != nil {
 		return err
 	}

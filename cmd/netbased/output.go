@@ -18,8 +18,9 @@ import (
 // the memory queue and the --spool-dir spool, and beyond their bounds the
 // oldest records are dropped, counted. Replay waits for room instead, so
 // that every record is delivered or the run fails; it overwrites a file
-// unless --append.
-func openOutput(o *Options, stdout io.Writer) (*emit.Output, error) {
+// unless --append. When after is not nil, delivery begins once it is closed
+// (emit.OutputOptions.After).
+func openOutput(o *Options, stdout io.Writer, after <-chan struct{}) (*emit.Output, error) {
 	format, err := emit.ParseFormat(o.Format)
 	if err != nil {
 		return nil, fmt.Errorf("format: %w: %w", err, errUsage)
@@ -32,7 +33,7 @@ func openOutput(o *Options, stdout io.Writer) (*emit.Output, error) {
 			Truncate: o.overwrite},
 		ConfigureElasticsearch: o.applyElasticsearchOptions,
 	}
-	opt := emit.OutputOptions{Policy: emit.Block, QueueBytes: o.OutputQueueBytes}
+	opt := emit.OutputOptions{Policy: emit.Block, QueueBytes: o.OutputQueueBytes, After: after}
 	if o.daemon {
 		opt.Policy = emit.DropOldest
 		opt.SpoolDir, opt.SpoolMaxBytes = o.SpoolDir, o.SpoolMaxBytes
