@@ -305,7 +305,8 @@ func writePcapPrefix(t *testing.T, src *fakeSource, n int) string {
 	return path
 }
 
-func sortedJSONLines(t *testing.T, data []byte) []string {
+// jsonLines splits output into its non-empty lines, in order.
+func jsonLines(t *testing.T, data []byte) []string {
 	t.Helper()
 	var lines []string
 	for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
@@ -432,7 +433,7 @@ func TestRunSIGTERMMidWindowEmitsPartialWindow(t *testing.T) {
 		t.Fatal("replay of the prefix wrote nothing: the comparison would be vacuous")
 	}
 	if !bytes.Equal(got, want) {
-		g, w := sortedJSONLines(t, got), sortedJSONLines(t, want)
+		g, w := jsonLines(t, got), jsonLines(t, want)
 		for i := range min(len(g), len(w)) {
 			if g[i] != w[i] {
 				t.Fatalf("daemon records differ from a replay of the captured frames (%d vs %d records); first difference:\ndaemon: %s\nreplay: %s", len(g), len(w), g[i], w[i])
@@ -492,7 +493,7 @@ func TestRunSIGHUPLosesAndDuplicatesNothing(t *testing.T) {
 
 	want := replayRecords(t, "--interval", "5m", "--agent-tag", "X", pcap)
 	var got, exp []map[string]any
-	for _, l := range sortedJSONLines(t, td.stdout.Bytes()) {
+	for _, l := range jsonLines(t, td.stdout.Bytes()) {
 		var r map[string]any
 		if err := json.Unmarshal([]byte(l), &r); err != nil {
 			t.Fatal(err)
@@ -508,7 +509,7 @@ func TestRunSIGHUPLosesAndDuplicatesNothing(t *testing.T) {
 		r["originating_agent_tag"] = "X"
 		got = append(got, r)
 	}
-	for _, l := range sortedJSONLines(t, want) {
+	for _, l := range jsonLines(t, want) {
 		var r map[string]any
 		if err := json.Unmarshal([]byte(l), &r); err != nil {
 			t.Fatal(err)
@@ -565,7 +566,7 @@ func TestRunIdleClockClosesWindowsOnTime(t *testing.T) {
 	<-td.state
 	var end time.Time
 	waitFor(t, "the SYN's record", 20*time.Second, func() bool {
-		for _, l := range sortedJSONLines(t, td.stdout.Bytes()) {
+		for _, l := range jsonLines(t, td.stdout.Bytes()) {
 			var r struct {
 				Address string    `json:"address"`
 				End     time.Time `json:"end_time"`
@@ -620,7 +621,7 @@ func TestRunWorkersAheadDoNotCloseWindowsEarly(t *testing.T) {
 	}
 	sum := func(data []byte) (n float64, windows map[string]bool) {
 		windows = map[string]bool{}
-		for _, l := range sortedJSONLines(t, data) {
+		for _, l := range jsonLines(t, data) {
 			var r map[string]any
 			if err := json.Unmarshal([]byte(l), &r); err != nil {
 				t.Fatal(err)
@@ -681,7 +682,7 @@ func TestRunSIGHUPReopensMovedFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	firstWindow := first.Truncate(iv).UTC().Format("2006-01-02T15:04:05")
-	for _, l := range sortedJSONLines(t, moved) {
+	for _, l := range jsonLines(t, moved) {
 		if !strings.Contains(l, `"start_time":"`+firstWindow) {
 			t.Errorf("moved file has a record of a later window: %.120s", l)
 		}
