@@ -150,13 +150,7 @@ func (t *Tracker) Ticks(ts []int64) {
 	t.frameClock = true
 	limit := t.cfg.Timeouts.MaxTimerExpiresPerPkt
 	for _, n := range ts {
-		n -= n % 1000
-		if !t.started {
-			t.started = true
-			t.now = n
-		} else if n > t.now {
-			t.now = n
-		}
+		t.arriveNs(n)
 		if t.now >= t.timers.notBefore { // else fireTimers would find nothing due
 			t.fireTimers(limit)
 		}
@@ -166,8 +160,10 @@ func (t *Tracker) Ticks(ts []int64) {
 // arrive moves network time to ts, read with microsecond precision as
 // Zeek reads timestamps, unless that is earlier (network time never goes
 // back), and returns ts so read (Unix ns).
-func (t *Tracker) arrive(ts time.Time) int64 {
-	n := ts.UnixNano()
+func (t *Tracker) arrive(ts time.Time) int64 { return t.arriveNs(ts.UnixNano()) }
+
+// arriveNs is arrive for a time in Unix ns.
+func (t *Tracker) arriveNs(n int64) int64 {
 	n -= n % 1000
 	if !t.started {
 		t.started = true
