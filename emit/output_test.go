@@ -1,13 +1,13 @@
 package emit
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/netbased/netbased/internal/testenv"
 )
 
 // newTestOutput starts an Output over sink (closed by the test's cleanup
@@ -94,7 +94,7 @@ func BenchmarkOutputEnqueue(b *testing.B) {
 // writes nothing until the old one stopped, then everything in order, and
 // one closed before it took over stops at once.
 func TestOutputAfter(t *testing.T) {
-	var buf lockedBuffer
+	var buf testenv.LockedBuffer
 	enc := NewEncoder(FormatJSON, EncoderOptions{})
 	recs := sampleRecords()
 	old := newTestOutput(t, NewStreamSink(&buf, enc), enc, OutputOptions{Policy: Block})
@@ -131,22 +131,4 @@ func TestOutputAfter(t *testing.T) {
 	if err := early.Close(ctx); err != nil || ctx.Err() != nil {
 		t.Fatalf("closing an output that never took over: %v, %v", err, ctx.Err())
 	}
-}
-
-// lockedBuffer is a bytes.Buffer safe for concurrent use.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

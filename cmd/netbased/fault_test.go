@@ -129,7 +129,7 @@ func serveBulk(t *testing.T, ln net.Listener) *bulkServer {
 type faultDaemon struct {
 	t       *testing.T
 	cmd     *exec.Cmd
-	stderr  lockedBuffer
+	stderr  testenv.LockedBuffer
 	exited  chan error
 	client  *http.Client
 	metrics string // host:port inside the namespace

@@ -126,7 +126,7 @@ func TestLiveDaemonMatchesReplay(t *testing.T) {
 		"--workers", "2", "--interval", "0", "--out", "-", "--metrics-listen", metricsAddr,
 		"--fanout-group", strconv.Itoa(os.Getpid() & 0xffff)}, node...)
 	daemon := exec.Command("ip", args...)
-	var stdout, stderr lockedBuffer
+	var stdout, stderr testenv.LockedBuffer
 	daemon.Stdout, daemon.Stderr = &stdout, &stderr
 	daemon.Env = append(os.Environ(), "NOTIFY_SOCKET="+notifyPath, "WATCHDOG_USEC=600000")
 	if err := daemon.Start(); err != nil {

@@ -23,6 +23,8 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/netbased/netbased/capture"
+
+	"github.com/netbased/netbased/internal/testenv"
 )
 
 // fakeSource serves a pcap's frames as a live source would: after the last
@@ -184,7 +186,7 @@ func (s *fakeSource) indexAt(t time.Time) int {
 
 // testDaemon runs runDaemon in the background on fake sources.
 type testDaemon struct {
-	stdout  lockedBuffer
+	stdout  testenv.LockedBuffer
 	logs    bytes.Buffer
 	cancel  context.CancelFunc
 	done    chan error
@@ -243,26 +245,6 @@ func (td *testDaemon) stop(t *testing.T) {
 		t.Fatal("daemon did not stop within 30 s")
 	}
 }
-
-// lockedBuffer is a bytes.Buffer the daemon writes while the test reads.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *lockedBuffer) Bytes() []byte {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return bytes.Clone(l.buf.Bytes())
-}
-
-func (l *lockedBuffer) String() string { return string(l.Bytes()) }
 
 type lockedWriter struct {
 	mu sync.Mutex
