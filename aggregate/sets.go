@@ -73,20 +73,31 @@ func (m *midSet) add(x uint32) {
 	m.n = 0
 }
 
+// bitmap is the set's roaring bitmap, nil while it has none.
+func (s *u32set) bitmap() *roaring.Bitmap {
+	if s.big == nil {
+		return nil
+	}
+	return s.big.bm
+}
+
+// listed returns the members of a set that has no bitmap, in insertion
+// order.
+func (s *u32set) listed() []uint32 {
+	if s.big == nil {
+		return s.small[:s.n]
+	}
+	return s.big.mid[:s.big.n]
+}
+
 // iterate calls fn for every member (in increasing order only for a
 // bitmap; other members come in insertion order).
 func (s *u32set) iterate(fn func(x uint32) bool) {
-	var members []uint32
-	switch {
-	case s.big == nil:
-		members = s.small[:s.n]
-	case s.big.bm != nil:
-		s.big.bm.Iterate(fn)
+	if bm := s.bitmap(); bm != nil {
+		bm.Iterate(fn)
 		return
-	default:
-		members = s.big.mid[:s.big.n]
 	}
-	for _, x := range members {
+	for _, x := range s.listed() {
 		if !fn(x) {
 			return
 		}
@@ -95,29 +106,20 @@ func (s *u32set) iterate(fn func(x uint32) bool) {
 
 // merge adds the members of o.
 func (s *u32set) merge(o *u32set) {
+	obm := o.bitmap()
 	switch {
-	case o.big == nil:
-		for _, x := range o.small[:o.n] {
+	case obm == nil:
+		for _, x := range o.listed() {
 			s.add(x)
 		}
-	case o.big.bm == nil:
-		for _, x := range o.big.mid[:o.big.n] {
-			s.add(x)
-		}
-	case s.big == nil || s.big.bm == nil:
+	case s.bitmap() == nil:
 		// s has at most midSetSize members: it takes a copy of o's
 		// bitmap and adds its own.
-		bm := o.big.bm.Clone()
-		var own []uint32
-		if s.big == nil {
-			own = s.small[:s.n]
-		} else {
-			own = s.big.mid[:s.big.n]
-		}
-		bm.AddMany(own)
+		bm := obm.Clone()
+		bm.AddMany(s.listed())
 		s.big, s.n = &midSet{bm: bm}, 0
 	default:
-		s.big.bm.Or(o.big.bm)
+		s.big.bm.Or(obm)
 	}
 }
 
