@@ -57,11 +57,21 @@ lint: ## gofmt and go vet
 
 # Minimizing each new interesting input may take the whole FUZZTIME with
 # Go's default (60s); a short bound leaves the time to fuzzing.
+# Go before 1.27 may fail a target with a bare "context deadline exceeded"
+# when FUZZTIME runs out (golang/go#75804, a race in its fuzz coordinator):
+# a run that wrote no failing input is then reported, not counted a failure.
 fuzz: ## run each fuzz target for FUZZTIME (default 20s; FUZZMINIMIZETIME per new input, default 1s)
-	@for pkg in $$($(GO) list ./...); do \
+	@log=$$(mktemp); trap 'rm -f $$log $$log.rc' EXIT; \
+	for pkg in $$($(GO) list ./...); do \
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
-	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $${FUZZTIME:-20s} \
-	      -fuzzminimizetime $${FUZZMINIMIZETIME:-1s} $$pkg || exit 1; \
+	    echo "== $$pkg $$f"; \
+	    { $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $${FUZZTIME:-20s} \
+	      -fuzzminimizetime $${FUZZMINIMIZETIME:-1s} $$pkg; echo $$? >$$log.rc; } 2>&1 | tee $$log; \
+	    if [ "$$(cat $$log.rc)" != 0 ]; then \
+	      if grep -q '^    context deadline exceeded$$' $$log && ! grep -q 'Failing input written to' $$log; then \
+	        echo "== $$f: Go's fuzz coordinator hit its deadline (golang/go#75804); no failing input, not a failure"; \
+	      else exit 1; fi; \
+	    fi; \
 	  done; \
 	done
 
