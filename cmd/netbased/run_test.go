@@ -187,7 +187,7 @@ func (s *fakeSource) indexAt(t time.Time) int {
 // testDaemon runs runDaemon in the background on fake sources.
 type testDaemon struct {
 	stdout  testenv.LockedBuffer
-	logs    bytes.Buffer
+	logs    testenv.LockedBuffer
 	cancel  context.CancelFunc
 	done    chan error
 	state   chan *daemonState
@@ -213,7 +213,7 @@ func startTestDaemon(t *testing.T, args []string, srcs ...*fakeSource) *testDaem
 	}
 	p := daemonParams{
 		args: args, opts: opts, sources: sources, stdout: &td.stdout,
-		log: newLogger(level, &lockedWriter{w: &td.logs}), level: level, reload: td.reload,
+		log: newLogger(level, &td.logs), level: level, reload: td.reload,
 		notify: func(s string) {
 			td.mu.Lock()
 			td.notices = append(td.notices, s)
@@ -244,17 +244,6 @@ func (td *testDaemon) stop(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("daemon did not stop within 30 s")
 	}
-}
-
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 // replayRecords runs `netbased replay` in process.
